@@ -1,0 +1,1 @@
+"""Connectors: turn sources (folders, repositories, PDFs, text) into lazy streams of documents."""

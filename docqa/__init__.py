@@ -1,0 +1,1 @@
+"""docqa: document question answering through Infini-attention compressive memory."""

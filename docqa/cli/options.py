@@ -1,0 +1,43 @@
+"""Options shared by several commands, so that each is spelled and documented once."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+db_option = click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Store file (SQLite). Default: $DOCQA_DB, else docqa.db in the user data directory.",
+)
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")
+
+model_option = click.option(
+    "--model",
+    "model_path",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Model directory (config.json, tokenizer.json, model.safetensors). Default: the shipped model.",
+)
+
+device_option = click.option(
+    "--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True, help="Where the model runs."
+)
+
+
+def echo_json(obj) -> None:
+    click.echo(json.dumps(obj, indent=2, default=str))
+
+
+def progress(msg: str) -> None:
+    """Progress and status lines go to stderr so stdout stays clean for results."""
+    click.echo(msg, err=True)
+
+
+def stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()

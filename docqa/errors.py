@@ -1,0 +1,40 @@
+"""docqa's exceptions. Library code raises these; the CLI turns them into one-line messages.
+
+Every message should say what went wrong and what to do about it.
+"""
+
+
+class DocqaError(Exception):
+    """Base class for every error docqa raises on purpose."""
+
+
+class ConfigError(DocqaError):
+    """A model configuration or option is invalid."""
+
+
+class ModelLoadError(DocqaError):
+    """A model directory is missing, incomplete or unreadable."""
+
+
+class InputError(DocqaError):
+    """User input cannot be used (empty input, prompt too long, bad path)."""
+
+
+class StoreError(DocqaError):
+    """The corpus store cannot be opened or written."""
+
+
+class CorpusNotFound(StoreError):
+    """No corpus of that name exists in the store."""
+
+
+class InvalidCorpusName(StoreError):
+    """A corpus name breaks the naming rules."""
+
+
+class ModelMismatch(StoreError):
+    """A snapshot was built by a different model than the one loading it."""
+
+
+class CorruptSnapshot(StoreError):
+    """A stored snapshot failed its checksum or cannot be decoded."""

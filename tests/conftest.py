@@ -1,0 +1,14 @@
+import pytest
+import torch
+
+# CI has two cores, and training often runs in the background on the same machine.
+torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _isolate_user_dirs(tmp_path_factory, monkeypatch):
+    """No test touches the real home directory or the user's store."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("DOCQA_DB", str(home / "docqa.db"))
