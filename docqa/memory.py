@@ -39,11 +39,11 @@ class Memory:
 
     @classmethod
     def zeros(cls, n_layer: int, n_head: int, d_key: int, d_value: int, batch: int = 1,
-              device: torch.device | str = "cpu") -> Memory:
+              device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> Memory:
         layers = [
             LayerMemory(
-                M=torch.zeros(batch, n_head, d_key, d_value, dtype=torch.float32, device=device),
-                z=torch.zeros(batch, n_head, d_key, dtype=torch.float32, device=device),
+                M=torch.zeros(batch, n_head, d_key, d_value, dtype=dtype, device=device),
+                z=torch.zeros(batch, n_head, d_key, dtype=dtype, device=device),
             )
             for _ in range(n_layer)
         ]

@@ -1,0 +1,87 @@
+"""ModelConfig: every knob of the Infini-attention transformer, with named presets."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+
+from docqa.errors import ConfigError
+
+FEATURE_MAPS = ("elu1", "l2")
+UPDATE_RULES = ("linear", "delta", "token_delta")
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int = 260  # 256 bytes + 4 special tokens (see tokenizer.py)
+    n_layer: int = 3
+    n_head: int = 4
+    d_model: int = 128
+    segment_len: int = 64  # S: tokens per segment; local attention never looks further back
+    mlp_ratio: int = 4
+    rope_base: float = 10000.0
+    # sigma() in eq. 7-9. "elu1" is the paper's ELU+1; "l2" normalises each q and k to unit length,
+    # which keeps the delta rule a contraction and the memory bounded over long streams
+    # (RECALL-NOTES section 4).
+    feature_map: str = "l2"
+    # "linear" = eq. 8, "delta" = eq. 9 (one correction per segment), "token_delta" = the delta
+    # rule applied token by token inside the segment (DeltaNet), computed in parallel by a
+    # triangular solve. token_delta learned recall fastest in RECALL-NOTES.
+    update: str = "token_delta"
+    # A per-token, per-head write strength in (0, 1) multiplying each write (DeltaNet's beta_t).
+    write_strength: bool = True
+    # Divide the memory read by sigma(q) z (eq. 7). None: on for "elu1", off for "l2", since
+    # unit-length features do not need the normaliser and it makes token_delta ill-defined.
+    use_z: bool | None = None
+    gate_init: float = 0.0  # eq. 10 gate logit per head; 0 mixes memory and local attention 50/50
+    norm_eps: float = 1e-5
+    name: str = "custom"
+
+    def __post_init__(self) -> None:
+        if self.use_z is None:
+            self.use_z = self.feature_map == "elu1"
+        if self.feature_map not in FEATURE_MAPS:
+            raise ConfigError(f"feature_map={self.feature_map!r}; choose one of {FEATURE_MAPS}")
+        if self.update not in UPDATE_RULES:
+            raise ConfigError(f"update={self.update!r}; choose one of {UPDATE_RULES}")
+        if self.d_model % self.n_head:
+            raise ConfigError(f"d_model={self.d_model} is not divisible by n_head={self.n_head}")
+        if self.d_head % 2:
+            raise ConfigError(f"d_head={self.d_head} must be even for rotary positions")
+        if self.update == "token_delta" and self.use_z:
+            raise ConfigError("update='token_delta' has no z normaliser; set use_z=False")
+        for name in ("vocab_size", "n_layer", "n_head", "d_model", "segment_len", "mlp_ratio"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)} must be positive")
+
+    @property
+    def d_head(self) -> int:
+        return self.d_model // self.n_head
+
+    @classmethod
+    def from_name(cls, name: str, **overrides) -> ModelConfig:
+        if name not in PRESETS:
+            raise ConfigError(f"unknown preset {name!r}; known: {', '.join(sorted(PRESETS))}")
+        return cls(**{**PRESETS[name], "name": name, **overrides})
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ConfigError(f"unknown config keys {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**d)
+
+
+PRESETS: dict[str, dict] = {
+    # For tests: every code path, milliseconds per step.
+    "test": dict(n_layer=2, n_head=2, d_model=32, segment_len=8),
+    # The shipped default: small enough to train on two CPU cores.
+    "small": dict(n_layer=3, n_head=4, d_model=128, segment_len=64),
+    # The paper-faithful baseline of RECALL-NOTES section 1.
+    "paper": dict(n_layer=6, n_head=6, d_model=384, segment_len=256, feature_map="elu1",
+                  update="delta", write_strength=False),
+}

@@ -1,0 +1,195 @@
+"""Infini-attention (Munkhdalai, Faruqui, Gopal 2024, "Leave No Context Behind", arXiv:2404.07143).
+
+One attention layer = causal softmax attention inside a segment (eq. 6) + a read from a
+compressive memory that holds every earlier segment (eq. 7), mixed by a learned per-head gate
+(eq. 10). After a segment, its keys and values are written to the memory (eq. 8 or 9).
+
+Notation, per batch element and head: Q, K, V are (S, D) for one segment of S tokens;
+sigma is the feature map; M (Dk, Dv) and z (Dk) are the memory. The memory math is done in
+float32 (float64 when the model itself is float64, for the reference tests), also under
+autocast. This is the only module that reads or writes memory.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from docqa.memory import LayerMemory
+from docqa.model.config import ModelConfig
+
+
+def feature_map(x: torch.Tensor, kind: str) -> torch.Tensor:
+    """sigma in eq. 7-9."""
+    if kind == "elu1":
+        return F.elu(x) + 1.0
+    return F.normalize(x, dim=-1)  # "l2"
+
+
+def memory_read(sq: torch.Tensor, M: torch.Tensor, z: torch.Tensor, use_z: bool) -> torch.Tensor:
+    """Eq. 7: A_mem = sigma(Q) M / (sigma(Q) z).  sq (..., S, Dk), M (..., Dk, Dv), z (..., Dk).
+
+    An empty memory (M = 0, z = 0) reads exactly 0: the denominator is replaced by 1 where it
+    is 0, and the numerator is 0 there.
+    """
+    num = sq @ M  # (..., S, Dv)
+    if not use_z:
+        return num
+    den = (sq @ z.unsqueeze(-1))  # (..., S, 1)
+    return num / torch.where(den == 0, torch.ones_like(den), den)
+
+
+def memory_write(cfg: ModelConfig, M: torch.Tensor, z: torch.Tensor, sk: torch.Tensor,
+                 v: torch.Tensor, beta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Write one segment.  M (B,H,Dk,Dv), z (B,H,Dk), sk (B,H,S,Dk), v (B,H,S,Dv), beta (B,H,S).
+
+    beta is the per-token write strength (all ones when the config has none).
+    """
+    skb = sk * beta.unsqueeze(-1)  # (B,H,S,Dk)
+    z_new = z + skb.sum(-2)
+    if cfg.update == "linear":  # eq. 8: M + sigma(K)^T V
+        return M + skb.transpose(-1, -2) @ v, z_new
+    if cfg.update == "delta":  # eq. 9: M + sigma(K)^T (V - sigma(K) M / sigma(K) z)
+        return M + skb.transpose(-1, -2) @ (v - memory_read(sk, M, z, cfg.use_z)), z_new
+    # token_delta: M_t = M_{t-1} + beta_t k_t (v_t - k_t^T M_{t-1})^T for t = 1..S. Writing
+    # u_t = beta_t (v_t - k_t^T M_0 - sum_{i<t} (k_t . k_i) u_i) gives M_S = M_0 + K^T U, and U
+    # solves the unit lower-triangular system (I + diag(beta) tril(K K^T, -1)) U = diag(beta)(V - K M_0).
+    S = sk.shape[-2]
+    strict_lower = torch.tril(sk @ sk.transpose(-1, -2), diagonal=-1)  # (B,H,S,S)
+    A = torch.eye(S, dtype=sk.dtype, device=sk.device) + beta.unsqueeze(-1) * strict_lower
+    rhs = beta.unsqueeze(-1) * (v - sk @ M)  # (B,H,S,Dv)
+    U = torch.linalg.solve_triangular(A, rhs, upper=False, unitriangular=True)
+    return M + sk.transpose(-1, -2) @ U, z_new
+
+
+def rope(x: torch.Tensor, pos: torch.Tensor, base: float) -> torch.Tensor:
+    """Rotary positions (rotate-half form).  x (..., T, D), pos (T,) positions inside the segment."""
+    d = x.shape[-1]
+    inv_freq = base ** (-torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)  # (D/2,)
+    ang = pos.to(torch.float32)[:, None] * inv_freq[None, :]  # (T, D/2)
+    cos = torch.cat([ang.cos(), ang.cos()], -1).to(x.dtype)  # (T, D)
+    sin = torch.cat([ang.sin(), ang.sin()], -1).to(x.dtype)
+    x1, x2 = x[..., : d // 2], x[..., d // 2:]
+    return x * cos + torch.cat([-x2, x1], -1) * sin
+
+
+@dataclass
+class SegmentCache:
+    """Keys and values of the current, unfinished segment, for cached decoding (one layer)."""
+
+    k_rot: list[torch.Tensor] = field(default_factory=list)  # each (B,H,t,D), rotated, for eq. 6
+    k: list[torch.Tensor] = field(default_factory=list)  # each (B,H,t,D), un-rotated, for the write
+    v: list[torch.Tensor] = field(default_factory=list)
+    beta: list[torch.Tensor] = field(default_factory=list)  # each (B,H,t)
+
+    def __len__(self) -> int:
+        return sum(t.shape[-2] for t in self.k)
+
+
+class InfiniAttention(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+        self.gate = nn.Parameter(torch.full((cfg.n_head,), cfg.gate_init))  # beta of eq. 10
+        self.write_strength = nn.Linear(cfg.d_model, cfg.n_head) if cfg.write_strength else None
+
+    def _project(self, x: torch.Tensor):
+        """x (..., T, C) -> q, k, v (..., H, T, D) and the write strength (..., H, T)."""
+        H, D = self.cfg.n_head, self.cfg.d_head
+        q, k, v = (t.unflatten(-1, (H, D)).transpose(-2, -3)  # (..., H, T, D)
+                   for t in self.qkv(x).split(self.cfg.d_model, dim=-1))
+        if self.write_strength is None:
+            beta = torch.ones(q.shape[:-1], dtype=q.dtype, device=q.device)
+        else:
+            beta = torch.sigmoid(self.write_strength(x)).transpose(-1, -2)  # (..., H, T)
+        return q, k, v, beta
+
+    def _mix(self, a_dot: torch.Tensor, a_mem: torch.Tensor | None) -> torch.Tensor:
+        """Eq. 10: A = sigmoid(gate) A_mem + (1 - sigmoid(gate)) A_dot, then the output projection."""
+        if a_mem is not None:
+            g = torch.sigmoid(self.gate).view(-1, 1, 1).to(a_dot.dtype)  # (H, 1, 1)
+            a_dot = g * a_mem.to(a_dot.dtype) + (1 - g) * a_dot
+        return self.proj(a_dot.transpose(-2, -3).flatten(-2))  # (..., T, C)
+
+    def _mem_dtype(self, q: torch.Tensor) -> torch.dtype:
+        return torch.float64 if q.dtype == torch.float64 else torch.float32
+
+    def forward(self, x: torch.Tensor, mem: LayerMemory, use_memory: bool = True):
+        """x (B, T, C) starting at a segment boundary -> (y (B, T, C), memory after the last full segment).
+
+        All segments are processed at once for the local attention; the memory is carried
+        through them in order, so gradients flow from every segment into the writes before it.
+        A trailing partial segment is read but not written.
+        """
+        cfg = self.cfg
+        B, T, C = x.shape
+        S = cfg.segment_len
+        n_seg, n_full = -(-T // S), T // S
+        x = F.pad(x, (0, 0, 0, n_seg * S - T)).view(B, n_seg, S, C)
+        q, k, v, beta = self._project(x)  # (B, N, H, S, D), beta (B, N, H, S)
+        pos = torch.arange(S, device=x.device)  # positions restart at 0 in every segment
+        a_dot = F.scaled_dot_product_attention(  # eq. 6, causal within each segment
+            rope(q, pos, cfg.rope_base), rope(k, pos, cfg.rope_base), v, is_causal=True)
+        a_mem = None
+        if use_memory:
+            dt = self._mem_dtype(q)
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                sq, sk = feature_map(q.to(dt), cfg.feature_map), feature_map(k.to(dt), cfg.feature_map)
+                vv, bb = v.to(dt), beta.to(dt)
+                M, z = mem.M.to(dt), mem.z.to(dt)
+                Ms, zs = [], []
+                for n in range(n_seg):  # read before write: segment n sees segments < n
+                    Ms.append(M)
+                    zs.append(z)
+                    if n < n_full:
+                        M, z = memory_write(cfg, M, z, sk[:, n], vv[:, n], bb[:, n])
+                a_mem = memory_read(sq, torch.stack(Ms, 1), torch.stack(zs, 1), cfg.use_z)  # (B,N,H,S,D)
+            mem = LayerMemory(M, z)
+        y = self._mix(a_dot, a_mem)  # (B, N, S, C)
+        return y.reshape(B, n_seg * S, C)[:, :T], mem
+
+    def step(self, x: torch.Tensor, cache: SegmentCache, mem: LayerMemory, use_memory: bool = True):
+        """Cached decoding: x (B, t, C) are the next t tokens of the current segment (which must
+        still have room for them). Appends to the cache; the memory is read, never written."""
+        cfg = self.cfg
+        P, t = len(cache), x.shape[1]
+        assert P + t <= cfg.segment_len, "step() crosses a segment boundary; commit() first"
+        q, k, v, beta = self._project(x)  # (B, H, t, D)
+        pos = torch.arange(P, P + t, device=x.device)
+        k_rot = rope(k, pos, cfg.rope_base)
+        cache.k_rot.append(k_rot)
+        cache.k.append(k)
+        cache.v.append(v)
+        cache.beta.append(beta)
+        keys, values = torch.cat(cache.k_rot, -2), torch.cat(cache.v, -2)  # (B, H, P+t, D)
+        allowed = torch.ones(t, P + t, dtype=torch.bool, device=x.device).tril(diagonal=P)
+        a_dot = F.scaled_dot_product_attention(rope(q, pos, cfg.rope_base), keys, values, attn_mask=allowed)
+        a_mem = None
+        if use_memory:
+            dt = self._mem_dtype(q)
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                a_mem = memory_read(feature_map(q.to(dt), cfg.feature_map), mem.M.to(dt), mem.z.to(dt), cfg.use_z)
+        return self._mix(a_dot, a_mem)
+
+    def commit(self, cache: SegmentCache, mem: LayerMemory) -> LayerMemory:
+        """Write the cached (complete) segment to memory, exactly as forward() would."""
+        dt = self._mem_dtype(cache.k[0])
+        with torch.autocast(device_type=cache.k[0].device.type, enabled=False):
+            sk = feature_map(torch.cat(cache.k, -2).to(dt), self.cfg.feature_map)
+            v, beta = torch.cat(cache.v, -2).to(dt), torch.cat(cache.beta, -1).to(dt)
+            M, z = memory_write(self.cfg, mem.M.to(dt), mem.z.to(dt), sk, v, beta)
+        return LayerMemory(M, z)
+
+
+def init_weights(module: nn.Module, n_layer: int) -> None:
+    """GPT-2 style init; output projections scaled by depth so the residual stream stays O(1)."""
+    for name, p in module.named_parameters():
+        if p.dim() == 2 and "emb" not in name:
+            std = 0.02 / math.sqrt(2 * n_layer) if name.endswith(("proj.weight", "fc2.weight")) else 0.02
+            nn.init.normal_(p, 0.0, std)

@@ -1,0 +1,87 @@
+"""Load and save a model directory: config.json, tokenizer.json, model.safetensors.
+
+No pickle, no network. The fingerprint (sha256 over the three files) ties every stored snapshot
+to the exact model that wrote it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from docqa.errors import ConfigError, ModelLoadError
+from docqa.model.config import ModelConfig
+from docqa.model.tokenizer import ByteTokenizer
+from docqa.model.transformer import InfiniTransformer
+
+FILES = ("config.json", "tokenizer.json", "model.safetensors")
+
+
+@dataclass
+class LoadedModel:
+    model: InfiniTransformer
+    tokenizer: ByteTokenizer
+    config: ModelConfig
+    fingerprint: str  # sha256 hex of the three files
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return f"{self.config.name}@{self.fingerprint[:12]}"
+
+
+def default_model_dir() -> Path:
+    return Path(str(resources.files("docqa") / "models" / "default"))
+
+
+def fingerprint(directory: Path) -> str:
+    h = hashlib.sha256()
+    for name in FILES:
+        h.update(name.encode())
+        h.update((Path(directory) / name).read_bytes())
+    return h.hexdigest()
+
+
+def save_model(model: InfiniTransformer, tokenizer: ByteTokenizer, directory: Path | str) -> str:
+    """Write the model directory and return its fingerprint."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "config.json").write_text(model.cfg.to_json() + "\n")
+    tokenizer.save(directory / "tokenizer.json")
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(directory / "model.safetensors"))
+    return fingerprint(directory)
+
+
+def load_model(directory: Path | str | None = None, device: str = "cpu") -> LoadedModel:
+    directory = default_model_dir() if directory is None else Path(directory)
+    missing = [f for f in FILES if not (directory / f).is_file()]
+    if missing:
+        hint = ("the package ships without a trained model; train one with `docqa train`"
+                if directory == default_model_dir() else "point --model at a directory saved by docqa")
+        raise ModelLoadError(f"model directory {directory} lacks {', '.join(missing)}: {hint}")
+    try:
+        cfg = ModelConfig.from_dict(json.loads((directory / "config.json").read_text()))
+    except (json.JSONDecodeError, TypeError, ConfigError) as e:
+        raise ModelLoadError(f"{directory / 'config.json'} is not a valid docqa config: {e}") from e
+    tok = ByteTokenizer.load(directory / "tokenizer.json")
+    if tok.vocab_size != cfg.vocab_size:
+        raise ModelLoadError(f"tokenizer has {tok.vocab_size} tokens but config says {cfg.vocab_size}")
+    model = InfiniTransformer(cfg)
+    try:
+        state = load_file(str(directory / "model.safetensors"))
+    except SafetensorError as e:
+        raise ModelLoadError(f"{directory / 'model.safetensors'} cannot be read: {e}") from e
+    result = model.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise ModelLoadError(f"weights do not fit the config: missing {result.missing_keys}, "
+                             f"unexpected {result.unexpected_keys}")
+    model.to(device).eval()
+    return LoadedModel(model, tok, cfg, fingerprint(directory), directory)

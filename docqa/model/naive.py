@@ -1,0 +1,119 @@
+"""A slow reference for the Infini-attention transformer, written straight from the equations.
+
+Loops over batch elements, heads, segments and (for the token-level delta rule) tokens; no
+batching tricks, no triangular solves. Used by the tests, in float64, to check the fast path
+in `infini.py` / `transformer.py` (outputs and gradients). It shares only the parameters.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from docqa.model.transformer import InfiniTransformer
+
+
+def sigma(x: torch.Tensor, kind: str) -> torch.Tensor:
+    return F.elu(x) + 1 if kind == "elu1" else x / x.norm()
+
+
+def rotate(x: torch.Tensor, pos: int, base: float) -> torch.Tensor:
+    """Rotary position for one vector x (D,): pairs (x_i, x_{i+D/2}) rotated by pos * base^(-2i/D)."""
+    d = x.shape[0]
+    out = x.clone()
+    for i in range(d // 2):
+        theta = pos * base ** (-2 * i / d)
+        a, b = x[i], x[i + d // 2]
+        out[i] = a * math.cos(theta) - b * math.sin(theta)
+        out[i + d // 2] = b * math.cos(theta) + a * math.sin(theta)
+    return out
+
+
+def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor):
+    """x (T, C) for one batch element; M0 (H, D, D), z0 (H, D). Returns y (T, C), M, z."""
+    cfg = layer.cfg
+    H, D, S, T = cfg.n_head, cfg.d_head, cfg.segment_len, x.shape[0]
+    qkv = x @ layer.qkv.weight.T
+    q, k, v = qkv[:, :cfg.d_model], qkv[:, cfg.d_model:2 * cfg.d_model], qkv[:, 2 * cfg.d_model:]
+    if layer.write_strength is not None:
+        beta_all = torch.sigmoid(x @ layer.write_strength.weight.T + layer.write_strength.bias)  # (T, H)
+    else:
+        beta_all = torch.ones(T, H, dtype=x.dtype)
+    heads_out = []
+    M_final, z_final = [], []
+    for h in range(H):
+        sl = slice(h * D, (h + 1) * D)
+        M, z = M0[h].clone(), z0[h].clone()
+        out = torch.zeros(T, D, dtype=x.dtype)
+        g = torch.sigmoid(layer.gate[h])
+        for s0 in range(0, T, S):
+            seg = range(s0, min(s0 + S, T))
+            for t in seg:
+                # eq. 6: causal softmax over the segment so far, rotary positions from 0
+                qt = rotate(q[t, sl], t - s0, cfg.rope_base)
+                scores = torch.stack([qt @ rotate(k[j, sl], j - s0, cfg.rope_base) for j in range(s0, t + 1)])
+                w = torch.softmax(scores / math.sqrt(D), 0)
+                a_dot = sum(w[j - s0] * v[j, sl] for j in range(s0, t + 1))
+                # eq. 7: memory read with the memory as it was before this segment
+                sq = sigma(q[t, sl], cfg.feature_map)
+                a_mem = sq @ M
+                if cfg.use_z:
+                    den = sq @ z
+                    a_mem = a_mem / den if den != 0 else a_mem * 0
+                out[t] = g * a_mem + (1 - g) * a_dot  # eq. 10
+            if len(seg) < S:
+                break  # a partial segment is read, not written
+            M, z = naive_write(cfg, M, z, [sigma(k[j, sl], cfg.feature_map) for j in seg],
+                               [v[j, sl] for j in seg], [beta_all[j, h] for j in seg])
+        heads_out.append(out)
+        M_final.append(M)
+        z_final.append(z)
+    y = torch.cat(heads_out, 1) @ layer.proj.weight.T
+    return y, torch.stack(M_final), torch.stack(z_final)
+
+
+def naive_write(cfg, M, z, sks, vs, betas):
+    """Eq. 8 / eq. 9 / token-level delta rule for one head and one segment."""
+    if cfg.update == "token_delta":
+        for sk, v, b in zip(sks, vs, betas):
+            M = M + b * torch.outer(sk, v - sk @ M)
+            z = z + b * sk
+        return M, z
+    M_old, z_old = M, z
+    for sk, v, b in zip(sks, vs, betas):
+        if cfg.update == "linear":
+            M = M + b * torch.outer(sk, v)
+        else:  # "delta": every correction uses the memory from before the segment
+            retrieved = sk @ M_old
+            if cfg.use_z:
+                den = sk @ z_old
+                retrieved = retrieved / den if den != 0 else retrieved * 0
+            M = M + b * torch.outer(sk, v - retrieved)
+        z = z + b * sk
+    return M, z
+
+
+def naive_forward(model: InfiniTransformer, tokens: torch.Tensor):
+    """tokens (B, T) from an empty memory -> logits (B, T, V), per-layer [(M, z)] per batch element."""
+    cfg = model.cfg
+    outs, mems = [], []
+    for b in range(tokens.shape[0]):
+        x = model.emb.weight[tokens[b]]
+        layer_mems = []
+        for block in model.blocks:
+            H, D = cfg.n_head, cfg.d_head
+            zeros_M = torch.zeros(H, D, D, dtype=x.dtype)
+            a, M, z = naive_attention(block.attn, rms(x, block.norm1), zeros_M, torch.zeros(H, D, dtype=x.dtype))
+            x = x + a
+            hmid = rms(x, block.norm2)
+            x = x + F.gelu(hmid @ block.mlp.fc1.weight.T) @ block.mlp.fc2.weight.T
+            layer_mems.append((M, z))
+        outs.append(rms(x, model.norm_f) @ model.emb.weight.T)
+        mems.append(layer_mems)
+    return torch.stack(outs), mems
+
+
+def rms(x: torch.Tensor, norm) -> torch.Tensor:
+    return x / torch.sqrt((x * x).mean(-1, keepdim=True) + norm.eps) * norm.weight

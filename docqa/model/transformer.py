@@ -1,0 +1,192 @@
+"""The decoder-only transformer around Infini-attention: blocks, LM head, streaming and decoding.
+
+- `forward(tokens, memory)`: logits for a stretch of the stream, and the memory after it.
+- `ingest(tokens, memory)`: the same without the LM head or gradients, in bounded chunks.
+- `generate(prompt, memory)`: answer as the next segment(s) over a read-only memory.
+
+A stream is cut into segments of S tokens from its start. `Memory.pending` holds the tokens of
+the unfinished last segment, so every call continues exactly where the previous one stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from docqa.errors import InputError
+from docqa.memory import Memory
+from docqa.model.config import ModelConfig
+from docqa.model.infini import InfiniAttention, SegmentCache, init_weights
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.fc1 = nn.Linear(cfg.d_model, cfg.mlp_ratio * cfg.d_model, bias=False)
+        self.fc2 = nn.Linear(cfg.mlp_ratio * cfg.d_model, cfg.d_model, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.norm1 = nn.RMSNorm(cfg.d_model, eps=cfg.norm_eps)
+        self.attn = InfiniAttention(cfg)
+        self.norm2 = nn.RMSNorm(cfg.d_model, eps=cfg.norm_eps)
+        self.mlp = MLP(cfg)
+
+
+class InfiniTransformer(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.emb = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.norm_f = nn.RMSNorm(cfg.d_model, eps=cfg.norm_eps)
+        nn.init.normal_(self.emb.weight, 0.0, 0.02)
+        init_weights(self, cfg.n_layer)
+
+    def new_memory(self, batch: int = 1) -> Memory:
+        c, w = self.cfg, self.emb.weight
+        # float32 always; float64 only for a float64 model (the reference tests)
+        dtype = torch.float64 if w.dtype == torch.float64 else torch.float32
+        return Memory.zeros(c.n_layer, c.n_head, c.d_head, c.d_head, batch=batch, device=w.device, dtype=dtype)
+
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        return self.norm_f(h) @ self.emb.weight.T  # tied embeddings: (B, T, V)
+
+    def hidden(self, tokens: torch.Tensor, memory: Memory, use_memory: bool = True):
+        """tokens (B, T) continuing the stream after `memory` -> (hidden (B, T, C), new memory).
+
+        The memory's pending tokens are run first (they open the current segment); their
+        hidden states are dropped from the result.
+        """
+        P = memory.pending.shape[1]
+        x = self.emb(torch.cat([memory.pending, tokens], 1))  # (B, P+T, C)
+        layers = []
+        for block, mem in zip(self.blocks, memory.layers):
+            a, mem = block.attn(block.norm1(x), mem, use_memory)
+            x = x + a
+            x = x + block.mlp(block.norm2(x))
+            layers.append(mem)
+        total = P + tokens.shape[1]
+        n_full = total // self.cfg.segment_len
+        all_tokens = torch.cat([memory.pending, tokens], 1)
+        new = Memory(layers, pending=all_tokens[:, n_full * self.cfg.segment_len:],
+                     segments=memory.segments + n_full)
+        return x[:, P:], new
+
+    def forward(self, tokens: torch.Tensor, memory: Memory | None = None, use_memory: bool = True):
+        """tokens (B, T) -> (logits (B, T, V), memory after them). Gradients flow through memory."""
+        memory = self.new_memory(tokens.shape[0]) if memory is None else memory
+        h, memory = self.hidden(tokens, memory, use_memory)
+        return self.logits(h), memory
+
+    @torch.no_grad()
+    def ingest(self, tokens: torch.Tensor, memory: Memory, chunk_segments: int = 16,
+               use_memory: bool = True) -> Memory:
+        """Stream tokens (B, T) into memory. Results do not depend on how a stream is split
+        across calls. Works `chunk_segments` segments at a time to bound activation memory."""
+        S = self.cfg.segment_len
+        step = chunk_segments * S
+        for i in range(0, tokens.shape[1], step):
+            chunk = tokens[:, i:i + step]
+            # Only complete segments reach the layers; the tail waits in `pending`.
+            n_ready = (memory.pending.shape[1] + chunk.shape[1]) // S * S - memory.pending.shape[1]
+            if n_ready > 0:
+                _, memory = self.hidden(chunk[:, :n_ready], memory, use_memory)
+            memory = Memory(memory.layers, torch.cat([memory.pending, chunk[:, max(n_ready, 0):]], 1),
+                            memory.segments)
+        return memory
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """'gate' (eq. 10 gates: own learning rate, no weight decay), 'decay' (matrices), 'no_decay'."""
+        groups: dict[str, list[nn.Parameter]] = {"gate": [], "decay": [], "no_decay": []}
+        for name, p in self.named_parameters():
+            key = "gate" if name.endswith("attn.gate") else "decay" if p.dim() == 2 else "no_decay"
+            groups[key].append(p)
+        return groups
+
+
+@dataclass
+class DecodeState:
+    """A scratch copy of the memory plus the current segment's caches, one per layer."""
+
+    memory: Memory
+    caches: list[SegmentCache]
+
+
+class Decoder:
+    """Runs tokens one segment-piece at a time with a KV cache; commits full segments to a
+    scratch memory. The memory it was given is never modified."""
+
+    def __init__(self, model: InfiniTransformer, memory: Memory, use_memory: bool = True):
+        if memory.batch != 1:
+            raise InputError(f"decoding takes one stream at a time, got a memory of batch {memory.batch}")
+        self.model, self.use_memory = model, use_memory
+        scratch = memory.clone()
+        self.state = DecodeState(Memory(scratch.layers, scratch.pending[:, :0], scratch.segments),
+                                 [SegmentCache() for _ in model.blocks])
+        self._pending = memory.pending
+
+    @torch.no_grad()
+    def feed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens (1, T) -> logits of the last token (1, V). The memory's pending tokens go first."""
+        if self._pending is not None:
+            tokens, self._pending = torch.cat([self._pending, tokens], 1), None
+        S, logits = self.model.cfg.segment_len, None
+        while tokens.shape[1]:
+            room = S - len(self.state.caches[0])
+            piece, tokens = tokens[:, :room], tokens[:, room:]
+            x = self.model.emb(piece)
+            for block, cache, mem in zip(self.model.blocks, self.state.caches, self.state.memory.layers):
+                x = x + block.attn.step(block.norm1(x), cache, mem, self.use_memory)
+                x = x + block.mlp(block.norm2(x))
+            logits = self.model.logits(x[:, -1:])[:, 0]
+            if len(self.state.caches[0]) == S:
+                self._commit()
+        return logits
+
+    def _commit(self) -> None:
+        m = self.state.memory
+        layers = [blk.attn.commit(c, mem) if self.use_memory else mem
+                  for blk, c, mem in zip(self.model.blocks, self.state.caches, m.layers)]
+        self.state = DecodeState(Memory(layers, m.pending, m.segments + 1), [SegmentCache() for _ in layers])
+
+
+def sample(logits: torch.Tensor, temperature: float, top_k: int | None,
+           generator: torch.Generator | None) -> int:
+    """Greedy when temperature is 0, else softmax sampling (optionally from the top k)."""
+    if temperature <= 0:
+        return int(logits.argmax(-1))
+    logits = logits.float() / temperature
+    if top_k is not None:
+        kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    return int(torch.multinomial(torch.softmax(logits, -1), 1, generator=generator))
+
+
+def generate(model: InfiniTransformer, prompt: Iterable[int], memory: Memory, max_new_tokens: int,
+             temperature: float = 0.0, top_k: int | None = None, stop_ids: Iterable[int] = (),
+             generator: torch.Generator | None = None, use_memory: bool = True) -> Iterator[int]:
+    """Yield answer tokens one by one. Stops after a token in `stop_ids` (not yielded) or after
+    `max_new_tokens`. `memory` is read-only; overflow past a segment goes to a scratch copy."""
+    device = model.emb.weight.device
+    prompt = torch.tensor([list(prompt)], dtype=torch.long, device=device)
+    if prompt.shape[1] == 0 and memory.pending.shape[1] == 0:
+        raise InputError("empty prompt: give at least one token to answer from")
+    decoder, stop = Decoder(model, memory, use_memory), set(stop_ids)
+    logits = decoder.feed(prompt)
+    for i in range(max_new_tokens):
+        tok = sample(logits[0], temperature, top_k, generator)
+        if tok in stop:
+            return
+        yield tok
+        if i + 1 < max_new_tokens:
+            logits = decoder.feed(torch.tensor([[tok]], device=device))

@@ -1,0 +1,222 @@
+"""The fast Infini-attention path against the float64 reference and the paper's limiting cases."""
+
+import itertools
+
+import pytest
+import torch
+
+from docqa.memory import Memory
+from docqa.model.config import ModelConfig
+from docqa.model.infini import feature_map, rope
+from docqa.model.naive import naive_forward
+from docqa.model.transformer import Decoder, InfiniTransformer
+
+VARIANTS = [
+    dict(feature_map="elu1", update="linear", write_strength=False),
+    dict(feature_map="elu1", update="delta", write_strength=False),
+    dict(feature_map="elu1", update="delta", write_strength=True),
+    dict(feature_map="l2", update="linear", write_strength=True),
+    dict(feature_map="l2", update="delta", write_strength=True),
+    dict(feature_map="l2", update="token_delta", write_strength=True),
+    dict(feature_map="l2", update="token_delta", write_strength=False),
+]
+
+
+def make(seed=0, dtype=torch.float64, **kw):
+    torch.manual_seed(seed)
+    cfg = ModelConfig.from_name("test", segment_len=7, **kw)
+    model = InfiniTransformer(cfg).to(dtype)
+    with torch.no_grad():  # gates away from 0 so both paths of eq. 10 matter, unequal per head
+        for blk in model.blocks:
+            blk.attn.gate.copy_(torch.linspace(-1.0, 1.5, cfg.n_head))
+    return model
+
+
+def ids(vid):
+    return "-".join(str(v) for v in vid.values())
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=ids)
+def test_fast_path_matches_float64_reference(variant):
+    model = make(**variant)
+    tokens = torch.randint(0, 256, (2, 26))  # 3 full segments of 7 and a partial one
+    logits, memory = model(tokens)
+    ref_logits, ref_mems = naive_forward(model, tokens)
+    torch.testing.assert_close(logits, ref_logits, rtol=1e-9, atol=1e-9)
+    for layer, mem in enumerate(memory.layers):
+        for b in range(2):
+            torch.testing.assert_close(mem.M[b], ref_mems[b][layer][0], rtol=1e-9, atol=1e-9)
+            torch.testing.assert_close(mem.z[b], ref_mems[b][layer][1], rtol=1e-9, atol=1e-9)
+
+    w = torch.randn_like(logits)
+    grads = torch.autograd.grad((logits * w).sum(), list(model.parameters()))
+    ref_grads = torch.autograd.grad((ref_logits * w).sum(), list(model.parameters()))
+    for (name, _), g, rg in zip(model.named_parameters(), grads, ref_grads):
+        torch.testing.assert_close(g, rg, rtol=1e-6, atol=1e-7, msg=lambda m: f"{name}: {m}")
+
+
+def segment_outputs(model, tokens, gate):
+    attn = model.blocks[0].attn
+    with torch.no_grad():
+        attn.gate.fill_(gate)
+    x = model.emb(tokens)
+    return attn, x, attn(x, model.new_memory(tokens.shape[0]).layers[0])[0]
+
+
+def test_gate_to_minus_inf_is_plain_causal_attention_per_segment():
+    model = make()
+    tokens = torch.randint(0, 256, (1, 21))
+    attn, x, y = segment_outputs(model, tokens, -1e4)
+    S = model.cfg.segment_len
+    for s0 in range(0, 21, S):  # each segment alone, no memory: identical outputs
+        alone, _ = attn(x[:, s0:s0 + S], model.new_memory(1).layers[0], use_memory=False)
+        torch.testing.assert_close(y[:, s0:s0 + S], alone, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("variant", [VARIANTS[0], VARIANTS[5]], ids=ids)
+def test_gate_to_plus_inf_is_the_memory_read_alone(variant):
+    model = make(**variant)
+    cfg = model.cfg
+    tokens = torch.randint(0, 256, (1, 21))
+    attn, x, y = segment_outputs(model, tokens, 1e4)
+    S, H, D = cfg.segment_len, cfg.n_head, cfg.d_head
+    mem = model.new_memory(1).layers[0]
+    for s0 in range(0, 21, S):
+        seg = x[:, s0:s0 + S]
+        q = (seg @ attn.qkv.weight[: cfg.d_model].T).view(1, S, H, D).transpose(1, 2)
+        sq = feature_map(q, cfg.feature_map)
+        read = sq @ mem.M
+        if cfg.use_z:
+            den = sq @ mem.z.unsqueeze(-1)
+            read = read / torch.where(den == 0, torch.ones_like(den), den)
+        expect = attn.proj(read.transpose(1, 2).reshape(1, S, cfg.d_model))
+        torch.testing.assert_close(y[:, s0:s0 + S], expect, rtol=1e-9, atol=1e-10)
+        _, mem = attn(seg, mem)  # advance the memory by this segment
+
+
+def test_linear_rule_read_equals_direct_recomputation_from_all_past_keys_and_values():
+    model = make(feature_map="elu1", update="linear", write_strength=False)
+    cfg = model.cfg
+    attn = model.blocks[0].attn
+    x = model.emb(torch.randint(0, 256, (1, 28)))
+    _, mem = attn(x, model.new_memory(1).layers[0])
+    _, k, v, _ = attn._project(x)  # (1, H, T, D)
+    sk = feature_map(k, "elu1")
+    M_direct = sum(torch.einsum("hk,hv->hkv", sk[0, :, t], v[0, :, t]) for t in range(28))
+    z_direct = sk[0].sum(1)
+    torch.testing.assert_close(mem.M[0], M_direct, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(mem.z[0], z_direct, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5]], ids=ids)
+def test_streaming_in_any_split_equals_one_call(variant):
+    model = make(**variant)
+    tokens = torch.randint(0, 256, (1, 40))
+    logits, whole = model(tokens)
+    # one segment at a time through forward(): same logits, same memory
+    mem, parts = model.new_memory(1), []
+    for s0 in range(0, 40, 7):
+        lg, mem = model(tokens[:, s0:s0 + 7], mem)
+        parts.append(lg)
+    torch.testing.assert_close(torch.cat(parts, 1), logits, rtol=1e-10, atol=1e-12)
+    # ingest() in awkward pieces and chunk sizes: same memory and pending tail
+    for cuts, chunk in [((40,), 16), ((3, 11, 12, 14), 1), ((1,) * 40, 2)]:
+        mem, start = model.new_memory(1), 0
+        for n in cuts:
+            mem = model.ingest(tokens[:, start:start + n], mem, chunk_segments=chunk)
+            start += n
+        assert mem.segments == 5 and torch.equal(mem.pending, tokens[:, 35:])
+        for a, b in zip(mem.layers, whole.layers):
+            torch.testing.assert_close(a.M, b.M, rtol=1e-10, atol=1e-12)
+            torch.testing.assert_close(a.z, b.z, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5]], ids=ids)
+def test_cached_decoding_equals_full_forward(variant):
+    model = make(**variant)
+    history = torch.randint(0, 256, (1, 17))  # 2 segments in memory, 3 tokens pending
+    memory = model.ingest(history, model.new_memory(1))
+    frozen = memory.clone()
+    new = torch.randint(0, 256, (1, 20))
+    full_logits, _ = model(torch.cat([history, new], 1))
+    dec = Decoder(model, memory)
+    got = [dec.feed(new[:, :5])]  # a prompt piece, then one token at a time across 2 boundaries
+    got += [dec.feed(new[:, i:i + 1]) for i in range(5, 20)]
+    expect = full_logits[0, 17 + 4:]
+    torch.testing.assert_close(torch.cat(got), expect, rtol=1e-9, atol=1e-9)
+    assert memory.equal(frozen), "decoding must not modify the memory it reads"
+    assert dec.state.memory.segments == 5
+
+
+def test_outputs_are_causal_across_segments():
+    model = make()
+    a = torch.randint(0, 256, (1, 28))
+    b = a.clone()
+    b[:, 16:] = torch.randint(0, 256, (1, 12))
+    la, _ = model(a)
+    lb, _ = model(b)
+    torch.testing.assert_close(la[:, :16], lb[:, :16], rtol=0, atol=0)
+    assert not torch.allclose(la[:, 16:], lb[:, 16:])
+
+
+def test_batch_elements_do_not_influence_each_other():
+    model = make(**VARIANTS[5])
+    a, b = torch.randint(0, 256, (2, 1, 30))
+    pair, mem_pair = model(torch.cat([a, b]))
+    alone, mem_alone = model(a)
+    torch.testing.assert_close(pair[:1], alone, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(mem_pair.layers[1].M[:1], mem_alone.layers[1].M, rtol=1e-10, atol=1e-12)
+
+
+def test_gradient_reaches_an_early_segment_only_through_memory():
+    model = make(**VARIANTS[5])
+    tokens = torch.randint(0, 256, (1, 28))
+    grads = {}
+    for use_memory in (True, False):
+        x = model.emb(tokens).detach().requires_grad_(True)
+        h = x
+        mem = model.new_memory(1)
+        for blk, m in zip(model.blocks, mem.layers):
+            a, _ = blk.attn(blk.norm1(h), m, use_memory)
+            h = h + a
+            h = h + blk.mlp(blk.norm2(h))
+        loss = model.logits(h)[:, 21:28].logsumexp(-1).sum()  # loss on segment 3 only
+        grads[use_memory] = torch.autograd.grad(loss, x)[0][:, 0:7]  # w.r.t. segment 1's inputs
+    assert grads[True].abs().max() > 1e-6
+    assert grads[False].abs().max() == 0
+
+
+def test_memory_stays_float32_under_bf16_autocast_and_is_close_to_float32():
+    model = make(dtype=torch.float32, **VARIANTS[5])
+    tokens = torch.randint(0, 256, (1, 30))
+    ref, ref_mem = model(tokens)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low, mem = model(tokens)
+    assert all(l.M.dtype == torch.float32 and l.z.dtype == torch.float32 for l in mem.layers)
+    assert (low.float() - ref).abs().max() < 0.05 * ref.abs().max()
+    assert torch.allclose(mem.layers[-1].M, ref_mem.layers[-1].M, atol=0.05)
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=ids)
+def test_empty_memory_reads_zero_without_nan(variant):
+    model = make(dtype=torch.float32, **variant)
+    logits, mem = model(torch.randint(0, 256, (1, 5)))  # a partial segment: memory stays empty
+    assert torch.isfinite(logits).all()
+    assert all((l.M == 0).all() and (l.z == 0).all() for l in mem.layers)
+
+
+def test_rope_restarts_in_each_segment_and_is_a_rotation():
+    x = torch.randn(3, 7, 8, dtype=torch.float64)
+    r = rope(x, torch.arange(7), 10000.0)
+    torch.testing.assert_close(r.norm(dim=-1), x.norm(dim=-1))
+    torch.testing.assert_close(r[:, 0], x[:, 0])
+
+
+def test_config_rejects_bad_values():
+    from docqa.errors import ConfigError
+    with pytest.raises(ConfigError, match="feature_map='relu'"):
+        ModelConfig(feature_map="relu")
+    with pytest.raises(ConfigError, match="use_z=False"):
+        ModelConfig(update="token_delta", use_z=True)
+    with pytest.raises(ConfigError, match="unknown config keys"):
+        ModelConfig.from_dict({"n_layers": 3})

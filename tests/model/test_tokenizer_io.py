@@ -1,0 +1,64 @@
+import pytest
+import torch
+
+from docqa.errors import ModelLoadError
+from docqa.memory import Memory
+from docqa.model.config import ModelConfig
+from docqa.model.io import load_model, save_model
+from docqa.model.tokenizer import ByteTokenizer
+from docqa.model.transformer import InfiniTransformer
+
+
+@pytest.mark.parametrize("text", ["def f(x):\n    return x  # ok", "naïve 日本語 🙂", "\x00\x01\udcff tail", ""])
+def test_tokenizer_round_trips_any_text(text):
+    tok = ByteTokenizer()
+    ids = tok.encode(text)
+    assert all(0 <= i < 256 for i in ids)
+    assert tok.decode(ids) == text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def test_special_tokens_only_when_allowed():
+    tok = ByteTokenizer()
+    assert tok.encode("<|end|>") == list(b"<|end|>")  # corpus text cannot forge a marker
+    assert tok.encode("a<|end|>", allow_special=True) == [97, 259]
+    assert tok.decode([97, 259]) == "a<|end|>"
+
+
+def test_stream_decoder_holds_back_partial_utf8():
+    tok = ByteTokenizer()
+    dec = tok.stream_decoder()
+    pieces = [dec.push(i) for i in "é🙂".encode()]
+    assert pieces[0] == "" and "".join(pieces) + dec.flush() == "é🙂"
+
+
+def test_model_directory_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = InfiniTransformer(ModelConfig.from_name("test"))
+    fp = save_model(model, ByteTokenizer(), tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert loaded.fingerprint == fp and loaded.config == model.cfg
+    for (n, a), (_, b) in zip(model.state_dict().items(), loaded.model.state_dict().items()):
+        assert torch.equal(a, b), n
+    with torch.no_grad():
+        model.blocks[0].attn.gate.add_(1.0)
+    assert save_model(model, ByteTokenizer(), tmp_path / "m2") != fp
+
+
+def test_missing_or_bad_model_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelLoadError, match="lacks config.json, tokenizer.json, model.safetensors"):
+        load_model(tmp_path)
+    save_model(InfiniTransformer(ModelConfig.from_name("test")), ByteTokenizer(), tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(ModelLoadError, match="cannot be read"):
+        load_model(tmp_path)
+
+
+def test_memory_blobs_round_trip_bit_exact():
+    mem = Memory.zeros(2, 2, 4, 4)
+    for l in mem.layers:
+        l.M.normal_()
+        l.z.normal_()
+    mem.pending = torch.tensor([[5, 6, 7]])
+    mem.segments = 9
+    back = Memory.from_blobs(mem.layer_blobs(), mem.pending_blob(), 9)
+    assert back.equal(mem)
