@@ -75,6 +75,14 @@ class Memory:
             segments=self.segments,
         )
 
+    def select(self, i: int) -> Memory:
+        """Batch element i as a memory of batch 1 (a copy)."""
+        return Memory(
+            layers=[LayerMemory(l.M[i:i + 1].clone(), l.z[i:i + 1].clone()) for l in self.layers],
+            pending=self.pending[i:i + 1].clone(),
+            segments=self.segments,
+        )
+
     def zero_(self) -> Memory:
         """Knock the memory out in place (the control in recall benchmarks)."""
         for l in self.layers:

@@ -1,1 +1,2 @@
 """Imports every command module so that each registers itself on the `cli` group."""
+from docqa.cli import train  # noqa: F401

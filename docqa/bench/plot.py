@@ -1,0 +1,39 @@
+"""PNG plots for the recall benchmark (matplotlib, an optional extra: `pip install docqa[plot]`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from docqa.errors import InputError
+
+
+def plot_recall(cells, path: Path, title: str) -> None:
+    try:
+        import matplotlib
+    except ImportError as e:
+        raise InputError("plotting needs matplotlib: pip install 'docqa[plot]'") from e
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    passkey = [c for c in cells if c.task == "passkey"]
+    for depth in dict.fromkeys(c.depth for c in passkey):
+        row = [c for c in passkey if c.depth == depth]
+        ax1.plot([c.length for c in row], [c.exact for c in row], "o-", label=f"{depth}")
+        ax1.plot([c.length for c in row], [c.knockout_exact for c in row], "x--", alpha=0.6,
+                 label=f"{depth}, memory knocked out")
+    ax1.set(xscale="log", xlabel="context length (tokens)", ylabel="passkey exact match", ylim=(-0.05, 1.05),
+            title="passkey by length and depth")
+    ax1.legend(fontsize=7)
+    facts = [c for c in cells if c.task.startswith("facts=")]
+    if facts:
+        counts = [int(c.task.split("=")[1]) for c in facts]
+        ax2.plot(counts, [c.exact for c in facts], "o-", label="exact")
+        ax2.plot(counts, [c.knockout_exact for c in facts], "x--", label="memory knocked out")
+        ax2.set(xscale="log", xlabel="facts stored", ylabel="exact match", ylim=(-0.05, 1.05),
+                title=f"facts at {facts[0].length} tokens")
+        ax2.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

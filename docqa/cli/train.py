@@ -1,0 +1,97 @@
+"""`docqa train` and `docqa bench recall`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from docqa.cli.main import cli
+from docqa.cli.options import device_option, echo_json, json_option, model_option, progress
+from docqa.errors import ConfigError
+
+
+def _parse_sets(pairs: tuple[str, ...]) -> dict:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {pair!r}: write KEY=VALUE, for example --set max_segments=8")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--steps", type=int, default=None, help="Train until this many steps in total.")
+@click.option("--minutes", type=float, default=None, help="Stop (with a checkpoint) after this long.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override a TrainConfig field (new runs), e.g. --set max_segments=8.")
+@device_option
+def train(run_dir: str, steps: int | None, minutes: float | None, sets: tuple[str, ...], device: str) -> None:
+    """Train a model from scratch into RUN_DIR, or resume the run there.
+
+    RUN_DIR/checkpoint/model is a model directory usable with --model once the first checkpoint lands.
+    """
+    from docqa.train.loop import TrainConfig, checkpoint_dir, train as run_training
+
+    run = Path(run_dir)
+    overrides = _parse_sets(sets)
+    if checkpoint_dir(run) is not None:
+        if overrides:
+            raise ConfigError(f"{run} is an existing run; --set applies to new runs only")
+        tc = None if steps is None else TrainConfig(steps=steps)
+        progress(f"resuming {run}")
+    else:
+        tc = TrainConfig.from_dict({**overrides, "device": device, **({} if steps is None else {"steps": steps})})
+
+    def show(e: dict) -> None:
+        if e["step"] % 50 == 0:
+            progress(f"step {e['step']} loss {e['loss']:.3f} answer {e['answer_loss']:.3f} "
+                     f"acc {e['answer_acc']:.2f} segs {e['segments']} {e['elapsed']:.0f}s "
+                     f"gates {e.get('gates')}")
+
+    state = run_training(run, tc, minutes=minutes, on_log=show)
+    progress(f"stopped at step {state['step']} after {state['elapsed']:.0f}s; model in {run / 'checkpoint' / 'model'}")
+
+
+@cli.group()
+def bench() -> None:
+    """Benchmarks that print tables."""
+
+
+@bench.command("recall")
+@model_option
+@click.option("--lengths", default="1024,4096,16384", show_default=True, help="Context lengths in tokens.")
+@click.option("--depths", default="start,middle,end", show_default=True)
+@click.option("--n", "n", type=int, default=10, show_default=True, help="Trials per cell.")
+@click.option("--facts", default="1,2,4,8,16", show_default=True, help="Fact counts for the facts curve.")
+@click.option("--facts-length", type=int, default=2048, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Write a PNG plot.")
+@device_option
+@json_option
+def bench_recall(model_path, lengths, depths, n, facts, facts_length, seed, plot_path, device, as_json) -> None:
+    """Passkey exact-match by length and depth, each with a memory-knockout control, and a
+    curve of accuracy against the number of facts stored."""
+    from docqa.bench.recall import facts_curve, format_table, passkey_table, to_json
+    from docqa.model.io import load_model
+
+    lm = load_model(model_path, device=device)
+    show = (lambda c: progress(f"{c.task} {c.length} {c.depth}: exact {c.exact:.2f} "
+                               f"knockout {c.knockout_exact:.2f}"))
+    cells = passkey_table(lm, [int(x) for x in lengths.split(",")], depths.split(","), n, seed, on_cell=show)
+    if facts:
+        cells += facts_curve(lm, [int(x) for x in facts.split(",")], facts_length, n, seed, on_cell=show)
+    if plot_path:
+        from docqa.bench.plot import plot_recall
+        plot_recall(cells, Path(plot_path), title=lm.name)
+    if as_json:
+        echo_json({"model": lm.name, "fingerprint": lm.fingerprint, "cells": to_json(cells)})
+    else:
+        click.echo(f"model {lm.name}\n")
+        click.echo(format_table(cells))

@@ -1,0 +1,258 @@
+"""Training from scratch, with back-propagation through the memory across every segment.
+
+Recipe levers (RECALL-NOTES): recall-only documents on simple filler first, a length
+curriculum, a fast gate learning rate without weight decay, and a *history bank*: each batch
+starts from memories that have already absorbed many segments of filler (streamed without
+gradient, a few segments per step, reset at random), so the model learns to store and read
+needles in states that look like long histories.
+
+A run directory holds `log.jsonl` and `checkpoint/`: `model/` (a loadable model directory),
+`optimizer.safetensors`, `bank.safetensors` (the history bank) and `state.json` (step, elapsed
+time, the train config). Checkpoints are swapped in whole, so a crash never leaves half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from docqa.errors import ConfigError
+from docqa.memory import Memory
+from docqa.model.config import ModelConfig
+from docqa.model.io import load_model, save_model
+from docqa.model.tokenizer import ByteTokenizer
+from docqa.model.transformer import InfiniTransformer
+from docqa.train.tasks import Filler, sample_doc
+
+
+@dataclass
+class TrainConfig:
+    preset: str = "small"
+    model_overrides: dict = field(default_factory=dict)
+    steps: int = 3000
+    batch: int = 16
+    lr: float = 1e-3
+    gate_lr: float = 1e-2  # the eq. 10 gates must move fast or memory is never used
+    weight_decay: float = 0.1
+    warmup: int = 100
+    min_segments: int = 3  # a passkey needle plus the header fill most of a 64-token segment
+    max_segments: int = 6  # documents grow from min to max segments over `curriculum_steps`
+    start_max_segments: int = 4
+    curriculum_steps: int = 1500
+    multi_fraction: float = 0.3  # share of documents with several key-value facts
+    max_facts: int = 4
+    code_fraction: float = 0.0  # share of filler drawn from real Python source, reached at the end
+    lm_weight: float = 0.05  # weight of next-token loss on non-answer tokens
+    history_reset: float = 0.02  # chance per step that a history-bank slot starts over empty
+    history_advance: int = 1  # filler segments streamed into each bank slot per step
+    history_fraction: float = 0.75  # share of steps that start from the history bank
+    eval_every: int = 250
+    save_every: int = 100
+    seed: int = 0
+    device: str = "cpu"
+    threads: int = 1
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        known = set(cls.__dataclass_fields__)
+        if set(d) - known:
+            raise ConfigError(f"unknown train config keys {sorted(set(d) - known)}")
+        return cls(**d)
+
+
+def make_optimizer(model: InfiniTransformer, tc: TrainConfig) -> torch.optim.AdamW:
+    g = model.parameter_groups()
+    return torch.optim.AdamW([
+        {"params": g["decay"], "lr": tc.lr, "weight_decay": tc.weight_decay, "name": "decay"},
+        {"params": g["no_decay"], "lr": tc.lr, "weight_decay": 0.0, "name": "no_decay"},
+        {"params": g["gate"], "lr": tc.gate_lr, "weight_decay": 0.0, "name": "gate"},
+    ], betas=(0.9, 0.95))
+
+
+def lr_scale(step: int, tc: TrainConfig) -> float:
+    if step < tc.warmup:
+        return (step + 1) / tc.warmup
+    frac = min(1.0, (step - tc.warmup) / max(1, tc.steps - tc.warmup))
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac))
+
+
+class HistoryBank:
+    """Memories of batch `batch` that keep absorbing filler. Slots restart empty at random, so
+    their ages spread from 0 to hundreds of segments."""
+
+    def __init__(self, model: InfiniTransformer, batch: int):
+        self.model, self.memory = model, model.new_memory(batch)
+
+    @torch.no_grad()
+    def advance(self, rng: random.Random, filler: Filler, n_segments: int, reset: float) -> Memory:
+        S = self.model.cfg.segment_len
+        for i in range(self.memory.batch):
+            if rng.random() < reset:
+                for layer in self.memory.layers:
+                    layer.M[i].zero_()
+                    layer.z[i].zero_()
+        if n_segments:
+            text = torch.tensor([filler.tokens(rng, n_segments * S) for _ in range(self.memory.batch)])
+            self.memory = self.model.ingest(text.to(self.memory.pending.device), self.memory)
+        return Memory(self.memory.detach().layers, self.memory.pending[:, :0], 0)
+
+
+def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int):
+    progress = min(1.0, step / max(1, tc.curriculum_steps))
+    hi = round(tc.start_max_segments + progress * (tc.max_segments - tc.start_max_segments))
+    n_seg = rng.randint(tc.min_segments, max(tc.min_segments, hi))
+    docs = []
+    for _ in range(tc.batch):
+        length = n_seg * S - rng.randrange(S // 2)  # the question lands anywhere in its segment
+        docs.append(sample_doc(tok, rng, filler, length, S, tc.multi_fraction, tc.max_facts))
+    T = max(len(d.tokens) for d in docs)
+    x = torch.zeros(tc.batch, T, dtype=torch.long)
+    w = torch.zeros(tc.batch, T)
+    for i, d in enumerate(docs):
+        x[i, :len(d.tokens)] = torch.tensor(d.tokens)
+        # weight of predicting token t+1 at position t
+        w[i, :len(d.tokens) - 1] = torch.tensor([1.0 if t else tc.lm_weight for t in d.target[1:]])
+    ans = torch.zeros_like(w, dtype=torch.bool)
+    for i, d in enumerate(docs):
+        ans[i, :len(d.tokens) - 1] = torch.tensor(d.target[1:])
+    return x, w, ans, n_seg
+
+
+def gate_stats(model: InfiniTransformer) -> list[list[float]]:
+    return [[round(float(torch.sigmoid(g)), 3) for g in blk.attn.gate.detach()] for blk in model.blocks]
+
+
+def save_checkpoint(run: Path, model, tok, opt, bank: HistoryBank, state: dict) -> None:
+    tmp = run / "tmp-checkpoint"
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_model(model, tok, tmp / "model")
+    save_file({f"{i}.{k}": getattr(l, k).contiguous() for i, l in enumerate(bank.memory.layers) for k in "Mz"},
+              str(tmp / "bank.safetensors"))
+    tensors, groups = {}, []
+    sd = opt.state_dict()
+    for idx, st in sd["state"].items():
+        for k, v in st.items():
+            tensors[f"{idx}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
+    for g in sd["param_groups"]:
+        groups.append({k: v for k, v in g.items()})
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp / "optimizer.safetensors"),
+              metadata={"param_groups": json.dumps(groups)})
+    (tmp / "state.json").write_text(json.dumps(state, indent=2))
+    # Swap directories: a crash leaves either `checkpoint` or `checkpoint.old` whole.
+    live, old = run / "checkpoint", run / "checkpoint.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if live.exists():
+        live.rename(old)
+    tmp.rename(live)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def checkpoint_dir(run: Path) -> Path | None:
+    for name in ("checkpoint", "checkpoint.old"):
+        if (run / name / "state.json").exists():
+            return run / name
+    return None
+
+
+def load_optimizer(opt: torch.optim.AdamW, path: Path) -> None:
+    from safetensors import safe_open
+    with safe_open(str(path), "pt") as f:
+        groups = json.loads(f.metadata()["param_groups"])
+    flat = load_file(str(path))
+    state: dict = {}
+    for key, v in flat.items():
+        idx, name = key.split(".", 1)
+        state.setdefault(int(idx), {})[name] = v
+    opt.load_state_dict({"state": state, "param_groups": groups})
+
+
+def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None, on_log=None) -> dict:
+    """Train (or resume, when `run` holds a checkpoint) until tc.steps or `minutes` pass."""
+    run = Path(run)
+    torch.set_num_threads(tc.threads if tc else 1)
+    ckpt = checkpoint_dir(run)
+    if ckpt is not None:
+        state = json.loads((ckpt / "state.json").read_text())
+        tc = TrainConfig.from_dict({**state["train_config"], **({} if tc is None else {"steps": tc.steps})})
+        state["train_config"] = asdict(tc)
+        lm = load_model(ckpt / "model", device=tc.device)
+        model, tok = lm.model, lm.tokenizer
+        model.train()
+        opt = make_optimizer(model, tc)
+        load_optimizer(opt, ckpt / "optimizer.safetensors")
+    else:
+        tc = tc or TrainConfig()
+        state = {"step": 0, "elapsed": 0.0, "train_config": asdict(tc), "tokens": 0}
+        torch.manual_seed(tc.seed)
+        tok = ByteTokenizer()
+        cfg = ModelConfig.from_name(tc.preset, vocab_size=tok.vocab_size, **tc.model_overrides)
+        model = InfiniTransformer(cfg).to(tc.device)
+        opt = make_optimizer(model, tc)
+        run.mkdir(parents=True, exist_ok=True)
+    S = model.cfg.segment_len
+    bank = HistoryBank(model, tc.batch)
+    if ckpt is not None:  # resume with the same histories, for an exact replay
+        saved = load_file(str(ckpt / "bank.safetensors"))
+        for i, layer in enumerate(bank.memory.layers):
+            layer.M.copy_(saved[f"{i}.M"])
+            layer.z.copy_(saved[f"{i}.z"])
+    filler = Filler(code_fraction=tc.code_fraction)
+    t0, start_elapsed = time.time(), state["elapsed"]
+    log = (run / "log.jsonl").open("a")
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=tc.device == "cuda")
+    while state["step"] < tc.steps:
+        step = state["step"]
+        rng = random.Random(f"{tc.seed}:{step}")  # resuming replays the same data stream
+        filler.code_fraction = tc.code_fraction * min(1.0, step / max(1, tc.steps))
+        for g in opt.param_groups:
+            base = tc.gate_lr if g["name"] == "gate" else tc.lr
+            g["lr"] = base * lr_scale(step, tc)
+        x, w, ans, n_seg = make_batch(tok, rng, filler, tc, step, S)
+        x, w, ans = x.to(tc.device), w.to(tc.device), ans.to(tc.device)
+        use_bank = rng.random() < tc.history_fraction
+        memory = bank.advance(rng, filler, tc.history_advance, tc.history_reset) if use_bank else None
+        with autocast:
+            logits, _ = model(x, memory)
+        ce = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1),
+                             reduction="none").view(x.shape[0], -1)
+        wt = w[:, :-1]
+        loss = (ce * wt).sum() / wt.sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            a = ans[:, :-1]
+            pred = logits[:, :-1].argmax(-1) == x[:, 1:]
+            ans_acc = float(pred[a].float().mean())
+            ans_loss = float(ce[a].mean())
+        state["step"] += 1
+        state["tokens"] += int(x.numel())
+        state["elapsed"] = start_elapsed + time.time() - t0
+        entry = {"step": state["step"], "loss": round(float(loss.detach()), 4), "answer_loss": round(ans_loss, 4),
+                 "answer_acc": round(ans_acc, 3), "segments": n_seg, "history": use_bank,
+                 "elapsed": round(state["elapsed"], 1), "tokens": state["tokens"]}
+        if state["step"] % 50 == 0:
+            entry["gates"] = gate_stats(model)
+        log.write(json.dumps(entry) + "\n")
+        log.flush()
+        if on_log:
+            on_log(entry)
+        done = state["step"] >= tc.steps or (minutes is not None and time.time() - t0 > minutes * 60)
+        if state["step"] % tc.save_every == 0 or done:
+            model.eval()
+            save_checkpoint(run, model, tok, opt, bank, state)
+            model.train()
+        if done:
+            break
+    log.close()
+    return state

@@ -1,0 +1,44 @@
+import random
+
+import pytest
+
+from docqa.model.tokenizer import ByteTokenizer
+from docqa.train.tasks import Filler, build_doc, kv_facts, passkey_facts, sample_doc
+
+TOK = ByteTokenizer()
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_needles_end_before_the_question_segment_and_only_the_answer_is_a_target(seed):
+    rng = random.Random(seed)
+    S = rng.choice([64, 128])
+    n = rng.randint(3, 12) * S - rng.randrange(S // 2)
+    doc = sample_doc(TOK, rng, Filler(code_fraction=0.5), n, S, multi_fraction=0.5, max_facts=4)
+    assert len(doc.tokens) == n
+    text = TOK.decode(doc.tokens)
+    assert text.endswith(f"<|answer|>{doc.answer}<|end|>")
+    assert [t for t, m in zip(doc.tokens, doc.target) if m] == TOK.encode(doc.answer) + [259]
+    q_seg_start = doc.question_start // S * S
+    before = TOK.decode(doc.tokens[:q_seg_start])
+    assert doc.answer in before, "the fact must be stored before the question's segment"
+    assert TOK.decode(doc.tokens[doc.question_start:]).startswith("<|question|>")
+
+
+@pytest.mark.parametrize("depth", [0.0, 0.5, 1.0])
+def test_passkey_depth_places_the_needle(depth):
+    rng = random.Random(1)
+    facts = passkey_facts(rng)
+    doc = build_doc(TOK, rng, Filler(), 1024, 64, facts, ask=0, depths=[depth])
+    pos = TOK.decode(doc.tokens).index("The pass key is") / 1024
+    assert abs(pos - depth * (doc.question_start // 64 * 64) / 1024) < 0.1
+
+
+def test_kv_facts_have_distinct_keys():
+    facts = kv_facts(random.Random(3), 16, varied=True)
+    questions = [q for _, (q, _) in facts]
+    assert len(set(questions)) == 16
+
+
+def test_too_short_document_is_refused():
+    with pytest.raises(ValueError, match="too short"):
+        build_doc(TOK, random.Random(0), Filler(), 100, 64, passkey_facts(random.Random(0)), ask=0)
