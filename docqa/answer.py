@@ -1,0 +1,121 @@
+"""Answering: a prompt from a template in prompts/, run as the next segment over a read-only memory.
+
+The stored snapshot is never modified: generation works on a scratch copy (see
+`docqa.model.transformer.Decoder`). Text arrives piece by piece; `AnswerStream` keeps the
+counts and timings that `--json` and the LangChain model report.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from docqa.errors import InputError
+from docqa.memory import Memory
+from docqa.model.io import LoadedModel
+from docqa.model.transformer import generate
+
+_FIELD = re.compile(r"\{(\w+)\}")
+MAX_PROMPT_SEGMENTS = 8  # a longer prompt would mostly reach the model through its own memory
+
+
+def template_names() -> list[str]:
+    return sorted(p.name[:-4] for p in resources.files("prompts").iterdir() if p.name.endswith(".txt"))
+
+
+def load_template(name_or_path: str) -> str:
+    """A template by name (prompts/NAME.txt) or by file path."""
+    path = Path(name_or_path)
+    if path.suffix == ".txt" and path.is_file():
+        return path.read_text(encoding="utf-8")
+    res = resources.files("prompts") / f"{name_or_path}.txt"
+    if not res.is_file():
+        raise InputError(f"no template {name_or_path!r}; use one of {', '.join(template_names())} or a .txt path")
+    return res.read_text(encoding="utf-8")
+
+
+def render(tokenizer, template: str, **fields: str) -> list[int]:
+    """Template text may hold special tokens; field values are always plain bytes."""
+    ids: list[int] = []
+    pos = 0
+    for m in _FIELD.finditer(template):
+        ids += tokenizer.encode(template[pos:m.start()], allow_special=True)
+        if m.group(1) not in fields:
+            raise InputError(f"template field {{{m.group(1)}}} has no value; give one of {sorted(fields)}")
+        ids += tokenizer.encode(fields[m.group(1)])
+        pos = m.end()
+    return ids + tokenizer.encode(template[pos:], allow_special=True)
+
+
+@dataclass
+class AnswerStream:
+    """Iterate for text pieces; after the iteration, the counts and timings are filled in."""
+
+    lm: LoadedModel
+    memory: Memory
+    prompt: list[int]
+    max_tokens: int = 128
+    temperature: float = 0.0
+    top_k: int | None = None
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+    text: str = ""
+    answer_tokens: int = 0
+    first_token_s: float | None = None
+    total_s: float = 0.0
+    finish_reason: str = ""
+
+    def __post_init__(self) -> None:
+        limit = MAX_PROMPT_SEGMENTS * self.lm.config.segment_len
+        if len(self.prompt) > limit:
+            raise InputError(f"the prompt is {len(self.prompt)} tokens; this model takes at most {limit} "
+                             f"({MAX_PROMPT_SEGMENTS} segments of {self.lm.config.segment_len}): shorten the question")
+        if self.max_tokens < 1:
+            raise InputError(f"max tokens must be at least 1, got {self.max_tokens}")
+
+    def __iter__(self) -> Iterator[str]:
+        t0 = time.perf_counter()
+        gen = torch.Generator(device=self.lm.model.emb.weight.device)
+        gen.manual_seed(self.seed if self.seed is not None else torch.seed())
+        end = self.lm.tokenizer.special_tokens["<|end|>"]
+        decoder = self.lm.tokenizer.stream_decoder()
+        held = ""  # text that might be the start of a stop sequence
+        self.finish_reason = "length"
+        for tok in generate(self.lm.model, self.prompt, self.memory, self.max_tokens, self.temperature,
+                            self.top_k, stop_ids=[end], generator=gen):
+            if self.first_token_s is None:
+                self.first_token_s = time.perf_counter() - t0
+            self.answer_tokens += 1
+            held += decoder.push(tok)
+            hit = next((s for s in self.stop if s and s in held), None)
+            if hit:
+                piece = held[:held.index(hit)]
+                self.text += piece
+                if piece:
+                    yield piece
+                self.finish_reason = "stop"
+                break
+            keep = max((len(s) - 1 for s in self.stop if s), default=0)
+            out, held = (held[:len(held) - keep], held[len(held) - keep:]) if keep else (held, "")
+            if out:
+                self.text += out
+                yield out
+        else:
+            if self.answer_tokens < self.max_tokens:
+                self.finish_reason = "stop"
+            held += decoder.flush()
+            if held:
+                self.text += held
+                yield held
+        self.total_s = time.perf_counter() - t0
+
+    def run(self) -> str:
+        for _ in self:
+            pass
+        return self.text
