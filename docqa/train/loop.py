@@ -37,6 +37,7 @@ from docqa.train.tasks import Filler, sample_doc
 @dataclass
 class TrainConfig:
     preset: str = "small"
+    init_from: str | None = None  # a model directory to start from (a new phase of training)
     model_overrides: dict = field(default_factory=dict)
     steps: int = 3000
     batch: int = 16
@@ -194,8 +195,12 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         state = {"step": 0, "elapsed": 0.0, "train_config": asdict(tc), "tokens": 0}
         torch.manual_seed(tc.seed)
         tok = ByteTokenizer()
-        cfg = ModelConfig.from_name(tc.preset, vocab_size=tok.vocab_size, **tc.model_overrides)
-        model = InfiniTransformer(cfg).to(tc.device)
+        if tc.init_from:
+            model = load_model(tc.init_from, device=tc.device).model
+            model.train()
+        else:
+            cfg = ModelConfig.from_name(tc.preset, vocab_size=tok.vocab_size, **tc.model_overrides)
+            model = InfiniTransformer(cfg).to(tc.device)
         opt = make_optimizer(model, tc)
         run.mkdir(parents=True, exist_ok=True)
     S = model.cfg.segment_len
