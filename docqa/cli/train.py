@@ -50,6 +50,8 @@ def train(run_dir: str, steps: int | None, minutes: float | None, sets: tuple[st
         tc = TrainConfig.from_dict({**overrides, "device": device, **({} if steps is None else {"steps": steps})})
 
     def show(e: dict) -> None:
+        if "eval" in e:
+            progress(f"step {e['step']} passkey exact/knockout by length: {e['eval']}")
         if e["step"] % 50 == 0:
             progress(f"step {e['step']} loss {e['loss']:.3f} answer {e['answer_loss']:.3f} "
                      f"acc {e['answer_acc']:.2f} segs {e['segments']} {e['elapsed']:.0f}s "

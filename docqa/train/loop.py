@@ -56,7 +56,7 @@ class TrainConfig:
     history_reset: float = 0.02  # chance per step that a history-bank slot starts over empty
     history_advance: int = 1  # filler segments streamed into each bank slot per step
     history_fraction: float = 0.75  # share of steps that start from the history bank
-    eval_every: int = 250
+    eval_every: int = 250  # quick passkey eval (1K and 4K tokens, with knockout) in the log
     save_every: int = 100
     seed: int = 0
     device: str = "cpu"
@@ -130,6 +130,21 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int):
 
 def gate_stats(model: InfiniTransformer) -> list[list[float]]:
     return [[round(float(torch.sigmoid(g)), 3) for g in blk.attn.gate.detach()] for blk in model.blocks]
+
+
+def quick_eval(model: InfiniTransformer, tok: ByteTokenizer, run: Path, seed: int) -> dict:
+    """Passkey exact-match through memory at a few lengths (middle depth), and its knockout."""
+    from docqa.bench.recall import run_cell
+    from docqa.model.io import LoadedModel
+
+    model.eval()
+    lm = LoadedModel(model, tok, model.cfg, "", run)
+    out = {}
+    for length in (1024, 4096):
+        r = run_cell(lm, "passkey", length, 0.5, n=8, seed=seed + 1000)
+        out[str(length)] = [round(r["exact"], 2), round(r["knockout_exact"], 2)]
+    model.train()
+    return out
 
 
 def save_checkpoint(run: Path, model, tok, opt, bank: HistoryBank, state: dict) -> None:
@@ -248,6 +263,8 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
                  "elapsed": round(state["elapsed"], 1), "tokens": state["tokens"]}
         if state["step"] % 50 == 0:
             entry["gates"] = gate_stats(model)
+        if tc.eval_every and state["step"] % tc.eval_every == 0:
+            entry["eval"] = quick_eval(model, tok, run, tc.seed)
         log.write(json.dumps(entry) + "\n")
         log.flush()
         if on_log:
