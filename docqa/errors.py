@@ -38,3 +38,15 @@ class ModelMismatch(StoreError):
 
 class CorruptSnapshot(StoreError):
     """A stored snapshot failed its checksum or cannot be decoded."""
+
+
+class CorpusExists(StoreError):
+    """A corpus of that name already exists."""
+
+
+class SnapshotNotFound(StoreError):
+    """A corpus has no snapshot of that id, or no snapshot at all yet."""
+
+
+class ConversationNotFound(StoreError):
+    """No conversation of that id exists in the store."""
