@@ -76,7 +76,8 @@ def show(name: str, all_sources: bool, db_path: str | None, as_json: bool) -> No
     if left_out:
         click.echo("\nleft out:")
         click.echo(_table(["POSITION", "STATUS", "URI", "REASON"],
-                          [[s.position, s.status, s.uri, s.reason or ""] for s in left_out]))
+                          [[s.position, s.status, s.uri, (s.reason or "") + (f" ({s.error})" if s.error else "")]
+                           for s in left_out]))
     if all_sources:
         click.echo("\nsources:")
         click.echo(_table(["POSITION", "URI", "SIZE", "TOKENS", "HASH"],

@@ -78,11 +78,15 @@ class Store:
             raise StoreError(f"cannot create the store's folder {self.path.parent}: {e}") from e
         try:
             self.db = Database(self.path, execute_plugins=False)
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"cannot open the store {self.path}: {e}") from e
+        try:
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             self.db.enable_wal()  # before any transaction: the journal mode cannot change inside one
             self._migrate()
         except sqlite3.DatabaseError as e:
+            self.db.close()
             raise StoreError(f"cannot open the store {self.path}: {e}; "
                              "pass --db or set DOCQA_DB to use another file") from e
 
