@@ -1,4 +1,3 @@
 """Imports every command module so that each registers itself on the `cli` group."""
 from docqa.cli import train  # noqa: F401
 from docqa.cli import corpora  # noqa: F401
-from docqa.cli import corpora  # noqa: F401
