@@ -3,144 +3,47 @@
 Why it is built this way:
 - One row per layer (safetensors bytes, with a sha256) keeps every BLOB far below SQLite's
   limit and lets a load name the exact layer that rotted.
-- Every write is one `BEGIN IMMEDIATE` transaction: a snapshot's layer rows, its row, its
-  sources and the corpus's current pointer land together or not at all, so a crash at any
-  instant leaves the previous snapshot current and intact. IMMEDIATE takes the write lock at
-  the start, so a second writer waits (busy_timeout) instead of failing half-way.
-- WAL lets readers load snapshots while an ingest writes; each multi-statement read runs in
-  its own read transaction so it sees one consistent state.
-- Foreign keys are switched on for every connection; deleting a corpus cascades to all of it.
+- A snapshot save is one transaction (see `base`): a crash mid-save leaves the previous one
+  current and intact.
+- A snapshot is only ever loaded by the model that built it (a fingerprint of config,
+  tokenizer and weights), and never without its checksums.
 """
-
 from __future__ import annotations
 
-import hashlib
 import json
-import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from datetime import datetime, timezone
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
-from docqa.errors import (
-    ConversationNotFound,
-    CorpusExists,
-    CorpusNotFound,
-    CorruptSnapshot,
-    InputError,
-    ModelMismatch,
-    SnapshotNotFound,
-    StoreError,
-)
+from docqa.errors import CorpusExists, CorpusNotFound, CorruptSnapshot, InputError, ModelMismatch, SnapshotNotFound
 from docqa.memory import Memory
-from docqa.store.migrations import migrations
+from docqa.store.base import StoreBase, now, sha256
+from docqa.store.conversations import ConversationsMixin
 from docqa.store.names import validate_corpus_name
-from docqa.store.paths import default_store_path
-from docqa.store.records import (
-    Conversation,
-    CorpusInfo,
-    NewSource,
-    SnapshotInfo,
-    SourceRecord,
-    Turn,
-)
+from docqa.store.records import CorpusInfo, NewSource, SnapshotInfo
+from docqa.store.sources import SourcesMixin
 
-BUSY_TIMEOUT_MS = 30_000  # a reader or second writer waits this long for a snapshot write
 DEFAULT_KEEP_CHECKPOINTS = 10  # earlier snapshots kept besides the current one
 KINDS = ("checkpoint", "final")
-STATUSES = ("ingested", "skipped", "failed")
-ROLES = ("system", "user", "assistant")
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
-
-
-def _sha256(blob: bytes) -> str:
-    return hashlib.sha256(blob).hexdigest()
 
 
 def _short(fingerprint: str) -> str:
     return fingerprint[:16]
 
 
-class Store:
-    """A docqa store. Open it, use it, close it (or use it as a context manager)."""
+class Store(SourcesMixin, ConversationsMixin, StoreBase):
+    """A docqa store: corpora and their snapshots here, sources and conversations in the mixins.
 
-    def __init__(self, path: str | Path | None = None):
-        self.path = Path(path) if path is not None else default_store_path()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise StoreError(f"cannot create the store's folder {self.path.parent}: {e}") from e
-        try:
-            self.db = Database(self.path, execute_plugins=False)
-        except sqlite3.DatabaseError as e:
-            raise StoreError(f"cannot open the store {self.path}: {e}") from e
-        try:
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            self.db.enable_wal()  # before any transaction: the journal mode cannot change inside one
-            self._migrate()
-        except sqlite3.DatabaseError as e:
-            self.db.close()
-            raise StoreError(f"cannot open the store {self.path}: {e}; "
-                             "pass --db or set DOCQA_DB to use another file") from e
+    Open it with `Store(path)` (default: `default_store_path()`), close it, or use it as a
+    context manager.
+    """
 
     @classmethod
     def open(cls, path: str | Path | None = None) -> Store:
         return cls(path)
 
-    def close(self) -> None:
-        self.db.close()
-
     def __enter__(self) -> Store:
         return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def _migrate(self) -> None:
-        """Apply pending migrations under the write lock, so two processes opening a fresh
-        store at once cannot both try to create it. Skip the lock when nothing is pending,
-        so opening never waits on a running ingest."""
-        if migrations.pending(self.db):
-            with self._write():
-                migrations.apply(self.db)
-
-    @contextmanager
-    def _write(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.rollback()
-            raise
-        self.db.commit()
-
-    @contextmanager
-    def _read(self) -> Iterator[None]:
-        """One consistent view across several SELECTs (a nested read joins the open transaction)."""
-        if self.db.conn.in_transaction:
-            yield
-            return
-        self.db.execute("BEGIN")
-        try:
-            yield
-        finally:
-            self.db.commit()
-
-    def _rows(self, sql: str, params: Iterable | dict = ()) -> list[dict[str, Any]]:
-        cursor = self.db.execute(sql, params)
-        keys = [d[0] for d in cursor.description]
-        return [dict(zip(keys, row)) for row in cursor.fetchall()]
-
-    def _row(self, sql: str, params: Iterable | dict = ()) -> dict[str, Any] | None:
-        rows = self._rows(sql, params)
-        return rows[0] if rows else None
 
     # Corpora
 
@@ -163,22 +66,16 @@ class Store:
             keep_checkpoints=r["keep_checkpoints"],
         )
 
-    def _corpus_id(self, name: str) -> int:
-        row = self._row("SELECT id FROM corpora WHERE name = ?", [name])
-        if row is None:
-            raise CorpusNotFound(f"no corpus named {name!r} in {self.path}: list them with `docqa corpora`")
-        return row["id"]
-
     def create_corpus(self, name: str, model_fingerprint: str, model_name: str) -> CorpusInfo:
         validate_corpus_name(name)
-        now = _now()
+        created = now()
         with self._write():
             if self._row("SELECT id FROM corpora WHERE name = ?", [name]) is not None:
                 raise CorpusExists(f"corpus {name!r} already exists: pick another name, "
                                    f"or remove it with `docqa rm {name}`")
             self.db.execute(
                 "INSERT INTO corpora (name, model_fingerprint, model_name, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?)", [name, model_fingerprint, model_name, now, now])
+                "VALUES (?, ?, ?, ?, ?)", [name, model_fingerprint, model_name, created, created])
         return self.get_corpus(name)
 
     def get_or_create_corpus(self, name: str, model_fingerprint: str, model_name: str) -> CorpusInfo:
@@ -214,17 +111,7 @@ class Store:
         with self._write():
             cid = self._corpus_id(name)
             self.db.execute("UPDATE corpora SET keep_checkpoints = ?, updated_at = ? WHERE id = ?",
-                            [keep_checkpoints, _now(), cid])
-
-    def _refresh_totals(self, cid: int) -> None:
-        self.db.execute("""
-            UPDATE corpora SET
-                sources = (SELECT count(*) FROM sources WHERE corpus_id = :c AND status = 'ingested'),
-                bytes = (SELECT coalesce(sum(size), 0) FROM sources WHERE corpus_id = :c AND status = 'ingested'),
-                tokens = coalesce((SELECT tokens FROM snapshots WHERE id = corpora.current_snapshot_id), 0),
-                segments = coalesce((SELECT segments FROM snapshots WHERE id = corpora.current_snapshot_id), 0),
-                updated_at = :now
-            WHERE id = :c""", {"c": cid, "now": _now()})
+                            [keep_checkpoints, now(), cid])
 
     @staticmethod
     def _check_model(info: CorpusInfo, model_fingerprint: str, model_name: str | None) -> None:
@@ -281,11 +168,11 @@ class Store:
                 "INSERT INTO snapshots (corpus_id, parent_id, kind, created_at, tokens, segments, "
                 "position, covers_from, cursor, n_layers, nbytes, pending, pending_sha256) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [cid, parent, kind, _now(),
+                [cid, parent, kind, now(),
                  parent_tokens + sum(r.tokens for r in records) if tokens is None else tokens,
                  memory.segments if segments is None else segments, position, covers_from,
                  None if cursor is None else json.dumps(cursor), len(layer_blobs), nbytes,
-                 pending, _sha256(pending)]).lastrowid
+                 pending, sha256(pending)]).lastrowid
             for i, blob in enumerate(layer_blobs):
                 self._insert_layer(sid, i, blob)
             self._insert_sources(corpus, cid, records, sid)
@@ -309,7 +196,7 @@ class Store:
     def _insert_layer(self, snapshot_id: int, layer: int, blob: bytes) -> None:
         """One layer's row. A method of its own so the crash tests can kill the process here."""
         self.db.execute("INSERT INTO snapshot_layers (snapshot_id, layer, blob, sha256, size) "
-                        "VALUES (?, ?, ?, ?, ?)", [snapshot_id, layer, blob, _sha256(blob), len(blob)])
+                        "VALUES (?, ?, ?, ?, ?)", [snapshot_id, layer, blob, sha256(blob), len(blob)])
 
     def get_snapshot(self, corpus: str, snapshot_id: int) -> SnapshotInfo:
         row = self._row(self._SNAPSHOT_SQL + " WHERE c.name = ? AND p.id = ?", [corpus, snapshot_id])
@@ -352,7 +239,8 @@ class Store:
             if snapshot_id is None:
                 snapshot_id = info.current_snapshot_id
                 if snapshot_id is None:
-                    raise SnapshotNotFound(f"corpus {corpus!r} has no snapshot yet: ingest documents into it first")
+                    raise SnapshotNotFound(f"corpus {corpus!r} has no snapshot yet: "
+                                           "ingest documents into it first")
             snap = self._row("SELECT p.* FROM snapshots p JOIN corpora c ON c.id = p.corpus_id "
                              "WHERE c.name = ? AND p.id = ?", [corpus, snapshot_id])
             if snap is None:
@@ -374,7 +262,7 @@ class Store:
 
     @staticmethod
     def _verify(where: str, what: str, blob: bytes, stored: str, fix: str) -> None:
-        actual = _sha256(blob)
+        actual = sha256(blob)
         if actual != stored:
             raise CorruptSnapshot(f"{where}: {what} checksum mismatch "
                                   f"(stored {stored[:16]}, computed {actual[:16]}); {fix}")
@@ -395,101 +283,3 @@ class Store:
             for sid in doomed:
                 self.db.execute("DELETE FROM snapshots WHERE id = ?", [sid])
         return doomed
-
-    # Sources
-
-    def _insert_sources(self, corpus: str, cid: int, records: list[NewSource], snapshot_id: int | None) -> None:
-        now = _now()
-        for r in records:
-            if r.status not in STATUSES:
-                raise InputError(f"source status must be one of {', '.join(STATUSES)}, got {r.status!r}")
-            try:
-                self.db.execute(
-                    "INSERT INTO sources (corpus_id, position, connector, uri, doc_id, content_hash, size, "
-                    "tokens, status, reason, error, snapshot_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [cid, r.position, r.connector, r.uri, r.doc_id, r.content_hash, r.size, r.tokens,
-                     r.status, r.reason, r.error, snapshot_id, now])
-            except sqlite3.IntegrityError as e:
-                raise StoreError(f"corpus {corpus!r} already has a source at position {r.position} "
-                                 f"({e}): delete_sources_from({r.position}) first") from e
-
-    def record_sources(self, corpus: str, sources: Iterable[NewSource], snapshot_id: int | None = None) -> None:
-        """Record sources outside a snapshot save (all or none)."""
-        records = list(sources)
-        with self._write():
-            cid = self._corpus_id(corpus)
-            self._insert_sources(corpus, cid, records, snapshot_id)
-            self._refresh_totals(cid)
-
-    def record_source(self, corpus: str, source: NewSource, snapshot_id: int | None = None) -> None:
-        self.record_sources(corpus, [source], snapshot_id)
-
-    def list_sources(self, corpus: str, status: str | None = None) -> list[SourceRecord]:
-        """In stream order; `status` keeps only 'ingested', 'skipped' or 'failed' ones."""
-        if status is not None and status not in STATUSES:
-            raise InputError(f"source status must be one of {', '.join(STATUSES)}, got {status!r}")
-        with self._read():
-            cid = self._corpus_id(corpus)
-            rows = self._rows("SELECT * FROM sources WHERE corpus_id = ? AND (? IS NULL OR status = ?) "
-                              "ORDER BY position", [cid, status, status])
-        return [SourceRecord(id=r["id"], corpus=corpus, position=r["position"], uri=r["uri"],
-                             status=r["status"], connector=r["connector"], doc_id=r["doc_id"],
-                             content_hash=r["content_hash"], size=r["size"], tokens=r["tokens"],
-                             reason=r["reason"], error=r["error"], snapshot_id=r["snapshot_id"], created_at=r["created_at"])
-                for r in rows]
-
-    def delete_sources_from(self, corpus: str, position: int) -> int:
-        """Forget stream items [position, ...) before an ingest re-streams them. Snapshots that
-        cover any of them (position beyond `position`) go too, since their memory holds the old
-        contents; if the current one goes, the newest remaining snapshot becomes current.
-        Returns the number of sources deleted."""
-        with self._write():
-            cid = self._corpus_id(corpus)
-            deleted = self.db.execute("DELETE FROM sources WHERE corpus_id = ? AND position >= ?",
-                                      [cid, position]).rowcount
-            self.db.execute("DELETE FROM snapshots WHERE corpus_id = ? AND position > ?", [cid, position])
-            self.db.execute("""
-                UPDATE corpora SET current_snapshot_id = (
-                    SELECT id FROM snapshots WHERE corpus_id = :c ORDER BY position DESC, id DESC LIMIT 1)
-                WHERE id = :c AND current_snapshot_id IS NULL""", {"c": cid})
-            self._refresh_totals(cid)
-        return deleted
-
-    # Conversations (for `docqa chat`)
-
-    def create_conversation(self, corpus: str, snapshot_id: int | None = None) -> int:
-        with self._write():
-            cid = self._corpus_id(corpus)
-            if snapshot_id is not None:
-                self.get_snapshot(corpus, snapshot_id)
-            return self.db.execute("INSERT INTO conversations (corpus_id, snapshot_id, created_at) "
-                                   "VALUES (?, ?, ?)", [cid, snapshot_id, _now()]).lastrowid
-
-    def add_turn(self, conversation_id: int, role: str, content: str) -> int:
-        if role not in ROLES:
-            raise InputError(f"turn role must be one of {', '.join(ROLES)}, got {role!r}")
-        with self._write():
-            self._conversation_row(conversation_id)
-            return self.db.execute("INSERT INTO turns (conversation_id, role, content, created_at) "
-                                   "VALUES (?, ?, ?, ?)", [conversation_id, role, content, _now()]).lastrowid
-
-    def _conversation_row(self, conversation_id: int) -> dict[str, Any]:
-        row = self._row("SELECT v.id, c.name AS corpus, v.snapshot_id, v.created_at FROM conversations v "
-                        "JOIN corpora c ON c.id = v.corpus_id WHERE v.id = ?", [conversation_id])
-        if row is None:
-            raise ConversationNotFound(f"no conversation {conversation_id} in {self.path}")
-        return row
-
-    def get_conversation(self, conversation_id: int) -> Conversation:
-        """The conversation with its turns, oldest first."""
-        with self._read():
-            row = self._conversation_row(conversation_id)
-            turns = self._rows("SELECT id, role, content, created_at FROM turns WHERE conversation_id = ? "
-                               "ORDER BY id", [conversation_id])
-        return Conversation(**row, turns=[Turn(**t) for t in turns])
-
-    def latest_conversation(self, corpus: str) -> Conversation | None:
-        with self._read():
-            cid = self._corpus_id(corpus)
-            row = self._row("SELECT max(id) AS id FROM conversations WHERE corpus_id = ?", [cid])
-            return None if row["id"] is None else self.get_conversation(row["id"])
