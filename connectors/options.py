@@ -18,9 +18,11 @@ MiB = 1024 * 1024
 
 # Folders that hold installed, vendored, generated or cached files rather than the project's
 # own text. Matched by folder name at any depth; each is reported once as a Skipped record.
+# Virtual environments are found by their pyvenv.cfg instead of by a name like "venv",
+# which is also the name of a standard-library package.
 DEFAULT_SKIP_DIRS = frozenset({
     "node_modules", "bower_components", "vendor", "site-packages",
-    "__pycache__", ".venv", "venv", ".tox", ".nox", ".eggs",
+    "__pycache__", ".venv", ".tox", ".nox", ".eggs",
     ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", ".ipynb_checkpoints",
     "dist", "build", "target", "htmlcov", ".gradle", ".next", ".nuxt", ".terraform",
     ".idea", ".cache",

@@ -1,7 +1,8 @@
 """Folders and git repositories: every text file a person would call part of the project.
 
 Which files:
-  - Inside a git work tree (and `use_git`), the files git would track: tracked plus
+  - Inside a git work tree (and `use_git`), unless that repository ignores the folder
+    itself, the files git would track: tracked plus
     untracked-but-not-ignored (`git ls-files --cached --others --exclude-standard`), minus
     those deleted from the work tree. Outside git (or without a `git` program), the same
     .gitignore rules applied by pathspec, nested files and anchored patterns included.
@@ -42,6 +43,9 @@ from connectors.paths import existing_folder
 from connectors.pdf import pdf_pages
 from connectors.textfile import read_text
 
+VENV_MARKER = "pyvenv.cfg"
+VENV_REASON = "virtual environment (pyvenv.cfg)"
+
 Entry = tuple[str, Skipped | None]  # (relative path, a record if decided while listing)
 
 
@@ -74,13 +78,22 @@ def list_entries(root: Path, opts: Options) -> list[Entry]:
 
 
 def git_files(root: Path) -> list[str] | None:
-    """Paths git would track under `root`, relative to it; None outside a work tree."""
+    """Paths git would track under `root`, relative to it; None to walk the folder instead.
+
+    None outside a work tree, and also when the enclosing repository ignores the folder
+    itself (a Python under ~/.pyenv, a dependency checkout): git would list nothing, but
+    the user named this folder, so it is read by its own ignore files.
+    """
     cmd = ["git", "-C", str(root), "ls-files", "--cached", "--others", "--exclude-standard", "-z"]
     try:
         done = subprocess.run(cmd, capture_output=True, check=False)
     except FileNotFoundError:  # no git program: fall back to pathspec's reading of .gitignore
         return None
     if done.returncode != 0:  # not a repository, or git refuses it (e.g. safe.directory)
+        return None
+    ignored = subprocess.run(["git", "-C", str(root), "check-ignore", "-q", "."],
+                             capture_output=True, check=False)
+    if ignored.returncode == 0:
         return None
     # A conflicted file is listed once per stage; a nested repository as "name/".
     return sorted({os.fsdecode(p).rstrip("/") for p in done.stdout.split(b"\0") if p})
@@ -138,6 +151,9 @@ class _Lister:
         if self._skip_dir(path.name):
             yield rel, Skipped(self._uri(rel), f"vendored or generated folder ({path.name})")
             return
+        if (path / VENV_MARKER).is_file():
+            yield rel, Skipped(self._uri(rel), VENV_REASON)
+            return
         real = os.path.realpath(path)
         if real in chain:
             yield rel, Skipped(self._uri(rel), "symlink loop")
@@ -147,16 +163,20 @@ class _Lister:
     # --- inside git: filter git's list -----------------------------------------------------
 
     def from_git(self, tracked: list[str]) -> Iterator[Entry]:
+        venvs = {rel[: -len(VENV_MARKER)] for rel in tracked if rel.endswith("/" + VENV_MARKER)}
         reported: set[str] = set()
         for rel in tracked:
             parts = rel.split("/")
-            folder = next((i for i, part in enumerate(parts[:-1]) if self._skip_dir(part)), None)
+            folder = next((i for i in range(len(parts) - 1)
+                           if self._skip_dir(parts[i]) or "/".join(parts[: i + 1]) + "/" in venvs),
+                          None)
             if folder is not None:
                 folder_rel = "/".join(parts[: folder + 1])
                 if folder_rel not in reported and not self._hidden_folder(folder_rel):
                     reported.add(folder_rel)
-                    yield folder_rel, Skipped(self._uri(folder_rel),
-                                              f"vendored or generated folder ({parts[folder]})")
+                    reason = (VENV_REASON if folder_rel + "/" in venvs
+                              else f"vendored or generated folder ({parts[folder]})")
+                    yield folder_rel, Skipped(self._uri(folder_rel), reason)
                 continue
             if self.git_rules.ignored_with_parents(rel, is_dir=False) or not self._wanted(rel):
                 continue

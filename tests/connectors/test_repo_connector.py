@@ -26,6 +26,9 @@ TREE = {
     "drafts/d.md": "ignored by .docqaignore\n",
     "node_modules/pkg/index.js": "vendored\n",
     "pkg/__pycache__/m.cpython-311.pyc": b"\x00\x01",
+    "env/pyvenv.cfg": "home = /usr/bin\n",
+    "env/lib/site.py": "installed, not ours\n",
+    "venv/__init__.py": "a package named venv, not a virtual environment\n",
     "image.png": b"\x89PNG\r\n",
     "blob.dat": b"abc\x00def",
     "big.txt": "x" * 2000,
@@ -57,6 +60,7 @@ def expected():
         ("doc", "docs/important.tmp"),
         ("doc", "docs/sub/local.md"),
         ("skipped", "empty.txt", "empty file"),
+        ("skipped", "env", "virtual environment (pyvenv.cfg)"),
         ("skipped", "image.png", "binary file (.png)"),
         ("doc", "latin1.txt"),
         ("doc", "link_to_readme.md"),
@@ -71,6 +75,7 @@ def expected():
         ("skipped", "self", "symlink to a folder inside the folder"),
         ("failed", "unreadable.txt", "cannot read file"),
         ("doc", "utf16.txt"),
+        ("doc", "venv/__init__.py"),
     ]
 
 
@@ -129,6 +134,17 @@ def test_folder_inside_a_git_repository(tree):
     ]
 
 
+def test_folder_ignored_by_its_enclosing_repository_is_walked(tmp_path):
+    write_tree(tmp_path, {".gitignore": "/versions/\n",
+                          "versions/py/.gitignore": "*.pyc\n",
+                          "versions/py/os.py": "import sys\n", "versions/py/os.pyc": "x"})
+    git(tmp_path, "init", "-q")
+    folder = tmp_path / "versions" / "py"
+    assert summary(RepoConnector().iter_documents(str(folder)), folder) == [
+        ("doc", ".gitignore"), ("doc", "os.py"),
+    ]
+
+
 def test_document_metadata_and_text(tree):
     docs = {d.id: d for d in run(tree) if hasattr(d, "text")}
     latin = docs["latin1.txt"]
@@ -179,6 +195,7 @@ def test_include_and_exclude_globs(tree):
     got = summary(run(tree, include=["*.md", "*.py"], exclude=["docs/"]), tree)
     assert [g for g in got if g[0] == "doc"] == [
         ("doc", "README.md"), ("doc", "Zed.md"), ("doc", "a/x.py"), ("doc", "link_to_readme.md"),
+        ("doc", "venv/__init__.py"),
     ]
 
 
