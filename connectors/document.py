@@ -26,7 +26,8 @@ class Document:
               "#page=N" for PDF pages; "-" for standard input.
     hash:     sha256 hex digest of `text` encoded as UTF-8, so that it changes exactly when
               what the model would read changes (not when only the encoding does).
-    metadata: "connector" (its registry name), "path" (shown in the header), "language"
+    metadata: "connector" (registry name of the connector the source was given to: a PDF
+              found in a folder says "repo"), "path" (shown in the header), "language"
               (or None), "size" (bytes of the file), and per connector: "encoding",
               "line_start"/"line_end" for text; "page"/"pages" for PDF pages.
     text:     the text, with CRLF line ends turned into LF for text files.

@@ -247,3 +247,19 @@ def test_unknown_or_bad_options_fail_at_the_call(tmp_path):
         RepoConnector().iter_documents(str(tmp_path), include="*.py")
     with pytest.raises(OptionError, match="max_bytes must be a positive integer, not 0"):
         RepoConnector().iter_documents(str(tmp_path), max_bytes=0)
+
+
+def test_without_a_git_program_the_folder_is_walked(tree, monkeypatch):
+    git(tree, "init", "-q")
+    git(tree, "add", "-f", "app.log")
+    monkeypatch.setenv("PATH", "")
+    assert summary(run(tree), tree) == expected()
+
+
+def test_nested_repository_is_reported_not_read(tmp_path):
+    write_tree(tmp_path, {"a.txt": "a\n", "inner/b.txt": "b\n"})
+    git(tmp_path, "init", "-q")
+    git(tmp_path / "inner", "init", "-q")
+    assert summary(RepoConnector().iter_documents(str(tmp_path)), tmp_path) == [
+        ("doc", "a.txt"), ("skipped", "inner", "git submodule or nested repository"),
+    ]
