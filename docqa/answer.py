@@ -40,15 +40,17 @@ def load_template(name_or_path: str) -> str:
     return res.read_text(encoding="utf-8")
 
 
-def render(tokenizer, template: str, **fields: str) -> list[int]:
-    """Template text may hold special tokens; field values are always plain bytes."""
+def render(tokenizer, template: str, **fields: str | list[int]) -> list[int]:
+    """Template text may hold special tokens; field values given as text are always plain
+    bytes. A field given as a list of token ids (an already rendered template) goes in as is."""
     ids: list[int] = []
     pos = 0
     for m in _FIELD.finditer(template):
         ids += tokenizer.encode(template[pos:m.start()], allow_special=True)
         if m.group(1) not in fields:
             raise InputError(f"template field {{{m.group(1)}}} has no value; give one of {sorted(fields)}")
-        ids += tokenizer.encode(fields[m.group(1)])
+        value = fields[m.group(1)]
+        ids += value if isinstance(value, list) else tokenizer.encode(value)
         pos = m.end()
     return ids + tokenizer.encode(template[pos:], allow_special=True)
 
@@ -83,12 +85,12 @@ class AnswerStream:
         t0 = time.perf_counter()
         gen = torch.Generator(device=self.lm.model.emb.weight.device)
         gen.manual_seed(self.seed if self.seed is not None else torch.seed())
-        end = self.lm.tokenizer.special_tokens["<|end|>"]
+        specials = list(self.lm.tokenizer.special_tokens.values())  # <|end|>, or any marker, ends an answer
         decoder = self.lm.tokenizer.stream_decoder()
         held = ""  # text that might be the start of a stop sequence
         self.finish_reason = "length"
         for tok in generate(self.lm.model, self.prompt, self.memory, self.max_tokens, self.temperature,
-                            self.top_k, stop_ids=[end], generator=gen):
+                            self.top_k, stop_ids=specials, generator=gen):
             if self.first_token_s is None:
                 self.first_token_s = time.perf_counter() - t0
             self.answer_tokens += 1

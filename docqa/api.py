@@ -1,0 +1,108 @@
+"""The Python API the CLI and the integrations are thin layers over.
+
+    from docqa import Corpus
+    corpus = Corpus("myrepo")
+    corpus.ingest("./repo")
+    print(corpus.ask("How is the cache invalidated?").text)
+
+Construction is cheap: the model and the snapshot load on first use, once per process, and are
+shared by every Corpus object that names the same model and store.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from docqa.answer import AnswerStream, load_template, render
+from docqa.errors import SnapshotNotFound
+from docqa.ingest import IngestOptions, IngestReport, ingest
+from docqa.memory import Memory
+from docqa.model.io import LoadedModel, default_model_dir, load_model
+from docqa.store import Store, default_store_path
+
+_LOCK = threading.RLock()  # memory() resolves the model while holding it
+_MODELS: dict[tuple[str, str], LoadedModel] = {}
+_MEMORIES: dict[tuple[str, str, int, str], Memory] = {}
+
+
+def get_model(path: str | Path | None = None, device: str = "cpu") -> LoadedModel:
+    key = (str(Path(path or default_model_dir()).resolve()), device)
+    with _LOCK:
+        if key not in _MODELS:
+            _MODELS[key] = load_model(key[0], device=device)
+        return _MODELS[key]
+
+
+@dataclass
+class Answer:
+    text: str
+    corpus: str
+    snapshot_id: int
+    model: str
+    prompt_tokens: int
+    answer_tokens: int
+    first_token_s: float | None
+    total_s: float
+    finish_reason: str  # "stop" (end of answer or a stop sequence) or "length"
+
+
+class Corpus:
+    def __init__(self, name: str, db: str | Path | None = None, model: str | Path | None = None,
+                 device: str = "cpu"):
+        self.name = name
+        self.db_path = Path(db) if db else default_store_path()
+        self.model_path = model
+        self.device = device
+
+    @property
+    def lm(self) -> LoadedModel:
+        return get_model(self.model_path, self.device)
+
+    def store(self) -> Store:
+        return Store(self.db_path)
+
+    def ingest(self, *paths: str, options: IngestOptions | None = None, on_progress=None) -> IngestReport:
+        with self.store() as store:
+            return ingest(store, self.lm, self.name, [str(p) for p in paths], options, on_progress)
+
+    def memory(self, snapshot: int | None = None) -> tuple[Memory, int]:
+        """The snapshot's memory (shared, read-only: answering works on a scratch copy) and its id."""
+        with self.store() as store:
+            snap = store.current_snapshot(self.name) if snapshot is None else store.get_snapshot(self.name, snapshot)
+            if snap is None:
+                raise SnapshotNotFound(f"corpus {self.name!r} has no snapshot yet: "
+                                       f"ingest documents into it with `docqa ingest PATH --corpus {self.name}`")
+            key = (str(self.db_path), self.name, snap.id, self.lm.fingerprint)
+            with _LOCK:
+                if key not in _MEMORIES:
+                    _MEMORIES[key] = store.load_snapshot(self.name, snap.id, model_fingerprint=self.lm.fingerprint,
+                                                         model_name=self.lm.name, device=self.device)
+                return _MEMORIES[key], snap.id
+
+    def prompt(self, question: str, template: str = "ask", **fields: str) -> list[int]:
+        return render(self.lm.tokenizer, load_template(template), question=question, **fields)
+
+    def stream(self, question: str | None = None, *, prompt: list[int] | None = None, template: str = "ask",
+               max_tokens: int = 64, temperature: float = 0.0, top_k: int | None = None,
+               stop: list[str] | None = None, snapshot: int | None = None, seed: int | None = None
+               ) -> tuple[AnswerStream, int]:
+        """An AnswerStream to iterate for text pieces, and the snapshot id it answers from."""
+        memory, snap_id = self.memory(snapshot)
+        ids = prompt if prompt is not None else self.prompt(question or "", template)
+        return AnswerStream(self.lm, memory, ids, max_tokens, temperature, top_k, list(stop or []), seed), snap_id
+
+    def ask(self, question: str, **kwargs) -> Answer:
+        s, snap_id = self.stream(question, **kwargs)
+        s.run()
+        return self.answer_of(s, snap_id)
+
+    def answer_of(self, s: AnswerStream, snap_id: int) -> Answer:
+        return Answer(s.text, self.name, snap_id, self.lm.name, len(s.prompt), s.answer_tokens,
+                      s.first_token_s, s.total_s, s.finish_reason)
+
+    @staticmethod
+    def list(db: str | Path | None = None):
+        with Store(Path(db) if db else default_store_path()) as store:
+            return store.list_corpora()

@@ -1,0 +1,95 @@
+"""`docqa ask` and `docqa chat`: answer from a corpus's saved memory."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import click
+
+from docqa.cli.main import cli
+from docqa.cli.options import db_option, device_option, echo_json, json_option, model_option
+
+generation_options = [
+    click.option("--max-tokens", type=int, default=64, show_default=True),
+    click.option("--temperature", type=float, default=0.0, show_default=True, help="0 = greedy."),
+    click.option("--seed", type=int, default=None, help="Seed for sampling."),
+    click.option("--snapshot", type=int, default=None, help="Answer from this snapshot id (default: current)."),
+]
+
+
+def with_generation_options(f):
+    for opt in reversed(generation_options):
+        f = opt(f)
+    return f
+
+
+@cli.command()
+@click.argument("corpus")
+@click.argument("question")
+@click.option("--template", default="ask", show_default=True, help="Template name in prompts/ or a .txt path.")
+@with_generation_options
+@model_option
+@device_option
+@db_option
+@json_option
+def ask(corpus, question, template, max_tokens, temperature, seed, snapshot, model_path, device, db_path,
+        as_json) -> None:
+    """Answer QUESTION from CORPUS's memory, streaming the answer to stdout."""
+    from docqa.api import Corpus
+
+    c = Corpus(corpus, db=db_path, model=model_path, device=device)
+    stream, snap_id = c.stream(question, template=template, max_tokens=max_tokens, temperature=temperature,
+                               snapshot=snapshot, seed=seed)
+    for piece in stream:
+        if not as_json:
+            click.echo(piece, nl=False)
+    if as_json:
+        echo_json(dataclasses.asdict(c.answer_of(stream, snap_id)))
+    else:
+        click.echo()
+
+
+@cli.command()
+@click.argument("corpus")
+@click.option("-c", "--continue", "continue_", is_flag=True, help="Continue the corpus's latest conversation.")
+@click.option("--conversation", type=int, default=None, help="Continue this conversation id.")
+@click.option("-m", "--message", "messages", multiple=True, help="Send this message (repeatable) instead of prompting.")
+@with_generation_options
+@model_option
+@device_option
+@db_option
+@json_option
+def chat(corpus, continue_, conversation, messages, max_tokens, temperature, seed, snapshot, model_path, device,
+         db_path, as_json) -> None:
+    """Chat with CORPUS. Turns are kept in the store; the corpus memory never changes."""
+    from docqa.chat import Chat
+
+    session = Chat.open(corpus, db=db_path, model=model_path, device=device, conversation=conversation,
+                        continue_latest=continue_, snapshot=snapshot)
+    if not as_json:
+        click.echo(f"conversation {session.conversation_id} with {corpus} (snapshot {session.snapshot_id}); "
+                   "empty line or Ctrl-D to stop", err=True)
+    results = []
+    inputs = iter(messages) if messages else _prompt_lines()
+    for message in inputs:
+        stream = session.send(message, max_tokens=max_tokens, temperature=temperature, seed=seed)
+        for piece in stream:
+            if not as_json:
+                click.echo(piece, nl=False)
+        answer = session.finish(stream)
+        results.append(dataclasses.asdict(answer))
+        if not as_json:
+            click.echo()
+    if as_json:
+        echo_json({"conversation": session.conversation_id, "turns": results})
+
+
+def _prompt_lines():
+    while True:
+        try:
+            line = click.prompt("you", default="", show_default=False, err=True)
+        except click.Abort:
+            return
+        if not line.strip():
+            return
+        yield line

@@ -1,0 +1,94 @@
+"""`docqa ingest`: stream sources into a corpus memory."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from docqa.cli.main import cli
+from docqa.cli.options import db_option, device_option, echo_json, json_option, model_option, progress
+
+
+def default_corpus_name(path: str) -> str:
+    """A valid corpus name from a path: its last component, with odd characters as '-'."""
+    base = "stdin" if path == "-" else Path(path).resolve().name or "corpus"
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-.") or "corpus"
+    return name[:64]
+
+
+class _Bar:
+    """Progress on stderr when it is a terminal: sources, tokens, tokens/s, ETA."""
+
+    def __init__(self, enabled: bool):
+        self.enabled, self.last = enabled, 0.0
+
+    def __call__(self, p) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self.last < 0.2 and p.position < p.total):
+            return
+        self.last = now
+        rate = p.tokens / p.elapsed if p.elapsed else 0.0
+        eta = p.elapsed / p.position * (p.total - p.position) if p.position else 0.0
+        click.echo(f"\r{p.position}/{p.total} sources  {p.tokens:,} tokens  {rate:,.0f} tok/s  "
+                   f"ETA {eta:,.0f}s  ", err=True, nl=False)
+        if p.position == p.total:
+            click.echo("", err=True)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--corpus", "corpus_name", default=None, help="Corpus name. Default: from the first path.")
+@click.option("--connector", default=None, help="Force a connector (see `docqa connectors`) instead of choosing by path.")
+@click.option("--include", multiple=True, help="Only files matching this glob (repeatable).")
+@click.option("--exclude", multiple=True, help="Leave out files matching this glob (repeatable).")
+@click.option("--password", default=None, help="Password for encrypted PDFs.")
+@click.option("--checkpoint-segments", type=int, default=512, show_default=True,
+              help="Checkpoint after this many new segments (at the next document boundary).")
+@click.option("--checkpoint-minutes", type=float, default=5.0, show_default=True)
+@click.option("--keep-checkpoints", type=int, default=10, show_default=True, help="Checkpoints kept (retention).")
+@model_option
+@device_option
+@db_option
+@json_option
+def ingest(paths, corpus_name, connector, include, exclude, password, checkpoint_segments,
+           checkpoint_minutes, keep_checkpoints, model_path, device, db_path, as_json) -> None:
+    """Stream PATHS (folders, repositories, PDFs, text files, or - for stdin) into a corpus.
+
+    Re-running on the same corpus resumes an interrupted ingest, does nothing when nothing
+    changed, and re-streams from the first changed source otherwise.
+    """
+    from docqa.api import Corpus
+    from docqa.ingest import IngestOptions
+
+    name = corpus_name or default_corpus_name(paths[0])
+    copts = {k: v for k, v in (("include", include), ("exclude", exclude), ("password", password)) if v}
+    options = IngestOptions(checkpoint_segments=checkpoint_segments, checkpoint_seconds=checkpoint_minutes * 60,
+                            keep_checkpoints=keep_checkpoints, connector=connector, connector_options=copts)
+    corpus = Corpus(name, db=db_path, model=model_path, device=device)
+    if not as_json:
+        progress(f"ingesting into corpus {name!r} with model {corpus.lm.name}")
+    report = corpus.ingest(*paths, options=options, on_progress=_Bar(sys.stderr.isatty()))
+    if as_json:
+        echo_json(dataclasses.asdict(report))
+        return
+    if report.up_to_date:
+        click.echo(f"{name}: up to date ({report.ingested} sources, {report.segments} segments); nothing re-streamed")
+        return
+    click.echo(f"{name}: {report.ingested} ingested, {len(report.skipped)} skipped, {len(report.failed)} failed; "
+               f"{report.tokens:,} tokens streamed in {report.seconds:.1f}s "
+               f"({report.tokens / max(report.seconds, 1e-9):,.0f} tok/s); "
+               f"memory {report.segments} segments, snapshot {report.snapshot_bytes / 1e6:.2f} MB")
+    if report.restreamed_from:
+        click.echo(f"resumed from stream position {report.restreamed_from} of {report.sources}")
+    for uri, reason in report.skipped[:20]:
+        click.echo(f"  skipped {uri}: {reason}")
+    for uri, reason in report.failed[:20]:
+        click.echo(f"  failed  {uri}: {reason}")
+    hidden = max(0, len(report.skipped) - 20) + max(0, len(report.failed) - 20)
+    if hidden:
+        click.echo(f"  ... and {hidden} more: docqa show {name}")

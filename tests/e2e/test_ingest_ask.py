@@ -1,0 +1,156 @@
+"""The product end to end: the real CLI against a real store, with a tiny model."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from docqa.cli.main import cli
+from docqa.store import Store
+
+
+
+def run(*args, ok=True):
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+def memory_of(db, corpus, model_fp):
+    with Store(db) as s:
+        return s.load_snapshot(corpus, model_fingerprint=model_fp)
+
+
+def fingerprint(model_dir):
+    from docqa.model.io import fingerprint as fp
+    return fp(model_dir)
+
+
+def ingest(db, folder, model_dir, *extra):
+    out = run("ingest", folder, "--corpus", "c", "--db", db, "--model", model_dir, "--json", *extra)
+    return json.loads(out.output)
+
+
+def test_ingest_then_ask_reports_and_streams(tmp_path, model_dir, make_folder):
+    folder = make_folder(tmp_path / "src")
+    report = ingest(tmp_path / "s.db", folder, model_dir)
+    assert report["ingested"] == 12 and report["up_to_date"] is False
+    assert sorted(r[1] for r in report["skipped"] + report["failed"]) == ["binary file (.png)", "not a readable PDF"] or \
+        len(report["skipped"]) + len(report["failed"]) == 2
+    out = run("ask", "c", "What is code 3?", "--db", tmp_path / "s.db", "--model", model_dir, "--json",
+              "--max-tokens", "5")
+    answer = json.loads(out.output)
+    assert answer["corpus"] == "c" and answer["answer_tokens"] <= 5 and answer["snapshot_id"] == report["snapshot_id"]
+    assert answer["prompt_tokens"] == len("What is code 3?") + 2
+    plain = run("ask", "c", "What is code 3?", "--db", tmp_path / "s.db", "--model", model_dir, "--max-tokens", "5")
+    assert plain.output.rstrip("\n") == answer["text"]
+
+
+def test_second_ingest_of_unchanged_folder_does_nothing(tmp_path, model_dir, make_folder):
+    folder = make_folder(tmp_path / "src")
+    first = ingest(tmp_path / "s.db", folder, model_dir)
+    again = ingest(tmp_path / "s.db", folder, model_dir)
+    assert again["up_to_date"] and again["tokens"] == 0 and again["snapshot_id"] == first["snapshot_id"]
+
+
+# stream order: broken.pdf, file00..file11 (items 1-12), image.png; file09 is item 10 and a new
+# file10b.txt lands at item 12
+@pytest.mark.parametrize("change,first_changed", [("edit", 10), ("remove", 10), ("add", 12)])
+def test_changed_folder_rewinds_and_equals_a_fresh_ingest(tmp_path, model_dir, make_folder, change, first_changed):
+    folder = make_folder(tmp_path / "src")
+    db = tmp_path / "s.db"
+    first = ingest(db, folder, model_dir, "--checkpoint-segments", "4")
+    assert first["checkpoints"] >= 3
+    if change == "edit":
+        (folder / "file09.txt").write_text("Changed. The code is 999.\n")
+    elif change == "remove":
+        (folder / "file09.txt").unlink()
+    else:
+        (folder / "file10b.txt").write_text("A new file.\n")
+    second = ingest(db, folder, model_dir, "--checkpoint-segments", "4")
+    assert not second["up_to_date"]
+    assert 0 < second["restreamed_from"] <= first_changed, "rewinds to a checkpoint before the change, not to the start"
+    assert second["tokens"] < first["tokens"]
+    fresh = ingest(tmp_path / "fresh.db", folder, model_dir)
+    fp = fingerprint(model_dir)
+    assert memory_of(db, "c", fp).equal(memory_of(tmp_path / "fresh.db", "c", fp))
+
+
+KILLER = """
+import os, signal, sys
+from docqa.store.store import Store
+original, calls = Store.save_snapshot, []
+def save_then_die(self, *args, **kwargs):
+    sid = original(self, *args, **kwargs)
+    calls.append(sid)
+    if len(calls) == int(os.environ["KILL_AFTER"]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return sid
+Store.save_snapshot = save_then_die
+from docqa.cli.main import cli
+cli(sys.argv[1:])
+"""
+
+
+def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path, model_dir, make_folder):
+    folder = make_folder(tmp_path / "src")
+    db = tmp_path / "s.db"
+    args = ["ingest", str(folder), "--corpus", "c", "--db", str(db), "--model", model_dir,
+            "--checkpoint-segments", "4"]
+    proc = subprocess.run([sys.executable, "-c", KILLER, *args], env={**os.environ, "KILL_AFTER": "2"},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    with Store(db) as s:
+        snap = s.current_snapshot("c")
+        assert snap.kind == "checkpoint" and 0 < snap.position < 14
+    resumed = ingest(db, folder, model_dir, "--checkpoint-segments", "4")
+    assert resumed["restreamed_from"] == snap.position
+    straight = ingest(tmp_path / "straight.db", folder, model_dir, "--checkpoint-segments", "4")
+    fp = fingerprint(model_dir)
+    assert memory_of(db, "c", fp).equal(memory_of(tmp_path / "straight.db", "c", fp))
+    assert resumed["ingested"] == straight["ingested"] == 12
+
+
+def test_user_errors_are_one_clear_line(tmp_path, model_dir, make_folder, other_model_dir):
+    db = tmp_path / "s.db"
+    r = run("ask", "nope", "q", "--db", db, "--model", model_dir, ok=False)
+    assert r.exit_code == 1 and "no corpus named 'nope'" in r.output and "Traceback" not in r.output
+    r = run("ingest", tmp_path / "missing", "--db", db, "--model", model_dir, ok=False)
+    assert r.exit_code == 1 and "no such file or directory" in r.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "x.bin").write_bytes(bytes(100))
+    r = run("ingest", empty, "--db", db, "--model", model_dir, ok=False)
+    assert r.exit_code == 1 and "nothing to ingest" in r.output
+    ingest(db, make_folder(tmp_path / "src", 2), model_dir)
+    r = run("ask", "c", "q", "--db", db, "--model", other_model_dir, ok=False)
+    assert r.exit_code == 1 and "was built with model" in r.output
+    r = run("ask", "c", "x" * 200, "--db", db, "--model", model_dir, ok=False)
+    assert r.exit_code == 1 and "shorten the question" in r.output
+    r = run("ingest", tmp_path / "src", "--connector", "nosuch", "--db", db, "--model", model_dir, ok=False)
+    assert r.exit_code == 1 and "nosuch" in r.output
+
+
+def test_chat_keeps_turns_and_never_changes_the_corpus_memory(tmp_path, model_dir, make_folder):
+    db = tmp_path / "s.db"
+    ingest(db, make_folder(tmp_path / "src", 3), model_dir)
+    fp = fingerprint(model_dir)
+    before = memory_of(db, "c", fp)
+    out = json.loads(run("chat", "c", "-m", "hello", "-m", "and then?", "--db", db, "--model", model_dir,
+                         "--json", "--max-tokens", "4").output)
+    assert len(out["turns"]) == 2
+    # the second prompt carried the first turn
+    assert out["turns"][1]["prompt_tokens"] > out["turns"][0]["prompt_tokens"]
+    cont = json.loads(run("chat", "c", "-c", "-m", "more", "--db", db, "--model", model_dir, "--json",
+                          "--max-tokens", "4").output)
+    assert cont["conversation"] == out["conversation"]
+    with Store(db) as s:
+        turns = s.get_conversation(out["conversation"]).turns
+    assert [t.role for t in turns] == ["user", "assistant"] * 3
+    assert [t.content for t in turns][::2] == ["hello", "and then?", "more"]
+    assert memory_of(db, "c", fp).equal(before)
