@@ -16,6 +16,7 @@ Text is all the model reads and writes: tool calling, structured output and non-
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -56,6 +57,11 @@ class ChatDocQA(BaseChatModel):
 
     # A misspelt parameter is an error, not a silently ignored one.
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("db", "model", mode="before")
+    @classmethod
+    def _path_as_str(cls, v: Any) -> Any:
+        return os.fspath(v) if isinstance(v, os.PathLike) else v
 
     @field_validator("corpus")
     @classmethod

@@ -100,12 +100,13 @@ def test_bad_parameters_fail_at_construction(tiny_corpus):
         ChatDocQA(**tiny_corpus.params(max_tokens=0))
     with pytest.raises(InvalidCorpusName, match="invalid corpus name 'my corpus'"):
         ChatDocQA(corpus="my corpus")
-    with pytest.raises(InputError, match="no template 'nope'; use one of ask, chat, chat_turn"):
+    with pytest.raises(InputError, match="^no template 'nope'; use one of "):
         ChatDocQA(corpus="c", template="nope")
 
 
 def test_construction_loads_nothing(tmp_path):
-    chat = ChatDocQA(corpus="c", db=str(tmp_path / "s.db"), model=str(tmp_path / "no-model"))
+    chat = ChatDocQA(corpus="c", db=tmp_path / "s.db", model=tmp_path / "no-model")
+    assert (chat.db, chat.model) == (str(tmp_path / "s.db"), str(tmp_path / "no-model"))
     assert not (tmp_path / "s.db").exists()
     with pytest.raises(ModelLoadError, match="no-model lacks config.json"):
         chat.invoke("q")
