@@ -55,6 +55,23 @@ def render(tokenizer, template: str, **fields: str | list[int]) -> list[int]:
     return ids + tokenizer.encode(template[pos:], allow_special=True)
 
 
+def chat_prompt(tokenizer, question: str, history: list[tuple[str, str]], system: str = "",
+                template: str = "chat", limit: int | None = None) -> list[int]:
+    """A chat template filled with the earlier (question, answer) turns, each rendered with
+    chat_turn.txt. With `limit`, the oldest turns are left out until the prompt fits."""
+    text = load_template(template)
+    if history and "{history}" not in text:
+        raise InputError(f"template {template!r} has no {{history}} field, so it cannot hold "
+                         f"the {len(history)} earlier turn(s) of this conversation")
+    turn_t = load_template("chat_turn")
+    turns = [render(tokenizer, turn_t, question=q, answer=a) for q, a in history]
+    while True:
+        ids = render(tokenizer, text, system=system, history=[t for turn in turns for t in turn], question=question)
+        if limit is None or len(ids) <= limit or not turns:
+            return ids
+        turns = turns[1:]
+
+
 @dataclass
 class AnswerStream:
     """Iterate for text pieces; after the iteration, the counts and timings are filled in."""

@@ -10,20 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from docqa.answer import MAX_PROMPT_SEGMENTS, AnswerStream, load_template, render
+from docqa.answer import MAX_PROMPT_SEGMENTS, AnswerStream, chat_prompt
 from docqa.api import Answer, Corpus
-
-
-def chat_prompt(tokenizer, limit: int, question: str, history: list[tuple[str, str]], system: str = "") -> list[int]:
-    """The chat template filled with as many of the latest (question, answer) turns as fit."""
-    turn_t, chat_t = load_template("chat_turn"), load_template("chat")
-    turns = [render(tokenizer, turn_t, question=q, answer=a) for q, a in history]
-    while True:
-        ids = render(tokenizer, chat_t, system=system, history=[t for turn in turns for t in turn],
-                     question=question)
-        if len(ids) <= limit or not turns:
-            return ids
-        turns = turns[1:]
 
 
 @dataclass
@@ -62,7 +50,7 @@ class Chat:
     def send(self, message: str, max_tokens: int = 64, temperature: float = 0.0, seed: int | None = None) -> AnswerStream:
         lm = self.corpus.lm
         limit = MAX_PROMPT_SEGMENTS * lm.config.segment_len
-        ids = chat_prompt(lm.tokenizer, limit, message, self.history())
+        ids = chat_prompt(lm.tokenizer, message, self.history(), limit=limit)
         self._pending_question = message
         stream, _ = self.corpus.stream(prompt=ids, max_tokens=max_tokens, temperature=temperature,
                                        snapshot=self.snapshot_id, seed=seed)

@@ -31,7 +31,8 @@ except ImportError as e:  # pragma: no cover - exercised by a test that hides la
     raise ImportError("docqa.integrations.langchain needs langchain-core: "
                       "pip install 'docqa[langchain]'") from e
 
-from docqa.answer import AnswerStream, load_template, render
+from docqa.answer import AnswerStream, chat_prompt, load_template
+from docqa.errors import InputError
 from docqa.api import Corpus
 from docqa.store.names import validate_corpus_name
 
@@ -109,15 +110,10 @@ class ChatDocQA(BaseChatModel):
     def prompt_ids(self, messages: list[BaseMessage]) -> list[int]:
         """The token ids of the prompt segment the messages become."""
         system, turns, question = _conversation(messages)
-        tok = self._corpus().lm.tokenizer
-        text = load_template(self.template)
-        head, sep, tail = text.partition("{history}")
-        if turns and not sep:
-            raise ValueError(f"template {self.template!r} has no {{history}} field, so it cannot hold "
-                             f"the {len(turns)} earlier turn(s) of this conversation")
-        history = [i for q, a in turns for i in render(tok, load_template("chat_turn"), question=q, answer=a)]
-        return (render(tok, head, system=system, question=question) + history
-                + render(tok, tail, system=system, question=question))
+        try:
+            return chat_prompt(self._corpus().lm.tokenizer, question, turns, system, self.template)
+        except InputError as e:
+            raise ValueError(str(e)) from e
 
     def _corpus(self) -> Corpus:
         return Corpus(self.corpus, db=self.db, model=self.model, device=self.device)
