@@ -29,10 +29,12 @@ def _parse_sets(pairs: tuple[str, ...]) -> dict:
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--steps", type=int, default=None, help="Train until this many steps in total.")
 @click.option("--minutes", type=float, default=None, help="Stop (with a checkpoint) after this long.")
+@click.option("--stop-at", type=int, default=None, help="Stop (with a checkpoint) at this step; the schedule keeps --steps.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a TrainConfig field (new runs), e.g. --set max_segments=8.")
 @device_option
-def train(run_dir: str, steps: int | None, minutes: float | None, sets: tuple[str, ...], device: str) -> None:
+def train(run_dir: str, steps: int | None, minutes: float | None, stop_at: int | None, sets: tuple[str, ...],
+          device: str) -> None:
     """Train a model from scratch into RUN_DIR, or resume the run there.
 
     RUN_DIR/checkpoint/model is a model directory usable with --model once the first checkpoint lands.
@@ -57,7 +59,7 @@ def train(run_dir: str, steps: int | None, minutes: float | None, sets: tuple[st
                      f"acc {e['answer_acc']:.2f} segs {e['segments']} {e['elapsed']:.0f}s "
                      f"gates {e.get('gates')}")
 
-    state = run_training(run, tc, minutes=minutes, on_log=show)
+    state = run_training(run, tc, minutes=minutes, on_log=show, stop_at=stop_at)
     progress(f"stopped at step {state['step']} after {state['elapsed']:.0f}s; model in {run / 'checkpoint' / 'model'}")
 
 

@@ -191,8 +191,10 @@ def load_optimizer(opt: torch.optim.AdamW, path: Path) -> None:
     opt.load_state_dict({"state": state, "param_groups": groups})
 
 
-def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None, on_log=None) -> dict:
-    """Train (or resume, when `run` holds a checkpoint) until tc.steps or `minutes` pass."""
+def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None, on_log=None,
+          stop_at: int | None = None) -> dict:
+    """Train (or resume, when `run` holds a checkpoint) until tc.steps, step `stop_at` (the
+    schedule still runs to tc.steps, so a later resume continues it), or `minutes` pass."""
     run = Path(run)
     torch.set_num_threads(tc.threads if tc else 1)
     ckpt = checkpoint_dir(run)
@@ -269,7 +271,8 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         log.flush()
         if on_log:
             on_log(entry)
-        done = state["step"] >= tc.steps or (minutes is not None and time.time() - t0 > minutes * 60)
+        done = (state["step"] >= tc.steps or state["step"] == stop_at
+                or (minutes is not None and time.time() - t0 > minutes * 60))
         if state["step"] % tc.save_every == 0 or done:
             model.eval()
             save_checkpoint(run, model, tok, opt, bank, state)

@@ -28,3 +28,16 @@ def test_gates_get_their_own_learning_rate_and_move(tmp_path):
     model = load_model(tmp_path / "r" / "checkpoint" / "model").model
     gates = torch.cat([b.attn.gate for b in model.blocks])
     assert gates.abs().min() > 0.05, "gates initialised at 0 should have moved with lr 0.5"
+
+
+def test_stop_at_keeps_the_schedule_of_the_full_run(tmp_path):
+    straight = train(tmp_path / "a", TrainConfig(**TINY))
+    train(tmp_path / "b", TrainConfig(**TINY), stop_at=4)
+    state = json.loads((tmp_path / "b" / "checkpoint" / "state.json").read_text())
+    assert state["step"] == 4 and state["train_config"]["steps"] == 6
+    resumed = train(tmp_path / "b")
+    assert resumed["step"] == straight["step"] == 6
+    a = load_model(tmp_path / "a" / "checkpoint" / "model").model.state_dict()
+    b = load_model(tmp_path / "b" / "checkpoint" / "model").model.state_dict()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6, msg=k)
