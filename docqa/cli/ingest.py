@@ -92,3 +92,17 @@ def ingest(paths, corpus_name, connector, include, exclude, password, checkpoint
     hidden = max(0, len(report.skipped) - 20) + max(0, len(report.failed) - 20)
     if hidden:
         click.echo(f"  ... and {hidden} more: docqa show {name}")
+
+
+@cli.command("connectors")
+@json_option
+def list_connectors(as_json: bool) -> None:
+    """List the installed connectors (entry-point group docqa.connectors)."""
+    from connectors import registry
+
+    names = registry.names()
+    if as_json:
+        echo_json(names)
+    else:
+        for name in names:
+            click.echo(name)

@@ -154,3 +154,13 @@ def test_chat_keeps_turns_and_never_changes_the_corpus_memory(tmp_path, model_di
     assert [t.role for t in turns] == ["user", "assistant"] * 3
     assert [t.content for t in turns][::2] == ["hello", "and then?", "more"]
     assert memory_of(db, "c", fp).equal(before)
+
+
+def test_connectors_are_listed_and_stdin_is_ingested(tmp_path, model_dir):
+    assert run("connectors").output.split() == ["pdf", "repo", "text"]
+    result = CliRunner().invoke(cli, ["ingest", "-", "--corpus", "piped", "--db", str(tmp_path / "s.db"),
+                                      "--model", model_dir, "--json"], input="The pass key is 11111.\n")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    # one <|doc|> token, the header, then the text byte by byte
+    assert report["ingested"] == 1 and report["tokens"] == 1 + len("### <stdin>\n") + len("The pass key is 11111.\n")
