@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from connectors import registry
 from connectors.document import Document, Skipped, header
 from connectors.errors import SourceError
@@ -135,7 +137,7 @@ def ingest(store: Store, lm: LoadedModel, corpus: str, paths: Iterable[str],
         position, parent = start.position, start.id
     store.delete_sources_from(corpus, position)
 
-    tok = lm.tokenizer
+    tok, device = lm.tokenizer, lm.model.emb.weight.device
     doc_mark = tok.encode("<|doc|>", allow_special=True)
     streamed, checkpoints, last_ckpt_seg, last_ckpt_t = 0, 0, memory.segments, time.perf_counter()
     pending_records = []
@@ -145,14 +147,14 @@ def ingest(store: Store, lm: LoadedModel, corpus: str, paths: Iterable[str],
             continue
         if isinstance(item, Document):
             ids = doc_mark + tok.encode(header(item)) + tok.encode(item.text)
-            ids_t = _tensor(ids, lm)
-            memory = lm.model.ingest(ids_t, memory, chunk_segments=options.chunk_segments)
+            memory = lm.model.ingest(torch.tensor([ids], device=device), memory,
+                                     chunk_segments=options.chunk_segments)
             streamed += len(ids)
             pending_records.append(dict(position=i, item=item, tokens=len(ids)))
         else:
             pending_records.append(dict(position=i, item=item, tokens=0))
         if on_progress:
-            on_progress(Progress(i + 1, len(keys), streamed, time.perf_counter() - t0, _uri(item)))
+            on_progress(Progress(i + 1, len(keys), streamed, time.perf_counter() - t0, item.uri))
         due = (memory.segments - last_ckpt_seg >= options.checkpoint_segments
                or time.perf_counter() - last_ckpt_t >= options.checkpoint_seconds)
         if due and i + 1 < len(keys):
@@ -162,15 +164,6 @@ def ingest(store: Store, lm: LoadedModel, corpus: str, paths: Iterable[str],
     snapshot_id = _save(store, corpus, memory, pending_records, len(keys), snapshot_id, "final")
     store.prune_checkpoints(corpus, keep=options.keep_checkpoints)
     return _report(store, corpus, snapshot_id, False, keys, streamed, t0, position, checkpoints)
-
-
-def _tensor(ids: list[int], lm: LoadedModel):
-    import torch
-    return torch.tensor([ids], dtype=torch.long, device=lm.model.emb.weight.device)
-
-
-def _uri(item: Document | Skipped) -> str:
-    return item.uri
 
 
 def _save(store: Store, corpus: str, memory, records: list[dict], position: int, parent, kind: str) -> int:

@@ -68,16 +68,15 @@ class InfiniTransformer(nn.Module):
         hidden states are dropped from the result.
         """
         P = memory.pending.shape[1]
-        x = self.emb(torch.cat([memory.pending, tokens], 1))  # (B, P+T, C)
+        all_tokens = torch.cat([memory.pending, tokens], 1)
+        x = self.emb(all_tokens)  # (B, P+T, C)
         layers = []
         for block, mem in zip(self.blocks, memory.layers):
             a, mem = block.attn(block.norm1(x), mem, use_memory)
             x = x + a
             x = x + block.mlp(block.norm2(x))
             layers.append(mem)
-        total = P + tokens.shape[1]
-        n_full = total // self.cfg.segment_len
-        all_tokens = torch.cat([memory.pending, tokens], 1)
+        n_full = all_tokens.shape[1] // self.cfg.segment_len
         new = Memory(layers, pending=all_tokens[:, n_full * self.cfg.segment_len:],
                      segments=memory.segments + n_full)
         return x[:, P:], new

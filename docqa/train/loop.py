@@ -117,14 +117,13 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int):
         docs.append(sample_doc(tok, rng, filler, length, S, tc.multi_fraction, tc.max_facts))
     T = max(len(d.tokens) for d in docs)
     x = torch.zeros(tc.batch, T, dtype=torch.long)
-    w = torch.zeros(tc.batch, T)
+    ans = torch.zeros(tc.batch, T, dtype=torch.bool)  # position t predicts an answer token t+1
+    real = torch.zeros(tc.batch, T)  # position t predicts a real (not padding) token
     for i, d in enumerate(docs):
         x[i, :len(d.tokens)] = torch.tensor(d.tokens)
-        # weight of predicting token t+1 at position t
-        w[i, :len(d.tokens) - 1] = torch.tensor([1.0 if t else tc.lm_weight for t in d.target[1:]])
-    ans = torch.zeros_like(w, dtype=torch.bool)
-    for i, d in enumerate(docs):
         ans[i, :len(d.tokens) - 1] = torch.tensor(d.target[1:])
+        real[i, :len(d.tokens) - 1] = 1.0
+    w = torch.where(ans, 1.0, tc.lm_weight * real)
     return x, w, ans, n_seg
 
 
