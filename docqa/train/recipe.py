@@ -26,6 +26,8 @@ PHASES: list[tuple[str, int | None, dict]] = [
                      curriculum_steps=1000)),
     ("p4", 800, dict(steps=2000, batch=4, lr=5e-4, warmup=50, max_segments=64, start_max_segments=32,
                      curriculum_steps=800, code_fraction=0.25)),
+    ("p5", 200, dict(steps=600, batch=4, lr=3e-4, warmup=30, min_segments=8, max_segments=128,
+                     start_max_segments=64, curriculum_steps=300, code_fraction=0.25, save_every=50)),
 ]
 
 QUICK = dict(preset="small", batch=2, steps=4, warmup=1, save_every=2, eval_every=0,
