@@ -33,6 +33,10 @@ class ModelConfig:
     # Divide the memory read by sigma(q) z (eq. 7). None: on for "elu1", off for "l2", since
     # unit-length features do not need the normaliser and it makes token_delta ill-defined.
     use_z: bool | None = None
+    # Kernel of a causal depthwise convolution over q, k, v inside each segment (0 = none).
+    # Lets a key carry the few tokens before it, the usual aid to associative recall in
+    # linear-attention memories (DeltaNet, Zoology). Initialised as the identity.
+    short_conv: int = 0
     gate_init: float = 0.0  # eq. 10 gate logit per head; 0 mixes memory and local attention 50/50
     norm_eps: float = 1e-5
     name: str = "custom"
@@ -50,6 +54,8 @@ class ModelConfig:
             raise ConfigError(f"d_head={self.d_head} must be even for rotary positions")
         if self.update == "token_delta" and self.use_z:
             raise ConfigError("update='token_delta' has no z normaliser; set use_z=False")
+        if self.short_conv < 0:
+            raise ConfigError(f"short_conv={self.short_conv} must be 0 (off) or a kernel size")
         for name in ("vocab_size", "n_layer", "n_head", "d_model", "segment_len", "mlp_ratio"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)} must be positive")

@@ -81,6 +81,7 @@ def rope(x: torch.Tensor, pos: torch.Tensor, base: float) -> torch.Tensor:
 class SegmentCache:
     """Keys and values of the current, unfinished segment, for cached decoding (one layer)."""
 
+    raw: list[torch.Tensor] = field(default_factory=list)  # each (B,t,3C): q,k,v before the short conv
     k_rot: list[torch.Tensor] = field(default_factory=list)  # each (B,H,t,D), rotated, for eq. 6
     k: list[torch.Tensor] = field(default_factory=list)  # each (B,H,t,D), un-rotated, for the write
     v: list[torch.Tensor] = field(default_factory=list)
@@ -98,12 +99,29 @@ class InfiniAttention(nn.Module):
         self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
         self.gate = nn.Parameter(torch.full((cfg.n_head,), cfg.gate_init))  # beta of eq. 10
         self.write_strength = nn.Linear(cfg.d_model, cfg.n_head) if cfg.write_strength else None
+        if cfg.short_conv:
+            identity = torch.zeros(3 * cfg.d_model, cfg.short_conv)
+            identity[:, -1] = 1.0
+            self.conv = nn.Parameter(identity)  # (3C, K): taps for positions t-K+1 .. t
 
-    def _project(self, x: torch.Tensor):
+    def _conv(self, u: torch.Tensor, prev: torch.Tensor | None) -> torch.Tensor:
+        """Causal depthwise conv along T of u (..., T, 3C); `prev` (..., K-1, 3C) holds the
+        segment's earlier inputs (zeros at the segment start: nothing crosses a segment)."""
+        K = self.cfg.short_conv
+        if prev is None:
+            prev = u.new_zeros(*u.shape[:-2], K - 1, u.shape[-1])
+        padded = torch.cat([prev, u], -2)  # (..., K-1+T, 3C)
+        T = u.shape[-2]
+        return sum(self.conv[:, j] * padded[..., j:j + T, :] for j in range(K))
+
+    def _project(self, x: torch.Tensor, prev: torch.Tensor | None = None, qkv: torch.Tensor | None = None):
         """x (..., T, C) -> q, k, v (..., H, T, D) and the write strength (..., H, T)."""
         H, D = self.cfg.n_head, self.cfg.d_head
+        qkv = self.qkv(x) if qkv is None else qkv
+        if self.cfg.short_conv:
+            qkv = self._conv(qkv, prev)
         q, k, v = (t.unflatten(-1, (H, D)).transpose(-2, -3)  # (..., H, T, D)
-                   for t in self.qkv(x).split(self.cfg.d_model, dim=-1))
+                   for t in qkv.split(self.cfg.d_model, dim=-1))
         if self.write_strength is None:
             beta = torch.ones(q.shape[:-1], dtype=q.dtype, device=q.device)
         else:
@@ -160,7 +178,12 @@ class InfiniAttention(nn.Module):
         cfg = self.cfg
         P, t = len(cache), x.shape[1]
         assert P + t <= cfg.segment_len, "step() crosses a segment boundary; commit() first"
-        q, k, v, beta = self._project(x)  # (B, H, t, D)
+        qkv, prev = self.qkv(x), None
+        if cfg.short_conv:  # the conv's left context: this segment's last K-1 inputs, zeros before it
+            earlier = torch.cat([qkv[:, :0], *cache.raw], -2)
+            prev = F.pad(earlier, (0, 0, cfg.short_conv - 1, 0))[:, earlier.shape[1]:]
+            cache.raw.append(qkv)
+        q, k, v, beta = self._project(x, prev, qkv)  # (B, H, t, D)
         pos = torch.arange(P, P + t, device=x.device)
         k_rot = rope(k, pos, cfg.rope_base)
         cache.k_rot.append(k_rot)
@@ -190,6 +213,6 @@ class InfiniAttention(nn.Module):
 def init_weights(module: nn.Module, n_layer: int) -> None:
     """GPT-2 style init; output projections scaled by depth so the residual stream stays O(1)."""
     for name, p in module.named_parameters():
-        if p.dim() == 2 and "emb" not in name:
+        if p.dim() == 2 and "emb" not in name and not name.endswith("attn.conv"):  # the conv starts as identity
             std = 0.02 / math.sqrt(2 * n_layer) if name.endswith(("proj.weight", "fc2.weight")) else 0.02
             nn.init.normal_(p, 0.0, std)

@@ -36,6 +36,12 @@ def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor):
     cfg = layer.cfg
     H, D, S, T = cfg.n_head, cfg.d_head, cfg.segment_len, x.shape[0]
     qkv = x @ layer.qkv.weight.T
+    if cfg.short_conv:  # causal depthwise conv inside each segment, zeros before its start
+        K, raw = cfg.short_conv, qkv
+        qkv = torch.stack([
+            sum(layer.conv[:, j] * raw[t - (K - 1) + j] for j in range(K)
+                if t - (K - 1) + j >= t // S * S)
+            for t in range(T)])
     q, k, v = qkv[:, :cfg.d_model], qkv[:, cfg.d_model:2 * cfg.d_model], qkv[:, 2 * cfg.d_model:]
     if layer.write_strength is not None:
         beta_all = torch.sigmoid(x @ layer.write_strength.weight.T + layer.write_strength.bias)  # (T, H)

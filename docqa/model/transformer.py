@@ -105,10 +105,12 @@ class InfiniTransformer(nn.Module):
         return memory
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
-        """'gate' (eq. 10 gates: own learning rate, no weight decay), 'decay' (matrices), 'no_decay'."""
+        """'gate' (eq. 10 gates: own learning rate, no weight decay), 'decay' (matrices), 'no_decay'
+        (norms, biases, the short conv)."""
         groups: dict[str, list[nn.Parameter]] = {"gate": [], "decay": [], "no_decay": []}
         for name, p in self.named_parameters():
-            key = "gate" if name.endswith("attn.gate") else "decay" if p.dim() == 2 else "no_decay"
+            decays = p.dim() == 2 and not name.endswith("attn.conv")  # decay would pull the conv off identity
+            key = "gate" if name.endswith("attn.gate") else "decay" if decays else "no_decay"
             groups[key].append(p)
         return groups
 

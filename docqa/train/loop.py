@@ -18,7 +18,7 @@ import math
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -68,6 +68,19 @@ class TrainConfig:
         if set(d) - known:
             raise ConfigError(f"unknown train config keys {sorted(set(d) - known)}")
         return cls(**d)
+
+
+def _from_model(tc: TrainConfig) -> InfiniTransformer:
+    """Start from a trained model; `model_overrides` may add parts it lacks (a short conv),
+    which start as they are initialised (the conv as the identity)."""
+    base = load_model(tc.init_from, device=tc.device)
+    model = InfiniTransformer(replace(base.config, **tc.model_overrides)).to(tc.device)
+    result = model.load_state_dict(base.model.state_dict(), strict=False)
+    missing = [k for k in result.missing_keys if not k.endswith("attn.conv")]
+    if missing or result.unexpected_keys:
+        raise ConfigError(f"model_overrides {tc.model_overrides} do not fit {tc.init_from}: "
+                          f"missing {missing}, unexpected {result.unexpected_keys}")
+    return model
 
 
 def make_optimizer(model: InfiniTransformer, tc: TrainConfig) -> torch.optim.AdamW:
@@ -212,7 +225,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         torch.manual_seed(tc.seed)
         tok = ByteTokenizer()
         if tc.init_from:
-            model = load_model(tc.init_from, device=tc.device).model
+            model = _from_model(tc)
             model.train()
         else:
             cfg = ModelConfig.from_name(tc.preset, vocab_size=tok.vocab_size, **tc.model_overrides)

@@ -19,6 +19,7 @@ VARIANTS = [
     dict(feature_map="l2", update="delta", write_strength=True),
     dict(feature_map="l2", update="token_delta", write_strength=True),
     dict(feature_map="l2", update="token_delta", write_strength=False),
+    dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3),
 ]
 
 
@@ -29,6 +30,8 @@ def make(seed=0, dtype=torch.float64, **kw):
     with torch.no_grad():  # gates away from 0 so both paths of eq. 10 matter, unequal per head
         for blk in model.blocks:
             blk.attn.gate.copy_(torch.linspace(-1.0, 1.5, cfg.n_head))
+            if cfg.short_conv:  # away from the identity it starts at, so the taps matter
+                blk.attn.conv.normal_(0.0, 0.5)
     return model
 
 
@@ -108,7 +111,7 @@ def test_linear_rule_read_equals_direct_recomputation_from_all_past_keys_and_val
     torch.testing.assert_close(mem.z[0], z_direct, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5]], ids=ids)
+@pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5], VARIANTS[7]], ids=ids)
 def test_streaming_in_any_split_equals_one_call(variant):
     model = make(**variant)
     tokens = torch.randint(0, 256, (1, 40))
@@ -131,7 +134,7 @@ def test_streaming_in_any_split_equals_one_call(variant):
             torch.testing.assert_close(a.z, b.z, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5]], ids=ids)
+@pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5], VARIANTS[7]], ids=ids)
 def test_cached_decoding_equals_full_forward(variant):
     model = make(**variant)
     history = torch.randint(0, 256, (1, 17))  # 2 segments in memory, 3 tokens pending
