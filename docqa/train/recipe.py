@@ -26,7 +26,7 @@ PHASES: list[tuple[str, int | None, dict]] = [
                      curriculum_steps=1000)),
     ("p4", 800, dict(steps=2000, batch=4, lr=5e-4, warmup=50, max_segments=64, start_max_segments=32,
                      curriculum_steps=800, code_fraction=0.25)),
-    ("p5", 200, dict(steps=600, batch=4, lr=3e-4, warmup=30, min_segments=8, max_segments=128,
+    ("p5", 350, dict(steps=600, batch=4, lr=3e-4, warmup=30, min_segments=8, max_segments=128,
                      start_max_segments=64, curriculum_steps=300, code_fraction=0.25, save_every=50)),
 ]
 
