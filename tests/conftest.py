@@ -12,3 +12,4 @@ def _isolate_user_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     monkeypatch.setenv("DOCQA_DB", str(home / "docqa.db"))
+    monkeypatch.setenv("DOCQA_DEBUG", "internal")  # bugs keep their tracebacks; user errors stay one line

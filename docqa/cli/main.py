@@ -1,7 +1,9 @@
 """Entry point: the `docqa` group. Each command group lives in its own module and is added here.
 
-docqa's own errors become one short line and exit status 1; anything else is a bug and keeps
-its traceback. `--debug` (or DOCQA_DEBUG=1) re-raises docqa's errors too.
+Errors a user can cause (docqa's own exceptions) become one short line and exit status 1.
+Anything else is a bug: one line saying so, exit status 2, and its traceback behind `--debug`.
+DOCQA_DEBUG=1 does what --debug does; DOCQA_DEBUG=internal (the test suite's setting) shows
+tracebacks of bugs only, keeping the one-line messages of user errors.
 """
 
 from __future__ import annotations
@@ -13,14 +15,26 @@ import click
 from docqa.errors import DocqaError
 
 
+class InternalError(click.ClickException):
+    exit_code = 2
+
+
 class DocqaGroup(click.Group):
     def invoke(self, ctx: click.Context):
+        debug = os.environ.get("DOCQA_DEBUG", "")
         try:
             return super().invoke(ctx)
         except DocqaError as e:
-            if ctx.params.get("debug") or os.environ.get("DOCQA_DEBUG") == "1":
+            if ctx.params.get("debug") or debug == "1":
                 raise
             raise click.ClickException(str(e)) from e
+        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception as e:  # the CLI boundary: a bug gets one line, its traceback behind --debug
+            if ctx.params.get("debug") or debug in ("1", "internal"):
+                raise
+            raise InternalError(f"internal error ({type(e).__name__}: {e}); rerun with --debug for the "
+                                "traceback and report it") from e
 
 
 @click.group(cls=DocqaGroup)

@@ -164,3 +164,18 @@ def test_connectors_are_listed_and_stdin_is_ingested(tmp_path, model_dir):
     report = json.loads(result.stdout)
     # one <|doc|> token, the header, then the text byte by byte
     assert report["ingested"] == 1 and report["tokens"] == 1 + len("### <stdin>\n") + len("The pass key is 11111.\n")
+
+
+def test_a_bug_is_one_line_with_exit_2_and_its_traceback_behind_debug(tmp_path, model_dir, monkeypatch):
+    import docqa.api
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(docqa.api.Corpus, "ingest", broken)
+    monkeypatch.setenv("DOCQA_DEBUG", "")
+    r = CliRunner().invoke(cli, ["ingest", str(tmp_path), "--model", model_dir])
+    assert r.exit_code == 2
+    assert "internal error (ZeroDivisionError: boom); rerun with --debug" in r.output
+    r = CliRunner().invoke(cli, ["--debug", "ingest", str(tmp_path), "--model", model_dir])
+    assert isinstance(r.exception, ZeroDivisionError)
