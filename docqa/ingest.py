@@ -9,7 +9,8 @@ Resume and incremental re-ingest are one mechanism: the new stream is compared i
 with the sources recorded for the corpus; at the first difference (a change, an addition, a
 removal, or simply the end of what a crashed run recorded) the pipeline rewinds to the newest
 checkpoint at or before it and streams again from there. The result equals a fresh ingest of
-the current contents. Each document is fed to the model on its own, in chunks that start at
+the current contents. Until the re-ingest saves its final snapshot, the previous current
+snapshot stays current (marked superseded), so answers keep working and a crash loses nothing. Each document is fed to the model on its own, in chunks that start at
 the document, so a resumed run makes exactly the same model calls as an uninterrupted one and
 gives a bit-identical memory on the same machine (floating-point reduction order depends on
 the chunking, the thread count and the device).
@@ -125,7 +126,8 @@ def ingest(store: Store, lm: LoadedModel, corpus: str, paths: Iterable[str],
     stored = [_stored_key(r) for r in store.list_sources(corpus)]
     first_diff = next((i for i, (a, b) in enumerate(zip(keys, stored)) if a != b), min(len(keys), len(stored)))
     current = store.current_snapshot(corpus)
-    if first_diff == len(keys) == len(stored) and current is not None and current.kind == "final":
+    if (first_diff == len(keys) == len(stored) and current is not None and current.kind == "final"
+            and not current.superseded):
         return _report(store, corpus, current.id, True, keys, 0, t0, first_diff, 0)
 
     start = store.latest_checkpoint_at_or_before(corpus, first_diff)
@@ -136,6 +138,10 @@ def ingest(store: Store, lm: LoadedModel, corpus: str, paths: Iterable[str],
                                      model_name=lm.name, device=str(lm.model.emb.weight.device))
         position, parent = start.position, start.id
     store.delete_sources_from(corpus, position)
+    # While a re-ingest replaces the stream of the current snapshot, that snapshot stays the one
+    # answers come from; checkpoints of the new stream become current only with the final one.
+    current = store.current_snapshot(corpus)
+    checkpoints_current = current is None or not current.superseded
 
     tok, device = lm.tokenizer, lm.model.emb.weight.device
     doc_mark = tok.encode("<|doc|>", allow_special=True)
@@ -158,7 +164,8 @@ def ingest(store: Store, lm: LoadedModel, corpus: str, paths: Iterable[str],
         due = (memory.segments - last_ckpt_seg >= options.checkpoint_segments
                or time.perf_counter() - last_ckpt_t >= options.checkpoint_seconds)
         if due and i + 1 < len(keys):
-            snapshot_id = _save(store, corpus, memory, pending_records, i + 1, snapshot_id, "checkpoint")
+            snapshot_id = _save(store, corpus, memory, pending_records, i + 1, snapshot_id, "checkpoint",
+                                checkpoints_current)
             pending_records, checkpoints = [], checkpoints + 1
             last_ckpt_seg, last_ckpt_t = memory.segments, time.perf_counter()
     snapshot_id = _save(store, corpus, memory, pending_records, len(keys), snapshot_id, "final")
@@ -166,8 +173,10 @@ def ingest(store: Store, lm: LoadedModel, corpus: str, paths: Iterable[str],
     return _report(store, corpus, snapshot_id, False, keys, streamed, t0, position, checkpoints)
 
 
-def _save(store: Store, corpus: str, memory, records: list[dict], position: int, parent, kind: str) -> int:
+def _save(store: Store, corpus: str, memory, records: list[dict], position: int, parent, kind: str,
+          make_current: bool = True) -> int:
     return store.save_snapshot(corpus, memory, position=position, parent=parent, kind=kind,
+                               make_current=make_current,
                                sources=[(r["position"], r["item"], r["tokens"]) for r in records])
 
 

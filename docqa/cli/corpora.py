@@ -70,7 +70,7 @@ def show(name: str, all_sources: bool, db_path: str | None, as_json: bool) -> No
     if snapshots:
         click.echo(_table(
             ["ID", "KIND", "CURRENT", "PARENT", "POSITION", "TOKENS", "SEGMENTS", "SIZE", "CREATED"],
-            [[s.id, s.kind, "*" if s.is_current else "", s.parent_id or "-", s.position, s.tokens, s.segments,
+            [[s.id, s.kind + (" (superseded)" if s.superseded else ""), "*" if s.is_current else "", s.parent_id or "-", s.position, s.tokens, s.segments,
               _size(s.nbytes), s.created_at[:19]] for s in snapshots]))
     left_out = [s for s in sources if s.status != "ingested"]
     if left_out:

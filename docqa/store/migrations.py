@@ -106,3 +106,10 @@ def m002_conversations(db: Database) -> None:
 def m003_corpus_retention(db: Database) -> None:
     """A per-corpus retention policy: how many earlier snapshots to keep (NULL: the default)."""
     db.execute("ALTER TABLE corpora ADD COLUMN keep_checkpoints INTEGER")
+
+
+@migrations(name="m004_superseded_snapshots")
+def m004_superseded_snapshots(db: Database) -> None:
+    """A snapshot whose stream a re-ingest is replacing stays current (answers keep working)
+    until the new one lands, but no ingest may resume from it."""
+    db.execute("ALTER TABLE snapshots ADD COLUMN superseded INTEGER NOT NULL DEFAULT 0")

@@ -43,6 +43,7 @@ class SnapshotInfo:
     n_layers: int
     nbytes: int  # layer blobs plus pending blob
     is_current: bool
+    superseded: bool = False  # a re-ingest is replacing its stream: answer from it, never resume from it
 
     @property
     def covers(self) -> range:

@@ -58,18 +58,19 @@ class SourcesMixin(StoreBase):
 
     def delete_sources_from(self, corpus: str, position: int) -> int:
         """Forget stream items [position, ...) before an ingest re-streams them. Snapshots that
-        cover any of them (position beyond `position`) go too, since their memory holds the old
-        contents; if the current one goes, the newest remaining snapshot becomes current.
-        Returns the number of sources deleted."""
+        cover any of them (position beyond `position`) hold the old contents: they go, except
+        the current one, which stays current (answers keep working, and a crash during the
+        re-ingest loses nothing) but is marked superseded, so that no ingest resumes from it;
+        the next snapshot made current replaces it. Returns the number of sources deleted."""
         with self._write():
             cid = self._corpus_id(corpus)
             deleted = self.db.execute("DELETE FROM sources WHERE corpus_id = ? AND position >= ?",
                                       [cid, position]).rowcount
-            self.db.execute("DELETE FROM snapshots WHERE corpus_id = ? AND position > ?", [cid, position])
-            self.db.execute("""
-                UPDATE corpora SET current_snapshot_id = (
-                    SELECT id FROM snapshots WHERE corpus_id = :c ORDER BY position DESC, id DESC LIMIT 1)
-                WHERE id = :c AND current_snapshot_id IS NULL""", {"c": cid})
+            current = "(SELECT current_snapshot_id FROM corpora WHERE id = :c)"
+            self.db.execute(f"UPDATE snapshots SET superseded = 1 WHERE corpus_id = :c AND position > :p "
+                            f"AND id IS {current}", {"c": cid, "p": position})
+            self.db.execute(f"DELETE FROM snapshots WHERE corpus_id = :c AND position > :p "
+                            f"AND id IS NOT {current}", {"c": cid, "p": position})
             self._refresh_totals(cid)
         return deleted
 

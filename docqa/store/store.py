@@ -132,11 +132,12 @@ class Store(SourcesMixin, ConversationsMixin, StoreBase):
             position=r["position"], covers_from=r["covers_from"],
             cursor=None if r["cursor"] is None else json.loads(r["cursor"]),
             n_layers=r["n_layers"], nbytes=r["nbytes"], is_current=bool(r["is_current"]),
+            superseded=bool(r["superseded"]),
         )
 
     _SNAPSHOT_SQL = """
         SELECT p.id, c.name AS corpus, p.parent_id, p.kind, p.created_at, p.tokens, p.segments,
-            p.position, p.covers_from, p.cursor, p.n_layers, p.nbytes,
+            p.position, p.covers_from, p.cursor, p.n_layers, p.nbytes, p.superseded,
             (c.current_snapshot_id IS p.id) AS is_current
         FROM snapshots p JOIN corpora c ON c.id = p.corpus_id"""
 
@@ -178,6 +179,8 @@ class Store(SourcesMixin, ConversationsMixin, StoreBase):
             self._insert_sources(corpus, cid, records, sid)
             if make_current:
                 self.db.execute("UPDATE corpora SET current_snapshot_id = ? WHERE id = ?", [sid, cid])
+                # the snapshot a re-ingest was replacing has been replaced
+                self.db.execute("DELETE FROM snapshots WHERE corpus_id = ? AND superseded = 1", [cid])
             self._refresh_totals(cid)
         return sid
 
@@ -221,11 +224,11 @@ class Store(SourcesMixin, ConversationsMixin, StoreBase):
         return [self._snapshot_info(r) for r in rows]
 
     def latest_checkpoint_at_or_before(self, corpus: str, position: int) -> SnapshotInfo | None:
-        """The newest snapshot (of either kind) covering no more than stream items [0, position):
-        where an ingest can resume, or rewind to when the stream changed at `position`."""
+        """The newest snapshot (of either kind, not superseded) covering no more than stream items
+        [0, position): where an ingest can resume, or rewind to when the stream changed at `position`."""
         with self._read():
             cid = self._corpus_id(corpus)
-            row = self._row(self._SNAPSHOT_SQL + " WHERE p.corpus_id = ? AND p.position <= ? "
+            row = self._row(self._SNAPSHOT_SQL + " WHERE p.corpus_id = ? AND p.position <= ? AND NOT p.superseded "
                             "ORDER BY p.position DESC, p.id DESC LIMIT 1", [cid, position])
         return None if row is None else self._snapshot_info(row)
 

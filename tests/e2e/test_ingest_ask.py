@@ -179,3 +179,26 @@ def test_a_bug_is_one_line_with_exit_2_and_its_traceback_behind_debug(tmp_path, 
     assert "internal error (ZeroDivisionError: boom); rerun with --debug" in r.output
     r = CliRunner().invoke(cli, ["--debug", "ingest", str(tmp_path), "--model", model_dir])
     assert isinstance(r.exception, ZeroDivisionError)
+
+
+def test_crash_during_a_re_ingest_keeps_the_previous_snapshot_current(tmp_path, model_dir, make_folder):
+    folder = make_folder(tmp_path / "src")
+    db = tmp_path / "s.db"
+    first = ingest(db, folder, model_dir, "--checkpoint-segments", "4")
+    fp = fingerprint(model_dir)
+    before = memory_of(db, "c", fp)
+    (folder / "file02.txt").write_text("Changed early, so the re-ingest takes several checkpoints.\n")
+    args = ["ingest", str(folder), "--corpus", "c", "--db", str(db), "--model", model_dir, "--checkpoint-segments", "4"]
+    proc = subprocess.run([sys.executable, "-c", KILLER, *args], env={**os.environ, "KILL_AFTER": "1"},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    with Store(db) as s:
+        current = s.current_snapshot("c")
+    assert current.id == first["snapshot_id"] and current.superseded
+    assert memory_of(db, "c", fp).equal(before)  # answers still come from the last good snapshot
+    resumed = ingest(db, folder, model_dir, "--checkpoint-segments", "4")
+    fresh = ingest(tmp_path / "fresh.db", folder, model_dir)
+    assert memory_of(db, "c", fp).equal(memory_of(tmp_path / "fresh.db", "c", fp))
+    with Store(db) as s:
+        assert not any(snap.superseded for snap in s.list_snapshots("c"))
+        assert s.current_snapshot("c").id == resumed["snapshot_id"]

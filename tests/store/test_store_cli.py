@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from docqa.cli.main import cli
 from docqa.store import NewSource, Store
 
-from conftest import FP_A, random_memory
+from store_fixtures import FP_A, random_memory
 
 
 @pytest.fixture

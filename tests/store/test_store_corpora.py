@@ -5,7 +5,7 @@ import pytest
 from docqa.errors import CorpusExists, CorpusNotFound, InvalidCorpusName
 from docqa.store import Store, default_store_path, validate_corpus_name
 
-from conftest import FP_A
+from store_fixtures import FP_A
 
 HOSTILE = ["", "../x", "..", ".", "...", "a/b", "a\\b", "/etc/passwd", "'; DROP TABLE corpora; --",
            "naïve", "日本語", "a b", "-rf", "_x", "x\n", "x\x00y", "a" * 65, "x" * 10_000, "C:x"]

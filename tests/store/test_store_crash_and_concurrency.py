@@ -11,14 +11,14 @@ import pytest
 
 from docqa.store import Store
 
-from conftest import FP_A, random_memory
+from store_fixtures import FP_A, random_memory
 
-CONFTEST = Path(__file__).with_name("conftest.py")
+CONFTEST = Path(__file__).with_name("store_fixtures.py")
 
 WRITER = """
 import os, signal, sys
 sys.path.insert(0, {conftest_dir!r})
-from conftest import FP_A, random_memory
+from store_fixtures import FP_A, random_memory
 from docqa.store import NewSource, Store
 
 store = Store({db!r})
@@ -95,7 +95,7 @@ def test_reader_sees_the_previous_snapshot_while_a_write_is_open(db_path, store,
 READER_WRITER = """
 import sys
 sys.path.insert(0, {conftest_dir!r})
-from conftest import random_memory
+from store_fixtures import random_memory
 from docqa.store import Store
 
 store = Store({db!r})

@@ -8,9 +8,9 @@ from sqlite_utils import Database
 from docqa.store import Store
 from docqa.store.migrations import migrations
 
-from conftest import FP_A, random_memory
+from store_fixtures import FP_A, random_memory
 
-ALL = ["m001_initial", "m002_conversations", "m003_corpus_retention"]
+ALL = ["m001_initial", "m002_conversations", "m003_corpus_retention", "m004_superseded_snapshots"]
 
 
 def _applied(db_path):
@@ -66,6 +66,7 @@ def test_store_from_the_first_schema_with_rows_is_migrated_on_open(db_path):
         store.add_turn(conv, "user", "hello")
         store.set_retention("old", 3)
         assert store.get_corpus("old").keep_checkpoints == 3
+        assert store.current_snapshot("old").superseded is False  # m004's column, defaulted on old rows
 
 
 def test_a_failing_migration_leaves_nothing_half_done(db_path, monkeypatch):

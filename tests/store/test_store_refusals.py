@@ -7,7 +7,7 @@ import pytest
 
 from docqa.errors import CorruptSnapshot, ModelMismatch, SnapshotNotFound
 
-from conftest import FP_A, FP_B
+from store_fixtures import FP_A, FP_B
 
 
 def test_model_mismatch_names_both_models(store, corpus, make_memory):

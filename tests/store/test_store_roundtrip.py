@@ -6,7 +6,7 @@ import torch
 
 from docqa.store import NewSource, Store
 
-from conftest import FP_A
+from store_fixtures import FP_A
 
 
 def test_round_trip_is_bit_exact(store, corpus, make_memory):

@@ -7,7 +7,7 @@ import pytest
 from docqa.errors import ConversationNotFound, InputError, StoreError
 from docqa.store import NewSource
 
-from conftest import FP_A
+from store_fixtures import FP_A
 
 
 @dataclass(frozen=True)
@@ -75,16 +75,21 @@ def test_latest_checkpoint_at_or_before(store, corpus, make_memory):
     assert store.latest_checkpoint_at_or_before(corpus, 100).id == c
 
 
-def test_rewind_forgets_later_sources_and_the_snapshots_that_hold_them(store, corpus, make_memory):
+def test_rewind_forgets_later_sources_and_supersedes_the_snapshots_that_hold_them(store, corpus, make_memory):
     a, b, c = _chain(store, corpus, make_memory, [2, 5, 9])
     assert store.delete_sources_from(corpus, 5) == 4
     assert [s.position for s in store.list_sources(corpus)] == [0, 1, 2, 3, 4]
-    assert [s.id for s in store.list_snapshots(corpus)] == [a, b]
-    assert store.current_snapshot(corpus).id == b  # the newest snapshot still true to the sources
+    # c holds the old contents: it stays current (answers keep working) but superseded
+    assert [(s.id, s.superseded) for s in store.list_snapshots(corpus)] == [(a, False), (b, False), (c, True)]
+    assert store.current_snapshot(corpus).id == c
+    assert store.latest_checkpoint_at_or_before(corpus, 100).id == b  # never resume from c
     assert store.get_corpus(corpus).sources == 5
     store.delete_sources_from(corpus, 0)
-    assert store.list_snapshots(corpus) == [] and store.current_snapshot(corpus) is None
-    assert store.get_corpus(corpus).tokens == 0
+    assert [s.id for s in store.list_snapshots(corpus)] == [c] and store.current_snapshot(corpus).id == c
+    assert store.latest_checkpoint_at_or_before(corpus, 100) is None
+    new = store.save_snapshot(corpus, make_memory(7), position=1, sources=[NewSource(0, "s0", tokens=1)])
+    assert [s.id for s in store.list_snapshots(corpus)] == [new]  # the superseded one is replaced
+    assert store.get_corpus(corpus).tokens == 1
 
 
 def test_prune_keeps_the_newest_and_the_current(store, corpus, make_memory):
