@@ -145,7 +145,8 @@ def gate_stats(model: InfiniTransformer) -> list[list[float]]:
 
 
 def quick_eval(model: InfiniTransformer, tok: ByteTokenizer, run: Path, seed: int) -> dict:
-    """Passkey exact-match through memory at a few lengths (middle depth), and its knockout."""
+    """Exact match through memory, and with the memory knocked out: passkey at 1K and 4K tokens
+    (middle depth), two facts at 1K."""
     from docqa.bench.recall import run_cell
     from docqa.model.io import LoadedModel
 
@@ -155,6 +156,8 @@ def quick_eval(model: InfiniTransformer, tok: ByteTokenizer, run: Path, seed: in
     for length in (1024, 4096):
         r = run_cell(lm, "passkey", length, 0.5, n=8, seed=seed + 1000)
         out[str(length)] = [round(r["exact"], 2), round(r["knockout_exact"], 2)]
+    r = run_cell(lm, "facts", 1024, 0.0, n=8, seed=seed + 1000, n_facts=2)
+    out["facts=2@1024"] = [round(r["exact"], 2), round(r["knockout_exact"], 2)]
     model.train()
     return out
 
