@@ -32,8 +32,8 @@ except ImportError as e:  # pragma: no cover - exercised by a test that hides la
                       "pip install 'docqa[langchain]'") from e
 
 from docqa.answer import AnswerStream, chat_prompt, load_template
-from docqa.errors import InputError
 from docqa.api import Corpus
+from docqa.errors import InputError
 from docqa.store.names import validate_corpus_name
 
 _CALL_OPTIONS = ("max_tokens", "temperature", "top_k", "seed")  # what invoke(..., **kwargs) may override
