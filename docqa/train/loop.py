@@ -52,6 +52,7 @@ class TrainConfig:
     multi_fraction: float = 0.3  # share of documents with several key-value facts
     max_facts: int = 4
     code_fraction: float = 0.0  # share of filler drawn from real Python source, reached at the end
+    prose_fraction: float = 0.0  # share drawn from English prose (stdlib docstrings), likewise
     lm_weight: float = 0.05  # weight of next-token loss on non-answer tokens
     history_reset: float = 0.02  # chance per step that a history-bank slot starts over empty
     history_advance: int = 1  # filler segments streamed into each bank slot per step
@@ -242,14 +243,15 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         for i, layer in enumerate(bank.memory.layers):
             layer.M.copy_(saved[f"{i}.M"])
             layer.z.copy_(saved[f"{i}.z"])
-    filler = Filler(code_fraction=tc.code_fraction)
+    filler = Filler(code_fraction=tc.code_fraction, prose_fraction=tc.prose_fraction)
     t0, start_elapsed = time.time(), state["elapsed"]
     log = (run / "log.jsonl").open("a")
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=tc.device == "cuda")
     while state["step"] < tc.steps:
         step = state["step"]
         rng = random.Random(f"{tc.seed}:{step}")  # resuming replays the same data stream
-        filler.code_fraction = tc.code_fraction * min(1.0, step / max(1, tc.steps))
+        ramp = min(1.0, step / max(1, tc.steps))
+        filler.code_fraction, filler.prose_fraction = tc.code_fraction * ramp, tc.prose_fraction * ramp
         for g in opt.param_groups:
             base = tc.gate_lr if g["name"] == "gate" else tc.lr
             g["lr"] = base * lr_scale(step, tc)

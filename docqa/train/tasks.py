@@ -11,6 +11,8 @@ before the one where the question starts, so it can only be recalled through the
 
 from __future__ import annotations
 
+import ast
+import functools
 import random
 import sysconfig
 from dataclasses import dataclass
@@ -42,26 +44,60 @@ def digits(rng: random.Random, n: int = 5) -> str:
 
 
 class Filler:
-    """Haystack bytes: the paper's repeated sentences, real Python source, or a mix of both."""
+    """Haystack bytes: the paper's repeated sentences, real Python source, real English prose
+    (the standard library's docstrings), or a mix. All of it is on any machine with Python."""
 
-    def __init__(self, code_fraction: float = 0.0, code_root: Path | None = None, max_files: int = 400):
-        self.code_fraction = code_fraction  # the trainer raises it over a run
-        self._code = b""
-        if code_fraction > 0:
-            root = Path(code_root or sysconfig.get_paths()["stdlib"])
-            files = sorted(root.glob("*.py"))[:max_files]
-            self._code = b"\n".join(p.read_bytes() for p in files)
+    def __init__(self, code_fraction: float = 0.0, prose_fraction: float = 0.0, root: Path | None = None,
+                 max_files: int = 400):
+        self.code_fraction = code_fraction  # the trainer raises both over a run
+        self.prose_fraction = prose_fraction
+        root = str(root or sysconfig.get_paths()["stdlib"])
+        self._code = _code(root, max_files) if code_fraction > 0 else b""
+        self._prose = _prose(root, max_files) if prose_fraction > 0 else b""
         self._simple = SIMPLE_FILLER.encode()
 
     def tokens(self, rng: random.Random, n: int) -> list[int]:
         """Exactly n byte tokens (n <= 0 gives none)."""
         if n <= 0:
             return []
-        src = self._code if self._code and rng.random() < self.code_fraction else self._simple
+        r = rng.random()
+        if self._code and r < self.code_fraction:
+            src = self._code
+        elif self._prose and r < self.code_fraction + self.prose_fraction:
+            src = self._prose
+        else:
+            src = self._simple
         if len(src) < n + 1:
             src = src * (n // len(src) + 2)
         start = rng.randrange(len(src) - n)
         return list(src[start:start + n])
+
+
+@functools.lru_cache(maxsize=4)
+def _sources(root: str, max_files: int) -> tuple[bytes, ...]:
+    return tuple(p.read_bytes() for p in sorted(Path(root).glob("*.py"))[:max_files])
+
+
+@functools.lru_cache(maxsize=4)
+def _code(root: str, max_files: int) -> bytes:
+    return b"\n".join(_sources(root, max_files))
+
+
+@functools.lru_cache(maxsize=4)
+def _prose(root: str, max_files: int) -> bytes:
+    """Docstrings of more than 80 characters: English prose about code."""
+    out = []
+    for src in _sources(root, max_files):
+        try:
+            tree = ast.parse(src)
+        except SyntaxError:  # a stdlib file for another Python version: no prose from it
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                doc = ast.get_docstring(node)
+                if doc and len(doc) > 80:
+                    out.append(doc)
+    return "\n\n".join(out).encode()
 
 
 @dataclass

@@ -42,3 +42,20 @@ def test_kv_facts_have_distinct_keys():
 def test_too_short_document_is_refused():
     with pytest.raises(ValueError, match="too short"):
         build_doc(TOK, random.Random(0), Filler(), 100, 64, passkey_facts(random.Random(0)), ask=0)
+
+
+def test_filler_draws_code_and_prose_in_their_shares():
+    f = Filler(code_fraction=0.3, prose_fraction=0.3)
+    rng = random.Random(0)
+    kinds = {"simple": 0, "code": 0, "prose": 0}
+    for _ in range(300):
+        text = bytes(f.tokens(rng, 200))
+        if text in (f._simple * 4):
+            kinds["simple"] += 1
+        elif text in f._prose:
+            kinds["prose"] += 1
+        else:
+            assert text in f._code
+            kinds["code"] += 1
+    assert 60 < kinds["code"] < 120 and 60 < kinds["prose"] < 120 and 90 < kinds["simple"] < 150, kinds
+    assert b"Return" in f._prose and b"def " not in f._prose[:2000]
