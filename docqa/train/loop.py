@@ -54,6 +54,7 @@ class TrainConfig:
     code_fraction: float = 0.0  # share of filler drawn from real Python source, reached at the end
     prose_fraction: float = 0.0  # share drawn from English prose (stdlib docstrings), likewise
     lm_weight: float = 0.05  # weight of next-token loss on non-answer tokens
+    first_answer_weight: float = 1.0  # weight of the first answer token: the one only the key can give
     history_reset: float = 0.02  # chance per step that a history-bank slot starts over empty
     history_advance: int = 1  # filler segments streamed into each bank slot per step
     history_fraction: float = 0.75  # share of steps that start from the history bank
@@ -138,6 +139,8 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int):
         ans[i, :len(d.tokens) - 1] = torch.tensor(d.target[1:])
         real[i, :len(d.tokens) - 1] = 1.0
     w = torch.where(ans, 1.0, tc.lm_weight * real)
+    first = ans & ~torch.cat([torch.zeros_like(ans[:, :1]), ans[:, :-1]], 1)  # answer starts
+    w = torch.where(first, tc.first_answer_weight, w)
     return x, w, ans, n_seg
 
 

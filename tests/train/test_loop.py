@@ -54,3 +54,22 @@ def test_a_new_phase_can_add_a_short_conv_that_starts_as_the_identity(tmp_path):
     tokens = torch.randint(0, 256, (1, 150))
     with torch.no_grad():  # lr 0: the grown model computes exactly what its parent did
         torch.testing.assert_close(grown(tokens)[0], base(tokens)[0], rtol=1e-5, atol=1e-5)
+
+
+def test_make_batch_weights_answers_and_their_first_token():
+    import random
+
+    from docqa.model.tokenizer import ByteTokenizer
+    from docqa.train.loop import make_batch
+    from docqa.train.tasks import Filler
+
+    tc = TrainConfig(**{**TINY, "first_answer_weight": 4.0, "lm_weight": 0.25})
+    x, w, ans, _ = make_batch(ByteTokenizer(), random.Random(0), Filler(), tc, 0, 64)
+    for i in range(x.shape[0]):
+        where = ans[i].nonzero().flatten()
+        assert (where.diff() == 1).all() and len(where) == 6  # 5 digits and <|end|>, in a row
+        assert w[i, where[0]] == 4.0 and (w[i, where[1:]] == 1.0).all()
+        assert x[i, where[0] + 1] in b"0123456789"  # position t is weighted by the token it predicts
+        others = torch.ones_like(ans[i])
+        others[where] = False
+        assert set(w[i][others].unique().tolist()) <= {0.0, 0.25}
