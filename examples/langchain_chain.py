@@ -23,9 +23,11 @@ from docqa.api import Corpus
 from docqa.errors import DocqaError
 from docqa.integrations.langchain import ChatDocQA
 
+# The shipped model is trained to store and retrieve facts like the pass key below; it is not a
+# general language model, so ask it for such a fact (see docqa/models/default/MODEL.md).
 DOCS = {
     "cache.md": "# Cache\n\nThe cache is invalidated whenever a source file's mtime changes.\n",
-    "auth.md": "# Auth\n\nPasswords are stored as salted scrypt hashes, never in plain text.\n",
+    "vault.md": "# Vault\n\nThe pass key is 30417. Remember it. 30417 is the pass key.\n",
     "deploy.md": "# Deploys\n\nDeploys happen on Tuesdays after the test suite passes.\n",
 }
 
@@ -33,7 +35,7 @@ DOCS = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="a model directory (default: the shipped model)")
-    parser.add_argument("--question", default="How is the cache invalidated?")
+    parser.add_argument("--question", default="What is the pass key?")
     parser.add_argument("--max-tokens", type=int, default=64)
     args = parser.parse_args(argv)
 
@@ -45,10 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         db = Path(tmp) / "docqa.db"
         try:
             Corpus("example", db=db, model=args.model).ingest(str(docs))
-            prompt = ChatPromptTemplate.from_messages([
-                ("system", "Answer from the project documents, in one sentence."),
-                ("human", "{question}"),
-            ])
+            prompt = ChatPromptTemplate.from_messages([("human", "{question}")])
             model = ChatDocQA(corpus="example", db=str(db), model=args.model, max_tokens=args.max_tokens)
             chain = prompt | model | StrOutputParser()
             for piece in chain.stream({"question": args.question}):
