@@ -10,10 +10,12 @@ with the sources recorded for the corpus; at the first difference (a change, an 
 removal, or simply the end of what a crashed run recorded) the pipeline rewinds to the newest
 checkpoint at or before it and streams again from there. The result equals a fresh ingest of
 the current contents. Until the re-ingest saves its final snapshot, the previous current
-snapshot stays current (marked superseded), so answers keep working and a crash loses nothing. Each document is fed to the model on its own, in chunks that start at
-the document, so a resumed run makes exactly the same model calls as an uninterrupted one and
-gives a bit-identical memory on the same machine (floating-point reduction order depends on
-the chunking, the thread count and the device).
+snapshot stays current (marked superseded), so answers keep working and a crash loses nothing.
+
+Each document is fed to the model on its own, in chunks that start at the document, so a
+resumed run makes exactly the same model calls as an uninterrupted one and gives a
+bit-identical memory on the same machine (floating-point reduction order depends on the
+chunking, the thread count and the device).
 """
 
 from __future__ import annotations

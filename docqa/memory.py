@@ -68,13 +68,6 @@ class Memory:
             segments=self.segments,
         )
 
-    def to(self, device: torch.device | str) -> Memory:
-        return Memory(
-            layers=[LayerMemory(l.M.to(device), l.z.to(device)) for l in self.layers],
-            pending=self.pending.to(device),
-            segments=self.segments,
-        )
-
     def select(self, i: int) -> Memory:
         """Batch element i as a memory of batch 1 (a copy)."""
         return Memory(
@@ -99,10 +92,6 @@ class Memory:
             and all(torch.equal(a.M.cpu(), b.M.cpu()) and torch.equal(a.z.cpu(), b.z.cpu())
                     for a, b in zip(self.layers, other.layers))
         )
-
-    def nbytes(self) -> int:
-        return sum(l.M.numel() * l.M.element_size() + l.z.numel() * l.z.element_size()
-                   for l in self.layers)
 
     # Serialisation: one safetensors blob per layer (the store keeps one row per layer),
     # the pending tokens and the segment counter travel beside them.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
@@ -37,7 +36,3 @@ def echo_json(obj) -> None:
 def progress(msg: str) -> None:
     """Progress and status lines go to stderr so stdout stays clean for results."""
     click.echo(msg, err=True)
-
-
-def stderr_is_terminal() -> bool:
-    return sys.stderr.isatty()

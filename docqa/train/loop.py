@@ -172,15 +172,11 @@ def save_checkpoint(run: Path, model, tok, opt, bank: HistoryBank, state: dict) 
     save_model(model, tok, tmp / "model")
     save_file({f"{i}.{k}": getattr(l, k).contiguous() for i, l in enumerate(bank.memory.layers) for k in "Mz"},
               str(tmp / "bank.safetensors"))
-    tensors, groups = {}, []
     sd = opt.state_dict()
-    for idx, st in sd["state"].items():
-        for k, v in st.items():
-            tensors[f"{idx}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
-    for g in sd["param_groups"]:
-        groups.append({k: v for k, v in g.items()})
+    tensors = {f"{idx}.{k}": v if torch.is_tensor(v) else torch.tensor(v)
+               for idx, st in sd["state"].items() for k, v in st.items()}
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp / "optimizer.safetensors"),
-              metadata={"param_groups": json.dumps(groups)})
+              metadata={"param_groups": json.dumps(sd["param_groups"])})
     (tmp / "state.json").write_text(json.dumps(state, indent=2))
     # Swap directories: a crash leaves either `checkpoint` or `checkpoint.old` whole.
     live, old = run / "checkpoint", run / "checkpoint.old"
