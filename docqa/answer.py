@@ -112,6 +112,8 @@ class AnswerStream:
                 self.first_token_s = time.perf_counter() - t0
             self.answer_tokens += 1
             held += decoder.push(tok)
+            if not self.text:  # subword models answer " value" (see BPETokenizer.answer_prefix)
+                held = held.lstrip()
             hit = next((s for s in self.stop if s and s in held), None)
             if hit:
                 piece = held[:held.index(hit)]
@@ -129,6 +131,7 @@ class AnswerStream:
             if self.answer_tokens < self.max_tokens:
                 self.finish_reason = "stop"
             held += decoder.flush()
+            held = held if self.text else held.lstrip()
             if held:
                 self.text += held
                 yield held

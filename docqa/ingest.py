@@ -84,6 +84,16 @@ def _items(paths: list[str], options: IngestOptions) -> Iterator[Document | Skip
             raise InputError(str(e)) from e
 
 
+def documents(paths: list[str], options: IngestOptions | None = None) -> Iterator[Document]:
+    """The documents the connectors find under `paths`, in stream order (skipped items left out)."""
+    return (item for item in _items(paths, options or IngestOptions()) if isinstance(item, Document))
+
+
+def document_tokens(tok, doc: Document) -> list[int]:
+    """What a document adds to the stream: <|doc|>, its header line, then its text."""
+    return tok.encode("<|doc|>", allow_special=True) + tok.encode(header(doc)) + tok.encode(doc.text)
+
+
 def _key(item: Document | Skipped) -> tuple[str, str]:
     if isinstance(item, Document):
         return item.id, item.hash
@@ -146,7 +156,6 @@ def ingest(store: Store, lm: LoadedModel, corpus: str, paths: Iterable[str],
     checkpoints_current = current is None or not current.superseded
 
     tok, device = lm.tokenizer, lm.model.emb.weight.device
-    doc_mark = tok.encode("<|doc|>", allow_special=True)
     streamed, checkpoints, last_ckpt_seg, last_ckpt_t = 0, 0, memory.segments, time.perf_counter()
     pending_records = []
     snapshot_id = parent
@@ -154,7 +163,7 @@ def ingest(store: Store, lm: LoadedModel, corpus: str, paths: Iterable[str],
         if i < position:
             continue
         if isinstance(item, Document):
-            ids = doc_mark + tok.encode(header(item)) + tok.encode(item.text)
+            ids = document_tokens(tok, item)
             memory = lm.model.ingest(torch.tensor([ids], device=device), memory,
                                      chunk_segments=options.chunk_segments)
             streamed += len(ids)

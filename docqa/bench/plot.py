@@ -7,7 +7,7 @@ from pathlib import Path
 from docqa.errors import InputError
 
 
-def plot_recall(cells, path: Path, title: str) -> None:
+def _pyplot():
     try:
         import matplotlib
     except ImportError as e:
@@ -15,6 +15,11 @@ def plot_recall(cells, path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot_recall(cells, path: Path, title: str) -> None:
+    plt = _pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     passkey = [c for c in cells if c.task == "passkey"]
     for depth in dict.fromkeys(c.depth for c in passkey):
@@ -33,6 +38,34 @@ def plot_recall(cells, path: Path, title: str) -> None:
         ax2.set(xscale="log", xlabel="facts stored", ylabel="exact match", ylim=(-0.05, 1.05),
                 title=f"facts at {facts[0].length} tokens")
         ax2.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_haystack(cells, path: Path, title: str) -> None:
+    """Needles by length (docqa, knockout and FTS5, per split) and the named-facts curve."""
+    plt = _pyplot()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, prefix in ((ax1, "needle"), (ax2, "facts=")):
+        for split in dict.fromkeys(c.split for c in cells):
+            rows = [c for c in cells if c.task.startswith(prefix) and c.split == split]
+            if not rows:
+                continue
+            xs = sorted({c.length if prefix == "needle" else int(c.task.split("=")[1]) for c in rows})
+
+            def mean(attr, x):
+                sel = [getattr(c, attr) for c in rows if (c.length if prefix == "needle" else int(c.task.split("=")[1])) == x]
+                return sum(sel) / len(sel)
+
+            ax.plot(xs, [mean("exact", x) for x in xs], "o-", label=f"docqa, {split}")
+            ax.plot(xs, [mean("knockout", x) for x in xs], "x--", alpha=0.6, label=f"knockout, {split}")
+            ax.plot(xs, [mean("fts", x) for x in xs], "s:", alpha=0.6, label=f"FTS5 top-1, {split}")
+        ax.set(xscale="log", ylim=(-0.05, 1.05), ylabel="exact match",
+               xlabel="context length (tokens)" if prefix == "needle" else "named facts stored",
+               title="needles, mean over depths" if prefix == "needle" else "named facts")
+        ax.legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

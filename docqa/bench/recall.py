@@ -33,7 +33,7 @@ class Cell:
 
 def _answer(lm: LoadedModel, prompt: list[int], memory, max_new: int) -> str:
     end = lm.tokenizer.special_tokens["<|end|>"]
-    return lm.tokenizer.decode(list(generate(lm.model, prompt, memory, max_new, stop_ids=[end])))
+    return lm.tokenizer.decode(list(generate(lm.model, prompt, memory, max_new, stop_ids=[end]))).strip()
 
 
 def _score(answer: str, truth: str) -> tuple[float, float]:
@@ -45,7 +45,7 @@ def _score(answer: str, truth: str) -> tuple[float, float]:
 def run_cell(lm: LoadedModel, task: str, length: int, depth: float, n: int, seed: int,
              n_facts: int = 1, filler: Filler | None = None, batch: int = 8) -> dict:
     tok, S = lm.tokenizer, lm.config.segment_len
-    filler = filler or Filler()
+    filler = filler or Filler(tok)
     docs = []
     for i in range(n):
         rng = random.Random(f"{seed}:{task}:{length}:{depth}:{n_facts}:{i}")
@@ -62,7 +62,7 @@ def run_cell(lm: LoadedModel, task: str, length: int, depth: float, n: int, seed
         stream = torch.tensor([d.tokens[:d.question_start] for d in group], device=device)
         memory = lm.model.ingest(stream, lm.model.new_memory(len(group)))
         for j, d in enumerate(group):
-            prompt = d.tokens[d.question_start:len(d.tokens) - len(tok.encode(d.answer)) - 1]
+            prompt = d.tokens[d.question_start:d.answer_start]
             mem = memory.select(j)
             e, g = _score(_answer(lm, prompt, mem, len(d.answer) + 2), d.answer)
             ke, kg = _score(_answer(lm, prompt, mem.zero_(), len(d.answer) + 2), d.answer)

@@ -77,15 +77,31 @@ def bench() -> None:
 @click.option("--facts-length", type=int, default=2048, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Write a PNG plot.")
+@click.option("--haystack", "haystack", multiple=True, type=click.Path(exists=True),
+              help="Hide needles, named facts and entity-tracking stories in the text of this folder or "
+                   "file (read through the connectors, as ingest does) instead of the synthetic filler; "
+                   "adds the FTS5 baseline column. Repeatable.")
+@click.option("--splits", default="train,heldout", show_default=True,
+              help="With --haystack: phrasings and names seen in training (train), never seen (heldout).")
+@click.option("--no-track", is_flag=True, help="With --haystack: leave out the entity-tracking cells.")
 @device_option
 @json_option
-def bench_recall(model_path, lengths, depths, n, facts, facts_length, seed, plot_path, device, as_json) -> None:
-    """Passkey exact-match by length and depth, each with a memory-knockout control, and a
-    curve of accuracy against the number of facts stored."""
-    from docqa.bench.recall import facts_curve, format_table, passkey_table, to_json
+def bench_recall(model_path, lengths, depths, n, facts, facts_length, seed, plot_path, haystack, splits,
+                 no_track, device, as_json) -> None:
+    """Recall by context length and depth, each cell with a memory-knockout control.
+
+    Without --haystack: a passkey in synthetic filler, and a curve of accuracy against the number
+    of key-value facts stored. With --haystack DIR: needles (varied phrasings and values), named
+    facts and entity tracking hidden in DIR's real text, seen and held-out phrasings reported
+    apart, each beside what SQLite FTS5 (BM25, 512-byte chunks) finds in the same text."""
     from docqa.model.io import load_model
 
     lm = load_model(model_path, device=device)
+    if haystack:
+        _bench_haystack(lm, list(haystack), lengths, depths, n, facts, facts_length, splits, seed,
+                        not no_track, plot_path, as_json)
+        return
+    from docqa.bench.recall import facts_curve, format_table, passkey_table, to_json
     show = (lambda c: progress(f"{c.task} {c.length} {c.depth}: exact {c.exact:.2f} "
                                f"knockout {c.knockout_exact:.2f}"))
     cells = passkey_table(lm, [int(x) for x in lengths.split(",")], depths.split(","), n, seed, on_cell=show)
@@ -98,4 +114,53 @@ def bench_recall(model_path, lengths, depths, n, facts, facts_length, seed, plot
         echo_json({"model": lm.name, "fingerprint": lm.fingerprint, "cells": to_json(cells)})
     else:
         click.echo(f"model {lm.name}\n")
+        click.echo(format_table(cells))
+
+
+def _ints(csv: str) -> list[int]:
+    return [int(x) for x in csv.split(",") if x]
+
+
+def _bench_haystack(lm, paths, lengths, depths, n, facts, facts_length, splits, seed, track, plot_path, as_json):
+    from docqa.bench.haystack import Haystack, format_table, haystack_bench, to_json
+
+    hay = Haystack(lm, paths)
+    progress(f"haystack: {len(hay.tokens):,} tokens from {', '.join(paths)}")
+    show = (lambda c: progress(f"{c.task} {c.split} {c.length} {c.depth}: exact {c.exact:.2f} "
+                               f"knockout {c.knockout:.2f} fts {c.fts:.2f}"))
+    cells = haystack_bench(lm, hay, _ints(lengths), depths.split(","), _ints(facts), facts_length,
+                           splits.split(","), n, seed, track, on_cell=show)
+    if plot_path:
+        from docqa.bench.plot import plot_haystack
+        plot_haystack(cells, Path(plot_path), title=f"{lm.name} on {', '.join(paths)}")
+    if as_json:
+        echo_json({"model": lm.name, "fingerprint": lm.fingerprint, "haystack": paths,
+                   "haystack_tokens": len(hay.tokens), "cells": to_json(cells)})
+    else:
+        click.echo(f"model {lm.name}, haystack {', '.join(paths)} ({len(hay.tokens):,} tokens)\n")
+        click.echo(format_table(cells))
+
+
+@bench.command("code")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@model_option
+@click.option("--n", "n", type=int, default=20, show_default=True, help="Questions per kind.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@device_option
+@json_option
+def bench_code(folder, model_path, n, seed, device, as_json) -> None:
+    """Ask FOLDER's code questions found with `ast` (which file defines f, the parameters of f,
+    a constant's value, a class's base) through the real ingest and ask path, beside a
+    memory knockout and the FTS5 baseline."""
+    from docqa.bench.code import code_bench, format_table, to_json
+    from docqa.model.io import load_model
+
+    lm = load_model(model_path, device=device)
+    show = lambda c: progress(f"{c.kind}: exact {c.exact:.2f} knockout {c.knockout:.2f} fts {c.fts:.2f}")
+    cells, info = code_bench(lm, folder, n, seed, on_cell=show)
+    if as_json:
+        echo_json({"model": lm.name, "fingerprint": lm.fingerprint, **info, "cells": to_json(cells)})
+    else:
+        click.echo(f"model {lm.name}, {info['folder']}: {info['files']} files, {info['tokens']:,} tokens, "
+                   f"{info['facts']} facts\n")
         click.echo(format_table(cells))

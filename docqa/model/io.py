@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from docqa.errors import ConfigError, ModelLoadError
 from docqa.model.config import ModelConfig
-from docqa.model.tokenizer import ByteTokenizer
+from docqa.model.tokenizer import ByteTokenizer, BPETokenizer, load_tokenizer
 from docqa.model.transformer import InfiniTransformer
 
 FILES = ("config.json", "tokenizer.json", "model.safetensors")
@@ -27,7 +27,7 @@ FILES = ("config.json", "tokenizer.json", "model.safetensors")
 @dataclass
 class LoadedModel:
     model: InfiniTransformer
-    tokenizer: ByteTokenizer
+    tokenizer: ByteTokenizer | BPETokenizer
     config: ModelConfig
     fingerprint: str  # sha256 hex of the three files
     path: Path
@@ -49,7 +49,7 @@ def fingerprint(directory: Path) -> str:
     return h.hexdigest()
 
 
-def save_model(model: InfiniTransformer, tokenizer: ByteTokenizer, directory: Path | str) -> str:
+def save_model(model: InfiniTransformer, tokenizer: ByteTokenizer | BPETokenizer, directory: Path | str) -> str:
     """Write the model directory and return its fingerprint."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -71,7 +71,7 @@ def load_model(directory: Path | str | None = None, device: str = "cpu") -> Load
         cfg = ModelConfig.from_dict(json.loads((directory / "config.json").read_text()))
     except (json.JSONDecodeError, TypeError, ConfigError) as e:
         raise ModelLoadError(f"{directory / 'config.json'} is not a valid docqa config: {e}") from e
-    tok = ByteTokenizer.load(directory / "tokenizer.json")
+    tok = load_tokenizer(directory / "tokenizer.json")
     if tok.vocab_size != cfg.vocab_size:
         raise ModelLoadError(f"tokenizer has {tok.vocab_size} tokens but config says {cfg.vocab_size}")
     model = InfiniTransformer(cfg)

@@ -1,8 +1,14 @@
-"""Byte-level tokenizer: every byte is a token, so any text (code, prose, odd bytes) round-trips.
+"""Tokenizers: bytes (the first models) and byte-level BPE trained by the project (the default).
 
-Four special tokens sit above the bytes. Plain `encode` never produces them, so text from a
-corpus cannot forge a question or an end-of-answer marker; prompt templates opt in with
-`allow_special=True`.
+Both share one contract, and nothing outside this module assumes either:
+- `encode(text)` never produces a special token, so text from a corpus cannot forge a
+  question or an end-of-answer marker; prompt templates opt in with `allow_special=True`;
+- every token id maps to a fixed byte string (`token_bytes`), so decoding, including the
+  streaming decoder that holds back incomplete UTF-8, is the same code for both;
+- any str (code, prose, any script) encodes and decodes back to itself.
+
+`load_tokenizer(path)` reads either kind of `tokenizer.json`: docqa's own `{"type": "byte"}`
+or a Hugging Face `tokenizers` file (whose "model" is BPE).
 """
 
 from __future__ import annotations
@@ -19,6 +25,14 @@ SPECIAL_TOKENS = {"<|doc|>": 256, "<|question|>": 257, "<|answer|>": 258, "<|end
 
 class ByteTokenizer:
     kind = "byte"
+    answer_prefix = ""  # byte models were trained with the answer right after <|answer|>
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        return [self.encode(t) for t in texts]
+
+    def token_bytes(self, i: int) -> bytes | None:
+        """The bytes of token i; None for a special token."""
+        return bytes([i]) if i < 256 else None
 
     def __init__(self, special_tokens: dict[str, int] | None = None):
         self.special_tokens = dict(SPECIAL_TOKENS if special_tokens is None else special_tokens)
@@ -41,17 +55,7 @@ class ByteTokenizer:
         return ids
 
     def decode(self, ids: list[int]) -> str:
-        """Bytes that are not valid UTF-8 come back as U+FFFD; special tokens as their names."""
-        out, buf = [], bytearray()
-        for i in ids:
-            if i < 256:
-                buf.append(i)
-                continue
-            out.append(buf.decode("utf-8", errors="replace"))
-            buf = bytearray()
-            out.append(self.id_to_special.get(i, ""))
-        out.append(buf.decode("utf-8", errors="replace"))
-        return "".join(out)
+        return decode(self, ids)
 
     def stream_decoder(self) -> "StreamDecoder":
         return StreamDecoder(self)
@@ -73,17 +77,157 @@ class ByteTokenizer:
         return cls(d["special_tokens"])
 
 
+def decode(tok, ids: list[int]) -> str:
+    """Bytes that are not valid UTF-8 come back as U+FFFD; special tokens as their names."""
+    out, buf = [], bytearray()
+    for i in ids:
+        b = tok.token_bytes(i)
+        if b is not None:
+            buf += b
+            continue
+        out.append(buf.decode("utf-8", errors="replace"))
+        buf = bytearray()
+        out.append(tok.id_to_special.get(i, ""))
+    out.append(buf.decode("utf-8", errors="replace"))
+    return "".join(out)
+
+
 class StreamDecoder:
     """Turns tokens into text as they arrive, holding back incomplete UTF-8 sequences."""
 
-    def __init__(self, tok: ByteTokenizer):
+    def __init__(self, tok):
         self.tok = tok
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     def push(self, token: int) -> str:
-        if token < 256:
-            return self._utf8.decode(bytes([token]))
+        b = self.tok.token_bytes(token)
+        if b is not None:
+            return self._utf8.decode(b)
         return self._utf8.decode(b"", final=True) + self.tok.id_to_special.get(token, "")
 
     def flush(self) -> str:
         return self._utf8.decode(b"", final=True)
+
+
+def _byte_alphabet() -> dict[str, int]:
+    """The printable stand-in character for each byte in byte-level BPE (GPT-2's table, which
+    `tokenizers.pre_tokenizers.ByteLevel` uses): printable Latin-1 bytes stand for themselves,
+    the rest map to U+0100 onwards in byte order."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("\u00a1"), ord("\u00ac") + 1),
+            *range(ord("\u00ae"), ord("\u00ff") + 1)]
+    chars, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            chars[chr(b)] = b
+        else:
+            chars[chr(256 + extra)] = b
+            extra += 1
+    return chars
+
+
+class BPETokenizer:
+    """Byte-level BPE trained by the project (`tokenizers`, the Rust library). Text is cut into
+    single digits (a number's digits are separate tokens, so any value can be spelt) and
+    GPT-2-style word pieces; every byte is in the base alphabet, so nothing is ever unknown."""
+
+    kind = "bpe"
+    # Answers are trained as " " + value, so a word value is the same token in the answer as in
+    # the text (" copper"); the answer code strips the leading space.
+    answer_prefix = " "
+
+    def __init__(self, tk):
+        self.tk = tk
+        tk.encode_special_tokens = True  # plain encode() reads "<|end|>" in a text as characters
+        vocab = tk.get_vocab(with_added_tokens=True)
+        self.special_tokens = {s: vocab[s] for s in SPECIAL_TOKENS if s in vocab}
+        missing = set(SPECIAL_TOKENS) - set(self.special_tokens)
+        if missing:
+            raise ModelLoadError(f"BPE tokenizer lacks the special tokens {sorted(missing)}")
+        self.id_to_special = {i: s for s, i in self.special_tokens.items()}
+        self._special_re = re.compile("(" + "|".join(re.escape(s) for s in self.special_tokens) + ")")
+        alphabet = _byte_alphabet()
+        self._bytes: list[bytes | None] = [None] * len(vocab)
+        for piece, i in vocab.items():
+            if i not in self.id_to_special:
+                self._bytes[i] = bytes(alphabet[c] for c in piece)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self._bytes)
+
+    def token_bytes(self, i: int) -> bytes | None:
+        return self._bytes[i] if 0 <= i < len(self._bytes) else None
+
+    def _plain(self, text: str) -> list[int]:
+        # Lone surrogates (undecodable bytes smuggled into a str) are not Unicode; the Rust side
+        # rejects them, so they become U+FFFD. Every real str round-trips exactly.
+        return self.tk.encode(_no_surrogates(text), add_special_tokens=False).ids
+
+    def encode(self, text: str, allow_special: bool = False) -> list[int]:
+        if not allow_special:
+            return self._plain(text)
+        ids: list[int] = []
+        for part in self._special_re.split(text):
+            if part in self.special_tokens:
+                ids.append(self.special_tokens[part])
+            elif part:
+                ids.extend(self._plain(part))
+        return ids
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        """Plain encodes of many texts, in parallel on the Rust side."""
+        return [e.ids for e in self.tk.encode_batch([_no_surrogates(t) for t in texts], add_special_tokens=False)]
+
+    def decode(self, ids: list[int]) -> str:
+        return decode(self, ids)
+
+    def stream_decoder(self) -> StreamDecoder:
+        return StreamDecoder(self)
+
+    def save(self, path: Path) -> None:
+        self.tk.save(str(path))
+
+    @classmethod
+    def load(cls, path: Path) -> BPETokenizer:
+        from tokenizers import Tokenizer
+
+        try:
+            return cls(Tokenizer.from_file(str(path)))
+        except Exception as e:  # tokenizers raises a bare Exception for any malformed file
+            raise ModelLoadError(f"cannot read tokenizer {path}: {e}") from e
+
+    @classmethod
+    def train(cls, texts, vocab_size: int) -> BPETokenizer:
+        """Learn merges from an iterable of strings. The special tokens take the first ids."""
+        from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+        tk = Tokenizer(models.BPE())
+        tk.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)])
+        tk.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                      show_progress=False)
+        tk.train_from_iterator(texts, trainer=trainer)
+        return cls(tk)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _no_surrogates(text: str) -> str:
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def load_tokenizer(path: Path):
+    """A model directory's tokenizer.json, of either kind."""
+    try:
+        d = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ModelLoadError(f"cannot read tokenizer {path}: {e}") from e
+    if isinstance(d, dict) and d.get("type") == ByteTokenizer.kind:
+        return ByteTokenizer.load(path)
+    if isinstance(d, dict) and isinstance(d.get("model"), dict) and d["model"].get("type") == "BPE":
+        return BPETokenizer.load(path)
+    raise ModelLoadError(f"tokenizer {path} is neither docqa's byte tokenizer nor a BPE tokenizer.json")

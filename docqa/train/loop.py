@@ -29,8 +29,9 @@ from docqa.errors import ConfigError
 from docqa.memory import Memory
 from docqa.model.config import ModelConfig
 from docqa.model.io import load_model, save_model
-from docqa.model.tokenizer import ByteTokenizer
+from docqa.model.tokenizer import ByteTokenizer, load_tokenizer
 from docqa.model.transformer import InfiniTransformer
+from docqa.train.corpus import describe, load_texts
 from docqa.train.tasks import Filler, sample_doc
 
 
@@ -54,12 +55,26 @@ class TrainConfig:
     code_fraction: float = 0.0  # share of filler drawn from real Python source, reached at the end
     prose_fraction: float = 0.0  # share drawn from English prose (stdlib docstrings), likewise
     lm_weight: float = 0.05  # weight of next-token loss on non-answer tokens
+    # Share of non-answer positions that get the next-token loss. With a subword vocabulary the
+    # LM head is most of a step's cost; the answer positions are always kept.
+    lm_sample: float = 1.0
+    tokenizer: str | None = None  # a BPE tokenizer.json for a new model; None: bytes
+    # {task: weight} over docqa.train.tasks.TASKS (passkey, needle, facts, track); empty: the
+    # byte-level recipe (passkeys plus `multi_fraction` key-value facts)
+    task_mix: dict = field(default_factory=dict)
+    # "stdlib": filler from the standard library's first files (the byte-level recipe);
+    # "corpus": all of docqa.train.corpus (stdlib, Python docs, man pages, Debian docs)
+    text: str = "stdlib"
+    max_text_files: int = 1500  # per corpus source, with text="corpus"
+    # Steps over which code/prose shares rise from 0 to their values; None: the whole run.
+    text_ramp_steps: int | None = None
     first_answer_weight: float = 1.0  # weight of the first answer token: the one only the key can give
     history_reset: float = 0.02  # chance per step that a history-bank slot starts over empty
     history_advance: int = 1  # filler segments streamed into each bank slot per step
     history_fraction: float = 0.75  # share of steps that start from the history bank
     eval_every: int = 250  # quick passkey eval (1K and 4K tokens, with knockout) in the log
     save_every: int = 100
+    keep_every: int = 0  # also keep a copy of the model every this many steps (models/step-N), for the bench to choose from
     seed: int = 0
     device: str = "cpu"
     threads: int = 1
@@ -129,7 +144,7 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int):
     docs = []
     for _ in range(tc.batch):
         length = n_seg * S - rng.randrange(S // 2)  # the question lands anywhere in its segment
-        docs.append(sample_doc(tok, rng, filler, length, S, tc.multi_fraction, tc.max_facts))
+        docs.append(sample_doc(tok, rng, filler, length, S, tc.multi_fraction, tc.max_facts, tc.task_mix))
     T = max(len(d.tokens) for d in docs)
     x = torch.zeros(tc.batch, T, dtype=torch.long)
     ans = torch.zeros(tc.batch, T, dtype=torch.bool)  # position t predicts an answer token t+1
@@ -138,7 +153,8 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int):
         x[i, :len(d.tokens)] = torch.tensor(d.tokens)
         ans[i, :len(d.tokens) - 1] = torch.tensor(d.target[1:])
         real[i, :len(d.tokens) - 1] = 1.0
-    w = torch.where(ans, 1.0, tc.lm_weight * real)
+    keep = torch.rand(x.shape, generator=torch.Generator().manual_seed(rng.randrange(2**31))) < tc.lm_sample
+    w = torch.where(ans, 1.0, tc.lm_weight * real * keep)
     first = ans & ~torch.cat([torch.zeros_like(ans[:, :1]), ans[:, :-1]], 1)  # answer starts
     w = torch.where(first, tc.first_answer_weight, w)
     return x, w, ans, n_seg
@@ -226,7 +242,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         tc = tc or TrainConfig()
         state = {"step": 0, "elapsed": 0.0, "train_config": asdict(tc), "tokens": 0}
         torch.manual_seed(tc.seed)
-        tok = ByteTokenizer()
+        tok = load_tokenizer(Path(tc.tokenizer)) if tc.tokenizer else ByteTokenizer()
         if tc.init_from:
             model = _from_model(tc)
             model.train()
@@ -242,14 +258,17 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         for i, layer in enumerate(bank.memory.layers):
             layer.M.copy_(saved[f"{i}.M"])
             layer.z.copy_(saved[f"{i}.z"])
-    filler = Filler(code_fraction=tc.code_fraction, prose_fraction=tc.prose_fraction)
+    texts = load_texts(max_files=tc.max_text_files) if tc.text == "corpus" else None
+    filler = Filler(tok, code_fraction=tc.code_fraction, prose_fraction=tc.prose_fraction, texts=texts)
+    if texts is not None:
+        (run / "text.json").write_text(json.dumps(describe(texts), indent=2) + "\n")
     t0, start_elapsed = time.time(), state["elapsed"]
     log = (run / "log.jsonl").open("a")
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=tc.device == "cuda")
     while state["step"] < tc.steps:
         step = state["step"]
         rng = random.Random(f"{tc.seed}:{step}")  # resuming replays the same data stream
-        ramp = min(1.0, step / max(1, tc.steps))
+        ramp = min(1.0, step / max(1, tc.text_ramp_steps or tc.steps))
         filler.code_fraction, filler.prose_fraction = tc.code_fraction * ramp, tc.prose_fraction * ramp
         for g in opt.param_groups:
             base = tc.gate_lr if g["name"] == "gate" else tc.lr
@@ -259,19 +278,19 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         use_bank = rng.random() < tc.history_fraction
         memory = bank.advance(rng, filler, tc.history_advance, tc.history_reset) if use_bank else None
         with autocast:
-            logits, _ = model(x, memory)
-        ce = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1),
-                             reduction="none").view(x.shape[0], -1)
+            h, _ = model.hidden(x, memory if memory is not None else model.new_memory(x.shape[0]))
         wt = w[:, :-1]
-        loss = (ce * wt).sum() / wt.sum()
+        sel = wt > 0  # the LM head runs only where a loss is taken
+        logits = model.logits(h[:, :-1][sel]).float()  # (n_sel, V)
+        ce = F.cross_entropy(logits, x[:, 1:][sel], reduction="none")
+        loss = (ce * wt[sel]).sum() / wt[sel].sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         with torch.no_grad():
-            a = ans[:, :-1]
-            pred = logits[:, :-1].argmax(-1) == x[:, 1:]
-            ans_acc = float(pred[a].float().mean())
+            a = ans[:, :-1][sel]
+            ans_acc = float((logits.argmax(-1) == x[:, 1:][sel])[a].float().mean())
             ans_loss = float(ce[a].mean())
         state["step"] += 1
         state["tokens"] += int(x.numel())
@@ -293,6 +312,8 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
             model.eval()
             save_checkpoint(run, model, tok, opt, bank, state)
             model.train()
+        if tc.keep_every and state["step"] % tc.keep_every == 0:
+            save_model(model, tok, run / "models" / f"step-{state['step']}")
         if done:
             break
     log.close()

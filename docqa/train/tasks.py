@@ -11,14 +11,17 @@ before the one where the question starts, so it can only be recalled through the
 
 from __future__ import annotations
 
-import ast
 import functools
 import random
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from docqa.model.tokenizer import ByteTokenizer
+from docqa.train import phrasings as ph
+from docqa.train.corpus import docstrings
 
 SIMPLE_FILLER = ("The grass is green. The sky is blue. The sun is yellow. "
                  "Here we go. There and back again. ")
@@ -44,33 +47,52 @@ def digits(rng: random.Random, n: int = 5) -> str:
 
 
 class Filler:
-    """Haystack bytes: the paper's repeated sentences, real Python source, real English prose
-    (the standard library's docstrings), or a mix. All of it is on any machine with Python."""
+    """Haystack tokens: the paper's repeated sentences, real code, real English prose, or a mix.
 
-    def __init__(self, code_fraction: float = 0.0, prose_fraction: float = 0.0, root: Path | None = None,
-                 max_files: int = 400):
+    By default code is the standard library's source and prose its docstrings (on any machine
+    with Python); `texts` (from `docqa.train.corpus.load_texts`) replaces both pools with the
+    full training text. Pools are held as int32 tensors: tens of millions of tokens fit.
+    """
+
+    def __init__(self, tok=None, code_fraction: float = 0.0, prose_fraction: float = 0.0,
+                 root: Path | None = None, max_files: int = 400, texts: list | None = None):
+        self.tok = tok or ByteTokenizer()
         self.code_fraction = code_fraction  # the trainer raises both over a run
         self.prose_fraction = prose_fraction
-        root = str(root or sysconfig.get_paths()["stdlib"])
-        self._code = _code(root, max_files) if code_fraction > 0 else b""
-        self._prose = _prose(root, max_files) if prose_fraction > 0 else b""
-        self._simple = SIMPLE_FILLER.encode()
+        self.pools: dict[str, torch.Tensor] = {"simple": self._encode([SIMPLE_FILLER * 8])}
+        if texts is not None:
+            for kind in ("code", "prose"):
+                chosen = [t.text for t in texts if t.kind == kind]
+                if chosen:
+                    self.pools[kind] = self._encode(chosen)
+        else:
+            root = str(root or sysconfig.get_paths()["stdlib"])
+            if code_fraction > 0:
+                self.pools["code"] = self._encode([s.decode("utf-8", "replace") for s in _sources(root, max_files)])
+            if prose_fraction > 0:
+                self.pools["prose"] = self._encode(_prose(root, max_files))
+
+    def _encode(self, texts: list[str]) -> torch.Tensor:
+        ids: list[int] = []
+        for part in self.tok.encode_batch([t + "\n\n" for t in texts]):
+            ids += part
+        return torch.tensor(ids, dtype=torch.int32)
 
     def tokens(self, rng: random.Random, n: int) -> list[int]:
-        """Exactly n byte tokens (n <= 0 gives none)."""
+        """Exactly n tokens (n <= 0 gives none)."""
         if n <= 0:
             return []
         r = rng.random()
-        if self._code and r < self.code_fraction:
-            src = self._code
-        elif self._prose and r < self.code_fraction + self.prose_fraction:
-            src = self._prose
+        if "code" in self.pools and r < self.code_fraction:
+            src = self.pools["code"]
+        elif "prose" in self.pools and r < self.code_fraction + self.prose_fraction:
+            src = self.pools["prose"]
         else:
-            src = self._simple
+            src = self.pools["simple"]
         if len(src) < n + 1:
-            src = src * (n // len(src) + 2)
+            src = src.repeat(n // len(src) + 2)
         start = rng.randrange(len(src) - n)
-        return list(src[start:start + n])
+        return src[start:start + n].tolist()
 
 
 @functools.lru_cache(maxsize=4)
@@ -79,25 +101,12 @@ def _sources(root: str, max_files: int) -> tuple[bytes, ...]:
 
 
 @functools.lru_cache(maxsize=4)
-def _code(root: str, max_files: int) -> bytes:
-    return b"\n".join(_sources(root, max_files))
-
-
-@functools.lru_cache(maxsize=4)
-def _prose(root: str, max_files: int) -> bytes:
+def _prose(root: str, max_files: int) -> tuple[str, ...]:
     """Docstrings of more than 80 characters: English prose about code."""
-    out = []
-    for src in _sources(root, max_files):
-        try:
-            tree = ast.parse(src)
-        except SyntaxError:  # a stdlib file for another Python version: no prose from it
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-                doc = ast.get_docstring(node)
-                if doc and len(doc) > 80:
-                    out.append(doc)
-    return "\n\n".join(out).encode()
+    return tuple("\n\n".join(d) for src in _sources(root, max_files) if (d := docstrings(src)))
+
+
+Fact = tuple[str, tuple[str, str]]  # (statement in the haystack, (question, answer))
 
 
 @dataclass
@@ -106,17 +115,20 @@ class TaskDoc:
     target: list[bool]  # True where the token is part of the answer to predict
     answer: str
     question_start: int  # index of <|question|>
+    answer_start: int  # index of the first answer token: tokens[question_start:answer_start] is the prompt
+    task: str = ""
 
 
-def build_doc(tok: ByteTokenizer, rng: random.Random, filler: Filler, n_tokens: int, S: int,
-              facts: list, ask: int, depths: list[float] | None = None) -> TaskDoc:
+def build_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, facts: list[Fact], ask: int,
+              depths: list[float] | None = None, path: str = "notes.txt", task: str = "") -> TaskDoc:
     """A document of n_tokens with the facts' needle texts at the given depths (fractions of the
-    room before the question's segment), asking the question of facts[ask]."""
-    header = tok.encode("<|doc|>### notes.txt\n", allow_special=True)
+    room before the question's segment), asking the question of facts[ask]. Facts at equal
+    depths keep their order, so a story told in order stays in order."""
+    header = tok.encode(f"<|doc|>### {path}\n", allow_special=True)
     question, answer = facts[ask][1]
-    qa = (tok.encode(f"<|question|>{question}<|answer|>", allow_special=True)
-          + tok.encode(answer) + tok.encode("<|end|>", allow_special=True))
-    hay = n_tokens - len(header) - len(qa)
+    prompt = tok.encode(f"<|question|>{question}<|answer|>", allow_special=True)
+    ans = tok.encode(tok.answer_prefix + answer) + tok.encode("<|end|>", allow_special=True)
+    hay = n_tokens - len(header) - len(prompt) - len(ans)
     limit = (len(header) + hay) // S * S - len(header)  # haystack before the question's segment
     needles = [tok.encode(f[0]) for f in facts]
     free = limit - sum(map(len, needles))
@@ -130,19 +142,19 @@ def build_doc(tok: ByteTokenizer, rng: random.Random, filler: Filler, n_tokens: 
         body += filler.tokens(rng, gap) + needles[i]
         used += max(gap, 0)
     body += filler.tokens(rng, hay - len(body))
-    tokens = header + body + qa
-    n_ans = len(tok.encode(answer)) + 1  # the digits and <|end|>
-    target = [False] * (len(tokens) - n_ans) + [True] * n_ans
-    return TaskDoc(tokens, target, answer, len(header) + len(body))
+    tokens = header + body + prompt + ans
+    target = [False] * (len(tokens) - len(ans)) + [True] * len(ans)
+    q = len(header) + len(body)
+    return TaskDoc(tokens, target, answer, q, q + len(prompt), task)
 
 
-def passkey_facts(rng: random.Random) -> list[tuple[str, tuple[str, str]]]:
+def passkey_facts(rng: random.Random) -> list[Fact]:
     v = digits(rng)
     form, question = PASSKEY_FORMS[0]
     return [(form.format(v=v), (question, v))]
 
 
-def kv_facts(rng: random.Random, n: int, varied: bool) -> list[tuple[str, tuple[str, str]]]:
+def kv_facts(rng: random.Random, n: int, varied: bool) -> list[Fact]:
     keys = rng.sample(NAMES, n)
     out = []
     for k in keys:
@@ -152,10 +164,75 @@ def kv_facts(rng: random.Random, n: int, varied: bool) -> list[tuple[str, tuple[
     return out
 
 
-def sample_doc(tok: ByteTokenizer, rng: random.Random, filler: Filler, n_tokens: int, S: int,
-               multi_fraction: float = 0.3, max_facts: int = 4) -> TaskDoc:
-    """A training document: a passkey, or several key-value facts (varied phrasing) asking one."""
+def needle_facts(rng: random.Random, split: str = "train", kind: str | None = None) -> list[Fact]:
+    """One needle: a subject, a statement frame and a question frame from the split's lists."""
+    s = rng.choice(ph.split(ph.SUBJECTS, split))
+    v = ph.value(rng, kind)
+    st, q = rng.choice(ph.split(ph.STATEMENTS, split)), rng.choice(ph.split(ph.QUESTIONS, split))
+    return [(" " + st.format(s=s, v=v) + " ", (q.format(s=s), v))]
+
+
+def named_facts(rng: random.Random, n: int, split: str = "train", kind: str | None = None) -> list[Fact]:
+    """n facts about distinct names that share one subject, so only the name tells them apart."""
+    names = ph.split(ph.NAMES, split)
+    if n > len(names):
+        raise ValueError(f"{n} named facts need {n} distinct names; the {split} list has {len(names)}")
+    s = rng.choice(ph.split(ph.SUBJECTS, split))
+    statements, questions = ph.split(ph.FACT_STATEMENTS, split), ph.split(ph.FACT_QUESTIONS, split)
+    out = []
+    for k in rng.sample(names, n):
+        v = ph.value(rng, kind)
+        st, q = rng.choice(statements), rng.choice(questions)
+        out.append((" " + st.format(s=s, k=k, v=v) + " ", (q.format(s=s, k=k), v)))
+    return out
+
+
+def tracking_facts(rng: random.Random, n_people: int, n_moves: int, split: str = "train") -> tuple[list[Fact], int]:
+    """bAbI task 1: people move between places; the question asks where one of them is, and
+    the latest move wins. Returns the moves in story order and the index of the one to ask."""
+    people = rng.sample(ph.split(ph.PEOPLE, split), n_people)
+    moves, where = ph.split(ph.MOVES, split), ph.split(ph.WHERE, split)
+    story, who = [], []
+    for i in range(max(n_moves, n_people)):
+        p = people[i] if i < n_people else rng.choice(people)  # everyone moves at least once
+        l = rng.choice(ph.PLACES)
+        story.append((" " + rng.choice(moves).format(p=p, l=l) + " ", (rng.choice(where).format(p=p), l)))
+        who.append(p)
+    asked = rng.choice(people)
+    return story, max(i for i, p in enumerate(who) if p == asked)
+
+
+TASKS = ("passkey", "needle", "facts", "track")
+
+
+def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, task: str,
+                max_facts: int = 8, split: str = "train") -> TaskDoc:
+    """One document of a named task, sized to fit n_tokens."""
     room = (n_tokens // S - 1) * S - 32  # before the question's segment, less the header
+    if task == "passkey":
+        return build_doc(tok, rng, filler, n_tokens, S, passkey_facts(rng), 0, task=task)
+    if task == "needle":
+        return build_doc(tok, rng, filler, n_tokens, S, needle_facts(rng, split), 0, task=task)
+    if task == "facts":
+        n = max(1, min(rng.randint(1, max_facts), room // 40))
+        facts = named_facts(rng, n, split)
+        return build_doc(tok, rng, filler, n_tokens, S, facts, rng.randrange(n), task=task)
+    if task == "track":
+        n_moves = max(1, min(rng.randint(2, 8), room // 24))
+        story, ask = tracking_facts(rng, min(rng.randint(1, 3), n_moves), n_moves, split)
+        depths = sorted(rng.random() for _ in story)
+        return build_doc(tok, rng, filler, n_tokens, S, story, ask, depths=depths, task=task)
+    raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
+
+
+def sample_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int,
+               multi_fraction: float = 0.3, max_facts: int = 4, mix: dict[str, float] | None = None) -> TaskDoc:
+    """A training document. With `mix` ({task: weight}), a task drawn by weight; without it the
+    byte-level recipe: a passkey, or several key-value facts (varied phrasing) asking one."""
+    if mix:
+        task = rng.choices(list(mix), weights=list(mix.values()))[0]
+        return sample_task(tok, rng, filler, n_tokens, S, task, max_facts)
+    room = (n_tokens // S - 1) * S - 32
     if rng.random() < multi_fraction and room >= 48:
         facts = kv_facts(rng, min(rng.randint(1, max_facts), room // 48), varied=True)
     else:

@@ -46,16 +46,12 @@ def test_too_short_document_is_refused():
 
 def test_filler_draws_code_and_prose_in_their_shares():
     f = Filler(code_fraction=0.3, prose_fraction=0.3)
+    pools = {k: bytes(v.tolist()) for k, v in f.pools.items()}
     rng = random.Random(0)
     kinds = {"simple": 0, "code": 0, "prose": 0}
     for _ in range(300):
         text = bytes(f.tokens(rng, 200))
-        if text in (f._simple * 4):
-            kinds["simple"] += 1
-        elif text in f._prose:
-            kinds["prose"] += 1
-        else:
-            assert text in f._code
-            kinds["code"] += 1
+        kind = next(k for k in ("simple", "prose", "code") if text in pools[k])
+        kinds[kind] += 1
     assert 60 < kinds["code"] < 120 and 60 < kinds["prose"] < 120 and 90 < kinds["simple"] < 150, kinds
-    assert b"Return" in f._prose and b"def " not in f._prose[:2000]
+    assert b"Return" in pools["prose"] and b"def " not in pools["prose"][:2000]

@@ -1,0 +1,89 @@
+"""Questions about a code folder, answered through the real ingest and ask path.
+
+The folder is ingested with `docqa ingest`'s own pipeline into a throw-away store; questions
+come from `ast` (docqa.train.codefacts: which file defines f, the parameters of f, a module
+constant's value, a class's base) and are asked with the `ask` template, as `docqa ask` does.
+Beside each kind: the knockout (the same question over an empty memory) and the FTS5 baseline
+over 512-byte chunks of the same stream.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from docqa.answer import AnswerStream, load_template, render
+from docqa.bench.fts import FtsIndex
+from docqa.errors import InputError
+from docqa.ingest import IngestOptions, document_tokens, documents, ingest
+from docqa.model.io import LoadedModel
+from docqa.store import Store
+from docqa.train.codefacts import QUESTIONS, code_facts
+
+
+@dataclass
+class CodeCell:
+    kind: str
+    n: int
+    exact: float
+    knockout: float
+    fts: float
+    examples: list  # up to three (question, truth, docqa's answer)
+
+
+def _ask(lm: LoadedModel, memory, question: str, max_tokens: int) -> str:
+    prompt = render(lm.tokenizer, load_template("ask"), question=question)
+    return AnswerStream(lm, memory, prompt, max_tokens=max_tokens, seed=0).run().strip()
+
+
+def code_bench(lm: LoadedModel, folder: str, n: int, seed: int = 0, on_cell=None,
+               options: IngestOptions | None = None) -> tuple[list[CodeCell], dict]:
+    facts = code_facts(Path(folder))
+    if not facts:
+        raise InputError(f"{folder} has no Python definitions to ask about: point `docqa bench code` at a folder of .py files")
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
+        report = ingest(store, lm, "bench", [folder], options)
+        memory = store.load_snapshot("bench", report.snapshot_id, model_fingerprint=lm.fingerprint,
+                                     model_name=lm.name)
+    text = "".join(lm.tokenizer.decode(document_tokens(lm.tokenizer, d)) for d in documents([folder], options))
+    rng = random.Random(seed)
+    cells = []
+    with FtsIndex(text) as fts:
+        for kind in QUESTIONS:
+            chosen = [f for f in facts if f.kind == kind]
+            chosen = rng.sample(chosen, min(n, len(chosen)))
+            if not chosen:
+                continue
+            exact = knock = hits = 0
+            examples = []
+            for f in chosen:
+                q = QUESTIONS[kind].format(subject=f.subject)
+                max_tokens = len(lm.tokenizer.encode(" " + f.answer)) + 4
+                got = _ask(lm, memory, q, max_tokens)
+                exact += got == f.answer
+                knock += _ask(lm, memory.clone().zero_(), q, max_tokens) == f.answer
+                top = fts.top1(q)
+                hits += top is not None and f.answer in top
+                if len(examples) < 3:
+                    examples.append((q, f.answer, got))
+            cells.append(CodeCell(kind, len(chosen), exact / len(chosen), knock / len(chosen),
+                                  hits / len(chosen), examples))
+            if on_cell:
+                on_cell(cells[-1])
+    info = {"folder": str(folder), "files": report.ingested, "tokens": report.tokens, "facts": len(facts)}
+    return cells, info
+
+
+def format_table(cells: list[CodeCell]) -> str:
+    rows = ["| question | n | docqa exact | knockout | FTS5 top-1 | example (truth -> docqa) |",
+            "|---|---|---|---|---|---|"]
+    for c in cells:
+        ex = f"{c.examples[0][0]} {c.examples[0][1]!r} -> {c.examples[0][2]!r}" if c.examples else ""
+        rows.append(f"| {c.kind} | {c.n} | {c.exact:.2f} | {c.knockout:.2f} | {c.fts:.2f} | {ex} |")
+    return "\n".join(rows)
+
+
+def to_json(cells: list[CodeCell]) -> list[dict]:
+    return [asdict(c) for c in cells]

@@ -1,0 +1,120 @@
+"""The words of the recall tasks: statement and question frames, subjects, names, places, values.
+
+Every list is split the same fixed way: each fourth entry (index % 4 == 3) is *held out*, never
+used in training, so the bench can report recall on phrasings and names the model never saw
+beside the ones it did. `split(items, "train" | "heldout" | "all")` does the cut.
+"""
+
+from __future__ import annotations
+
+import random
+
+# Needles: "{s}" is the subject (what the value is), "{v}" the value.
+STATEMENTS = [
+    "The {s} is {v}.",
+    "Remember: the {s} is {v}.",
+    "Note that the {s} is {v}.",
+    "For the record, the {s} is {v}.",
+    "The {s} has been set to {v}.",
+    "Please keep this safe: the {s} is {v}.",
+    "Today the {s} is {v}. Do not forget it.",
+    "Our {s} is {v}.",
+    "The {s} we agreed on is {v}.",
+    "Write this down: {s} = {v}.",
+    "It is important to remember that the {s} is {v}.",
+    "The current {s} reads {v}.",
+]
+QUESTIONS = [
+    "What is the {s}?",
+    "Tell me the {s}.",
+    "What was the {s}?",
+    "Which value is the {s}?",
+    "What is the {s} I was given?",
+    "Do you remember the {s}?",
+    "What has the {s} been set to?",
+    "Give the {s}.",
+]
+SUBJECTS = [
+    "pass key", "vault combination", "launch code", "access code", "door code", "wifi password",
+    "locker number", "account number", "ticket number", "order number", "room number",
+    "badge number", "tracking number", "serial number", "pin", "license key", "backup code",
+    "safe combination", "gate code", "alarm code", "booking reference", "invoice number",
+    "parcel code", "port number", "build number", "release code", "project codename",
+    "meeting room", "favourite colour", "lucky number", "secret word", "magic number",
+    "password", "passphrase", "reference code", "confirmation code", "security code",
+    "activation key", "extension number", "flight number",
+]
+
+# Named facts: "{k}" is the name the question asks by.
+FACT_STATEMENTS = [
+    "The {s} of {k} is {v}.",
+    "{k}'s {s} is {v}.",
+    "The {s} for {k} is {v}.",
+    "{k} has the {s} {v}.",
+    "As for {k}, the {s} is {v}.",
+    "We gave {k} the {s} {v}.",
+    "{k}: {s} {v}.",
+    "The {s} that belongs to {k} is {v}.",
+]
+FACT_QUESTIONS = [
+    "What is the {s} of {k}?",
+    "What is {k}'s {s}?",
+    "Which {s} does {k} have?",
+    "What {s} was given to {k}?",
+]
+
+NAMES = [
+    "Mara", "Oskar", "Leila", "Tomas", "Ines", "Bruno", "Freya", "Hugo", "Anya", "Felix",
+    "Nadia", "Pavel", "Greta", "Omar", "Sofia", "Karl", "Yara", "Emil", "Lena", "Ravi",
+    "Clara", "Ivan", "Maya", "Jonas", "Elsa", "Diego", "Nina", "Otto", "Zara", "Milo",
+    "Hana", "Luca", "Vera", "Arjun", "Ida", "Marco", "Rosa", "Theo", "Alma", "Samir",
+    "Edith", "Gustav", "Irene", "Kenji", "Lotte", "Mateo", "Noor", "Piet", "Ruth", "Stellan",
+    "falcon", "copper", "violet", "harbor", "maple", "orbit", "quartz", "tiger", "lemon",
+    "canyon", "ember", "glacier", "willow", "comet", "saffron", "juniper", "onyx", "pepper",
+    "sierra", "tundra", "walnut", "zephyr", "basil", "cobalt", "dune", "fable", "garnet",
+    "hazel", "indigo", "marble", "nectar", "opal", "pebble", "raven", "sparrow", "thistle",
+    "umber", "velvet", "wren", "yarrow", "aspen", "birch", "cedar", "dahlia", "elm", "fern",
+]
+PEOPLE = NAMES[:50]  # the entity-tracking task moves people, not objects
+
+PLACES = [
+    "kitchen", "garden", "hallway", "bedroom", "office", "bathroom", "garage", "cellar",
+    "attic", "library", "market", "station", "harbour", "bakery", "school", "park", "museum",
+    "beach", "church", "hospital", "cinema", "bank", "farm", "forest", "bridge", "castle",
+    "river", "lake", "airport", "theatre",
+]
+MOVES = [
+    "{p} went to the {l}.", "{p} moved to the {l}.", "{p} travelled to the {l}.",
+    "{p} journeyed to the {l}.", "{p} went back to the {l}.", "{p} ran to the {l}.",
+    "{p} walked into the {l}.", "Then {p} headed to the {l}.",
+]
+WHERE = ["Where is {p}?", "Where is {p} now?", "In which place is {p}?", "Where did {p} go last?"]
+
+VALUE_WORDS = [
+    "amber", "azure", "crimson", "emerald", "golden", "ivory", "scarlet", "silver", "teal",
+    "badger", "beaver", "camel", "dolphin", "eagle", "ferret", "gazelle", "heron", "jaguar",
+    "koala", "lynx", "otter", "panda", "rabbit", "salmon", "turtle", "walrus", "zebra",
+    "apricot", "banana", "cherry", "grape", "mango", "melon", "olive", "peach", "plum",
+    "anchor", "bottle", "candle", "hammer", "ladder", "mirror", "pillow", "rocket", "saddle",
+    "trumpet", "violin", "wagon", "blossom", "meadow", "summit", "thunder", "valley", "winter",
+]
+SPLITS = ("train", "heldout", "all")
+
+
+def split(items: list, which: str) -> list:
+    if which not in SPLITS:
+        raise ValueError(f"split {which!r}; choose one of {SPLITS}")
+    if which == "all":
+        return list(items)
+    return [x for i, x in enumerate(items) if (i % 4 == 3) == (which == "heldout")]
+
+
+def value(rng: random.Random, kind: str | None = None) -> str:
+    """A needle's value: digits (4-6), a word, or a code like 'KX-4821'."""
+    kind = kind or rng.choice(["digits", "digits", "word", "code"])
+    if kind == "digits":
+        return "".join(rng.choice("0123456789") for _ in range(rng.randint(4, 6)))
+    if kind == "word":
+        return rng.choice(VALUE_WORDS)
+    letters = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+    return rng.choice(letters) + rng.choice(letters) + "-" + "".join(rng.choice("0123456789") for _ in range(4))

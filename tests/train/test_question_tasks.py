@@ -1,0 +1,73 @@
+import random
+import re
+
+import pytest
+
+from docqa.model.tokenizer import BPETokenizer, ByteTokenizer
+from docqa.train import phrasings as ph
+from docqa.train.tasks import TASKS, Filler, named_facts, needle_facts, sample_task, tracking_facts
+
+
+@pytest.fixture(scope="module")
+def bpe():
+    text = " ".join(ph.STATEMENTS + ph.QUESTIONS + ph.NAMES + ph.PLACES + ph.MOVES) + " The grass is green. "
+    return BPETokenizer.train([text * 5], vocab_size=600)
+
+
+def test_heldout_lists_are_a_quarter_and_disjoint_from_training():
+    for items in (ph.STATEMENTS, ph.QUESTIONS, ph.SUBJECTS, ph.NAMES, ph.FACT_STATEMENTS, ph.MOVES):
+        train, held = ph.split(items, "train"), ph.split(items, "heldout")
+        assert not set(train) & set(held) and len(train) + len(held) == len(items)
+        assert len(held) == len(items) // 4
+    seen = len(ph.split(ph.STATEMENTS, "train")) * len(ph.split(ph.QUESTIONS, "train"))
+    assert seen >= 40, "the issue asks for at least 40 statement/question phrasings in training"
+    with pytest.raises(ValueError, match="split 'test'"):
+        ph.split(ph.NAMES, "test")
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_heldout_facts_use_only_heldout_names_and_phrasings(seed):
+    rng = random.Random(seed)
+    held_names, held_subjects = set(ph.split(ph.NAMES, "heldout")), set(ph.split(ph.SUBJECTS, "heldout"))
+    facts = named_facts(rng, 4, "heldout")
+    for statement, (question, value) in facts:
+        name = next(n for n in ph.NAMES if re.search(rf"\b{n}\b", question))
+        assert name in held_names and value in statement
+        assert any(s in question for s in held_subjects)
+    names = [next(n for n in ph.NAMES if re.search(rf"\b{n}\b", q)) for _, (q, _) in facts]
+    assert len(set(names)) == 4, "named facts must be told apart by name"
+    (statement, (question, value)), = needle_facts(rng, "heldout")
+    assert any(s in question for s in held_subjects) and value in statement
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_tracking_answer_is_the_latest_place_of_the_person_asked(seed):
+    rng = random.Random(seed)
+    story, ask = tracking_facts(rng, 3, 8, "train")
+    question, place = story[ask][1]
+    person = re.search(r"\b(" + "|".join(ph.PEOPLE) + r")\b", question).group(1)
+    moves = [(re.search(r"\b(" + "|".join(ph.PEOPLE) + r")\b", s).group(1),
+              re.search(r"the (\w+)\.", s).group(1)) for s, _ in story]
+    assert [l for p, l in moves if p == person][-1] == place
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("seed", range(6))
+def test_task_documents_keep_statements_before_the_question_segment(bpe, task, seed):
+    rng = random.Random(seed)
+    S = 32
+    n = rng.randint(6, 12) * S - rng.randrange(S // 2)
+    doc = sample_task(bpe, rng, Filler(bpe), n, S, task, max_facts=6)
+    assert len(doc.tokens) == n and doc.task == task
+    targets = [t for t, m in zip(doc.tokens, doc.target) if m]
+    assert targets == bpe.encode(" " + doc.answer) + [bpe.special_tokens["<|end|>"]]
+    assert doc.tokens[doc.answer_start:] == targets
+    assert bpe.decode(doc.tokens[doc.question_start:doc.answer_start]).startswith("<|question|>")
+    before = bpe.decode(doc.tokens[:doc.question_start // S * S])
+    assert doc.answer in before, "the answer must be stored before the question's segment"
+
+
+def test_byte_tokenizer_answers_keep_the_old_format():
+    tok = ByteTokenizer()
+    doc = sample_task(tok, random.Random(0), Filler(tok), 512, 64, "needle")
+    assert tok.decode(doc.tokens).endswith(f"<|answer|>{doc.answer}<|end|>")
