@@ -1,0 +1,99 @@
+import json
+import random
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from docqa.bench.haystack import hide
+from docqa.cli.main import cli
+from docqa.errors import InputError
+from docqa.model.config import ModelConfig
+from docqa.model.io import save_model
+from docqa.model.tokenizer import BPETokenizer
+from docqa.model.transformer import InfiniTransformer
+from docqa.train import phrasings as ph
+from docqa.train.tasks import named_facts
+
+PROSE = ("The river winds through the valley, past mills and quiet farms.\n"
+         "Each spring the water rises and the ferry stops for a week.\n")
+
+
+@pytest.fixture(scope="module")
+def bpe():
+    text = PROSE * 3 + " ".join(ph.STATEMENTS + ph.QUESTIONS + ph.SUBJECTS + ph.NAMES)
+    return BPETokenizer.train([text], vocab_size=500)
+
+
+@pytest.fixture()
+def model_dir(tmp_path, bpe):
+    torch.manual_seed(0)
+    save_model(InfiniTransformer(ModelConfig.from_name("test", vocab_size=bpe.vocab_size, segment_len=32)),
+               bpe, tmp_path / "m")
+    return tmp_path / "m"
+
+
+@pytest.fixture()
+def folder(tmp_path):
+    d = tmp_path / "hay"
+    d.mkdir()
+    for i in range(6):
+        (d / f"chapter{i}.txt").write_text(PROSE * 12)
+    (d / "consts.py").write_text("MAX_WIDTH = 80\n\n\ndef render(text, width=80, *, wrap=True):\n    return text\n\n\n"
+                                 "class Box(Base):\n    pass\n")
+    return d
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_hide_keeps_order_and_length_and_ends_before_the_limit(bpe, seed):
+    rng = random.Random(seed)
+    window = bpe.encode(PROSE * 20)[:400]
+    facts = named_facts(rng, 3, "train")
+    depths = [rng.random() for _ in facts]
+    out = hide(bpe, window, facts, depths, limit=320)
+    assert len(out) == len(window)
+    text = bpe.decode(out)
+    where = [text.index(f[0]) for f in facts]
+    assert [w for _, w in sorted(zip(depths, where))] == sorted(where), "statements keep depth order"
+    assert all(len(bpe.decode(out[:320])) >= w + len(f[0]) for w, f in zip(where, facts))
+    with pytest.raises(InputError, match="do not fit"):
+        hide(bpe, window, facts, depths, limit=10)
+
+
+def test_bench_recall_on_a_haystack_folder(model_dir, folder, tmp_path):
+    out = CliRunner().invoke(cli, ["bench", "recall", "--model", str(model_dir), "--haystack", str(folder),
+                                   "--lengths", "256", "--depths", "start,end", "--n", "3", "--facts", "2",
+                                   "--facts-length", "256", "--json", "--plot", str(tmp_path / "h.png")],
+                             catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.stdout)
+    cells = result["cells"]
+    assert [(c["task"], c["split"], c["depth"]) for c in cells] == [
+        ("needle", "train", "start"), ("needle", "heldout", "start"), ("needle", "train", "end"),
+        ("needle", "heldout", "end"), ("facts=2", "train", "spread"), ("facts=2", "heldout", "spread"),
+        ("track", "train", "spread"), ("track", "heldout", "spread")]
+    # The haystack repeats one paragraph, so BM25 on the question's words finds the statement;
+    # at the start it always lies whole inside the first 512-byte chunk.
+    assert all(c["fts"] == 1.0 for c in cells if c["depth"] == "start"), cells
+    assert all(0 <= c["exact"] <= 1 and 0 <= c["knockout"] <= 1 for c in cells)
+    assert result["haystack_tokens"] > 1024
+    assert (tmp_path / "h.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_too_small_haystack_is_a_clear_error(model_dir, tmp_path):
+    (tmp_path / "tiny").mkdir()
+    (tmp_path / "tiny" / "a.txt").write_text("short")
+    out = CliRunner().invoke(cli, ["bench", "recall", "--model", str(model_dir), "--haystack", str(tmp_path / "tiny")])
+    assert out.exit_code == 1 and "needs at least 1,024" in out.output
+
+
+def test_bench_code_asks_ast_questions_through_ingest(model_dir, folder):
+    out = CliRunner().invoke(cli, ["bench", "code", str(folder), "--model", str(model_dir), "--n", "2", "--json"],
+                             catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.stdout)
+    assert result["files"] == 7 and result["facts"] >= 4
+    kinds = {c["kind"]: c for c in result["cells"]}
+    assert set(kinds) == {"defines", "params", "constant", "base"}
+    assert kinds["params"]["examples"][0][:2] == ["What are the parameters of render?", "text, width, wrap"]
+    assert kinds["constant"]["fts"] == 1.0  # "MAX_WIDTH = 80" sits in one chunk
