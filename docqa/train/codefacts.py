@@ -61,11 +61,12 @@ class _Module:
     assigns: list[tuple[str, object]]  # (name, literal value or _NOT_LITERAL), in source order
 
 
-def code_facts(root: Path, max_files: int | None = None) -> list[CodeFact]:
+def code_facts(root: Path, max_files: int | None = None, exclude: tuple[str, ...] = ()) -> list[CodeFact]:
     """Facts from the first max_files `*.py` files under root, in sorted path order.
 
     Uniqueness is judged within those files. Files that are not UTF-8 or do not parse are
-    skipped, as are __pycache__ and hidden directories.
+    skipped, as are __pycache__, hidden directories and directories named in `exclude`
+    (training passes "site-packages": third-party code is for evaluation only).
     """
     root = Path(root)
     if not root.is_dir():
@@ -73,7 +74,7 @@ def code_facts(root: Path, max_files: int | None = None) -> list[CodeFact]:
     if max_files is not None and max_files < 0:
         raise InputError(f"max_files must be >= 0 or None, got {max_files}")
     with _gc_paused():
-        modules = [m for p in _py_files(root)[:max_files] if (m := _read(root, p)) is not None]
+        modules = [m for p in _py_files(root, exclude)[:max_files] if (m := _read(root, p)) is not None]
 
     def_files: dict[str, set[str]] = defaultdict(set)
     def_count: Counter[str] = Counter()
@@ -131,10 +132,10 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _py_files(root: Path) -> list[Path]:
+def _py_files(root: Path, exclude: tuple[str, ...] = ()) -> list[Path]:
     files = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d != "__pycache__" and not d.startswith(".")]
+        dirnames[:] = [d for d in dirnames if d != "__pycache__" and not d.startswith(".") and d not in exclude]
         files += [Path(dirpath, f) for f in filenames if f.endswith(".py")]
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 

@@ -32,7 +32,7 @@ from docqa.model.io import load_model, save_model
 from docqa.model.tokenizer import ByteTokenizer, load_tokenizer
 from docqa.model.transformer import InfiniTransformer
 from docqa.train.corpus import describe, load_texts
-from docqa.train.tasks import Filler, sample_doc
+from docqa.train.tasks import CodeFiles, Filler, sample_doc
 
 
 @dataclass
@@ -137,14 +137,14 @@ class HistoryBank:
         return Memory(self.memory.detach().layers, self.memory.pending[:, :0], 0)
 
 
-def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int):
+def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int, code: CodeFiles | None = None):
     progress = min(1.0, step / max(1, tc.curriculum_steps))
     hi = round(tc.start_max_segments + progress * (tc.max_segments - tc.start_max_segments))
     n_seg = rng.randint(tc.min_segments, max(tc.min_segments, hi))
     docs = []
     for _ in range(tc.batch):
         length = n_seg * S - rng.randrange(S // 2)  # the question lands anywhere in its segment
-        docs.append(sample_doc(tok, rng, filler, length, S, tc.multi_fraction, tc.max_facts, tc.task_mix))
+        docs.append(sample_doc(tok, rng, filler, length, S, tc.multi_fraction, tc.max_facts, tc.task_mix, code))
     T = max(len(d.tokens) for d in docs)
     x = torch.zeros(tc.batch, T, dtype=torch.long)
     ans = torch.zeros(tc.batch, T, dtype=torch.bool)  # position t predicts an answer token t+1
@@ -260,6 +260,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
             layer.z.copy_(saved[f"{i}.z"])
     texts = load_texts(max_files=tc.max_text_files) if tc.text == "corpus" else None
     filler = Filler(tok, code_fraction=tc.code_fraction, prose_fraction=tc.prose_fraction, texts=texts)
+    code = CodeFiles(tok) if tc.task_mix.get("code") else None
     if texts is not None:
         (run / "text.json").write_text(json.dumps(describe(texts), indent=2) + "\n")
     t0, start_elapsed = time.time(), state["elapsed"]
@@ -273,7 +274,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         for g in opt.param_groups:
             base = tc.gate_lr if g["name"] == "gate" else tc.lr
             g["lr"] = base * lr_scale(step, tc)
-        x, w, ans, n_seg = make_batch(tok, rng, filler, tc, step, S)
+        x, w, ans, n_seg = make_batch(tok, rng, filler, tc, step, S, code)
         x, w, ans = x.to(tc.device), w.to(tc.device), ans.to(tc.device)
         use_bank = rng.random() < tc.history_fraction
         memory = bank.advance(rng, filler, tc.history_advance, tc.history_reset) if use_bank else None

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import torch
 
+from connectors.document import Document, header
 from docqa.model.tokenizer import ByteTokenizer
+from docqa.train.codefacts import QUESTIONS, CodeFact, code_facts
 from docqa.train import phrasings as ph
 from docqa.train.corpus import docstrings
 
@@ -202,12 +204,69 @@ def tracking_facts(rng: random.Random, n_people: int, n_moves: int, split: str =
     return story, max(i for i, p in enumerate(who) if p == asked)
 
 
-TASKS = ("passkey", "needle", "facts", "track")
+class CodeFiles:
+    """Standard-library modules streamed as `docqa ingest` streams a folder (<|doc|>, the
+    "### path" header, the source), each with the facts `ast` finds in it. Third-party code
+    (site-packages) and the test suites are left out: the first is evaluation text."""
+
+    EXCLUDE = ("site-packages", "test", "tests", "idlelib", "lib2to3", "__phello__")
+
+    def __init__(self, tok, root: Path | None = None, max_files: int | None = None, max_tokens: int = 1500):
+        root = Path(root or sysconfig.get_paths()["stdlib"])
+        by_path: dict[str, list[CodeFact]] = {}
+        for f in code_facts(root, max_files, self.EXCLUDE):
+            by_path.setdefault(f.path, []).append(f)
+        paths = sorted(by_path)
+        texts = [(root / p).read_text(encoding="utf-8") for p in paths]
+        docs = [Document.create(p, str(root / p), t, {"path": p}) for p, t in zip(paths, texts)]
+        mark = tok.encode("<|doc|>", allow_special=True)
+        heads = tok.encode_batch([header(d) for d in docs])
+        bodies = tok.encode_batch(texts)
+        self.files = [(mark + h + b, by_path[p]) for p, h, b in zip(paths, heads, bodies)
+                      if len(mark + h + b) <= max_tokens]  # whole files only: every fact is in the stream
+        if not self.files:
+            raise ValueError(f"no module under {root} has facts and at most {max_tokens} tokens")
+
+    def doc(self, tok, rng: random.Random, n_tokens: int, S: int) -> TaskDoc:
+        """Whole modules until the question's segment, a question about one of them."""
+        order = rng.sample(range(len(self.files)), min(len(self.files), 64))
+        stream: list[int] = []
+        facts: list[CodeFact] = []
+        reserve = 48  # the question and answer, at most
+        limit = (n_tokens - reserve) // S * S
+        for i in order:
+            tokens, fs = self.files[i]
+            if len(stream) + len(tokens) <= limit:
+                stream += tokens
+                facts += fs
+            elif facts:
+                break
+        if not facts:
+            raise ValueError(f"no module fits in {limit} tokens; use longer documents")
+        kind = rng.choice(sorted({f.kind for f in facts}))
+        fact = rng.choice([f for f in facts if f.kind == kind])
+        prompt = tok.encode(f"<|question|>{QUESTIONS[kind].format(subject=fact.subject)}<|answer|>", allow_special=True)
+        ans = tok.encode(tok.answer_prefix + fact.answer) + tok.encode("<|end|>", allow_special=True)
+        pad = n_tokens - len(stream) - len(prompt) - len(ans)
+        if pad < 0:
+            raise ValueError(f"a document of {n_tokens} tokens is too short for this question")
+        nxt = self.files[order[-1]][0]
+        body = stream + (nxt * (pad // len(nxt) + 1))[:pad]  # the stream goes on into another module
+        tokens = body + prompt + ans
+        target = [False] * (len(tokens) - len(ans)) + [True] * len(ans)
+        return TaskDoc(tokens, target, fact.answer, len(body), len(body) + len(prompt), "code")
+
+
+TASKS = ("passkey", "needle", "facts", "track", "code")
 
 
 def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, task: str,
-                max_facts: int = 8, split: str = "train") -> TaskDoc:
+                max_facts: int = 8, split: str = "train", code: CodeFiles | None = None) -> TaskDoc:
     """One document of a named task, sized to fit n_tokens."""
+    if task == "code":
+        if code is None:
+            raise ValueError("the code task needs CodeFiles")
+        return code.doc(tok, rng, n_tokens, S)
     room = (n_tokens // S - 1) * S - 32  # before the question's segment, less the header
     if task == "passkey":
         return build_doc(tok, rng, filler, n_tokens, S, passkey_facts(rng), 0, task=task)
@@ -226,12 +285,13 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
 
 
 def sample_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int,
-               multi_fraction: float = 0.3, max_facts: int = 4, mix: dict[str, float] | None = None) -> TaskDoc:
+               multi_fraction: float = 0.3, max_facts: int = 4, mix: dict[str, float] | None = None,
+               code: CodeFiles | None = None) -> TaskDoc:
     """A training document. With `mix` ({task: weight}), a task drawn by weight; without it the
     byte-level recipe: a passkey, or several key-value facts (varied phrasing) asking one."""
     if mix:
         task = rng.choices(list(mix), weights=list(mix.values()))[0]
-        return sample_task(tok, rng, filler, n_tokens, S, task, max_facts)
+        return sample_task(tok, rng, filler, n_tokens, S, task, max_facts, code=code)
     room = (n_tokens // S - 1) * S - 32
     if rng.random() < multi_fraction and room >= 48:
         facts = kv_facts(rng, min(rng.randint(1, max_facts), room // 48), varied=True)
