@@ -157,7 +157,7 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int, code: CodeF
     w = torch.where(ans, 1.0, tc.lm_weight * real * keep)
     first = ans & ~torch.cat([torch.zeros_like(ans[:, :1]), ans[:, :-1]], 1)  # answer starts
     w = torch.where(first, tc.first_answer_weight, w)
-    return x, w, ans, n_seg
+    return x, w, ans, n_seg, [d.task for d in docs]
 
 
 def gate_stats(model: InfiniTransformer) -> list[list[float]]:
@@ -274,7 +274,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         for g in opt.param_groups:
             base = tc.gate_lr if g["name"] == "gate" else tc.lr
             g["lr"] = base * lr_scale(step, tc)
-        x, w, ans, n_seg = make_batch(tok, rng, filler, tc, step, S, code)
+        x, w, ans, n_seg, tasks = make_batch(tok, rng, filler, tc, step, S, code)
         x, w, ans = x.to(tc.device), w.to(tc.device), ans.to(tc.device)
         use_bank = rng.random() < tc.history_fraction
         memory = bank.advance(rng, filler, tc.history_advance, tc.history_reset) if use_bank else None
@@ -291,13 +291,21 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         opt.step()
         with torch.no_grad():
             a = ans[:, :-1][sel]
-            ans_acc = float((logits.argmax(-1) == x[:, 1:][sel])[a].float().mean())
+            right = logits.argmax(-1) == x[:, 1:][sel]
+            ans_acc = float(right[a].float().mean())
             ans_loss = float(ce[a].mean())
+            # teacher-forced exact match of each document's whole answer, by task
+            wrong = torch.zeros_like(ans[:, :-1], dtype=torch.long)
+            wrong[sel] = (a & ~right).long()
+            exact_by_task: dict[str, list[float]] = {}
+            for t, bad in zip(tasks, wrong.sum(1).tolist()):
+                exact_by_task.setdefault(t or "default", []).append(float(bad == 0))
         state["step"] += 1
         state["tokens"] += int(x.numel())
         state["elapsed"] = start_elapsed + time.time() - t0
         entry = {"step": state["step"], "loss": round(float(loss.detach()), 4), "answer_loss": round(ans_loss, 4),
-                 "answer_acc": round(ans_acc, 3), "segments": n_seg, "history": use_bank,
+                 "answer_acc": round(ans_acc, 3), "segments": n_seg,
+                 "exact": {t: round(sum(v) / len(v), 3) for t, v in sorted(exact_by_task.items())}, "history": use_bank,
                  "elapsed": round(state["elapsed"], 1), "tokens": state["tokens"]}
         if state["step"] % 50 == 0:
             entry["gates"] = gate_stats(model)

@@ -64,7 +64,7 @@ def test_make_batch_weights_answers_and_their_first_token():
     from docqa.train.tasks import Filler
 
     tc = TrainConfig(**{**TINY, "first_answer_weight": 4.0, "lm_weight": 0.25})
-    x, w, ans, _ = make_batch(ByteTokenizer(), random.Random(0), Filler(), tc, 0, 64)
+    x, w, ans, _, _ = make_batch(ByteTokenizer(), random.Random(0), Filler(), tc, 0, 64)
     for i in range(x.shape[0]):
         where = ans[i].nonzero().flatten()
         assert (where.diff() == 1).all() and len(where) == 6  # 5 digits and <|end|>, in a row
@@ -73,3 +73,24 @@ def test_make_batch_weights_answers_and_their_first_token():
         others = torch.ones_like(ans[i])
         others[where] = False
         assert set(w[i][others].unique().tolist()) <= {0.0, 0.25}
+
+
+def test_bpe_run_with_a_task_mix_resumes_exactly_and_logs_exact_match_by_task(tmp_path):
+    from docqa.model.tokenizer import BPETokenizer
+    from docqa.train import phrasings as ph
+
+    text = " ".join(ph.STATEMENTS + ph.QUESTIONS + ph.SUBJECTS + ph.NAMES + ph.MOVES) + " The grass is green. "
+    BPETokenizer.train([text * 3], vocab_size=500).save(tmp_path / "tok.json")
+    cfg = {**TINY, "tokenizer": str(tmp_path / "tok.json"), "batch": 4, "lm_sample": 0.5,
+           "task_mix": {"needle": 1, "facts": 1, "track": 1}}
+    train(tmp_path / "a", TrainConfig(**cfg))
+    train(tmp_path / "b", TrainConfig(**{**cfg, "steps": 3}))
+    train(tmp_path / "b", TrainConfig(steps=6))
+    a, b = (load_model(tmp_path / r / "checkpoint" / "model") for r in "ab")
+    assert type(a.tokenizer).__name__ == "BPETokenizer" and a.config.vocab_size == a.tokenizer.vocab_size
+    for k, v in a.model.state_dict().items():
+        torch.testing.assert_close(v, b.model.state_dict()[k], rtol=1e-5, atol=1e-6, msg=k)
+    log = [json.loads(l) for l in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+    tasks = set().union(*(e["exact"] for e in log))
+    assert tasks <= {"needle", "facts", "track"} and len(tasks) >= 2
+    assert all(0 <= v <= 1 for e in log for v in e["exact"].values())
