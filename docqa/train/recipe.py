@@ -1,11 +1,16 @@
 """The shipped model's recipe as one command: every phase, then the recall bench, in one go.
 
-    python -m docqa.train.recipe OUT_DIR [--device cuda] [--quick]
+    python -m docqa.train.recipe OUT_DIR [--recipe bpe|byte] [--device cuda] [--quick]
+                                 [--haystack EVAL_DIR]
 
-Each phase is a `docqa train` run that starts from the previous phase's model; a phase that
-already finished is skipped, so the command resumes after an interruption. At the end the
-recall bench runs on the final model and its table and JSON land in OUT_DIR. `--quick` runs
-every phase for a few steps on the test preset: the CPU check of the whole pipeline.
+`bpe` (the default model since December) first trains the BPE tokenizer on the training text
+(docqa.train.vocab; `apt-get install python3-doc` adds the Python documentation to that text,
+man pages and /usr/share/doc come with Debian), then trains on questions about real text;
+`byte` replays the byte-level passkey model of November. Each phase is a `docqa train` run
+that starts from the previous phase's model; a phase that already finished is skipped, so the
+command resumes after an interruption. At the end the recall bench runs on the final model
+(with `--haystack`, also on real text the model never saw) and its tables and JSON land in
+OUT_DIR. `--quick` runs every phase for a few steps on the test preset: the CPU check.
 """
 
 from __future__ import annotations
@@ -14,13 +19,17 @@ import argparse
 import json
 from pathlib import Path
 
+from docqa.bench.haystack import Haystack, haystack_bench
+from docqa.bench.haystack import format_table as haystack_table
+from docqa.bench.haystack import to_json as haystack_json
 from docqa.bench.recall import facts_curve, format_table, passkey_table, to_json
 from docqa.model.io import load_model
 from docqa.train.loop import TrainConfig, checkpoint_dir, train
+from docqa.train.vocab import train_vocab
 
 # (name, stop_at, TrainConfig fields). stop_at cuts a phase at the checkpoint the bench chose
 # while keeping its learning-rate schedule (docs/TRAINING.md has the tables behind each choice).
-PHASES: list[tuple[str, int | None, dict]] = [
+BYTE_PHASES: list[tuple[str, int | None, dict]] = [
     ("r2", 1300, dict(steps=4000, max_segments=8, history_fraction=0.0)),
     ("p3", 800, dict(steps=3000, batch=8, lr=5e-4, warmup=50, max_segments=32, start_max_segments=8,
                      curriculum_steps=1000)),
@@ -30,17 +39,40 @@ PHASES: list[tuple[str, int | None, dict]] = [
                      start_max_segments=64, curriculum_steps=300, code_fraction=0.25, save_every=50)),
 ]
 
+# Questions about real text (docs/TRAINING.md, runs b1/b2): subword tokens, a 128-token segment,
+# a short conv, needles / named facts / entity tracking with the training half of the phrasings.
+BPE_TASKS = {"needle": 1, "facts": 2, "track": 1, "passkey": 0.25}
+BPE_PHASES: list[tuple[str, int | None, dict]] = [
+    ("b1", None, dict(task_mix=BPE_TASKS, text="corpus", code_fraction=0.4, prose_fraction=0.5,
+                      text_ramp_steps=500, model_overrides={"segment_len": 128, "short_conv": 4},
+                      steps=3000, batch=16, min_segments=2, start_max_segments=4, max_segments=16,
+                      curriculum_steps=1500, lm_sample=0.1, lm_weight=0.1, eval_every=0, save_every=50,
+                      keep_every=250, lr=3e-3, warmup=100, max_facts=8, history_fraction=0.5)),
+]
+RECIPES = {"bpe": BPE_PHASES, "byte": BYTE_PHASES}
+PHASES = BPE_PHASES
+VOCAB_SIZE = 8192
+
 QUICK = dict(preset="small", batch=2, steps=4, warmup=1, save_every=2, eval_every=0,
              min_segments=3, start_max_segments=3, max_segments=4, curriculum_steps=2)
 
 
 def run_recipe(out: Path, device: str = "cpu", quick: bool = False, lengths: list[int] | None = None,
-               n: int = 10, on_log=None) -> dict:
+               n: int = 10, on_log=None, recipe: str = "bpe", haystack: list[str] | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
+    phases = RECIPES[recipe]
+    extra: dict = {}
+    if recipe == "bpe":
+        tok_path = out / "tokenizer.json"
+        if not tok_path.exists():
+            train_vocab(tok_path, 600 if quick else VOCAB_SIZE, max_files=20 if quick else 1500)
+        extra = {"tokenizer": str(tok_path)}
+        if quick:
+            extra |= {"text": "stdlib", "max_facts": 2}
     previous: Path | None = None
-    for name, stop_at, fields in PHASES:
+    for name, stop_at, fields in phases:
         run = out / name
-        cfg = {**fields, **(QUICK if quick else {}), "device": device}
+        cfg = {**fields, **(QUICK if quick else {}), **extra, "device": device}
         if previous is not None:
             cfg["init_from"] = str(previous)
         stop = None if quick else stop_at
@@ -53,9 +85,18 @@ def run_recipe(out: Path, device: str = "cpu", quick: bool = False, lengths: lis
     lengths = lengths or ([256] if quick else [1024, 4096, 16384])
     cells = passkey_table(lm, lengths, ["start", "middle", "end"], 2 if quick else n)
     cells += facts_curve(lm, [1, 2] if quick else [1, 2, 4, 8, 16], 512 if quick else 2048, 2 if quick else n)
-    (out / "bench.md").write_text(f"model {lm.name}\n\n{format_table(cells)}\n")
-    result = {"model": lm.name, "model_dir": str(previous), "phases": [p[0] for p in PHASES],
+    md = f"model {lm.name}\n\n{format_table(cells)}\n"
+    result = {"model": lm.name, "model_dir": str(previous), "phases": [p[0] for p in phases],
               "cells": to_json(cells)}
+    if haystack:
+        hay = Haystack(lm, haystack)
+        hcells = haystack_bench(lm, hay, [512] if quick else [1024, 4096, 16384], ["start", "middle", "end"],
+                                [2] if quick else [1, 2, 4, 8, 16, 32], 512 if quick else 2048,
+                                ["train", "heldout"], 2 if quick else n)
+        md += f"\nhaystack {', '.join(haystack)}\n\n{haystack_table(hcells)}\n"
+        result["haystack"] = haystack
+        result["haystack_cells"] = haystack_json(hcells)
+    (out / "bench.md").write_text(md)
     (out / "bench.json").write_text(json.dumps(result, indent=2))
     return result
 
@@ -67,9 +108,13 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="a few steps per phase: the CPU check")
     ap.add_argument("--lengths", default=None, help="bench lengths, e.g. 1024,16384,262144,1048576")
     ap.add_argument("--n", type=int, default=10)
+    ap.add_argument("--recipe", default="bpe", choices=sorted(RECIPES))
+    ap.add_argument("--haystack", action="append", default=None,
+                    help="also bench on this folder's text (never trained on), e.g. a package from site-packages")
     args = ap.parse_args()
     lengths = [int(x) for x in args.lengths.split(",")] if args.lengths else None
-    result = run_recipe(args.out, args.device, args.quick, lengths, args.n)
+    result = run_recipe(args.out, args.device, args.quick, lengths, args.n, recipe=args.recipe,
+                        haystack=args.haystack)
     print((args.out / "bench.md").read_text())
     print(f"model: {result['model_dir']}")
 

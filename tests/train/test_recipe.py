@@ -1,16 +1,29 @@
 import json
 
-from docqa.train.recipe import PHASES, run_recipe
+import pytest
+
+from docqa.train.recipe import RECIPES, run_recipe
 
 
-def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path):
-    result = run_recipe(tmp_path, quick=True)
-    assert result["phases"] == [p[0] for p in PHASES]
-    for name, _, _ in PHASES:
-        assert json.loads((tmp_path / name / "checkpoint" / "state.json").read_text())["step"] == 4
-    p3 = json.loads((tmp_path / "p3" / "checkpoint" / "state.json").read_text())
-    assert p3["train_config"]["init_from"] == str(tmp_path / "r2" / "checkpoint" / "model")
+@pytest.mark.parametrize("recipe", ["byte", "bpe"])
+def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, recipe):
+    phases = RECIPES[recipe]
+    hay = tmp_path / "hay"
+    hay.mkdir()
+    (hay / "a.txt").write_text("The river winds through the valley, past mills and quiet farms.\n" * 80)
+    result = run_recipe(tmp_path / "out", quick=True, recipe=recipe, haystack=[str(hay)])
+    out = tmp_path / "out"
+    assert result["phases"] == [p[0] for p in phases]
+    for name, _, _ in phases:
+        assert json.loads((out / name / "checkpoint" / "state.json").read_text())["step"] == 4
+    if len(phases) > 1:
+        second = json.loads((out / phases[1][0] / "checkpoint" / "state.json").read_text())
+        assert second["train_config"]["init_from"] == str(out / phases[0][0] / "checkpoint" / "model")
     assert {c["task"] for c in result["cells"]} == {"passkey", "facts=1", "facts=2"}
-    logs = [(tmp_path / n / "log.jsonl").read_text() for n, _, _ in PHASES]
-    run_recipe(tmp_path, quick=True)  # finished phases are not trained again
-    assert logs == [(tmp_path / n / "log.jsonl").read_text() for n, _, _ in PHASES]
+    assert {c["task"] for c in result["haystack_cells"]} == {"needle", "facts=2", "track"}
+    if recipe == "bpe":
+        assert (out / "tokenizer.json").exists()
+        assert json.loads((out / "b1" / "checkpoint" / "model" / "tokenizer.json").read_text())["model"]["type"] == "BPE"
+    logs = [(out / n / "log.jsonl").read_text() for n, _, _ in phases]
+    run_recipe(out, quick=True, recipe=recipe)  # finished phases are not trained again
+    assert logs == [(out / n / "log.jsonl").read_text() for n, _, _ in phases]
