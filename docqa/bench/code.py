@@ -20,12 +20,14 @@ from docqa.errors import InputError
 from docqa.ingest import IngestOptions, document_tokens, documents, ingest
 from docqa.model.io import LoadedModel
 from docqa.store import Store
-from docqa.train.codefacts import QUESTIONS, code_facts
+from docqa.train import phrasings as ph
+from docqa.train.codefacts import code_facts
 
 
 @dataclass
 class CodeCell:
     kind: str
+    split: str  # question phrasing seen in training ("train") or never seen ("heldout")
     n: int
     exact: float
     knockout: float
@@ -39,7 +41,8 @@ def _ask(lm: LoadedModel, memory, question: str, max_tokens: int) -> str:
 
 
 def code_bench(lm: LoadedModel, folder: str, n: int, seed: int = 0, on_cell=None,
-               options: IngestOptions | None = None) -> tuple[list[CodeCell], dict]:
+               options: IngestOptions | None = None, splits: tuple[str, ...] = ("train", "heldout")
+               ) -> tuple[list[CodeCell], dict]:
     facts = code_facts(Path(folder))
     if not facts:
         raise InputError(f"{folder} has no Python definitions to ask about: point `docqa bench code` at a folder of .py files")
@@ -48,40 +51,41 @@ def code_bench(lm: LoadedModel, folder: str, n: int, seed: int = 0, on_cell=None
         memory = store.load_snapshot("bench", report.snapshot_id, model_fingerprint=lm.fingerprint,
                                      model_name=lm.name)
     text = "".join(lm.tokenizer.decode(document_tokens(lm.tokenizer, d)) for d in documents([folder], options))
-    rng = random.Random(seed)
     cells = []
     with FtsIndex(text) as fts:
-        for kind in QUESTIONS:
-            chosen = [f for f in facts if f.kind == kind]
-            chosen = rng.sample(chosen, min(n, len(chosen)))
-            if not chosen:
-                continue
-            exact = knock = hits = 0
-            examples = []
-            for f in chosen:
-                q = QUESTIONS[kind].format(subject=f.subject)
-                max_tokens = len(lm.tokenizer.encode(" " + f.answer)) + 4
-                got = _ask(lm, memory, q, max_tokens)
-                exact += got == f.answer
-                knock += _ask(lm, memory.clone().zero_(), q, max_tokens) == f.answer
-                top = fts.top1(q)
-                hits += top is not None and f.answer in top
-                if len(examples) < 3:
-                    examples.append((q, f.answer, got))
-            cells.append(CodeCell(kind, len(chosen), exact / len(chosen), knock / len(chosen),
-                                  hits / len(chosen), examples))
-            if on_cell:
-                on_cell(cells[-1])
+        for kind in ph.CODE_QUESTIONS:
+            for split in splits:
+                rng = random.Random(f"{seed}:{kind}:{split}")  # the same facts for both splits
+                chosen = [f for f in facts if f.kind == kind]
+                chosen = rng.sample(chosen, min(n, len(chosen)))
+                if not chosen:
+                    continue
+                exact = knock = hits = 0
+                examples = []
+                for f in chosen:
+                    q = rng.choice(ph.split(ph.CODE_QUESTIONS[kind], split)).format(subject=f.subject)
+                    max_tokens = len(lm.tokenizer.encode(" " + f.answer)) + 4
+                    got = _ask(lm, memory, q, max_tokens)
+                    exact += got == f.answer
+                    knock += _ask(lm, memory.clone().zero_(), q, max_tokens) == f.answer
+                    top = fts.top1(q)
+                    hits += top is not None and f.answer in top
+                    if len(examples) < 3:
+                        examples.append((q, f.answer, got))
+                k = len(chosen)
+                cells.append(CodeCell(kind, split, k, exact / k, knock / k, hits / k, examples))
+                if on_cell:
+                    on_cell(cells[-1])
     info = {"folder": str(folder), "files": report.ingested, "tokens": report.tokens, "facts": len(facts)}
     return cells, info
 
 
 def format_table(cells: list[CodeCell]) -> str:
-    rows = ["| question | n | docqa exact | knockout | FTS5 top-1 | example (truth -> docqa) |",
-            "|---|---|---|---|---|---|"]
+    rows = ["| question | phrasing | n | docqa exact | knockout | FTS5 top-1 | example (truth -> docqa) |",
+            "|---|---|---|---|---|---|---|"]
     for c in cells:
         ex = f"{c.examples[0][0]} {c.examples[0][1]!r} -> {c.examples[0][2]!r}" if c.examples else ""
-        rows.append(f"| {c.kind} | {c.n} | {c.exact:.2f} | {c.knockout:.2f} | {c.fts:.2f} | {ex} |")
+        rows.append(f"| {c.kind} | {c.split} | {c.n} | {c.exact:.2f} | {c.knockout:.2f} | {c.fts:.2f} | {ex} |")
     return "\n".join(rows)
 
 

@@ -156,7 +156,7 @@ def bench_code(folder, model_path, n, seed, device, as_json) -> None:
     from docqa.model.io import load_model
 
     lm = load_model(model_path, device=device)
-    show = lambda c: progress(f"{c.kind}: exact {c.exact:.2f} knockout {c.knockout:.2f} fts {c.fts:.2f}")
+    show = lambda c: progress(f"{c.kind} {c.split}: exact {c.exact:.2f} knockout {c.knockout:.2f} fts {c.fts:.2f}")
     cells, info = code_bench(lm, folder, n, seed, on_cell=show)
     if as_json:
         echo_json({"model": lm.name, "fingerprint": lm.fingerprint, **info, "cells": to_json(cells)})

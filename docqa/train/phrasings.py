@@ -90,6 +90,18 @@ MOVES = [
 ]
 WHERE = ["Where is {p}?", "Where is {p} now?", "In which place is {p}?", "Where did {p} go last?"]
 
+# Questions about code (docqa.train.codefacts kinds); the fourth of each is held out.
+CODE_QUESTIONS = {
+    "defines": ["Which file defines {subject}?", "In which file is {subject} defined?",
+                "What file contains the definition of {subject}?", "Where is {subject} defined?"],
+    "params": ["What are the parameters of {subject}?", "Which arguments does {subject} take?",
+               "List the parameters of {subject}.", "What does {subject} accept as parameters?"],
+    "constant": ["What is the value of {subject}?", "What is {subject} set to?",
+                 "Which value does {subject} have?", "What value is assigned to {subject}?"],
+    "base": ["What is the base class of {subject}?", "Which class does {subject} inherit from?",
+             "What does {subject} subclass?", "Which class is the parent of {subject}?"],
+}
+
 VALUE_WORDS = [
     "amber", "azure", "crimson", "emerald", "golden", "ivory", "scarlet", "silver", "teal",
     "badger", "beaver", "camel", "dolphin", "eagle", "ferret", "gazelle", "heron", "jaguar",

@@ -21,7 +21,7 @@ import torch
 
 from connectors.document import Document, header
 from docqa.model.tokenizer import ByteTokenizer
-from docqa.train.codefacts import QUESTIONS, CodeFact, code_facts
+from docqa.train.codefacts import CodeFact, code_facts
 from docqa.train import phrasings as ph
 from docqa.train.corpus import docstrings
 
@@ -227,7 +227,7 @@ class CodeFiles:
         if not self.files:
             raise ValueError(f"no module under {root} has facts and at most {max_tokens} tokens")
 
-    def doc(self, tok, rng: random.Random, n_tokens: int, S: int) -> TaskDoc:
+    def doc(self, tok, rng: random.Random, n_tokens: int, S: int, split: str = "train") -> TaskDoc:
         """Whole modules until the question's segment, a question about one of them."""
         order = rng.sample(range(len(self.files)), min(len(self.files), 64))
         stream: list[int] = []
@@ -245,7 +245,8 @@ class CodeFiles:
             raise ValueError(f"no module fits in {limit} tokens; use longer documents")
         kind = rng.choice(sorted({f.kind for f in facts}))
         fact = rng.choice([f for f in facts if f.kind == kind])
-        prompt = tok.encode(f"<|question|>{QUESTIONS[kind].format(subject=fact.subject)}<|answer|>", allow_special=True)
+        question = rng.choice(ph.split(ph.CODE_QUESTIONS[kind], split)).format(subject=fact.subject)
+        prompt = tok.encode(f"<|question|>{question}<|answer|>", allow_special=True)
         ans = tok.encode(tok.answer_prefix + fact.answer) + tok.encode("<|end|>", allow_special=True)
         pad = n_tokens - len(stream) - len(prompt) - len(ans)
         if pad < 0:
@@ -266,7 +267,7 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
     if task == "code":
         if code is None:
             raise ValueError("the code task needs CodeFiles")
-        return code.doc(tok, rng, n_tokens, S)
+        return code.doc(tok, rng, n_tokens, S, split)
     room = (n_tokens // S - 1) * S - 32  # before the question's segment, less the header
     if task == "passkey":
         return build_doc(tok, rng, filler, n_tokens, S, passkey_facts(rng), 0, task=task)

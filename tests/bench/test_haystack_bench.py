@@ -93,7 +93,9 @@ def test_bench_code_asks_ast_questions_through_ingest(model_dir, folder):
     assert out.exit_code == 0, out.output
     result = json.loads(out.stdout)
     assert result["files"] == 7 and result["facts"] >= 4
-    kinds = {c["kind"]: c for c in result["cells"]}
-    assert set(kinds) == {"defines", "params", "constant", "base"}
-    assert kinds["params"]["examples"][0][:2] == ["What are the parameters of render?", "text, width, wrap"]
-    assert kinds["constant"]["fts"] == 1.0  # "MAX_WIDTH = 80" sits in one chunk
+    kinds = {(c["kind"], c["split"]): c for c in result["cells"]}
+    assert set(kinds) == {(k, s) for k in ("defines", "params", "constant", "base") for s in ("train", "heldout")}
+    assert kinds["params", "heldout"]["examples"][0][:2] == ["What does render accept as parameters?",
+                                                             "text, width, wrap"]
+    assert kinds["params", "train"]["examples"][0][1] == "text, width, wrap"
+    assert kinds["constant", "train"]["fts"] == 1.0  # "MAX_WIDTH = 80" sits in one chunk

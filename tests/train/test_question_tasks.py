@@ -93,9 +93,11 @@ def test_code_documents_hold_whole_modules_and_ask_about_them(bpe, tmp_path):
         subject = re.search(r"(fetch\d|LIMIT_\d|Reader\d)", question).group(1)
         assert f"### mod{subject[-1]}.py\n" in stream, "the module asked about is streamed before the question"
         expected = {"fetch": "url, retries", "LIMIT_": str(int(subject[-1]) * 7), "Reader": "Base"}
-        if "file defines" in question:
+        kind = next(k for k, qs in ph.CODE_QUESTIONS.items()
+                    if any(question == f"<|question|>{q.format(subject=subject)}<|answer|>" for q in ph.split(qs, "train")))
+        if kind == "defines":
             assert doc.answer == f"mod{subject[-1]}.py"
         else:
             assert doc.answer == next(v for k, v in expected.items() if subject.startswith(k))
-        seen.add(next(k for k in ("defines", "parameters", "value", "base") if k in question))
-    assert seen == {"defines", "parameters", "value", "base"}
+        seen.add(kind)
+    assert seen == set(ph.CODE_QUESTIONS)
