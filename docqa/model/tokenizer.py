@@ -125,10 +125,16 @@ def _byte_alphabet() -> dict[str, int]:
     return chars
 
 
+DIGIT_GROUPS = [str(i).zfill(w) for w in (1, 2, 3) for i in range(10 ** w)]  # "0".."9", "00".."99", "000".."999"
+
+
 class BPETokenizer:
-    """Byte-level BPE trained by the project (`tokenizers`, the Rust library). Text is cut into
-    single digits (a number's digits are separate tokens, so any value can be spelt) and
-    GPT-2-style word pieces; every byte is in the base alphabet, so nothing is ever unknown."""
+    """Byte-level BPE trained by the project (`tokenizers`, the Rust library). Every byte is in
+    the base alphabet, so nothing is ever unknown. Numbers are cut into groups of three digits
+    from the left ("73914" -> "739", "14"), each group one token: a value of six digits is two
+    distinct tokens, not six tokens from an alphabet of ten, which is what a key-value memory
+    can store and tell apart (docs/TRAINING.md, run d1). The groups are added tokens, matched
+    leftmost-longest before the BPE pieces."""
 
     kind = "bpe"
     # Answers are trained as " " + value, so a word value is the same token in the answer as in
@@ -199,7 +205,7 @@ class BPETokenizer:
     @classmethod
     def train(cls, texts, vocab_size: int) -> BPETokenizer:
         """Learn merges from an iterable of strings. The special tokens take the first ids."""
-        from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+        from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
 
         tk = Tokenizer(models.BPE())
         tk.pre_tokenizer = pre_tokenizers.Sequence([
@@ -210,6 +216,7 @@ class BPETokenizer:
                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
                                       show_progress=False)
         tk.train_from_iterator(texts, trainer=trainer)
+        tk.add_tokens([AddedToken(g, normalized=False) for g in DIGIT_GROUPS])
         return cls(tk)
 
 

@@ -31,11 +31,15 @@ def test_lone_surrogates_become_replacement_characters(bpe):
     assert bpe.decode(bpe.encode("a\udcffb")) == "a\ufffdb"
 
 
-def test_merges_shorten_the_training_text_and_digits_stay_single(bpe):
+def test_merges_shorten_the_training_text_and_numbers_are_groups_of_three_digits(bpe):
     text = "The secret code for falcon is 73914."
     ids = bpe.encode(text)
     assert len(ids) < len(text.encode()) / 2
-    assert [bpe.decode([i]) for i in bpe.encode("73914")] == list("73914")
+    pieces = lambda s: [bpe.decode([i]) for i in bpe.encode(s)]
+    assert pieces("73914") == ["739", "14"]
+    assert pieces("1234567") == ["123", "456", "7"]
+    assert pieces("v2 0042") == ["v", "2", " ", "004", "2"]
+    assert len({bpe.encode(str(n).zfill(3))[0] for n in range(1000)}) == 1000, "every group is one token"
 
 
 def test_text_cannot_forge_special_tokens(bpe):
