@@ -87,17 +87,20 @@ class TrainConfig:
         return cls(**d)
 
 
-def _from_model(tc: TrainConfig) -> InfiniTransformer:
-    """Start from a trained model; `model_overrides` may add parts it lacks (a short conv),
-    which start as they are initialised (the conv as the identity)."""
+def _from_model(tc: TrainConfig):
+    """Start from a trained model and its tokenizer; `model_overrides` may add parts it lacks
+    (a short conv), which start as they are initialised (the conv as the identity)."""
     base = load_model(tc.init_from, device=tc.device)
+    if tc.tokenizer and Path(tc.tokenizer).read_text() != (base.path / "tokenizer.json").read_text():
+        raise ConfigError(f"tokenizer {tc.tokenizer} is not the tokenizer of {tc.init_from}; "
+                          "a phase keeps its model's tokenizer: leave tokenizer unset")
     model = InfiniTransformer(replace(base.config, **tc.model_overrides)).to(tc.device)
     result = model.load_state_dict(base.model.state_dict(), strict=False)
     missing = [k for k in result.missing_keys if not k.endswith("attn.conv")]
     if missing or result.unexpected_keys:
         raise ConfigError(f"model_overrides {tc.model_overrides} do not fit {tc.init_from}: "
                           f"missing {missing}, unexpected {result.unexpected_keys}")
-    return model
+    return model, base.tokenizer
 
 
 def make_optimizer(model: InfiniTransformer, tc: TrainConfig) -> torch.optim.AdamW:
@@ -242,11 +245,11 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         tc = tc or TrainConfig()
         state = {"step": 0, "elapsed": 0.0, "train_config": asdict(tc), "tokens": 0}
         torch.manual_seed(tc.seed)
-        tok = load_tokenizer(Path(tc.tokenizer)) if tc.tokenizer else ByteTokenizer()
         if tc.init_from:
-            model = _from_model(tc)
+            model, tok = _from_model(tc)
             model.train()
         else:
+            tok = load_tokenizer(Path(tc.tokenizer)) if tc.tokenizer else ByteTokenizer()
             cfg = ModelConfig.from_name(tc.preset, vocab_size=tok.vocab_size, **tc.model_overrides)
             model = InfiniTransformer(cfg).to(tc.device)
         opt = make_optimizer(model, tc)

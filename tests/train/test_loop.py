@@ -94,3 +94,21 @@ def test_bpe_run_with_a_task_mix_resumes_exactly_and_logs_exact_match_by_task(tm
     tasks = set().union(*(e["exact"] for e in log))
     assert tasks <= {"needle", "facts", "track"} and len(tasks) >= 2
     assert all(0 <= v <= 1 for e in log for v in e["exact"].values())
+
+
+def test_a_new_phase_keeps_the_tokenizer_of_the_model_it_starts_from(tmp_path):
+    import pytest
+
+    from docqa.errors import ConfigError
+    from docqa.model.tokenizer import BPETokenizer
+
+    BPETokenizer.train(["The pass key is 12345. The grass is green. " * 20], vocab_size=300).save(tmp_path / "tok.json")
+    train(tmp_path / "a", TrainConfig(**{**TINY, "steps": 2, "tokenizer": str(tmp_path / "tok.json")}))
+    start = tmp_path / "a" / "checkpoint" / "model"
+    train(tmp_path / "b", TrainConfig(**{**TINY, "steps": 2, "init_from": str(start)}))
+    b = load_model(tmp_path / "b" / "checkpoint" / "model")
+    assert type(b.tokenizer).__name__ == "BPETokenizer"
+    assert (tmp_path / "b" / "checkpoint" / "model" / "tokenizer.json").read_text() == (start / "tokenizer.json").read_text()
+    BPETokenizer.train(["other text entirely " * 20], vocab_size=280).save(tmp_path / "other.json")
+    with pytest.raises(ConfigError, match="tokenizer"):
+        train(tmp_path / "c", TrainConfig(**{**TINY, "init_from": str(start), "tokenizer": str(tmp_path / "other.json")}))
