@@ -26,6 +26,7 @@ from docqa.errors import InputError
 from docqa.ingest import document_tokens, documents
 from docqa.model.io import LoadedModel
 from docqa.model.transformer import generate
+from docqa.train import phrasings as ph
 from docqa.train.tasks import Fact, named_facts, needle_facts, tracking_facts
 
 DEPTHS = {"start": 0.0, "middle": 0.5, "end": 1.0}
@@ -143,6 +144,10 @@ def run_cell(lm: LoadedModel, hay: Haystack, task: str, split: str, length: int,
 def haystack_bench(lm: LoadedModel, hay: Haystack, lengths: list[int], depths: list[str],
                    facts: list[int], facts_length: int, splits: list[str], n: int, seed: int = 0,
                    track: bool = True, on_cell=None) -> list[HayCell]:
+    for split in splits:
+        if facts and max(facts) > len(ph.split(ph.NAMES, split)):
+            raise InputError(f"{max(facts)} named facts need as many distinct names; the {split} list has "
+                             f"{len(ph.split(ph.NAMES, split))}: ask for fewer with --facts")
     plan = [("needle", s, L, d) for L in lengths for d in depths for s in splits]
     plan += [(f"facts={k}", s, facts_length, "spread") for k in facts for s in splits]
     plan += [("track", s, facts_length, "spread") for s in splits] if track else []

@@ -77,6 +77,25 @@ NAMES = [
 ]
 PEOPLE = NAMES[:50]  # the entity-tracking task moves people, not objects
 
+
+def _invented_names(n: int) -> list[str]:
+    """Pronounceable made-up names ("Tavelor", "Brimo"), fixed by a seed: enough distinct keys
+    for 128 facts in one document from either split."""
+    rng = random.Random(2404.07143)
+    onsets = ["b", "br", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "th", "v", "z"]
+    vowels = ["a", "e", "i", "o", "u", "ai", "ou"]
+    codas = ["", "", "n", "r", "l", "s"]
+    out: list[str] = []
+    while len(out) < n:
+        name = "".join(rng.choice(onsets) + rng.choice(vowels) for _ in range(rng.randint(2, 3)))
+        name = (name + rng.choice(codas)).capitalize()
+        if name not in out and name.lower() not in NAMES:
+            out.append(name)
+    return out
+
+
+NAMES = NAMES + _invented_names(540)
+
 PLACES = [
     "kitchen", "garden", "hallway", "bedroom", "office", "bathroom", "garage", "cellar",
     "attic", "library", "market", "station", "harbour", "bakery", "school", "park", "museum",
