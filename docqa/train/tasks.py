@@ -227,22 +227,25 @@ class CodeFiles:
         if not self.files:
             raise ValueError(f"no module under {root} has facts and at most {max_tokens} tokens")
 
+    def min_tokens(self, S: int) -> int:
+        """The shortest document that holds the smallest module before its question's segment."""
+        return -(-min(len(t) for t, _ in self.files) // S) * S + 48
+
     def doc(self, tok, rng: random.Random, n_tokens: int, S: int, split: str = "train") -> TaskDoc:
         """Whole modules until the question's segment, a question about one of them."""
-        order = rng.sample(range(len(self.files)), min(len(self.files), 64))
-        stream: list[int] = []
-        facts: list[CodeFact] = []
         reserve = 48  # the question and answer, at most
         limit = (n_tokens - reserve) // S * S
+        fits = [i for i, (tokens, _) in enumerate(self.files) if len(tokens) <= limit]
+        if not fits:
+            raise ValueError(f"no module fits in {limit} tokens; documents need {self.min_tokens(S)}")
+        order = rng.sample(fits, min(len(fits), 64))
+        stream: list[int] = []
+        facts: list[CodeFact] = []
         for i in order:
             tokens, fs = self.files[i]
             if len(stream) + len(tokens) <= limit:
                 stream += tokens
                 facts += fs
-            elif facts:
-                break
-        if not facts:
-            raise ValueError(f"no module fits in {limit} tokens; use longer documents")
         kind = rng.choice(sorted({f.kind for f in facts}))
         fact = rng.choice([f for f in facts if f.kind == kind])
         question = rng.choice(ph.split(ph.CODE_QUESTIONS[kind], split)).format(subject=fact.subject)
@@ -291,6 +294,8 @@ def sample_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int,
     """A training document. With `mix` ({task: weight}), a task drawn by weight; without it the
     byte-level recipe: a passkey, or several key-value facts (varied phrasing) asking one."""
     if mix:
+        if code is not None and n_tokens < code.min_tokens(S):  # too short for a whole module
+            mix = {t: w for t, w in mix.items() if t != "code"}
         task = rng.choices(list(mix), weights=list(mix.values()))[0]
         return sample_task(tok, rng, filler, n_tokens, S, task, max_facts, code=code)
     room = (n_tokens // S - 1) * S - 32

@@ -101,3 +101,16 @@ def test_code_documents_hold_whole_modules_and_ask_about_them(bpe, tmp_path):
             assert doc.answer == next(v for k, v in expected.items() if subject.startswith(k))
         seen.add(kind)
     assert seen == set(ph.CODE_QUESTIONS)
+
+
+def test_documents_too_short_for_any_module_draw_another_task(bpe, tmp_path):
+    from docqa.train.tasks import CodeFiles, sample_doc
+
+    (tmp_path / "big.py").write_text("LIMIT = 1\n" + "def f(a):\n    return a\n" * 40)
+    code = CodeFiles(bpe, root=tmp_path)
+    short = code.min_tokens(32) - 1
+    tasks = {sample_doc(bpe, random.Random(i), Filler(bpe), max(short, 200), 32, mix={"code": 5, "needle": 1},
+                        code=code).task for i in range(20)}
+    assert tasks == {"needle"}
+    long_doc = sample_doc(bpe, random.Random(0), Filler(bpe), code.min_tokens(32) + 64, 32, mix={"code": 1}, code=code)
+    assert long_doc.task == "code"
