@@ -23,7 +23,8 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
     assert {c["task"] for c in result["haystack_cells"]} == {"needle", "facts=2", "track"}
     if recipe == "bpe":
         assert (out / "tokenizer.json").exists()
-        assert json.loads((out / "b1" / "checkpoint" / "model" / "tokenizer.json").read_text())["model"]["type"] == "BPE"
+        for name, _, _ in phases:
+            assert json.loads((out / name / "checkpoint" / "model" / "tokenizer.json").read_text())["model"]["type"] == "BPE"
     logs = [(out / n / "log.jsonl").read_text() for n, _, _ in phases]
     run_recipe(out, quick=True, recipe=recipe)  # finished phases are not trained again
     assert logs == [(out / n / "log.jsonl").read_text() for n, _, _ in phases]
