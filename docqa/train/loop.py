@@ -261,11 +261,16 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         for i, layer in enumerate(bank.memory.layers):
             layer.M.copy_(saved[f"{i}.M"])
             layer.z.copy_(saved[f"{i}.z"])
-    texts = load_texts(max_files=tc.max_text_files) if tc.text == "corpus" else None
-    filler = Filler(tok, code_fraction=tc.code_fraction, prose_fraction=tc.prose_fraction, texts=texts)
+    pools = run / "filler.safetensors"  # the encoded training text: a resume skips minutes of tokenizing
+    if tc.text == "corpus" and pools.exists():
+        filler = Filler.load(pools, tok, code_fraction=tc.code_fraction, prose_fraction=tc.prose_fraction)
+    else:
+        texts = load_texts(max_files=tc.max_text_files) if tc.text == "corpus" else None
+        filler = Filler(tok, code_fraction=tc.code_fraction, prose_fraction=tc.prose_fraction, texts=texts)
+        if texts is not None:
+            (run / "text.json").write_text(json.dumps(describe(texts), indent=2) + "\n")
+            filler.save(pools)
     code = CodeFiles(tok) if tc.task_mix.get("code") else None
-    if texts is not None:
-        (run / "text.json").write_text(json.dumps(describe(texts), indent=2) + "\n")
     t0, start_elapsed = time.time(), state["elapsed"]
     log = (run / "log.jsonl").open("a")
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=tc.device == "cuda")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 
 from connectors.document import Document, header
 from docqa.model.tokenizer import ByteTokenizer
@@ -73,6 +74,21 @@ class Filler:
                 self.pools["code"] = self._encode([s.decode("utf-8", "replace") for s in _sources(root, max_files)])
             if prose_fraction > 0:
                 self.pools["prose"] = self._encode(_prose(root, max_files))
+
+    def save(self, path: Path) -> None:
+        """The encoded pools, to reload without reading and tokenizing the text again."""
+        tmp = Path(path).with_suffix(".tmp")
+        save_file({k: v.contiguous() for k, v in self.pools.items()}, str(tmp))
+        tmp.replace(path)  # whole or absent, never half-written
+
+    @classmethod
+    def load(cls, path: Path, tok, code_fraction: float = 0.0, prose_fraction: float = 0.0) -> Filler:
+        f = cls(tok, code_fraction=0.0, prose_fraction=0.0)
+        f.code_fraction, f.prose_fraction = code_fraction, prose_fraction
+        f.pools = load_file(str(path))
+        if max(int(v.max()) for v in f.pools.values()) >= tok.vocab_size:
+            raise ValueError(f"{path} was encoded with another tokenizer (ids beyond its {tok.vocab_size})")
+        return f
 
     def _encode(self, texts: list[str]) -> torch.Tensor:
         ids: list[int] = []

@@ -1,6 +1,7 @@
 import random
 
 import pytest
+import torch
 
 from docqa.model.tokenizer import ByteTokenizer
 from docqa.train.tasks import Filler, build_doc, kv_facts, passkey_facts, sample_doc
@@ -55,3 +56,16 @@ def test_filler_draws_code_and_prose_in_their_shares():
         kinds[kind] += 1
     assert 60 < kinds["code"] < 120 and 60 < kinds["prose"] < 120 and 90 < kinds["simple"] < 150, kinds
     assert b"Return" in pools["prose"] and b"def " not in pools["prose"][:2000]
+
+
+def test_filler_pools_save_and_load_exactly(tmp_path):
+    from docqa.train.corpus import Text
+
+    texts = [Text("code", "stdlib", "a.py", "def f(x):\n    return x\n" * 50),
+             Text("prose", "man", "ls.1", "List directory contents, sorted by name. " * 50)]
+    f = Filler(TOK, code_fraction=0.5, prose_fraction=0.3, texts=texts)
+    f.save(tmp_path / "pools.safetensors")
+    g = Filler.load(tmp_path / "pools.safetensors", TOK, code_fraction=0.5, prose_fraction=0.3)
+    assert set(g.pools) == {"simple", "code", "prose"}
+    assert all(torch.equal(f.pools[k], g.pools[k]) for k in f.pools)
+    assert f.tokens(random.Random(3), 300) == g.tokens(random.Random(3), 300)
