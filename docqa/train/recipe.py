@@ -39,20 +39,26 @@ BYTE_PHASES: list[tuple[str, int | None, dict]] = [
                      start_max_segments=64, curriculum_steps=300, code_fraction=0.25, save_every=50)),
 ]
 
-# Questions about text (docs/TRAINING.md, December): subword tokens with numbers in groups of
-# three digits, a 128-token segment, a short conv. s1 learns key-addressed recall of needles
-# and named facts on the simple filler (run e2); r1 moves to real text, longer documents, the
-# history bank, entity tracking and code questions (run p1).
+# Questions about text (docs/TRAINING.md, December): the candidate checkpoints/bpe-p4. Subword
+# tokens with numbers in groups of three digits, 2 heads of 64, a 128-token segment, a short
+# conv. s1 learns key-addressed recall of needles and named facts on the simple filler (run e3);
+# r1 moves to real text with documents still short (p3); r2 lengthens them to 16 segments with
+# the history bank on a quarter of the steps (p4). Each stop_at is the step the bench chose.
+_COMMON = dict(lm_sample=0.1, lm_weight=0.1, eval_every=0, save_every=50)
+_REAL = dict(text="corpus", code_fraction=0.4, prose_fraction=0.5)
 BPE_PHASES: list[tuple[str, int | None, dict]] = [
-    ("s1", 750, dict(task_mix={"needle": 1, "facts": 1}, model_overrides={"segment_len": 128, "short_conv": 4},
+    ("s1", 800, dict(_COMMON, task_mix={"needle": 1, "facts": 1}, keep_every=250,
+                     model_overrides={"segment_len": 128, "short_conv": 4, "n_head": 2},
                      steps=2000, batch=16, min_segments=2, start_max_segments=3, max_segments=4,
-                     curriculum_steps=500, lm_sample=0.1, lm_weight=0.1, eval_every=0, save_every=50,
-                     keep_every=250, lr=6e-3, warmup=100, max_facts=4, history_fraction=0.0)),
-    ("r1", None, dict(task_mix={"needle": 1, "facts": 2, "track": 1, "code": 0.5, "passkey": 0.25},
-                      text="corpus", code_fraction=0.4, prose_fraction=0.5, text_ramp_steps=300,
-                      steps=3000, batch=16, min_segments=2, start_max_segments=4, max_segments=16,
-                      curriculum_steps=800, lm_sample=0.1, lm_weight=0.1, eval_every=0, save_every=50,
-                      keep_every=100, lr=4e-3, warmup=50, max_facts=16, history_fraction=0.5)),
+                     curriculum_steps=500, lr=6e-3, warmup=100, max_facts=4, history_fraction=0.0)),
+    ("r1", 500, dict(_COMMON, **_REAL, task_mix={"needle": 1, "facts": 1, "track": 1}, keep_every=100,
+                     text_ramp_steps=300, steps=3000, batch=16, min_segments=2, start_max_segments=3,
+                     max_segments=4, curriculum_steps=300, lr=4e-3, warmup=50, max_facts=8,
+                     history_fraction=0.0)),
+    ("r2", 400, dict(_COMMON, **_REAL, task_mix={"needle": 1, "facts": 1, "track": 1, "passkey": 0.25},
+                     keep_every=100, text_ramp_steps=1, steps=1000, batch=16, min_segments=3,
+                     start_max_segments=4, max_segments=16, curriculum_steps=300, lr=3e-3, warmup=20,
+                     max_facts=8, history_fraction=0.25)),
 ]
 RECIPES = {"bpe": BPE_PHASES, "byte": BYTE_PHASES}
 PHASES = BPE_PHASES
