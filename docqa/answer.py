@@ -99,6 +99,10 @@ class AnswerStream:
             raise InputError(f"max tokens must be at least 1, got {self.max_tokens}")
 
     def __iter__(self) -> Iterator[str]:
+        if self.finish_reason:  # generated already: the same answer again, not a second one appended
+            if self.text:
+                yield self.text
+            return
         t0 = time.perf_counter()
         gen = torch.Generator(device=self.lm.model.emb.weight.device)
         gen.manual_seed(self.seed if self.seed is not None else torch.seed())

@@ -73,3 +73,11 @@ def test_sampling_is_reproducible_with_a_seed(lm, memory):
 def test_prompt_longer_than_the_model_takes_is_refused(lm, memory):
     with pytest.raises(InputError, match="the prompt is 65 tokens; this model takes at most 64"):
         AnswerStream(lm, memory, [1] * 65)
+
+
+def test_iterating_a_finished_stream_again_gives_the_same_text_not_more(lm, memory):
+    s = AnswerStream(lm, memory, lm.tokenizer.encode("Q?"), max_tokens=6, seed=0)
+    first = "".join(s)
+    counts = (s.answer_tokens, s.finish_reason)
+    assert "".join(s) == first and s.run() == first and s.text == first
+    assert (s.answer_tokens, s.finish_reason) == counts

@@ -35,6 +35,8 @@ def with_generation_options(f):
 def ask(corpus, question, template, max_tokens, temperature, seed, snapshot, model_path, device, db_path,
         as_json) -> None:
     """Answer QUESTION from CORPUS's memory, streaming the answer to stdout."""
+    if not question.strip():
+        raise click.UsageError(f'the question is empty: ask something, e.g. docqa ask {corpus} "What is the pass key?"')
     from docqa.api import Corpus
 
     c = Corpus(corpus, db=db_path, model=model_path, device=device)

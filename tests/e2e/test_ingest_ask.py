@@ -202,3 +202,10 @@ def test_crash_during_a_re_ingest_keeps_the_previous_snapshot_current(tmp_path, 
     with Store(db) as s:
         assert not any(snap.superseded for snap in s.list_snapshots("c"))
         assert s.current_snapshot("c").id == resumed["snapshot_id"]
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t"])
+def test_an_empty_question_is_a_usage_error(tmp_path, model_dir, make_folder, question):
+    ingest(tmp_path / "s.db", make_folder(tmp_path / "src"), model_dir)
+    r = run("ask", "c", question, "--db", tmp_path / "s.db", "--model", model_dir, ok=False)
+    assert r.exit_code == 2 and "question is empty" in r.output
