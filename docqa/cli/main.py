@@ -9,6 +9,7 @@ tracebacks of bugs only, keeping the one-line messages of user errors.
 from __future__ import annotations
 
 import os
+import sys
 
 import click
 
@@ -23,7 +24,14 @@ class DocqaGroup(click.Group):
     def invoke(self, ctx: click.Context):
         debug = os.environ.get("DOCQA_DEBUG", "")
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
+            return result
+        except BrokenPipeError:
+            # `docqa show NAME | head`: the reader closed stdout; that is normal, not an error.
+            # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(0)
         except DocqaError as e:
             if ctx.params.get("debug") or debug == "1":
                 raise

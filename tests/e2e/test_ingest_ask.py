@@ -209,3 +209,15 @@ def test_an_empty_question_is_a_usage_error(tmp_path, model_dir, make_folder, qu
     ingest(tmp_path / "s.db", make_folder(tmp_path / "src"), model_dir)
     r = run("ask", "c", question, "--db", tmp_path / "s.db", "--model", model_dir, ok=False)
     assert r.exit_code == 2 and "question is empty" in r.output
+
+
+def test_a_closed_stdout_ends_the_command_quietly(tmp_path, model_dir, make_folder):
+    """`docqa show NAME --sources | head -1`: the reader goes away; that is not a bug."""
+    ingest(tmp_path / "s.db", make_folder(tmp_path / "src", n=40), model_dir)
+    proc = subprocess.Popen([sys.executable, "-c", "from docqa.cli.main import cli; cli()", "show", "c",
+                             "--sources", "--db", str(tmp_path / "s.db")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "DOCQA_DEBUG": ""})
+    proc.stdout.close()  # like `head` exiting before the command writes
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert err == ""
