@@ -74,3 +74,16 @@ def test_example_runs(script, tiny_model, tmp_path):
         assert marker in done.stdout, done.stdout
     assert done.stdout
     assert not Path(os.environ["DOCQA_DB"]).exists()  # examples never touch the user's store
+
+
+def _command(path: tuple[str, ...]) -> click.Command:
+    cmd: click.Command = cli
+    for name in path:
+        cmd = cmd.commands[name]
+    return cmd
+
+
+@pytest.mark.parametrize("path", [p for p in command_paths(cli) if p], ids=lambda p: " ".join(("docqa",) + p))
+def test_every_option_says_what_it_does(path):
+    bare = [p.opts[0] for p in _command(path).params if isinstance(p, click.Option) and not p.help]
+    assert not bare, f"docqa {' '.join(path)}: options without help text: {bare}"

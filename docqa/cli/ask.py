@@ -10,7 +10,8 @@ from docqa.cli.main import cli
 from docqa.cli.options import db_option, device_option, echo_json, json_option, model_option
 
 generation_options = [
-    click.option("--max-tokens", type=int, default=64, show_default=True),
+    click.option("--max-tokens", type=int, default=64, show_default=True,
+                 help="Stop the answer after this many tokens."),
     click.option("--temperature", type=float, default=0.0, show_default=True, help="0 = greedy."),
     click.option("--seed", type=int, default=None, help="Seed for sampling."),
     click.option("--snapshot", type=int, default=None, help="Answer from this snapshot id (default: current)."),

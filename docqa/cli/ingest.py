@@ -49,7 +49,8 @@ class _Bar:
 @click.option("--password", default=None, help="Password for encrypted PDFs.")
 @click.option("--checkpoint-segments", type=int, default=512, show_default=True,
               help="Checkpoint after this many new segments (at the next document boundary).")
-@click.option("--checkpoint-minutes", type=float, default=5.0, show_default=True)
+@click.option("--checkpoint-minutes", type=float, default=5.0, show_default=True,
+              help="Also save a checkpoint when this many minutes have passed since the last one.")
 @click.option("--keep-checkpoints", type=int, default=10, show_default=True, help="Checkpoints kept (retention).")
 @model_option
 @device_option

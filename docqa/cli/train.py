@@ -71,11 +71,13 @@ def bench() -> None:
 @bench.command("recall")
 @model_option
 @click.option("--lengths", default="1024,4096,16384", show_default=True, help="Context lengths in tokens.")
-@click.option("--depths", default="start,middle,end", show_default=True)
+@click.option("--depths", default="start,middle,end", show_default=True,
+              help="Where the needle sits in the text before the question: start, middle, end.")
 @click.option("--n", "n", type=int, default=10, show_default=True, help="Trials per cell.")
 @click.option("--facts", default="1,2,4,8,16", show_default=True, help="Fact counts for the facts curve.")
-@click.option("--facts-length", type=int, default=2048, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--facts-length", type=int, default=2048, show_default=True,
+              help="Context length in tokens of the facts curve (and entity tracking with --haystack).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the trials: same seed, same documents.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Write a PNG plot.")
 @click.option("--haystack", "haystack", multiple=True, type=click.Path(exists=True),
               help="Hide needles, named facts and entity-tracking stories in the text of this folder or "
@@ -145,7 +147,7 @@ def _bench_haystack(lm, paths, lengths, depths, n, facts, facts_length, splits, 
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
 @model_option
 @click.option("--n", "n", type=int, default=20, show_default=True, help="Questions per kind.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the question sample.")
 @device_option
 @json_option
 def bench_code(folder, model_path, n, seed, device, as_json) -> None:
