@@ -156,8 +156,9 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int, code: CodeF
         x[i, :len(d.tokens)] = torch.tensor(d.tokens)
         ans[i, :len(d.tokens) - 1] = torch.tensor(d.target[1:])
         real[i, :len(d.tokens) - 1] = 1.0
-    keep = torch.rand(x.shape, generator=torch.Generator().manual_seed(rng.randrange(2**31))) < tc.lm_sample
-    w = torch.where(ans, 1.0, tc.lm_weight * real * keep)
+    if tc.lm_sample < 1.0:  # drawn only when sampling, so full-LM runs replay the data of earlier runs
+        real = real * (torch.rand(x.shape, generator=torch.Generator().manual_seed(rng.randrange(2**31))) < tc.lm_sample)
+    w = torch.where(ans, 1.0, tc.lm_weight * real)
     first = ans & ~torch.cat([torch.zeros_like(ans[:, :1]), ans[:, :-1]], 1)  # answer starts
     w = torch.where(first, tc.first_answer_weight, w)
     return x, w, ans, n_seg, [d.task for d in docs]

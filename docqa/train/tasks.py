@@ -62,7 +62,9 @@ class Filler:
         self.tok = tok or ByteTokenizer()
         self.code_fraction = code_fraction  # the trainer raises both over a run
         self.prose_fraction = prose_fraction
-        self.pools: dict[str, torch.Tensor] = {"simple": self._encode([SIMPLE_FILLER * 8])}
+        # one period of the simple filler, no separator: `tokens` repeats it, so bytes give
+        # exactly the November filler (and the published synthetic tables stay comparable)
+        self.pools: dict[str, torch.Tensor] = {"simple": torch.tensor(self.tok.encode(SIMPLE_FILLER), dtype=torch.int32)}
         if texts is not None:
             for kind in ("code", "prose"):
                 chosen = [t.text for t in texts if t.kind == kind]

@@ -48,6 +48,7 @@ def test_too_short_document_is_refused():
 def test_filler_draws_code_and_prose_in_their_shares():
     f = Filler(code_fraction=0.3, prose_fraction=0.3)
     pools = {k: bytes(v.tolist()) for k, v in f.pools.items()}
+    pools["simple"] *= 4  # one period is stored; a draw repeats it
     rng = random.Random(0)
     kinds = {"simple": 0, "code": 0, "prose": 0}
     for _ in range(300):
