@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 
 from docqa.answer import load_template, render
 from docqa.bench.fts import top1_contains
+from docqa.bench.recall import DEPTHS
 from docqa.errors import InputError
 from docqa.ingest import document_tokens, documents
 from docqa.model.io import LoadedModel
@@ -29,7 +29,6 @@ from docqa.model.transformer import generate
 from docqa.train import phrasings as ph
 from docqa.train.tasks import Fact, named_facts, needle_facts, tracking_facts
 
-DEPTHS = {"start": 0.0, "middle": 0.5, "end": 1.0}
 SNAP = 48  # a statement moves forward at most this many tokens to the next line or sentence end
 
 
@@ -60,10 +59,8 @@ class Haystack:
         self.tokens = torch.tensor(ids, dtype=torch.int32)
 
     def window(self, rng: random.Random, n: int) -> list[int]:
-        reps = n // len(self.tokens) + 2
-        src = self.tokens.repeat(reps) if reps > 2 else torch.cat([self.tokens, self.tokens])
         start = rng.randrange(len(self.tokens))
-        return src[start:start + n].tolist()
+        return self.tokens[(start + torch.arange(n)) % len(self.tokens)].tolist()  # no copy of the haystack
 
 
 def _boundary(tok, window: list[int], pos: int, limit: int) -> int:
@@ -169,7 +166,3 @@ def format_table(cells: list[HayCell]) -> str:
 
 def to_json(cells: list[HayCell]) -> list[dict]:
     return [asdict(c) for c in cells]
-
-
-def describe_paths(paths: list[str]) -> str:
-    return ", ".join(str(Path(p)) for p in paths)

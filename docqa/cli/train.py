@@ -106,9 +106,9 @@ def bench_recall(model_path, lengths, depths, n, facts, facts_length, seed, plot
     from docqa.bench.recall import facts_curve, format_table, passkey_table, to_json
     show = (lambda c: progress(f"{c.task} {c.length} {c.depth}: exact {c.exact:.2f} "
                                f"knockout {c.knockout_exact:.2f}"))
-    cells = passkey_table(lm, [int(x) for x in lengths.split(",")], depths.split(","), n, seed, on_cell=show)
+    cells = passkey_table(lm, _ints(lengths), depths.split(","), n, seed, on_cell=show)
     if facts:
-        cells += facts_curve(lm, [int(x) for x in facts.split(",")], facts_length, n, seed, on_cell=show)
+        cells += facts_curve(lm, _ints(facts), facts_length, n, seed, on_cell=show)
     if plot_path:
         from docqa.bench.plot import plot_recall
         plot_recall(cells, Path(plot_path), title=lm.name)

@@ -3,10 +3,10 @@
     python -m docqa.train.recipe OUT_DIR [--recipe bpe|byte] [--device cuda] [--quick]
                                  [--haystack EVAL_DIR]
 
-`bpe` (the default model since December) first trains the BPE tokenizer on the training text
+`bpe` (the subword candidate of December, checkpoints/bpe-p4) first trains the BPE tokenizer on the training text
 (docqa.train.vocab; `apt-get install python3-doc` adds the Python documentation to that text,
 man pages and /usr/share/doc come with Debian), then trains on questions about real text;
-`byte` replays the byte-level passkey model of November. Each phase is a `docqa train` run
+`byte` replays the byte-level passkey model of November (the shipped default). Each phase is a `docqa train` run
 that starts from the previous phase's model; a phase that already finished is skipped, so the
 command resumes after an interruption. At the end the recall bench runs on the final model
 (with `--haystack`, also on real text the model never saw) and its tables and JSON land in
