@@ -6,8 +6,31 @@
     print(corpus.ask("What is the pass key?").text)
 """
 
-from docqa.api import Answer, Corpus
-from docqa.ingest import IngestOptions, IngestReport
-from docqa.model.io import load_model
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from docqa.api import Answer, Corpus
+    from docqa.ingest import IngestOptions, IngestReport
+    from docqa.model.io import load_model
+
+# Each name loads its module (and torch) on first use, so that `docqa --help`, `docqa corpora`
+# and anything else that runs no model start without the ~2 s of importing torch.
+_HOMES = {"Answer": "docqa.api", "Corpus": "docqa.api", "IngestOptions": "docqa.ingest",
+          "IngestReport": "docqa.ingest", "load_model": "docqa.model.io"}
 
 __all__ = ["Answer", "Corpus", "IngestOptions", "IngestReport", "load_model"]
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module 'docqa' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

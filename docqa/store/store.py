@@ -13,15 +13,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from docqa.errors import CorpusExists, CorpusNotFound, CorruptSnapshot, InputError, ModelMismatch, SnapshotNotFound
-from docqa.memory import Memory
 from docqa.store.base import StoreBase, now, sha256
 from docqa.store.conversations import ConversationsMixin
 from docqa.store.names import validate_corpus_name
 from docqa.store.records import CorpusInfo, NewSource, SnapshotInfo
 from docqa.store.sources import SourcesMixin
+
+if TYPE_CHECKING:  # docqa.memory imports torch: `docqa corpora`, `show` and `rm` start without it
+    from docqa.memory import Memory
 
 DEFAULT_KEEP_CHECKPOINTS = 10  # earlier snapshots kept besides the current one
 KINDS = ("checkpoint", "final")
@@ -258,6 +260,8 @@ class Store(SourcesMixin, ConversationsMixin, StoreBase):
         for r in layers:
             self._verify(where, f"layer {r['layer']}", r["blob"], r["sha256"], fix)
         self._verify(where, "pending tokens", snap["pending"], snap["pending_sha256"], fix)
+        from docqa.memory import Memory
+
         try:
             return Memory.from_blobs([r["blob"] for r in layers], snap["pending"], snap["segments"], device=device)
         except CorruptSnapshot as e:
