@@ -5,13 +5,16 @@
     corpus.ingest("./repo")
     print(corpus.ask("How is the cache invalidated?").text)
 
-Construction is cheap: the model and the snapshot load on first use, once per process, and are
-shared by every Corpus object that names the same model and store.
+Construction is cheap: the model and the snapshot load on first use and stay in small
+per-process caches (least recently used first out), shared by every Corpus object that names
+the same model and store. A snapshot is cached under its contents' checksum, not its id alone
+(SQLite reuses the id of a deleted snapshot), and every caller gets its own copy of the memory.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,17 +25,30 @@ from docqa.memory import Memory
 from docqa.model.io import LoadedModel, default_model_dir, load_model
 from docqa.store import Store, default_store_path
 
+MODEL_CACHE_SIZE = 2  # models kept loaded: one per device is the common case
+MEMORY_CACHE_SIZE = 4  # snapshot memories kept loaded (a long-lived process may answer from many)
+
 _LOCK = threading.RLock()  # memory() resolves the model while holding it
-_MODELS: dict[tuple[str, str], LoadedModel] = {}
-_MEMORIES: dict[tuple[str, str, int, str], Memory] = {}
+_MODELS: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
+# (store, corpus, snapshot id, snapshot checksum, model fingerprint, device) -> Memory
+_MEMORIES: OrderedDict[tuple[str, str, int, str, str, str], Memory] = OrderedDict()
+
+
+def _cached(cache: OrderedDict, key, size: int, load):
+    """cache[key], loaded on a miss; the least recently used entries go beyond `size`."""
+    with _LOCK:
+        if key in cache:
+            cache.move_to_end(key)
+        else:
+            cache[key] = load()
+            while len(cache) > size:
+                cache.popitem(last=False)
+        return cache[key]
 
 
 def get_model(path: str | Path | None = None, device: str = "cpu") -> LoadedModel:
     key = (str(Path(path or default_model_dir()).resolve()), device)
-    with _LOCK:
-        if key not in _MODELS:
-            _MODELS[key] = load_model(key[0], device=device)
-        return _MODELS[key]
+    return _cached(_MODELS, key, MODEL_CACHE_SIZE, lambda: load_model(key[0], device=device))
 
 
 @dataclass
@@ -68,18 +84,18 @@ class Corpus:
             return ingest(store, self.lm, self.name, [str(p) for p in paths], options, on_progress)
 
     def memory(self, snapshot: int | None = None) -> tuple[Memory, int]:
-        """The snapshot's memory (shared, read-only: answering works on a scratch copy) and its id."""
-        with self.store() as store:
+        """The snapshot's memory (the current one by default), the caller's own copy, and its id."""
+        lm = self.lm
+        with self.store() as store, store.reading():  # the snapshot named is the snapshot loaded
             snap = store.current_snapshot(self.name) if snapshot is None else store.get_snapshot(self.name, snapshot)
             if snap is None:
                 raise SnapshotNotFound(f"corpus {self.name!r} has no snapshot yet: "
                                        f"ingest documents into it with `docqa ingest PATH --corpus {self.name}`")
-            key = (str(self.db_path), self.name, snap.id, self.lm.fingerprint)
-            with _LOCK:
-                if key not in _MEMORIES:
-                    _MEMORIES[key] = store.load_snapshot(self.name, snap.id, model_fingerprint=self.lm.fingerprint,
-                                                         model_name=self.lm.name, device=self.device)
-                return _MEMORIES[key], snap.id
+            key = (str(self.db_path.resolve()), self.name, snap.id, store.snapshot_checksum(self.name, snap.id),
+                   lm.fingerprint, self.device)
+            memory = _cached(_MEMORIES, key, MEMORY_CACHE_SIZE, lambda: store.load_snapshot(
+                self.name, snap.id, model_fingerprint=lm.fingerprint, model_name=lm.name, device=self.device))
+        return memory.clone(), snap.id
 
     def prompt(self, question: str, template: str = "ask", **fields: str) -> list[int]:
         return render(self.lm.tokenizer, load_template(template), question=question, **fields)

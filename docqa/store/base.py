@@ -84,6 +84,11 @@ class StoreBase:
             raise
         self.db.commit()
 
+    def reading(self):
+        """A context in which every read of this store sees one consistent state: a snapshot
+        looked up and then loaded cannot be swapped for another in between."""
+        return self._read()
+
     @contextmanager
     def _read(self) -> Iterator[None]:
         """One consistent view across several SELECTs (a nested read joins the open transaction)."""

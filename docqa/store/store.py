@@ -211,6 +211,21 @@ class Store(SourcesMixin, ConversationsMixin, StoreBase):
                                    f"see its snapshots with `docqa show {corpus}`")
         return self._snapshot_info(row)
 
+    def snapshot_checksum(self, corpus: str, snapshot_id: int) -> str:
+        """A sha256 over the snapshot's stored checksums (its layers in order, its pending tokens)
+        and its segment count. It names the snapshot's contents: unlike the id, which SQLite
+        reuses once the newest snapshot is deleted, it never names another snapshot's memory."""
+        with self._read():
+            snap = self._row("SELECT p.pending_sha256, p.segments FROM snapshots p "
+                             "JOIN corpora c ON c.id = p.corpus_id WHERE c.name = ? AND p.id = ?",
+                             [corpus, snapshot_id])
+            if snap is None:
+                self.get_snapshot(corpus, snapshot_id)  # raises SnapshotNotFound
+            layers = self._rows("SELECT sha256 FROM snapshot_layers WHERE snapshot_id = ? ORDER BY layer",
+                                [snapshot_id])
+        parts = [r["sha256"] for r in layers] + [snap["pending_sha256"], str(snap["segments"])]
+        return sha256(" ".join(parts).encode())
+
     def current_snapshot(self, corpus: str) -> SnapshotInfo | None:
         """The snapshot answers come from, or None before the first ingest has saved one."""
         with self._read():
