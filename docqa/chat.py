@@ -47,10 +47,11 @@ class Chat:
                 question = None
         return pairs
 
-    def send(self, message: str, max_tokens: int = 64, temperature: float = 0.0, seed: int | None = None) -> AnswerStream:
+    def send(self, message: str, max_tokens: int = 64, temperature: float = 0.0, seed: int | None = None,
+             template: str = "chat") -> AnswerStream:
         lm = self.corpus.lm
         limit = MAX_PROMPT_SEGMENTS * lm.config.segment_len
-        ids = chat_prompt(lm.tokenizer, message, self.history(), limit=limit)
+        ids = chat_prompt(lm.tokenizer, message, self.history(), template=template, limit=limit)
         self._pending_question = message
         stream, _ = self.corpus.stream(prompt=ids, max_tokens=max_tokens, temperature=temperature,
                                        snapshot=self.snapshot_id, seed=seed)

@@ -1,6 +1,6 @@
 """docqa in a LangChain LCEL chain: prompt | ChatDocQA | parser, with the answer streamed.
 
-    pip install 'docqa[langchain]'
+    pip install -e '.[langchain]'    # from a clone (the distribution is infini-docqa)
     python examples/langchain_chain.py                      # the shipped model
     python examples/langchain_chain.py --model runs/x/model  # a model directory of your own
 

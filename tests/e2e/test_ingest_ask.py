@@ -156,6 +156,24 @@ def test_chat_keeps_turns_and_never_changes_the_corpus_memory(tmp_path, model_di
     assert memory_of(db, "c", fp).equal(before)
 
 
+def test_chat_with_messages_does_not_ask_for_input_and_takes_a_template(tmp_path, model_dir, make_folder):
+    db = tmp_path / "s.db"
+    ingest(db, make_folder(tmp_path / "src", 3), model_dir)
+    out = run("chat", "c", "-m", "hello", "--db", db, "--model", model_dir, "--max-tokens", "2")
+    assert "conversation 1 with c" in out.stderr and "Ctrl-D" not in out.stderr
+    tpl = tmp_path / "wordy.txt"
+    tpl.write_text("Answer from the documents.\n{history}<|question|>{question}<|answer|>")
+    plain = json.loads(run("chat", "c", "-m", "hello", "--db", db, "--model", model_dir, "--json",
+                           "--max-tokens", "2").output)
+    wordy = json.loads(run("chat", "c", "-m", "hello", "--db", db, "--model", model_dir, "--json",
+                           "--max-tokens", "2", "--template", tpl).output)
+    assert wordy["turns"][0]["prompt_tokens"] == plain["turns"][0]["prompt_tokens"] + len("Answer from the documents.\n")
+    bad = tmp_path / "nohistory.txt"
+    bad.write_text("<|question|>{question}<|answer|>")
+    r = run("chat", "c", "-c", "-m", "hello", "--db", db, "--model", model_dir, "--template", bad, ok=False)
+    assert r.exit_code == 1 and "{history}" in r.output
+
+
 def test_connectors_are_listed_and_stdin_is_ingested(tmp_path, model_dir):
     assert run("connectors").output.split() == ["pdf", "repo", "text"]
     result = CliRunner().invoke(cli, ["ingest", "-", "--corpus", "piped", "--db", str(tmp_path / "s.db"),
