@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import random
 import sysconfig
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -145,9 +145,7 @@ def build_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, fa
     room before the question's segment), asking the question of facts[ask]. Facts at equal
     depths keep their order, so a story told in order stays in order."""
     header = tok.encode(f"<|doc|>### {path}\n", allow_special=True)
-    question, answer = facts[ask][1]
-    prompt = tok.encode(f"<|question|>{question}<|answer|>", allow_special=True)
-    ans = tok.encode(tok.answer_prefix + answer) + tok.encode("<|end|>", allow_special=True)
+    prompt, ans = qa_tokens(tok, *facts[ask][1])
     hay = n_tokens - len(header) - len(prompt) - len(ans)
     limit = (len(header) + hay) // S * S - len(header)  # haystack before the question's segment
     needles = [tok.encode(f[0]) for f in facts]
@@ -165,7 +163,24 @@ def build_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, fa
     tokens = header + body + prompt + ans
     target = [False] * (len(tokens) - len(ans)) + [True] * len(ans)
     q = len(header) + len(body)
-    return TaskDoc(tokens, target, answer, q, q + len(prompt), task)
+    return TaskDoc(tokens, target, facts[ask][1][1], q, q + len(prompt), task)
+
+
+def qa_tokens(tok, question: str, answer: str) -> tuple[list[int], list[int]]:
+    """A question as the answer prompt renders it, and the answer the model is trained to give."""
+    prompt = tok.encode(f"<|question|>{question}<|answer|>", allow_special=True)
+    return prompt, tok.encode(tok.answer_prefix + answer) + tok.encode("<|end|>", allow_special=True)
+
+
+def ask_more(doc: TaskDoc, extra: list[tuple[list[int], list[int]]]) -> TaskDoc:
+    """Further questions after the first answer, each with its answer as a target. As in MQAR
+    (Zoology), asking several of a document's facts gives each document several recall targets;
+    an answer already given names another fact's key, so it tells nothing about the next one."""
+    tokens, target = list(doc.tokens), list(doc.target)
+    for prompt, ans in extra:
+        tokens += prompt + ans
+        target += [False] * len(prompt) + [True] * len(ans)
+    return replace(doc, tokens=tokens, target=target)
 
 
 def passkey_facts(rng: random.Random) -> list[Fact]:
@@ -283,8 +298,10 @@ TASKS = ("passkey", "needle", "facts", "track", "code")
 
 
 def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, task: str,
-                max_facts: int = 8, split: str = "train", code: CodeFiles | None = None) -> TaskDoc:
-    """One document of a named task, sized to fit n_tokens."""
+                max_facts: int = 8, split: str = "train", code: CodeFiles | None = None,
+                questions: int = 1) -> TaskDoc:
+    """One document of a named task, sized to fit n_tokens; a named-facts document asks up to
+    `questions` of its facts."""
     if task == "code":
         if code is None:
             raise ValueError("the code task needs CodeFiles")
@@ -295,8 +312,15 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
     if task == "needle":
         return build_doc(tok, rng, filler, n_tokens, S, needle_facts(rng, split), 0, task=task)
     if task == "facts":
+        if questions > 1:  # leave a segment's room for the further questions and answers
+            room -= S
         n = max(1, min(rng.randint(1, max_facts), room // 40))
         facts = named_facts(rng, n, split)
+        if questions > 1 and n > 1:
+            asks = rng.sample(range(n), min(n, questions))
+            extra = [qa_tokens(tok, *facts[i][1]) for i in asks[1:]]
+            more = sum(len(p) + len(a) for p, a in extra)
+            return ask_more(build_doc(tok, rng, filler, n_tokens - more, S, facts, asks[0], task=task), extra)
         return build_doc(tok, rng, filler, n_tokens, S, facts, rng.randrange(n), task=task)
     if task == "track":
         n_moves = max(1, min(rng.randint(2, 8), room // 24))
@@ -308,14 +332,14 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
 
 def sample_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int,
                multi_fraction: float = 0.3, max_facts: int = 4, mix: dict[str, float] | None = None,
-               code: CodeFiles | None = None) -> TaskDoc:
+               code: CodeFiles | None = None, questions: int = 1) -> TaskDoc:
     """A training document. With `mix` ({task: weight}), a task drawn by weight; without it the
     byte-level recipe: a passkey, or several key-value facts (varied phrasing) asking one."""
     if mix:
         if code is not None and n_tokens < code.min_tokens(S):  # too short for a whole module
             mix = {t: w for t, w in mix.items() if t != "code"}
         task = rng.choices(list(mix), weights=list(mix.values()))[0]
-        return sample_task(tok, rng, filler, n_tokens, S, task, max_facts, code=code)
+        return sample_task(tok, rng, filler, n_tokens, S, task, max_facts, code=code, questions=questions)
     room = (n_tokens // S - 1) * S - 32
     if rng.random() < multi_fraction and room >= 48:
         facts = kv_facts(rng, min(rng.randint(1, max_facts), room // 48), varied=True)

@@ -114,3 +114,35 @@ def test_documents_too_short_for_any_module_draw_another_task(bpe, tmp_path):
     assert tasks == {"needle"}
     long_doc = sample_doc(bpe, random.Random(0), Filler(bpe), code.min_tokens(32) + 64, 32, mix={"code": 1}, code=code)
     assert long_doc.task == "code"
+
+
+def test_facts_documents_ask_several_facts_each_stored_before_the_questions(bpe):
+    S, filler, counts = 32, Filler(bpe), []
+    for seed in range(12):
+        rng = random.Random(seed)
+        n = 12 * S - rng.randrange(S // 2)
+        doc = sample_task(bpe, rng, filler, n, S, "facts", max_facts=8, questions=3)
+        assert len(doc.tokens) == n
+        text = bpe.decode(doc.tokens)
+        asked = re.findall(r"<\|question\|>(.*?)<\|answer\|> (.*?)<\|end\|>", text)
+        assert len({q for q, _ in asked}) == len(asked) <= 3
+        facts_told = bpe.decode(doc.tokens[:doc.question_start // S * S])
+        assert all(value in facts_told for _, value in asked)
+        # the targets are exactly the answers, each with its <|end|>
+        targets = [t for t, m in zip(doc.tokens, doc.target) if m]
+        assert targets == [t for _, v in asked for t in bpe.encode(" " + v) + [bpe.special_tokens["<|end|>"]]]
+        counts.append(len(asked))
+    assert max(counts) == 3 and min(counts) >= 1
+
+
+def test_one_question_draws_the_stream_of_earlier_runs(bpe):
+    """questions=1 must replay the documents runs before it trained on: the same draws in order."""
+    from docqa.train.tasks import build_doc
+    filler, S, n_tokens = Filler(bpe), 32, 300
+    for seed in range(5):
+        doc = sample_task(bpe, random.Random(seed), filler, n_tokens, S, "facts", max_facts=6)
+        rng = random.Random(seed)
+        room = (n_tokens // S - 1) * S - 32
+        n = max(1, min(rng.randint(1, 6), room // 40))
+        facts = named_facts(rng, n, "train")
+        assert doc.tokens == build_doc(bpe, rng, filler, n_tokens, S, facts, rng.randrange(n), task="facts").tokens
