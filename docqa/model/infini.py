@@ -19,15 +19,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from docqa.errors import ConfigError
 from docqa.memory import LayerMemory
-from docqa.model.config import ModelConfig
+from docqa.model.config import FEATURE_MAPS, UPDATE_RULES, ModelConfig
 
 
 def feature_map(x: torch.Tensor, kind: str) -> torch.Tensor:
     """sigma in eq. 7-9."""
     if kind == "elu1":
         return F.elu(x) + 1.0
-    return F.normalize(x, dim=-1)  # "l2"
+    if kind == "l2":
+        return F.normalize(x, dim=-1)
+    raise ConfigError(f"feature_map={kind!r}; choose one of {FEATURE_MAPS}")
 
 
 def memory_read(sq: torch.Tensor, M: torch.Tensor, z: torch.Tensor, use_z: bool) -> torch.Tensor:
@@ -55,6 +58,8 @@ def memory_write(cfg: ModelConfig, M: torch.Tensor, z: torch.Tensor, sk: torch.T
         return M + skb.transpose(-1, -2) @ v, z_new
     if cfg.update == "delta":  # eq. 9: M + sigma(K)^T (V - sigma(K) M / sigma(K) z)
         return M + skb.transpose(-1, -2) @ (v - memory_read(sk, M, z, cfg.use_z)), z_new
+    if cfg.update != "token_delta":  # the config checks on construction; a later assignment does not
+        raise ConfigError(f"update={cfg.update!r}; choose one of {UPDATE_RULES}")
     # token_delta: M_t = M_{t-1} + beta_t k_t (v_t - k_t^T M_{t-1})^T for t = 1..S. Writing
     # u_t = beta_t (v_t - k_t^T M_0 - sum_{i<t} (k_t . k_i) u_i) gives M_S = M_0 + K^T U, and U
     # solves the unit lower-triangular system (I + diag(beta) tril(K K^T, -1)) U = diag(beta)(V - K M_0).

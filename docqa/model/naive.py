@@ -12,11 +12,16 @@ import math
 import torch
 import torch.nn.functional as F
 
+from docqa.errors import ConfigError
 from docqa.model.transformer import InfiniTransformer
 
 
 def sigma(x: torch.Tensor, kind: str) -> torch.Tensor:
-    return F.elu(x) + 1 if kind == "elu1" else x / x.norm()
+    if kind == "elu1":
+        return F.elu(x) + 1
+    if kind == "l2":
+        return x / x.norm()
+    raise ConfigError(f"unknown feature map {kind!r}")
 
 
 def rotate(x: torch.Tensor, pos: int, base: float) -> torch.Tensor:
@@ -91,12 +96,14 @@ def naive_write(cfg, M, z, sks, vs, betas):
     for sk, v, b in zip(sks, vs, betas):
         if cfg.update == "linear":
             M = M + b * torch.outer(sk, v)
-        else:  # "delta": every correction uses the memory from before the segment
+        elif cfg.update == "delta":  # every correction uses the memory from before the segment
             retrieved = sk @ M_old
             if cfg.use_z:
                 den = sk @ z_old
                 retrieved = retrieved / den if den != 0 else retrieved * 0
             M = M + b * torch.outer(sk, v - retrieved)
+        else:
+            raise ConfigError(f"unknown update rule {cfg.update!r}")
         z = z + b * sk
     return M, z
 

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from docqa.errors import InputError
-from docqa.memory import Memory
+from docqa.memory import LayerMemory, Memory
 from docqa.model.config import ModelConfig
 from docqa.model.infini import InfiniAttention, SegmentCache, init_weights
 
@@ -40,6 +40,17 @@ class Block(nn.Module):
         self.attn = InfiniAttention(cfg)
         self.norm2 = nn.RMSNorm(cfg.d_model, eps=cfg.norm_eps)
         self.mlp = MLP(cfg)
+
+    def forward(self, x: torch.Tensor, mem: LayerMemory, use_memory: bool = True):
+        """Pre-norm residual block: x (B, T, C) -> (x + attn + mlp (B, T, C), memory after it)."""
+        a, mem = self.attn(self.norm1(x), mem, use_memory)
+        x = x + a
+        return x + self.mlp(self.norm2(x)), mem
+
+    def step(self, x: torch.Tensor, cache: SegmentCache, mem: LayerMemory, use_memory: bool = True) -> torch.Tensor:
+        """The same block for cached decoding (see InfiniAttention.step): memory read, never written."""
+        x = x + self.attn.step(self.norm1(x), cache, mem, use_memory)
+        return x + self.mlp(self.norm2(x))
 
 
 class InfiniTransformer(nn.Module):
@@ -72,9 +83,7 @@ class InfiniTransformer(nn.Module):
         x = self.emb(all_tokens)  # (B, P+T, C)
         layers = []
         for block, mem in zip(self.blocks, memory.layers):
-            a, mem = block.attn(block.norm1(x), mem, use_memory)
-            x = x + a
-            x = x + block.mlp(block.norm2(x))
+            x, mem = block(x, mem, use_memory)
             layers.append(mem)
         n_full = all_tokens.shape[1] // self.cfg.segment_len
         new = Memory(layers, pending=all_tokens[:, n_full * self.cfg.segment_len:],
@@ -147,8 +156,7 @@ class Decoder:
             piece, tokens = tokens[:, :room], tokens[:, room:]
             x = self.model.emb(piece)
             for block, cache, mem in zip(self.model.blocks, self.state.caches, self.state.memory.layers):
-                x = x + block.attn.step(block.norm1(x), cache, mem, self.use_memory)
-                x = x + block.mlp(block.norm2(x))
+                x = block.step(x, cache, mem, self.use_memory)
             logits = self.model.logits(x[:, -1:])[:, 0]
             if len(self.state.caches[0]) == S:
                 self._commit()

@@ -180,9 +180,7 @@ def test_gradient_reaches_an_early_segment_only_through_memory():
         h = x
         mem = model.new_memory(1)
         for blk, m in zip(model.blocks, mem.layers):
-            a, _ = blk.attn(blk.norm1(h), m, use_memory)
-            h = h + a
-            h = h + blk.mlp(blk.norm2(h))
+            h, _ = blk(h, m, use_memory)
         loss = model.logits(h)[:, 21:28].logsumexp(-1).sum()  # loss on segment 3 only
         grads[use_memory] = torch.autograd.grad(loss, x)[0][:, 0:7]  # w.r.t. segment 1's inputs
     assert grads[True].abs().max() > 1e-6
@@ -223,3 +221,26 @@ def test_config_rejects_bad_values():
         ModelConfig(update="token_delta", use_z=True)
     with pytest.raises(ConfigError, match="unknown config keys"):
         ModelConfig.from_dict({"n_layers": 3})
+
+
+def test_an_unknown_feature_map_or_update_rule_raises_instead_of_falling_through():
+    """The config checks its names on construction; the math checks again, since a config is a
+    mutable dataclass and a later assignment (a typo in a script) would otherwise silently run
+    another rule."""
+    from docqa.errors import ConfigError
+    from docqa.model.infini import memory_write
+    from docqa.model.naive import naive_write, sigma
+
+    x = torch.randn(2, 4, dtype=torch.float64)
+    with pytest.raises(ConfigError, match="feature_map='L2'; choose one of"):
+        feature_map(x, "L2")
+    with pytest.raises(ConfigError, match="feature map 'L2'"):
+        sigma(x[0], "L2")
+    cfg = ModelConfig.from_name("test")
+    cfg.update = "detla"
+    M, z = torch.zeros(1, 2, 4, 4), torch.zeros(1, 2, 4)
+    sk, v, beta = torch.randn(1, 2, 3, 4), torch.randn(1, 2, 3, 4), torch.ones(1, 2, 3)
+    with pytest.raises(ConfigError, match="update='detla'; choose one of"):
+        memory_write(cfg, M, z, sk, v, beta)
+    with pytest.raises(ConfigError, match="update rule 'detla'"):
+        naive_write(cfg, M[0, 0], z[0, 0], list(sk[0, 0]), list(v[0, 0]), list(beta[0, 0]))
