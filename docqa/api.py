@@ -79,9 +79,10 @@ class Corpus:
     def store(self) -> Store:
         return Store(self.db_path)
 
-    def ingest(self, *paths: str, options: IngestOptions | None = None, on_progress=None) -> IngestReport:
+    def ingest(self, *paths: str, options: IngestOptions | None = None, on_progress=None,
+               on_wait=None) -> IngestReport:
         with self.store() as store:
-            return ingest(store, self.lm, self.name, [str(p) for p in paths], options, on_progress)
+            return ingest(store, self.lm, self.name, [str(p) for p in paths], options, on_progress, on_wait)
 
     def memory(self, snapshot: int | None = None) -> tuple[Memory, int]:
         """The snapshot's memory (the current one by default), the caller's own copy, and its id."""

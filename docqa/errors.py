@@ -44,6 +44,10 @@ class CorpusExists(StoreError):
     """A corpus of that name already exists."""
 
 
+class CorpusLocked(StoreError):
+    """Another process is writing the corpus (an ingest, or its removal)."""
+
+
 class SnapshotNotFound(StoreError):
     """A corpus has no snapshot of that id, or no snapshot at all yet."""
 

@@ -33,6 +33,7 @@ from connectors.errors import SourceError
 from docqa.errors import InputError
 from docqa.model.io import LoadedModel
 from docqa.store import Store
+from docqa.store.lock import LockHolder
 
 
 @dataclass
@@ -43,6 +44,7 @@ class IngestOptions:
     connector: str | None = None  # force a connector instead of choosing by path
     connector_options: dict = field(default_factory=dict)  # include/exclude globs, password, ...
     chunk_segments: int = 16
+    wait: bool = False  # another process is ingesting this corpus: wait for it instead of CorpusLocked
 
 
 @dataclass
@@ -119,8 +121,18 @@ class _Replayable:
 
 def ingest(store: Store, lm: LoadedModel, corpus: str, paths: Iterable[str],
            options: IngestOptions | None = None,
-           on_progress: Callable[[Progress], None] | None = None) -> IngestReport:
+           on_progress: Callable[[Progress], None] | None = None,
+           on_wait: Callable[[LockHolder], None] | None = None) -> IngestReport:
+    """Stream `paths` into `corpus`, holding the corpus's writer lock for the whole run: another
+    ingest of it at the same time raises CorpusLocked, or with `options.wait` is waited for
+    (`on_wait` hears who holds it, once)."""
     options = options or IngestOptions()
+    with store.writer_lock(corpus, wait=options.wait, on_wait=on_wait):
+        return _ingest(store, lm, corpus, paths, options, on_progress)
+
+
+def _ingest(store: Store, lm: LoadedModel, corpus: str, paths: Iterable[str], options: IngestOptions,
+            on_progress: Callable[[Progress], None] | None) -> IngestReport:
     paths = list(paths)
     if not paths:
         raise InputError("no paths to ingest: give a folder, a file, or - for standard input")

@@ -52,12 +52,14 @@ class _Bar:
 @click.option("--checkpoint-minutes", type=float, default=5.0, show_default=True,
               help="Also save a checkpoint when this many minutes have passed since the last one.")
 @click.option("--keep-checkpoints", type=int, default=10, show_default=True, help="Checkpoints kept (retention).")
+@click.option("--wait", is_flag=True,
+              help="If another ingest is writing this corpus, wait for it to end instead of exiting with status 1.")
 @model_option
 @device_option
 @db_option
 @json_option
 def ingest(paths, corpus_name, connector, include, exclude, password, checkpoint_segments,
-           checkpoint_minutes, keep_checkpoints, model_path, device, db_path, as_json) -> None:
+           checkpoint_minutes, keep_checkpoints, wait, model_path, device, db_path, as_json) -> None:
     """Stream PATHS (folders, repositories, PDFs, text files, or - for stdin) into a corpus.
 
     Re-running on the same corpus resumes an interrupted ingest, does nothing when nothing
@@ -69,11 +71,14 @@ def ingest(paths, corpus_name, connector, include, exclude, password, checkpoint
     name = corpus_name or default_corpus_name(paths[0])
     copts = {k: v for k, v in (("include", include), ("exclude", exclude), ("password", password)) if v}
     options = IngestOptions(checkpoint_segments=checkpoint_segments, checkpoint_seconds=checkpoint_minutes * 60,
-                            keep_checkpoints=keep_checkpoints, connector=connector, connector_options=copts)
+                            keep_checkpoints=keep_checkpoints, connector=connector, connector_options=copts,
+                            wait=wait)
     corpus = Corpus(name, db=db_path, model=model_path, device=device)
     if not as_json:
         progress(f"ingesting into corpus {name!r} with model {corpus.lm.name}")
-    report = corpus.ingest(*paths, options=options, on_progress=_Bar(sys.stderr.isatty()))
+    report = corpus.ingest(*paths, options=options, on_progress=_Bar(sys.stderr.isatty()),
+                           on_wait=lambda holder: progress(f"corpus {name!r} is being written by another docqa "
+                                                           f"({holder.describe()}): waiting for it to end"))
     if as_json:
         echo_json(dataclasses.asdict(report))
         return

@@ -11,13 +11,15 @@ Why it is built this way:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from docqa.errors import CorpusExists, CorpusNotFound, CorruptSnapshot, InputError, ModelMismatch, SnapshotNotFound
 from docqa.store.base import StoreBase, now, sha256
 from docqa.store.conversations import ConversationsMixin
+from docqa.store.lock import LockHolder, remove_lock_file, writer_lock
 from docqa.store.names import validate_corpus_name
 from docqa.store.records import CorpusInfo, NewSource, SnapshotInfo
 from docqa.store.sources import SourcesMixin
@@ -100,11 +102,23 @@ class Store(SourcesMixin, ConversationsMixin, StoreBase):
         return [self._corpus_info(r) for r in self._rows(self._CORPUS_SQL + " ORDER BY c.name")]
 
     def delete_corpus(self, name: str) -> None:
-        """Remove the corpus with its snapshots, sources and conversations (cascades)."""
-        with self._write():
-            cid = self._corpus_id(name)
-            self.db.execute("UPDATE corpora SET current_snapshot_id = NULL WHERE id = ?", [cid])
-            self.db.execute("DELETE FROM corpora WHERE id = ?", [cid])
+        """Remove the corpus with its snapshots, sources and conversations (cascades).
+        Refused (CorpusLocked) while an ingest writes it."""
+        self._corpus_id(name)  # an unknown name is CorpusNotFound, before any lock file is made
+        with writer_lock(self.path, name, fix="remove it once that has ended") as lock_file:
+            with self._write():
+                cid = self._corpus_id(name)
+                self.db.execute("UPDATE corpora SET current_snapshot_id = NULL WHERE id = ?", [cid])
+                self.db.execute("DELETE FROM corpora WHERE id = ?", [cid])
+            remove_lock_file(lock_file)
+
+    def writer_lock(self, name: str, *, wait: bool = False,
+                    on_wait: Callable[[LockHolder], None] | None = None) -> AbstractContextManager[Path]:
+        """Hold corpus `name`'s writer lock for a `with` block: one ingest (or removal) writes a
+        corpus at a time. Held by another process or thread: CorpusLocked naming the holder,
+        or with `wait`, `on_wait(holder)` once and the lock when the holder lets it go."""
+        validate_corpus_name(name)
+        return writer_lock(self.path, name, wait=wait, on_wait=on_wait)
 
     def set_retention(self, name: str, keep_checkpoints: int | None) -> None:
         """How many earlier snapshots `prune_checkpoints` keeps for this corpus (None: default)."""

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -239,3 +240,52 @@ def test_a_closed_stdout_ends_the_command_quietly(tmp_path, model_dir, make_fold
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0, err
     assert err == ""
+
+
+SLOW_INGEST = """
+import os, sys, time
+from pathlib import Path
+from docqa.store.store import Store
+original = Store.save_snapshot
+def save_then_wait(self, *args, **kwargs):
+    sid = original(self, *args, **kwargs)
+    Path(os.environ["MARKER"]).touch()  # the first run is inside its ingest, holding the corpus
+    time.sleep(float(os.environ["HOLD_S"]))
+    return sid
+Store.save_snapshot = save_then_wait
+from docqa.cli.main import cli
+cli(sys.argv[1:])
+"""
+
+
+def test_a_second_ingest_of_the_same_corpus_is_refused_or_waits(tmp_path, model_dir, make_folder):
+    """Two real `docqa ingest` processes into one corpus: the second says who writes it and
+    exits 1, or with --wait starts when the first ends; the memory is a clean ingest's."""
+    folder = make_folder(tmp_path / "src")
+    db = tmp_path / "s.db"
+    args = ["ingest", str(folder), "--corpus", "c", "--db", str(db), "--model", model_dir,
+            "--checkpoint-segments", "4"]
+    marker = tmp_path / "marker"
+    env = {**os.environ, "MARKER": str(marker), "HOLD_S": "1.5", "DOCQA_DEBUG": ""}
+    first = subprocess.Popen([sys.executable, "-c", SLOW_INGEST, *args], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not marker.exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), first.stderr.read()
+    docqa = [sys.executable, "-c", "from docqa.cli.main import cli; cli()"]
+    second = subprocess.run([*docqa, *args], env=env, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 1, second.stderr
+    assert f"corpus 'c' is being written by another docqa (pid {first.pid}, since " in second.stderr
+    assert "--wait" in second.stderr and "UNIQUE" not in second.stderr
+    assert second.stderr.count("\n") <= 2  # the progress line, then one line saying why
+    waiting = subprocess.run([*docqa, *args, "--wait", "--json"], env=env, capture_output=True, text=True,
+                             timeout=300)
+    assert first.wait(timeout=300) == 0, first.stderr.read()
+    assert waiting.returncode == 0, waiting.stderr
+    assert f"(pid {first.pid}, since " in waiting.stderr and "waiting for it to end" in waiting.stderr
+    assert json.loads(waiting.stdout)["up_to_date"], "it started after the first one had finished"
+    fresh = ingest(tmp_path / "fresh.db", folder, model_dir)
+    fp = fingerprint(model_dir)
+    assert memory_of(db, "c", fp).equal(memory_of(tmp_path / "fresh.db", "c", fp))
+    assert fresh["ingested"] == 12
