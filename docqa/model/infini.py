@@ -71,6 +71,58 @@ def memory_write(cfg: ModelConfig, M: torch.Tensor, z: torch.Tensor, sk: torch.T
     return M + sk.transpose(-1, -2) @ U, z_new
 
 
+def memory_dtype(x: torch.Tensor) -> torch.dtype:
+    """The memory's arithmetic: float32, or float64 for a float64 model (the reference tests)."""
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
+def memory_scan(cfg, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta: torch.Tensor,
+                mem: LayerMemory, n_full: int) -> tuple[torch.Tensor, LayerMemory]:
+    """Eq. 7-9 over N segments in order: segment n reads the memory of the segments before it,
+    then the first `n_full` segments are written. Float32 (see memory_dtype), also under autocast.
+
+    q (B, N, H, Sq, Dk), k (B, N, H, S, Dk), v (B, N, H, S, Dv), beta (B, N, H, S), before the
+    feature map; mem (B, H, Dk, Dv). Sq may differ from S: a grouped-query model lays the queries
+    of a group side by side. `cfg` gives feature_map, update and use_z (a ModelConfig or the
+    memory config of a converted model). Returns A_mem (B, N, H, Sq, Dv) and the memory after.
+    """
+    dt = memory_dtype(q)
+    with torch.autocast(device_type=q.device.type, enabled=False):
+        sq, sk = feature_map(q.to(dt), cfg.feature_map), feature_map(k.to(dt), cfg.feature_map)
+        vv, bb = v.to(dt), beta.to(dt)
+        M, z = mem.M.to(dt), mem.z.to(dt)
+        Ms, zs = [], []
+        for n in range(q.shape[1]):  # read before write: segment n sees segments < n
+            Ms.append(M)
+            zs.append(z)
+            if n < n_full:
+                M, z = memory_write(cfg, M, z, sk[:, n], vv[:, n], bb[:, n])
+        a_mem = memory_read(sq, torch.stack(Ms, 1), torch.stack(zs, 1), cfg.use_z)
+    return a_mem, LayerMemory(M, z)
+
+
+def memory_lookup(cfg, q: torch.Tensor, mem: LayerMemory) -> torch.Tensor:
+    """Eq. 7 alone, for cached decoding: q (B, H, Sq, Dk) -> A_mem (B, H, Sq, Dv); nothing written."""
+    dt = memory_dtype(q)
+    with torch.autocast(device_type=q.device.type, enabled=False):
+        return memory_read(feature_map(q.to(dt), cfg.feature_map), mem.M.to(dt), mem.z.to(dt), cfg.use_z)
+
+
+def memory_commit(cfg, k: torch.Tensor, v: torch.Tensor, beta: torch.Tensor, mem: LayerMemory) -> LayerMemory:
+    """Eq. 8/9 for one complete segment: k (B, H, S, Dk), v (B, H, S, Dv), beta (B, H, S)."""
+    dt = memory_dtype(k)
+    with torch.autocast(device_type=k.device.type, enabled=False):
+        M, z = memory_write(cfg, mem.M.to(dt), mem.z.to(dt), feature_map(k.to(dt), cfg.feature_map),
+                            v.to(dt), beta.to(dt))
+    return LayerMemory(M, z)
+
+
+def gate_mix(gate: torch.Tensor, a_dot: torch.Tensor, a_mem: torch.Tensor) -> torch.Tensor:
+    """Eq. 10: sigmoid(gate) A_mem + (1 - sigmoid(gate)) A_dot.  gate (H,), a_dot and a_mem (..., H, T, D)."""
+    g = torch.sigmoid(gate).view(-1, 1, 1).to(a_dot.dtype)  # (H, 1, 1)
+    return g * a_mem.to(a_dot.dtype) + (1 - g) * a_dot
+
+
 def rope(x: torch.Tensor, pos: torch.Tensor, base: float) -> torch.Tensor:
     """Rotary positions (rotate-half form).  x (..., T, D), pos (T,) positions inside the segment."""
     d = x.shape[-1]
@@ -136,12 +188,8 @@ class InfiniAttention(nn.Module):
     def _mix(self, a_dot: torch.Tensor, a_mem: torch.Tensor | None) -> torch.Tensor:
         """Eq. 10: A = sigmoid(gate) A_mem + (1 - sigmoid(gate)) A_dot, then the output projection."""
         if a_mem is not None:
-            g = torch.sigmoid(self.gate).view(-1, 1, 1).to(a_dot.dtype)  # (H, 1, 1)
-            a_dot = g * a_mem.to(a_dot.dtype) + (1 - g) * a_dot
+            a_dot = gate_mix(self.gate, a_dot, a_mem)
         return self.proj(a_dot.transpose(-2, -3).flatten(-2))  # (..., T, C)
-
-    def _mem_dtype(self, q: torch.Tensor) -> torch.dtype:
-        return torch.float64 if q.dtype == torch.float64 else torch.float32
 
     def forward(self, x: torch.Tensor, mem: LayerMemory, use_memory: bool = True):
         """x (B, T, C) starting at a segment boundary -> (y (B, T, C), memory after the last full segment).
@@ -161,19 +209,7 @@ class InfiniAttention(nn.Module):
             rope(q, pos, cfg.rope_base), rope(k, pos, cfg.rope_base), v, is_causal=True)
         a_mem = None
         if use_memory:
-            dt = self._mem_dtype(q)
-            with torch.autocast(device_type=x.device.type, enabled=False):
-                sq, sk = feature_map(q.to(dt), cfg.feature_map), feature_map(k.to(dt), cfg.feature_map)
-                vv, bb = v.to(dt), beta.to(dt)
-                M, z = mem.M.to(dt), mem.z.to(dt)
-                Ms, zs = [], []
-                for n in range(n_seg):  # read before write: segment n sees segments < n
-                    Ms.append(M)
-                    zs.append(z)
-                    if n < n_full:
-                        M, z = memory_write(cfg, M, z, sk[:, n], vv[:, n], bb[:, n])
-                a_mem = memory_read(sq, torch.stack(Ms, 1), torch.stack(zs, 1), cfg.use_z)  # (B,N,H,S,D)
-            mem = LayerMemory(M, z)
+            a_mem, mem = memory_scan(cfg, q, k, v, beta, mem, n_full)  # (B,N,H,S,D)
         y = self._mix(a_dot, a_mem)  # (B, N, S, C)
         return y.reshape(B, n_seg * S, C)[:, :T], mem
 
@@ -198,21 +234,12 @@ class InfiniAttention(nn.Module):
         keys, values = torch.cat(cache.k_rot, -2), torch.cat(cache.v, -2)  # (B, H, P+t, D)
         allowed = torch.ones(t, P + t, dtype=torch.bool, device=x.device).tril(diagonal=P)
         a_dot = F.scaled_dot_product_attention(rope(q, pos, cfg.rope_base), keys, values, attn_mask=allowed)
-        a_mem = None
-        if use_memory:
-            dt = self._mem_dtype(q)
-            with torch.autocast(device_type=x.device.type, enabled=False):
-                a_mem = memory_read(feature_map(q.to(dt), cfg.feature_map), mem.M.to(dt), mem.z.to(dt), cfg.use_z)
+        a_mem = memory_lookup(cfg, q, mem) if use_memory else None
         return self._mix(a_dot, a_mem)
 
     def commit(self, cache: SegmentCache, mem: LayerMemory) -> LayerMemory:
         """Write the cached (complete) segment to memory, exactly as forward() would."""
-        dt = self._mem_dtype(cache.k[0])
-        with torch.autocast(device_type=cache.k[0].device.type, enabled=False):
-            sk = feature_map(torch.cat(cache.k, -2).to(dt), self.cfg.feature_map)
-            v, beta = torch.cat(cache.v, -2).to(dt), torch.cat(cache.beta, -1).to(dt)
-            M, z = memory_write(self.cfg, mem.M.to(dt), mem.z.to(dt), sk, v, beta)
-        return LayerMemory(M, z)
+        return memory_commit(self.cfg, torch.cat(cache.k, -2), torch.cat(cache.v, -2), torch.cat(cache.beta, -1), mem)
 
 
 def init_weights(module: nn.Module, n_layer: int) -> None:
