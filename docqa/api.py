@@ -118,8 +118,3 @@ class Corpus:
     def answer_of(self, s: AnswerStream, snap_id: int) -> Answer:
         return Answer(s.text, self.name, snap_id, self.lm.name, len(s.prompt), s.answer_tokens,
                       s.first_token_s, s.total_s, s.finish_reason)
-
-    @staticmethod
-    def list(db: str | Path | None = None):
-        with Store(Path(db) if db else default_store_path()) as store:
-            return store.list_corpora()

@@ -32,7 +32,7 @@ from connectors.document import Document, Skipped, header
 from connectors.errors import SourceError
 from docqa.errors import InputError
 from docqa.model.io import LoadedModel
-from docqa.store import Store
+from docqa.store import DEFAULT_KEEP_CHECKPOINTS, Store
 from docqa.store.lock import LockHolder
 
 
@@ -40,7 +40,7 @@ from docqa.store.lock import LockHolder
 class IngestOptions:
     checkpoint_segments: int = 512  # a checkpoint after at least this many new segments...
     checkpoint_seconds: float = 300.0  # ...or this much time, at the next document boundary
-    keep_checkpoints: int = 10  # retention: newest checkpoints kept besides the current snapshot
+    keep_checkpoints: int = DEFAULT_KEEP_CHECKPOINTS  # retention: newest kept besides the current snapshot
     connector: str | None = None  # force a connector instead of choosing by path
     connector_options: dict = field(default_factory=dict)  # include/exclude globs, password, ...
     chunk_segments: int = 16

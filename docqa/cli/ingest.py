@@ -12,6 +12,7 @@ import click
 
 from docqa.cli.main import cli
 from docqa.cli.options import db_option, device_option, echo_json, json_option, model_option, progress
+from docqa.store import DEFAULT_KEEP_CHECKPOINTS
 
 
 def default_corpus_name(path: str) -> str:
@@ -51,7 +52,8 @@ class _Bar:
               help="Checkpoint after this many new segments (at the next document boundary).")
 @click.option("--checkpoint-minutes", type=float, default=5.0, show_default=True,
               help="Also save a checkpoint when this many minutes have passed since the last one.")
-@click.option("--keep-checkpoints", type=int, default=10, show_default=True, help="Checkpoints kept (retention).")
+@click.option("--keep-checkpoints", type=int, default=DEFAULT_KEEP_CHECKPOINTS, show_default=True,
+              help="Checkpoints kept (retention).")
 @click.option("--wait", is_flag=True,
               help="If another ingest is writing this corpus, wait for it to end instead of exiting with status 1.")
 @model_option

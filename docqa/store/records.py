@@ -25,7 +25,6 @@ class CorpusInfo:
     current_snapshot_id: int | None
     snapshots: int  # snapshots kept, the current one included
     snapshot_bytes: int  # their memory, as stored
-    keep_checkpoints: int | None  # retention policy; None: the store's default
 
 
 @dataclass(frozen=True)
@@ -39,16 +38,10 @@ class SnapshotInfo:
     segments: int
     position: int  # the memory covers stream items [0, position); the next item to stream
     covers_from: int  # items streamed since the parent: [covers_from, position)
-    cursor: Any  # JSON value the ingest pipeline kept with the snapshot, or None
     n_layers: int
     nbytes: int  # layer blobs plus pending blob
     is_current: bool
     superseded: bool = False  # a re-ingest is replacing its stream: answer from it, never resume from it
-
-    @property
-    def covers(self) -> range:
-        """Stream positions this snapshot added to its parent's memory."""
-        return range(self.covers_from, self.position)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
 
 from docqa.errors import InputError, StoreError
 from docqa.store.base import StoreBase, now
@@ -29,17 +28,6 @@ class SourcesMixin(StoreBase):
             except sqlite3.IntegrityError as e:
                 raise StoreError(f"corpus {corpus!r} already has a source at position {r.position} "
                                  f"({e}): delete_sources_from({r.position}) first") from e
-
-    def record_sources(self, corpus: str, sources: Iterable[NewSource], snapshot_id: int | None = None) -> None:
-        """Record sources outside a snapshot save (all or none)."""
-        records = list(sources)
-        with self._write():
-            cid = self._corpus_id(corpus)
-            self._insert_sources(corpus, cid, records, snapshot_id)
-            self._refresh_totals(cid)
-
-    def record_source(self, corpus: str, source: NewSource, snapshot_id: int | None = None) -> None:
-        self.record_sources(corpus, [source], snapshot_id)
 
     def list_sources(self, corpus: str, status: str | None = None) -> list[SourceRecord]:
         """In stream order; `status` keeps only 'ingested', 'skipped' or 'failed' ones."""

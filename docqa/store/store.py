@@ -10,7 +10,6 @@ Why it is built this way:
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -27,7 +26,11 @@ from docqa.store.sources import SourcesMixin
 if TYPE_CHECKING:  # docqa.memory imports torch: `docqa corpora`, `show` and `rm` start without it
     from docqa.memory import Memory
 
-DEFAULT_KEEP_CHECKPOINTS = 10  # earlier snapshots kept besides the current one
+# Earlier snapshots an ingest keeps besides the current one. Retention is chosen per ingest
+# (`docqa ingest --keep-checkpoints`); the per-corpus column m003 added (corpora.keep_checkpoints)
+# was never written by any command, so the store no longer reads or writes it. The column stays:
+# shipped migrations are never edited.
+DEFAULT_KEEP_CHECKPOINTS = 10
 KINDS = ("checkpoint", "final")
 
 
@@ -41,10 +44,6 @@ class Store(SourcesMixin, ConversationsMixin, StoreBase):
     Open it with `Store(path)` (default: `default_store_path()`), close it, or use it as a
     context manager.
     """
-
-    @classmethod
-    def open(cls, path: str | Path | None = None) -> Store:
-        return cls(path)
 
     def __enter__(self) -> Store:
         return self
@@ -67,7 +66,6 @@ class Store(SourcesMixin, ConversationsMixin, StoreBase):
             skipped=r["skipped"], failed=r["failed"], bytes=r["bytes"], tokens=r["tokens"],
             segments=r["segments"], current_snapshot_id=r["current_snapshot_id"],
             snapshots=r["snapshots"], snapshot_bytes=r["snapshot_bytes"],
-            keep_checkpoints=r["keep_checkpoints"],
         )
 
     def create_corpus(self, name: str, model_fingerprint: str, model_name: str) -> CorpusInfo:
@@ -120,15 +118,6 @@ class Store(SourcesMixin, ConversationsMixin, StoreBase):
         validate_corpus_name(name)
         return writer_lock(self.path, name, wait=wait, on_wait=on_wait)
 
-    def set_retention(self, name: str, keep_checkpoints: int | None) -> None:
-        """How many earlier snapshots `prune_checkpoints` keeps for this corpus (None: default)."""
-        if keep_checkpoints is not None and keep_checkpoints < 0:
-            raise InputError(f"keep_checkpoints must be 0 or more, got {keep_checkpoints}")
-        with self._write():
-            cid = self._corpus_id(name)
-            self.db.execute("UPDATE corpora SET keep_checkpoints = ?, updated_at = ? WHERE id = ?",
-                            [keep_checkpoints, now(), cid])
-
     @staticmethod
     def _check_model(info: CorpusInfo, model_fingerprint: str, model_name: str | None) -> None:
         if info.model_fingerprint != model_fingerprint:
@@ -146,19 +135,17 @@ class Store(SourcesMixin, ConversationsMixin, StoreBase):
             id=r["id"], corpus=r["corpus"], parent_id=r["parent_id"], kind=r["kind"],
             created_at=r["created_at"], tokens=r["tokens"], segments=r["segments"],
             position=r["position"], covers_from=r["covers_from"],
-            cursor=None if r["cursor"] is None else json.loads(r["cursor"]),
             n_layers=r["n_layers"], nbytes=r["nbytes"], is_current=bool(r["is_current"]),
             superseded=bool(r["superseded"]),
         )
 
     _SNAPSHOT_SQL = """
         SELECT p.id, c.name AS corpus, p.parent_id, p.kind, p.created_at, p.tokens, p.segments,
-            p.position, p.covers_from, p.cursor, p.n_layers, p.nbytes, p.superseded,
+            p.position, p.covers_from, p.n_layers, p.nbytes, p.superseded,
             (c.current_snapshot_id IS p.id) AS is_current
         FROM snapshots p JOIN corpora c ON c.id = p.corpus_id"""
 
-    def save_snapshot(self, corpus: str, memory: Memory, *, position: int, tokens: int | None = None,
-                      segments: int | None = None, cursor: Any = None,
+    def save_snapshot(self, corpus: str, memory: Memory, *, position: int,
                       sources: Iterable[NewSource | tuple[int, Any, int]] = (),
                       parent: int | None = None, kind: str = "checkpoint",
                       make_current: bool = True) -> int:
@@ -167,8 +154,8 @@ class Store(SourcesMixin, ConversationsMixin, StoreBase):
         `position` is the next stream item to ingest (the memory covers [0, position)).
         `sources` are recorded in the same transaction, pointing at the new snapshot: either
         NewSource records or the ingest pipeline's (position, connector item, tokens) tuples.
-        `tokens` defaults to the parent's tokens plus those of `sources`; `segments` to
-        `memory.segments`. `cursor` is any JSON value, kept for the ingest pipeline.
+        The snapshot's tokens are the parent's plus those of `sources`; its segments, the memory's.
+        (The `cursor` column of m001 is left NULL: nothing ever needed it.)
         """
         if kind not in KINDS:
             raise InputError(f"snapshot kind must be one of {', '.join(KINDS)}, got {kind!r}")
@@ -185,10 +172,8 @@ class Store(SourcesMixin, ConversationsMixin, StoreBase):
                 "INSERT INTO snapshots (corpus_id, parent_id, kind, created_at, tokens, segments, "
                 "position, covers_from, cursor, n_layers, nbytes, pending, pending_sha256) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [cid, parent, kind, now(),
-                 parent_tokens + sum(r.tokens for r in records) if tokens is None else tokens,
-                 memory.segments if segments is None else segments, position, covers_from,
-                 None if cursor is None else json.dumps(cursor), len(layer_blobs), nbytes,
+                [cid, parent, kind, now(), parent_tokens + sum(r.tokens for r in records),
+                 memory.segments, position, covers_from, None, len(layer_blobs), nbytes,
                  pending, sha256(pending)]).lastrowid
             for i, blob in enumerate(layer_blobs):
                 self._insert_layer(sid, i, blob)
@@ -303,15 +288,13 @@ class Store(SourcesMixin, ConversationsMixin, StoreBase):
             raise CorruptSnapshot(f"{where}: {what} checksum mismatch "
                                   f"(stored {stored[:16]}, computed {actual[:16]}); {fix}")
 
-    def prune_checkpoints(self, corpus: str, keep: int | None = None) -> list[int]:
-        """Delete all but the newest `keep` earlier snapshots (default: the corpus's retention
-        policy, else 10). The current snapshot is never deleted. Returns the deleted ids."""
-        if keep is not None and keep < 0:
+    def prune_checkpoints(self, corpus: str, keep: int = DEFAULT_KEEP_CHECKPOINTS) -> list[int]:
+        """Delete all but the newest `keep` earlier snapshots. The current snapshot is never
+        deleted. Returns the deleted ids."""
+        if keep < 0:
             raise InputError(f"keep must be 0 or more, got {keep}")
         with self._write():
-            info = self.get_corpus(corpus)
-            if keep is None:
-                keep = DEFAULT_KEEP_CHECKPOINTS if info.keep_checkpoints is None else info.keep_checkpoints
+            self._corpus_id(corpus)  # an unknown name is CorpusNotFound, not an empty list
             rows = self._rows("SELECT p.id FROM snapshots p JOIN corpora c ON c.id = p.corpus_id "
                               "WHERE c.name = ? AND p.id IS NOT c.current_snapshot_id ORDER BY p.id DESC",
                               [corpus])

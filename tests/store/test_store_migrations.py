@@ -58,14 +58,11 @@ def test_store_from_the_first_schema_with_rows_is_migrated_on_open(db_path):
     with Store(db_path) as store:
         assert _applied(db_path) == ALL
         info = store.get_corpus("old")
-        assert (info.sources, info.tokens, info.segments, info.current_snapshot_id, info.keep_checkpoints) == (
-            1, 4, 5, 1, None)
+        assert (info.sources, info.tokens, info.segments, info.current_snapshot_id) == (1, 4, 5, 1)
         assert store.load_snapshot("old", model_fingerprint=FP_A).equal(m)
         assert [s.uri for s in store.list_sources("old")] == ["a.txt"]
         conv = store.create_conversation("old", 1)  # the new tables work with the old rows
         store.add_turn(conv, "user", "hello")
-        store.set_retention("old", 3)
-        assert store.get_corpus("old").keep_checkpoints == 3
         assert store.current_snapshot("old").superseded is False  # m004's column, defaulted on old rows
 
 

@@ -39,13 +39,12 @@ def test_current_snapshot_follows_saves_and_old_ones_stay_loadable(store, corpus
     first = store.save_snapshot(corpus, make_memory(1), position=2,
                                 sources=[NewSource(0, "a.txt", tokens=10, size=100), NewSource(1, "b.txt", tokens=5, size=50)])
     second = store.save_snapshot(corpus, make_memory(2), position=3, parent=first, kind="final",
-                                 sources=[NewSource(2, "c.txt", tokens=1, size=7)], cursor={"page": 3})
+                                 sources=[NewSource(2, "c.txt", tokens=1, size=7)])
     assert store.load_snapshot(corpus, model_fingerprint=FP_A).equal(make_memory(2))
     assert store.load_snapshot(corpus, first, model_fingerprint=FP_A).equal(make_memory(1))
     snap = store.current_snapshot(corpus)
-    assert (snap.id, snap.parent_id, snap.kind, snap.position, snap.covers, snap.tokens, snap.segments,
-            snap.cursor, snap.n_layers, snap.is_current) == (second, first, "final", 3, range(2, 3), 16, 2,
-                                                             {"page": 3}, 3, True)
+    assert (snap.id, snap.parent_id, snap.kind, snap.position, snap.covers_from, snap.tokens, snap.segments,
+            snap.n_layers, snap.is_current) == (second, first, "final", 3, 2, 16, 2, 3, True)
     assert [s.id for s in store.list_snapshots(corpus)] == [first, second]
     assert [s.is_current for s in store.list_snapshots(corpus)] == [False, True]
     info = store.get_corpus(corpus)
@@ -60,10 +59,13 @@ def test_make_current_false_keeps_the_current_pointer(store, corpus, make_memory
     assert store.current_snapshot(corpus).id == first
 
 
-def test_explicit_tokens_and_segments(store, corpus, make_memory):
-    sid = store.save_snapshot(corpus, make_memory(4), position=9, tokens=1234, segments=99)
+def test_tokens_add_up_along_the_parents_and_segments_come_from_the_memory(store, corpus, make_memory):
+    first = store.save_snapshot(corpus, make_memory(4), position=1, sources=[NewSource(0, "a", tokens=30)])
+    memory = make_memory(5)
+    sid = store.save_snapshot(corpus, memory, position=3, parent=first,
+                              sources=[NewSource(1, "b", tokens=12), NewSource(2, "c", status="skipped")])
     snap = store.get_snapshot(corpus, sid)
-    assert (snap.tokens, snap.segments) == (1234, 99)
+    assert (snap.tokens, snap.segments) == (42, memory.segments)
 
 
 def test_load_onto_a_device(store, corpus, make_memory):

@@ -4,8 +4,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from docqa.errors import ConversationNotFound, InputError, StoreError
-from docqa.store import NewSource
+from docqa.errors import ConversationNotFound, CorpusNotFound, InputError, StoreError
+from docqa.store import DEFAULT_KEEP_CHECKPOINTS, NewSource
 
 from store_fixtures import FP_A
 
@@ -48,12 +48,15 @@ def test_ingest_pipeline_items_are_recorded_with_their_snapshot(store, corpus, m
         store.list_sources(corpus, status="gone")
 
 
-def test_record_source_outside_a_snapshot_and_duplicate_positions(store, corpus):
-    store.record_source(corpus, NewSource(0, "a.txt", size=3, tokens=2))
-    store.record_sources(corpus, [NewSource(1, "b.txt"), NewSource(2, "c.bin", status="skipped", reason="binary")])
+def test_a_duplicate_position_refuses_the_whole_snapshot(store, corpus, make_memory):
+    first = store.save_snapshot(corpus, make_memory(1), position=3, sources=[
+        NewSource(0, "a.txt", size=3, tokens=2), NewSource(1, "b.txt"),
+        NewSource(2, "c.bin", status="skipped", reason="binary")])
     with pytest.raises(StoreError, match=r"corpus 'notes' already has a source at position 1 .*delete_sources_from\(1\) first"):
-        store.record_sources(corpus, [NewSource(3, "d.txt"), NewSource(1, "again.txt")])
+        store.save_snapshot(corpus, make_memory(2), position=4, parent=first,
+                            sources=[NewSource(3, "d.txt"), NewSource(1, "again.txt")])
     assert [s.uri for s in store.list_sources(corpus)] == ["a.txt", "b.txt", "c.bin"]  # all or none
+    assert [s.id for s in store.list_snapshots(corpus)] == [first]
 
 
 def _chain(store, corpus, make_memory, positions):
@@ -113,16 +116,13 @@ def test_prune_never_deletes_a_current_snapshot_that_is_not_the_newest(store, co
     assert later
 
 
-def test_retention_policy_per_corpus(store, corpus, make_memory):
+def test_prune_keeps_the_default_number_besides_the_current(store, corpus, make_memory):
     ids = _chain(store, corpus, make_memory, list(range(1, 14)))
-    store.prune_checkpoints(corpus)  # the default keeps 10 besides the current
-    assert len(store.list_snapshots(corpus)) == 11
-    store.set_retention(corpus, 1)
-    assert store.get_corpus(corpus).keep_checkpoints == 1
+    assert DEFAULT_KEEP_CHECKPOINTS == 10
     store.prune_checkpoints(corpus)
-    assert [s.id for s in store.list_snapshots(corpus)] == ids[-2:]
-    with pytest.raises(InputError):
-        store.set_retention(corpus, -3)
+    assert [s.id for s in store.list_snapshots(corpus)] == ids[-11:]
+    with pytest.raises(CorpusNotFound):
+        store.prune_checkpoints("nope")
 
 
 def test_bad_snapshot_arguments(store, corpus, make_memory):
