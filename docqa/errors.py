@@ -36,8 +36,22 @@ class ModelMismatch(StoreError):
     """A snapshot was built by a different model than the one loading it."""
 
 
-class CorruptSnapshot(StoreError):
+class StoreDamaged(StoreError):
+    """The store file is damaged: SQLite found it malformed, or a value in it is not what docqa
+    wrote (undecodable text, a number where text belongs). `detail` names the damage alone,
+    without the advice the message adds."""
+
+    def __init__(self, message: str, detail: str | None = None):
+        super().__init__(message)
+        self.detail = detail or message
+
+
+class CorruptSnapshot(StoreDamaged):
     """A stored snapshot failed its checksum or cannot be decoded."""
+
+
+class StoreFull(StoreError):
+    """The disk holding the store is full (SQLITE_FULL): the write was rolled back."""
 
 
 class CorpusExists(StoreError):

@@ -22,7 +22,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from docqa.errors import CorpusNotFound, StoreError
+from docqa.errors import CorpusNotFound, DocqaError, StoreError, StoreFull
+from docqa.store import damage
 from docqa.store.migrations import migrations
 from docqa.store.paths import default_store_path
 
@@ -47,7 +48,7 @@ class StoreBase:
         except OSError as e:
             raise StoreError(f"cannot create the store's folder {self.path.parent}: {e}") from e
         try:
-            self.db = Database(self.path, execute_plugins=False)
+            self.db = Database(damage.connect(self.path), execute_plugins=False)
         except sqlite3.DatabaseError as e:
             raise StoreError(f"cannot open the store {self.path}: {e}") from e
         try:
@@ -55,10 +56,15 @@ class StoreBase:
             self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             self.db.enable_wal()  # before any transaction: the journal mode cannot change inside one
             self._migrate()
+            damage.verify_schema(self.db, self.path)
         except sqlite3.DatabaseError as e:
             self.db.close()
             raise StoreError(f"cannot open the store {self.path}: {e}; "
                              "pass --db or set DOCQA_DB to use another file") from e
+        except DocqaError:  # damaged, full or unreadable (see `damage`)
+            self.db.close()
+            raise
+        damage.opened(self.db.conn)
 
     def close(self) -> None:
         self.db.close()
@@ -75,14 +81,20 @@ class StoreBase:
                 migrations.apply(self.db)
 
     @contextmanager
-    def _write(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
+    def _write(self, needs: int | None = None) -> Iterator[None]:
+        """One write transaction. `needs`: the bytes it adds, for the message of a full disk."""
         try:
-            yield
-        except BaseException:
-            self.db.rollback()
-            raise
-        self.db.commit()
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self.db.commit()
+            except BaseException:
+                self.db.rollback()  # a no-op when a failed COMMIT already rolled back
+                raise
+        except StoreFull as e:
+            if needs is None:
+                raise
+            raise damage.full(self.path, needs) from e
 
     def reading(self):
         """A context in which every read of this store sees one consistent state: a snapshot
@@ -109,6 +121,14 @@ class StoreBase:
     def _row(self, sql: str, params: Iterable | dict = ()) -> dict[str, Any] | None:
         rows = self._rows(sql, params)
         return rows[0] if rows else None
+
+    def _checked(self, record):
+        """`record` if its fields hold their declared types, else StoreDamaged (see `damage`)."""
+        return damage.checked(record, self.path)
+
+    def _expect(self, row: dict[str, Any], what: str, **kinds: type) -> dict[str, Any]:
+        """`row` if the named columns hold these types, else StoreDamaged naming `what`."""
+        return damage.expect(self.path, row, what, **kinds)
 
     def _corpus_id(self, name: str) -> int:
         row = self._row("SELECT id FROM corpora WHERE name = ?", [name])

@@ -42,7 +42,7 @@ class ConversationsMixin(StoreBase):
             row = self._conversation_row(conversation_id)
             turns = self._rows("SELECT id, role, content, created_at FROM turns WHERE conversation_id = ? "
                                "ORDER BY id", [conversation_id])
-        return Conversation(**row, turns=[Turn(**t) for t in turns])
+        return self._checked(Conversation(**row, turns=[self._checked(Turn(**t)) for t in turns]))
 
     def latest_conversation(self, corpus: str) -> Conversation | None:
         with self._read():

@@ -113,3 +113,23 @@ def m004_superseded_snapshots(db: Database) -> None:
     """A snapshot whose stream a re-ingest is replacing stays current (answers keep working)
     until the new one lands, but no ingest may resume from it."""
     db.execute("ALTER TABLE snapshots ADD COLUMN superseded INTEGER NOT NULL DEFAULT 0")
+
+
+@migrations(name="m006_dropped_snapshots")
+def m006_dropped_snapshots(db: Database) -> None:
+    """What `docqa check --repair` dropped as damaged, for `docqa show`: the snapshot's id (SQLite
+    may give it to a later snapshot), what of its row could still be read, and why it went."""
+    db.execute("""
+        CREATE TABLE dropped_snapshots (
+            id INTEGER PRIMARY KEY,
+            corpus_id INTEGER NOT NULL REFERENCES corpora(id) ON DELETE CASCADE,
+            snapshot_id INTEGER NOT NULL,
+            kind TEXT,                      -- NULL where the damaged row could not be read
+            position INTEGER,
+            created_at TEXT,
+            problem TEXT NOT NULL,
+            was_current INTEGER NOT NULL,
+            sources_forgotten INTEGER NOT NULL DEFAULT 0,  -- sources past the new current one
+            dropped_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX dropped_snapshots_by_corpus ON dropped_snapshots (corpus_id, id)")

@@ -37,11 +37,11 @@ class SourcesMixin(StoreBase):
             cid = self._corpus_id(corpus)
             rows = self._rows("SELECT * FROM sources WHERE corpus_id = ? AND (? IS NULL OR status = ?) "
                               "ORDER BY position", [cid, status, status])
-        return [SourceRecord(id=r["id"], corpus=corpus, position=r["position"], uri=r["uri"],
+        return [self._checked(SourceRecord(id=r["id"], corpus=corpus, position=r["position"], uri=r["uri"],
                              status=r["status"], connector=r["connector"], doc_id=r["doc_id"],
                              content_hash=r["content_hash"], size=r["size"], tokens=r["tokens"],
                              reason=r["reason"], error=r["error"], snapshot_id=r["snapshot_id"],
-                             created_at=r["created_at"])
+                             created_at=r["created_at"]))
                 for r in rows]
 
     def delete_sources_from(self, corpus: str, position: int) -> int:

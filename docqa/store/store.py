@@ -58,8 +58,11 @@ class Store(SourcesMixin, ConversationsMixin, StoreBase):
             (SELECT coalesce(sum(p.nbytes), 0) FROM snapshots p WHERE p.corpus_id = c.id) AS snapshot_bytes
         FROM corpora c"""
 
+    def _corpus_info(self, r: dict[str, Any]) -> CorpusInfo:
+        return self._checked(self._corpus_record(r))
+
     @staticmethod
-    def _corpus_info(r: dict[str, Any]) -> CorpusInfo:
+    def _corpus_record(r: dict[str, Any]) -> CorpusInfo:
         return CorpusInfo(
             name=r["name"], model_name=r["model_name"], model_fingerprint=r["model_fingerprint"],
             created_at=r["created_at"], updated_at=r["updated_at"], sources=r["sources"],
@@ -129,8 +132,11 @@ class Store(SourcesMixin, ConversationsMixin, StoreBase):
 
     # Snapshots
 
+    def _snapshot_info(self, r: dict[str, Any]) -> SnapshotInfo:
+        return self._checked(self._snapshot_record(r))
+
     @staticmethod
-    def _snapshot_info(r: dict[str, Any]) -> SnapshotInfo:
+    def _snapshot_record(r: dict[str, Any]) -> SnapshotInfo:
         return SnapshotInfo(
             id=r["id"], corpus=r["corpus"], parent_id=r["parent_id"], kind=r["kind"],
             created_at=r["created_at"], tokens=r["tokens"], segments=r["segments"],
@@ -165,7 +171,7 @@ class Store(SourcesMixin, ConversationsMixin, StoreBase):
         layer_blobs = memory.layer_blobs()  # serialised before the transaction, to keep it short
         pending = memory.pending_blob()
         nbytes = sum(len(b) for b in layer_blobs) + len(pending)
-        with self._write():
+        with self._write(needs=nbytes):
             cid = self._corpus_id(corpus)
             covers_from, parent_tokens = self._parent_position(corpus, cid, parent, position)
             sid = self.db.execute(
@@ -193,6 +199,7 @@ class Store(SourcesMixin, ConversationsMixin, StoreBase):
         if row is None:
             raise SnapshotNotFound(f"corpus {corpus!r} has no snapshot {parent} to be the parent: "
                                    f"see its snapshots with `docqa show {corpus}`")
+        self._expect(row, f"snapshot {parent}", position=int, tokens=int)
         if row["position"] > position:
             raise InputError(f"snapshot position {position} is before its parent {parent}'s ({row['position']})")
         return row["position"], row["tokens"]
@@ -223,6 +230,8 @@ class Store(SourcesMixin, ConversationsMixin, StoreBase):
             layers = self._rows("SELECT sha256 FROM snapshot_layers WHERE snapshot_id = ? ORDER BY layer",
                                 [snapshot_id])
         parts = [r["sha256"] for r in layers] + [snap["pending_sha256"], str(snap["segments"])]
+        if not all(isinstance(part, str) for part in parts):
+            raise self._corrupt(corpus, snapshot_id, "a stored checksum is not text")
         return sha256(" ".join(parts).encode())
 
     def current_snapshot(self, corpus: str) -> SnapshotInfo | None:
@@ -230,7 +239,17 @@ class Store(SourcesMixin, ConversationsMixin, StoreBase):
         with self._read():
             cid = self._corpus_id(corpus)
             row = self._row(self._SNAPSHOT_SQL + " WHERE p.corpus_id = ? AND p.id = c.current_snapshot_id", [cid])
+            if row is None:
+                self._no_dangling_current(corpus, cid)
         return None if row is None else self._snapshot_info(row)
+
+    def _no_dangling_current(self, corpus: str, cid: int) -> None:
+        """A current pointer names a snapshot of its own corpus (foreign keys keep it so):
+        one that names none is damage, not a corpus without snapshots."""
+        row = self._row("SELECT current_snapshot_id FROM corpora WHERE id = ?", [cid])
+        if row["current_snapshot_id"] is not None:
+            raise self._corrupt(corpus, row["current_snapshot_id"], "the corpus points at it as current, "
+                                "but the store holds no such snapshot of it")
 
     def list_snapshots(self, corpus: str) -> list[SnapshotInfo]:
         """Oldest first."""
@@ -264,29 +283,41 @@ class Store(SourcesMixin, ConversationsMixin, StoreBase):
                              "WHERE c.name = ? AND p.id = ?", [corpus, snapshot_id])
             if snap is None:
                 self.get_snapshot(corpus, snapshot_id)  # raises SnapshotNotFound
-            layers = self._rows("SELECT layer, blob, sha256 FROM snapshot_layers WHERE snapshot_id = ? "
+            layers = self._rows("SELECT snapshot_id, layer, blob, sha256 FROM snapshot_layers WHERE snapshot_id = ? "
                                 "ORDER BY layer", [snapshot_id])
-        where = f"corpus {corpus!r} snapshot {snapshot_id} is corrupt"
-        fix = "load an earlier snapshot or re-ingest the corpus"
-        if [r["layer"] for r in layers] != list(range(snap["n_layers"])):
-            raise CorruptSnapshot(f"{where}: expected layers 0..{snap['n_layers'] - 1}, "
-                                  f"found {[r['layer'] for r in layers]}; {fix}")
-        for r in layers:
-            self._verify(where, f"layer {r['layer']}", r["blob"], r["sha256"], fix)
-        self._verify(where, "pending tokens", snap["pending"], snap["pending_sha256"], fix)
+        blobs, pending = self._verified(corpus, snapshot_id, snap, layers)
         from docqa.memory import Memory
 
         try:
-            return Memory.from_blobs([r["blob"] for r in layers], snap["pending"], snap["segments"], device=device)
+            return Memory.from_blobs(blobs, pending, snap["segments"], device=device)
         except CorruptSnapshot as e:
-            raise CorruptSnapshot(f"{where}: {e}; {fix}") from e
+            raise self._corrupt(corpus, snapshot_id, str(e)) from e
+
+    def _verified(self, corpus: str, snapshot_id: int, snap: dict[str, Any],
+                  layers: list[dict[str, Any]]) -> tuple[list[bytes], bytes]:
+        """The layer blobs and the pending blob, each checked against its stored sha256. A layer
+        missing, out of place or of another snapshot, or a value of the wrong type, is corruption."""
+        n, found = snap["n_layers"], [r["layer"] for r in layers]
+        if not isinstance(n, int) or not isinstance(snap["segments"], int):
+            raise self._corrupt(corpus, snapshot_id, f"its row holds n_layers {n!r:.20}, segments {snap['segments']!r:.20}")
+        if found != list(range(n)) or any(r["snapshot_id"] != snapshot_id for r in layers):
+            raise self._corrupt(corpus, snapshot_id, f"expected layers 0..{n - 1}, found {found}")
+        parts = [(f"layer {r['layer']}", r["blob"], r["sha256"]) for r in layers]
+        for what, blob, stored in parts + [("pending tokens", snap["pending"], snap["pending_sha256"])]:
+            if not isinstance(blob, bytes) or not isinstance(stored, str):
+                raise self._corrupt(corpus, snapshot_id, f"{what} holds {type(blob).__name__}, "
+                                                         f"its checksum {type(stored).__name__}")
+            actual = sha256(blob)
+            if actual != stored:
+                raise self._corrupt(corpus, snapshot_id, f"{what} checksum mismatch "
+                                                         f"(stored {stored[:16]}, computed {actual[:16]})")
+        return [r["blob"] for r in layers], snap["pending"]
 
     @staticmethod
-    def _verify(where: str, what: str, blob: bytes, stored: str, fix: str) -> None:
-        actual = sha256(blob)
-        if actual != stored:
-            raise CorruptSnapshot(f"{where}: {what} checksum mismatch "
-                                  f"(stored {stored[:16]}, computed {actual[:16]}); {fix}")
+    def _corrupt(corpus: str, snapshot_id: int, problem: str) -> CorruptSnapshot:
+        return CorruptSnapshot(f"corpus {corpus!r} snapshot {snapshot_id} is corrupt: {problem}; answer from an "
+                               f"intact one (`docqa check {corpus}` lists them) or drop the damaged ones with "
+                               f"`docqa check {corpus} --repair`", problem)
 
     def prune_checkpoints(self, corpus: str, keep: int = DEFAULT_KEEP_CHECKPOINTS) -> list[int]:
         """Delete all but the newest `keep` earlier snapshots. The current snapshot is never

@@ -99,5 +99,6 @@ def test_a_file_that_is_not_a_store_is_refused(tmp_path):
     from docqa.errors import StoreError
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match=f"^cannot open the store {bad}: file is not a database; pass --db"):
+    with pytest.raises(StoreError, match=f"^cannot open the store {bad} \\(file is not a database\\): it is damaged, or not a docqa store: "
+                                        "restore a backup, or pass --db"):
         Store(bad)

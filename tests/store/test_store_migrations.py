@@ -10,7 +10,8 @@ from docqa.store.migrations import migrations
 
 from store_fixtures import FP_A, random_memory
 
-ALL = ["m001_initial", "m002_conversations", "m003_corpus_retention", "m004_superseded_snapshots"]
+ALL = ["m001_initial", "m002_conversations", "m003_corpus_retention", "m004_superseded_snapshots",
+       "m006_dropped_snapshots"]
 
 
 def _applied(db_path):

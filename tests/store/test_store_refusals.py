@@ -9,6 +9,9 @@ from docqa.errors import CorruptSnapshot, ModelMismatch, SnapshotNotFound
 
 from store_fixtures import FP_A, FP_B
 
+FIX = ("answer from an intact one (`docqa check notes` lists them) or drop the damaged ones with "
+       "`docqa check notes --repair`")
+
 
 def test_model_mismatch_names_both_models(store, corpus, make_memory):
     store.save_snapshot(corpus, make_memory(1), position=0)
@@ -46,7 +49,7 @@ def test_corrupted_layer_blob_is_reported_with_corpus_and_snapshot(db_path, stor
         store.load_snapshot(corpus, sid, model_fingerprint=FP_A)
     assert str(e.value) == (
         f"corpus 'notes' snapshot {sid} is corrupt: layer 1 checksum mismatch "
-        f"(stored {stored[:16]}, computed {computed[:16]}); load an earlier snapshot or re-ingest the corpus")
+        f"(stored {stored[:16]}, computed {computed[:16]}); " + FIX)
 
 
 def test_corrupted_pending_blob_is_reported(db_path, store, corpus, make_memory):
@@ -65,8 +68,7 @@ def test_a_missing_layer_row_is_corruption(db_path, store, corpus, make_memory):
     con.close()
     with pytest.raises(CorruptSnapshot) as e:
         store.load_snapshot(corpus, model_fingerprint=FP_A)
-    assert str(e.value) == (f"corpus 'notes' snapshot {sid} is corrupt: expected layers 0..2, found [0, 1]; "
-                            "load an earlier snapshot or re-ingest the corpus")
+    assert str(e.value) == (f"corpus 'notes' snapshot {sid} is corrupt: expected layers 0..2, found [0, 1]; " + FIX)
 
 
 def test_blob_that_matches_its_checksum_but_is_not_safetensors(db_path, store, corpus, make_memory):
