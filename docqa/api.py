@@ -23,7 +23,7 @@ from docqa.errors import SnapshotNotFound
 from docqa.ingest import IngestOptions, IngestReport, ingest
 from docqa.memory import Memory
 from docqa.model.io import LoadedModel, default_model_dir, load_model
-from docqa.store import Store, default_store_path
+from docqa.store import CorpusInfo, Store, default_store_path
 
 MODEL_CACHE_SIZE = 2  # models kept loaded: one per device is the common case
 MEMORY_CACHE_SIZE = 4  # snapshot memories kept loaded (a long-lived process may answer from many)
@@ -78,6 +78,11 @@ class Corpus:
 
     def store(self) -> Store:
         return Store(self.db_path)
+
+    def info(self) -> CorpusInfo:
+        """What the store says of the corpus: sizes, roots, whether its last ingest finished."""
+        with self.store() as store:
+            return store.get_corpus(self.name)
 
     def ingest(self, *paths: str, options: IngestOptions | None = None, on_progress=None,
                on_wait=None) -> IngestReport:

@@ -30,7 +30,7 @@ import torch
 from connectors import registry
 from connectors.document import Document, Skipped, header
 from connectors.errors import SourceError
-from docqa.errors import InputError
+from docqa.errors import CorpusNotFound, InputError
 from docqa.model.io import LoadedModel
 from docqa.store import DEFAULT_KEEP_CHECKPOINTS, Store
 from docqa.store.lock import LockHolder
@@ -45,6 +45,7 @@ class IngestOptions:
     connector_options: dict = field(default_factory=dict)  # include/exclude globs, password, ...
     chunk_segments: int = 16
     wait: bool = False  # another process is ingesting this corpus: wait for it instead of CorpusLocked
+    replace: bool = False  # the corpus was ingested from other paths: replace its sources instead of refusing
 
 
 @dataclass
@@ -75,10 +76,39 @@ class IngestReport:
     snapshot_bytes: int
 
 
+def _existing(path: str) -> Path:
+    if not Path(path).exists():
+        raise InputError(f"{path}: no such file or directory")
+    return Path(path)
+
+
+def roots(paths: list[str]) -> list[str]:
+    """`paths` as a corpus records them: resolved, so that `src` and `./src/` are one root."""
+    return [p if p == "-" else str(_existing(p).resolve()) for p in paths]
+
+
+def _check_roots(store: Store, corpus: str, new: list[str], replace: bool) -> None:
+    """Other paths into an existing corpus would replace its sources: refused unless `replace`.
+    A corpus whose roots are not known (made before they were kept) takes any."""
+    try:
+        old = store.get_corpus(corpus).roots
+    except CorpusNotFound:
+        return
+    if old is None or set(old) == set(new) or replace:
+        return
+    raise InputError(f"corpus {corpus!r} was ingested from {_listed(old)}, not {_listed(new)}: pass --replace "
+                     "to replace its sources with these, or ingest them into another corpus with --corpus NAME")
+
+
+def _listed(paths: list[str], most: int = 3) -> str:
+    more = f" and {len(paths) - most} more" if len(paths) > most else ""
+    return ", ".join(paths[:most]) + more
+
+
 def _items(paths: list[str], options: IngestOptions) -> Iterator[Document | Skipped]:
     for path in paths:
-        if path != "-" and not Path(path).exists():
-            raise InputError(f"{path}: no such file or directory")
+        if path != "-":
+            _existing(path)
         try:
             connector = registry.get(options.connector) if options.connector else registry.for_path(path)
             yield from connector.iter_documents(path, **options.connector_options)
@@ -137,6 +167,8 @@ def _ingest(store: Store, lm: LoadedModel, corpus: str, paths: Iterable[str], op
     if not paths:
         raise InputError("no paths to ingest: give a folder, a file, or - for standard input")
     t0 = time.perf_counter()
+    new_roots = roots(paths)
+    _check_roots(store, corpus, new_roots, options.replace)
     stream = _Replayable(paths, options)
 
     keys, n_docs = [], 0
@@ -146,7 +178,8 @@ def _ingest(store: Store, lm: LoadedModel, corpus: str, paths: Iterable[str], op
     if n_docs == 0:
         raise InputError(f"nothing to ingest in {', '.join(paths)}: " + (
             f"all {len(keys)} sources were skipped or failed" if keys else "no documents found"))
-    store.get_or_create_corpus(corpus, lm.fingerprint, lm.name)
+    if store.get_or_create_corpus(corpus, lm.fingerprint, lm.name).roots != new_roots:
+        store.set_roots(corpus, new_roots)
     stored = [_stored_key(r) for r in store.list_sources(corpus)]
     first_diff = next((i for i, (a, b) in enumerate(zip(keys, stored)) if a != b), min(len(keys), len(stored)))
     current = store.current_snapshot(corpus)

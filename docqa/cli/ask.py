@@ -6,7 +6,9 @@ import dataclasses
 
 import click
 
+from docqa.cli.corpora import finish_command
 from docqa.cli.main import cli
+from docqa.cli.options import progress
 from docqa.cli.options import db_option, device_option, echo_json, json_option, model_option
 
 generation_options = [
@@ -41,6 +43,10 @@ def ask(corpus, question, template, max_tokens, temperature, seed, snapshot, mod
     from docqa.api import Corpus
 
     c = Corpus(corpus, db=db_path, model=model_path, device=device)
+    info = c.info()
+    if info.incomplete:
+        progress(f"warning: corpus {corpus!r} is incomplete (its last ingest did not finish), so answers may miss "
+                 f"sources; resume it with: {finish_command(info, db_path, model_path)}")
     stream, snap_id = c.stream(question, template=template, max_tokens=max_tokens, temperature=temperature,
                                snapshot=snapshot, seed=seed)
     for piece in stream:

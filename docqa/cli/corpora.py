@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import asdict
 
 import click
@@ -19,6 +20,14 @@ def _size(n: int | None) -> str:
             return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     raise AssertionError("unreachable")
+
+
+def finish_command(info, db_path: str | None = None, model_path: str | None = None) -> str:
+    """The `docqa ingest` that finishes an incomplete corpus (its roots, when known)."""
+    if info.roots is None:
+        return f"docqa ingest PATH... --corpus {info.name} (the paths it was ingested from)"
+    extra = [a for flag, v in (("--model", model_path), ("--db", db_path)) if v for a in (flag, v)]
+    return shlex.join(["docqa", "ingest", *info.roots, "--corpus", info.name, *extra])
 
 
 def _table(header: list[str], rows: list[list[object]]) -> str:
@@ -43,9 +52,10 @@ def corpora(db_path: str | None, as_json: bool) -> None:
         return
     click.echo(_table(
         ["NAME", "MODEL", "SOURCES", "SKIPPED", "FAILED", "SIZE", "TOKENS", "SEGMENTS", "SNAPSHOTS", "MEMORY",
-         "UPDATED"],
+         "UPDATED", "STATE"],
         [[c.name, c.model_name, c.sources, c.skipped, c.failed, _size(c.bytes), c.tokens, c.segments,
-          c.snapshots, _size(c.snapshot_bytes), c.updated_at[:19]] for c in infos]))
+          c.snapshots, _size(c.snapshot_bytes), c.updated_at[:19], "incomplete" if c.incomplete else "complete"]
+         for c in infos]))
 
 
 @cli.command()
@@ -66,6 +76,8 @@ def show(name: str, all_sources: bool, db_path: str | None, as_json: bool) -> No
     click.echo(f"corpus {info.name}: model {info.model_name} (fingerprint {info.model_fingerprint[:16]})")
     click.echo(f"{info.sources} sources ({_size(info.bytes)}), {info.skipped} skipped, {info.failed} failed; "
                f"{info.tokens} tokens, {info.segments} segments; updated {info.updated_at[:19]}")
+    if info.incomplete:
+        click.echo(f"incomplete: its last ingest did not finish; resume with: {finish_command(info, db_path)}")
     click.echo("\nsnapshots:" if snapshots else "\nno snapshots yet")
     if snapshots:
         click.echo(_table(

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shlex
 import sys
 import time
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from docqa.cli.main import cli
 from docqa.cli.options import db_option, device_option, echo_json, json_option, model_option, progress
+from docqa.errors import CorpusNotFound
 from docqa.store import DEFAULT_KEEP_CHECKPOINTS
 
 
@@ -56,12 +59,14 @@ class _Bar:
               help="Checkpoints kept (retention).")
 @click.option("--wait", is_flag=True,
               help="If another ingest is writing this corpus, wait for it to end instead of exiting with status 1.")
+@click.option("--replace", is_flag=True,
+              help="The corpus was ingested from other paths: replace its sources with PATHS (refused without this).")
 @model_option
 @device_option
 @db_option
 @json_option
 def ingest(paths, corpus_name, connector, include, exclude, password, checkpoint_segments,
-           checkpoint_minutes, keep_checkpoints, wait, model_path, device, db_path, as_json) -> None:
+           checkpoint_minutes, keep_checkpoints, wait, replace, model_path, device, db_path, as_json) -> None:
     """Stream PATHS (folders, repositories, PDFs, text files, or - for stdin) into a corpus.
 
     Re-running on the same corpus resumes an interrupted ingest, does nothing when nothing
@@ -74,13 +79,16 @@ def ingest(paths, corpus_name, connector, include, exclude, password, checkpoint
     copts = {k: v for k, v in (("include", include), ("exclude", exclude), ("password", password)) if v}
     options = IngestOptions(checkpoint_segments=checkpoint_segments, checkpoint_seconds=checkpoint_minutes * 60,
                             keep_checkpoints=keep_checkpoints, connector=connector, connector_options=copts,
-                            wait=wait)
+                            wait=wait, replace=replace)
     corpus = Corpus(name, db=db_path, model=model_path, device=device)
     if not as_json:
         progress(f"ingesting into corpus {name!r} with model {corpus.lm.name}")
-    report = corpus.ingest(*paths, options=options, on_progress=_Bar(sys.stderr.isatty()),
-                           on_wait=lambda holder: progress(f"corpus {name!r} is being written by another docqa "
-                                                           f"({holder.describe()}): waiting for it to end"))
+    try:
+        report = corpus.ingest(*paths, options=options, on_progress=_Bar(sys.stderr.isatty()),
+                               on_wait=lambda holder: progress(f"corpus {name!r} is being written by another "
+                                                               f"docqa ({holder.describe()}): waiting for it to end"))
+    except KeyboardInterrupt:
+        _interrupted(corpus, rerun_command(click.get_current_context(), name))
     if as_json:
         echo_json(dataclasses.asdict(report))
         return
@@ -100,6 +108,40 @@ def ingest(paths, corpus_name, connector, include, exclude, password, checkpoint
     hidden = max(0, len(report.skipped) - 20) + max(0, len(report.failed) - 20)
     if hidden:
         click.echo(f"  ... and {hidden} more: docqa show {name}")
+
+
+def rerun_command(ctx: click.Context, name: str) -> str:
+    """The command line that runs this ingest again: its paths, --corpus, and the options given
+    on the command line (a password shows as PASSWORD: it is not echoed)."""
+    args = ["docqa", "ingest", *ctx.params["paths"], "--corpus", name]
+    for param in ctx.command.params:
+        if (not isinstance(param, click.Option) or param.name == "corpus_name"
+                or ctx.get_parameter_source(param.name) is not ParameterSource.COMMANDLINE):
+            continue
+        flag, value = max(param.opts, key=len), ctx.params[param.name]
+        if param.is_flag:
+            args += [flag] if value else []
+        elif param.name == "password":
+            args += [flag, "PASSWORD"]
+        else:
+            args += [a for v in (value if param.multiple else [value]) for a in (flag, str(v))]
+    return shlex.join(args)
+
+
+def _interrupted(corpus, rerun: str) -> None:
+    """Ctrl-C: say what was kept and how to go on, then exit 130 (as a shell does on SIGINT)."""
+    try:
+        with corpus.store() as store:
+            kept = store.latest_checkpoint_at_or_before(corpus.name, sys.maxsize)
+    except CorpusNotFound:
+        kept = None
+    if kept is None:
+        progress("interrupted before the first checkpoint: nothing was kept; start again with:")
+    else:
+        progress(f"interrupted: corpus {corpus.name!r} keeps a checkpoint covering its first {kept.position} "
+                 f"sources (snapshot {kept.id}); resume with:")
+    progress(f"  {rerun}")
+    raise click.exceptions.Exit(130)
 
 
 @cli.command("connectors")

@@ -133,3 +133,10 @@ def m006_dropped_snapshots(db: Database) -> None:
             dropped_at TEXT NOT NULL
         )""")
     db.execute("CREATE INDEX dropped_snapshots_by_corpus ON dropped_snapshots (corpus_id, id)")
+
+
+@migrations(name="m007_corpus_roots")
+def m007_corpus_roots(db: Database) -> None:
+    """The paths a corpus was ingested from (a JSON list), so that ingesting other paths into it
+    is refused unless asked for. NULL on corpora from before: their next ingest records them."""
+    db.execute("ALTER TABLE corpora ADD COLUMN roots TEXT")

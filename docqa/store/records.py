@@ -25,6 +25,8 @@ class CorpusInfo:
     current_snapshot_id: int | None
     snapshots: int  # snapshots kept, the current one included
     snapshot_bytes: int  # their memory, as stored
+    roots: list[str] | None  # the paths it was ingested from (resolved); None: not known (older store)
+    incomplete: bool  # its last ingest did not finish: answers come from a checkpoint, or an earlier state
 
 
 @dataclass(frozen=True)

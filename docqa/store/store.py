@@ -10,6 +10,7 @@ Why it is built this way:
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -55,7 +56,11 @@ class Store(SourcesMixin, ConversationsMixin, StoreBase):
             (SELECT count(*) FROM sources s WHERE s.corpus_id = c.id AND s.status = 'skipped') AS skipped,
             (SELECT count(*) FROM sources s WHERE s.corpus_id = c.id AND s.status = 'failed') AS failed,
             (SELECT count(*) FROM snapshots p WHERE p.corpus_id = c.id) AS snapshots,
-            (SELECT coalesce(sum(p.nbytes), 0) FROM snapshots p WHERE p.corpus_id = c.id) AS snapshot_bytes
+            (SELECT coalesce(sum(p.nbytes), 0) FROM snapshots p WHERE p.corpus_id = c.id) AS snapshot_bytes,
+            -- an ingest that finishes leaves a final, not superseded, snapshot current: anything
+            -- else means one stopped before its end (or is running now)
+            NOT EXISTS (SELECT 1 FROM snapshots p WHERE p.id = c.current_snapshot_id
+                        AND p.kind = 'final' AND NOT p.superseded) AS incomplete
         FROM corpora c"""
 
     def _corpus_info(self, r: dict[str, Any]) -> CorpusInfo:
@@ -69,6 +74,7 @@ class Store(SourcesMixin, ConversationsMixin, StoreBase):
             skipped=r["skipped"], failed=r["failed"], bytes=r["bytes"], tokens=r["tokens"],
             segments=r["segments"], current_snapshot_id=r["current_snapshot_id"],
             snapshots=r["snapshots"], snapshot_bytes=r["snapshot_bytes"],
+            roots=None if r["roots"] is None else json.loads(r["roots"]), incomplete=bool(r["incomplete"]),
         )
 
     def create_corpus(self, name: str, model_fingerprint: str, model_name: str) -> CorpusInfo:
@@ -112,6 +118,12 @@ class Store(SourcesMixin, ConversationsMixin, StoreBase):
                 self.db.execute("UPDATE corpora SET current_snapshot_id = NULL WHERE id = ?", [cid])
                 self.db.execute("DELETE FROM corpora WHERE id = ?", [cid])
             remove_lock_file(lock_file)
+
+    def set_roots(self, name: str, roots: list[str]) -> None:
+        """Record the paths corpus `name` is ingested from (see CorpusInfo.roots)."""
+        with self._write():
+            cid = self._corpus_id(name)
+            self.db.execute("UPDATE corpora SET roots = ? WHERE id = ?", [json.dumps(roots), cid])
 
     def writer_lock(self, name: str, *, wait: bool = False,
                     on_wait: Callable[[LockHolder], None] | None = None) -> AbstractContextManager[Path]:

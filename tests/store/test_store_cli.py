@@ -34,9 +34,11 @@ def test_corpora_lists_with_sizes_and_counts(filled):
     assert r.exit_code == 0
     lines = r.output.splitlines()
     assert lines[0].split() == ["NAME", "MODEL", "SOURCES", "SKIPPED", "FAILED", "SIZE", "TOKENS", "SEGMENTS",
-                                "SNAPSHOTS", "MEMORY", "UPDATED"]
+                                "SNAPSHOTS", "MEMORY", "UPDATED", "STATE"]
     assert lines[1].split()[:10] == ["empty", "tiny-a", "0", "0", "0", "0", "B", "0", "0", "0"]
     assert lines[2].split()[:10] == ["notes", "tiny-a", "1", "1", "1", "2.0", "KB", "30", "2", "2"]
+    # "empty" has no snapshot: no ingest of it has finished
+    assert [line.split()[-1] for line in lines[1:]] == ["incomplete", "complete"]
 
 
 def test_corpora_json(filled):
