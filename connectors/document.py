@@ -78,6 +78,9 @@ def header(doc: Document) -> str:
     "### <path>\\n" for a file, "### <path> (page N)\\n" for a PDF page, where <path> is
     `metadata["path"]` (the path relative to the folder that was named) or the id.
     """
-    path = doc.metadata.get("path", doc.id)
-    page = doc.metadata.get("page")
+    return header_line(doc.metadata.get("path", doc.id), doc.metadata.get("page"))
+
+
+def header_line(path: str, page: int | None = None) -> str:
+    """The header of the file at `path` (of its page `page`), for a document or without one."""
     return f"### {path} (page {page})\n" if page is not None else f"### {path}\n"

@@ -12,16 +12,22 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from docqa.answer import AnswerStream
     from docqa.api import Answer, Corpus
     from docqa.ingest import IngestOptions, IngestReport
     from docqa.model.io import load_model
+    from docqa.prompt import DEFAULT_MAX_TOKENS, load_template
+    from docqa.store.names import validate_corpus_name
 
 # Each name loads its module (and torch) on first use, so that `docqa --help`, `docqa corpora`
 # and anything else that runs no model start without the ~2 s of importing torch.
-_HOMES = {"Answer": "docqa.api", "Corpus": "docqa.api", "IngestOptions": "docqa.ingest",
-          "IngestReport": "docqa.ingest", "load_model": "docqa.model.io"}
+_HOMES = {"Answer": "docqa.api", "AnswerStream": "docqa.answer", "Corpus": "docqa.api",
+          "DEFAULT_MAX_TOKENS": "docqa.prompt", "IngestOptions": "docqa.ingest", "IngestReport": "docqa.ingest",
+          "load_model": "docqa.model.io", "load_template": "docqa.prompt",
+          "validate_corpus_name": "docqa.store.names"}
 
-__all__ = ["Answer", "Corpus", "IngestOptions", "IngestReport", "load_model"]
+__all__ = ["DEFAULT_MAX_TOKENS", "Answer", "AnswerStream", "Corpus", "IngestOptions", "IngestReport", "load_model",
+           "load_template", "validate_corpus_name"]
 
 
 def __getattr__(name: str):

@@ -7,12 +7,9 @@ counts and timings that `--json` and the LangChain model report.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 
 import torch
 
@@ -20,56 +17,7 @@ from docqa.errors import InputError
 from docqa.memory import Memory
 from docqa.model.io import LoadedModel
 from docqa.model.transformer import generate
-
-_FIELD = re.compile(r"\{(\w+)\}")
-MAX_PROMPT_SEGMENTS = 8  # a longer prompt would mostly reach the model through its own memory
-
-
-def template_names() -> list[str]:
-    return sorted(p.name[:-4] for p in resources.files("prompts").iterdir() if p.name.endswith(".txt"))
-
-
-def load_template(name_or_path: str) -> str:
-    """A template by name (prompts/NAME.txt) or by file path."""
-    path = Path(name_or_path)
-    if path.suffix == ".txt" and path.is_file():
-        return path.read_text(encoding="utf-8")
-    res = resources.files("prompts") / f"{name_or_path}.txt"
-    if not res.is_file():
-        raise InputError(f"no template {name_or_path!r}; use one of {', '.join(template_names())} or a .txt path")
-    return res.read_text(encoding="utf-8")
-
-
-def render(tokenizer, template: str, **fields: str | list[int]) -> list[int]:
-    """Template text may hold special tokens; field values given as text are always plain
-    bytes. A field given as a list of token ids (an already rendered template) goes in as is."""
-    ids: list[int] = []
-    pos = 0
-    for m in _FIELD.finditer(template):
-        ids += tokenizer.encode(template[pos:m.start()], allow_special=True)
-        if m.group(1) not in fields:
-            raise InputError(f"template field {{{m.group(1)}}} has no value; give one of {sorted(fields)}")
-        value = fields[m.group(1)]
-        ids += value if isinstance(value, list) else tokenizer.encode(value)
-        pos = m.end()
-    return ids + tokenizer.encode(template[pos:], allow_special=True)
-
-
-def chat_prompt(tokenizer, question: str, history: list[tuple[str, str]], system: str = "",
-                template: str = "chat", limit: int | None = None) -> list[int]:
-    """A chat template filled with the earlier (question, answer) turns, each rendered with
-    chat_turn.txt. With `limit`, the oldest turns are left out until the prompt fits."""
-    text = load_template(template)
-    if history and "{history}" not in text:
-        raise InputError(f"template {template!r} has no {{history}} field, so it cannot hold "
-                         f"the {len(history)} earlier turn(s) of this conversation")
-    turn_t = load_template("chat_turn")
-    turns = [render(tokenizer, turn_t, question=q, answer=a) for q, a in history]
-    while True:
-        ids = render(tokenizer, text, system=system, history=[t for turn in turns for t in turn], question=question)
-        if limit is None or len(ids) <= limit or not turns:
-            return ids
-        turns = turns[1:]
+from docqa.prompt import DEFAULT_MAX_TOKENS, MAX_PROMPT_SEGMENTS, prompt_limit
 
 
 @dataclass
@@ -79,7 +27,7 @@ class AnswerStream:
     lm: LoadedModel
     memory: Memory
     prompt: list[int]
-    max_tokens: int = 128
+    max_tokens: int = DEFAULT_MAX_TOKENS
     temperature: float = 0.0
     top_k: int | None = None
     stop: list[str] = field(default_factory=list)
@@ -91,7 +39,7 @@ class AnswerStream:
     finish_reason: str = ""
 
     def __post_init__(self) -> None:
-        limit = MAX_PROMPT_SEGMENTS * self.lm.config.segment_len
+        limit = prompt_limit(self.lm.config.segment_len)
         if len(self.prompt) > limit:
             raise InputError(f"the prompt is {len(self.prompt)} tokens; this model takes at most {limit} "
                              f"({MAX_PROMPT_SEGMENTS} segments of {self.lm.config.segment_len}): shorten the question")

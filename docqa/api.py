@@ -18,11 +18,12 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from docqa.answer import AnswerStream, load_template, render
+from docqa.answer import AnswerStream
 from docqa.errors import SnapshotNotFound
 from docqa.ingest import IngestOptions, IngestReport, ingest
 from docqa.memory import Memory
 from docqa.model.io import LoadedModel, default_model_dir, load_model
+from docqa.prompt import DEFAULT_MAX_TOKENS, chat_prompt, prompt_limit, question_tokens
 from docqa.store import CorpusInfo, Store, default_store_path
 
 MODEL_CACHE_SIZE = 2  # models kept loaded: one per device is the common case
@@ -104,10 +105,19 @@ class Corpus:
         return memory.clone(), snap.id
 
     def prompt(self, question: str, template: str = "ask", **fields: str) -> list[int]:
-        return render(self.lm.tokenizer, load_template(template), question=question, **fields)
+        """The token ids that ask `question` through a template of prompts/ (or a .txt path)."""
+        return question_tokens(self.lm.tokenizer, question, template, **fields)
+
+    def chat_prompt(self, question: str, history: list[tuple[str, str]] = (), system: str = "",
+                    template: str = "chat", fit: bool = False) -> list[int]:
+        """The token ids of a chat prompt: `system`, the earlier (question, answer) turns, then
+        `question`. With `fit`, the oldest turns are left out until the prompt fits the model."""
+        lm = self.lm
+        limit = prompt_limit(lm.config.segment_len) if fit else None
+        return chat_prompt(lm.tokenizer, question, list(history), system, template, limit)
 
     def stream(self, question: str | None = None, *, prompt: list[int] | None = None, template: str = "ask",
-               max_tokens: int = 64, temperature: float = 0.0, top_k: int | None = None,
+               max_tokens: int = DEFAULT_MAX_TOKENS, temperature: float = 0.0, top_k: int | None = None,
                stop: list[str] | None = None, snapshot: int | None = None, seed: int | None = None
                ) -> tuple[AnswerStream, int]:
         """An AnswerStream to iterate for text pieces, and the snapshot id it answers from."""

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from docqa.answer import MAX_PROMPT_SEGMENTS, AnswerStream, chat_prompt
+from docqa.answer import AnswerStream
 from docqa.api import Answer, Corpus
+from docqa.prompt import DEFAULT_MAX_TOKENS
 
 
 @dataclass
@@ -47,11 +48,9 @@ class Chat:
                 question = None
         return pairs
 
-    def send(self, message: str, max_tokens: int = 64, temperature: float = 0.0, seed: int | None = None,
-             template: str = "chat") -> AnswerStream:
-        lm = self.corpus.lm
-        limit = MAX_PROMPT_SEGMENTS * lm.config.segment_len
-        ids = chat_prompt(lm.tokenizer, message, self.history(), template=template, limit=limit)
+    def send(self, message: str, max_tokens: int = DEFAULT_MAX_TOKENS, temperature: float = 0.0,
+             seed: int | None = None, template: str = "chat") -> AnswerStream:
+        ids = self.corpus.chat_prompt(message, self.history(), template=template, fit=True)
         self._pending_question = message
         stream, _ = self.corpus.stream(prompt=ids, max_tokens=max_tokens, temperature=temperature,
                                        snapshot=self.snapshot_id, seed=seed)

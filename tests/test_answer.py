@@ -3,12 +3,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from docqa.answer import AnswerStream, load_template, render, template_names
+from docqa.answer import AnswerStream
 from docqa.errors import InputError
 from docqa.model.config import ModelConfig
 from docqa.model.io import LoadedModel
 from docqa.model.tokenizer import ByteTokenizer
 from docqa.model.transformer import InfiniTransformer
+from docqa.prompt import load_template, render, template_names
 
 
 @pytest.fixture(scope="module")

@@ -14,11 +14,12 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from docqa.answer import AnswerStream, load_template, render
+from docqa.answer import AnswerStream
 from docqa.bench.fts import FtsIndex
 from docqa.errors import InputError
-from docqa.ingest import IngestOptions, document_tokens, documents, ingest
+from docqa.ingest import IngestOptions, documents, ingest
 from docqa.model.io import LoadedModel
+from docqa.prompt import document_tokens, question_tokens
 from docqa.store import Store
 from docqa.train import phrasings as ph
 from docqa.train.codefacts import code_facts
@@ -36,7 +37,7 @@ class CodeCell:
 
 
 def _ask(lm: LoadedModel, memory, question: str, max_tokens: int) -> str:
-    prompt = render(lm.tokenizer, load_template("ask"), question=question)
+    prompt = question_tokens(lm.tokenizer, question)
     return AnswerStream(lm, memory, prompt, max_tokens=max_tokens, seed=0).run().strip()
 
 

@@ -19,13 +19,13 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from docqa.answer import load_template, render
 from docqa.bench.fts import top1_contains
 from docqa.bench.recall import DEPTHS
 from docqa.errors import InputError
-from docqa.ingest import document_tokens, documents
+from docqa.ingest import documents
 from docqa.model.io import LoadedModel
 from docqa.model.transformer import generate
+from docqa.prompt import document_tokens, question_tokens
 from docqa.train import phrasings as ph
 from docqa.train.tasks import Fact, named_facts, needle_facts, tracking_facts
 
@@ -115,7 +115,6 @@ def run_cell(lm: LoadedModel, hay: Haystack, task: str, split: str, length: int,
              n: int, seed: int, batch: int = 8) -> HayCell:
     tok, S = lm.tokenizer, lm.config.segment_len
     limit = length // S * S  # statements end before the question's segment
-    template = load_template("ask")
     trials = []
     for i in range(n):
         rng = random.Random(f"{seed}:{task}:{split}:{length}:{depth}:{i}")
@@ -129,7 +128,7 @@ def run_cell(lm: LoadedModel, hay: Haystack, task: str, split: str, length: int,
         group = trials[b:b + batch]
         memory = lm.model.ingest(torch.tensor([t[0] for t in group], device=device), lm.model.new_memory(len(group)))
         for j, (stream, question, answer) in enumerate(group):
-            prompt = render(tok, template, question=question)
+            prompt = question_tokens(tok, question)
             mem = memory.select(j)
             max_new = len(tok.encode(tok.answer_prefix + answer)) + 4
             exact += _answer(lm, prompt, mem, max_new) == answer

@@ -10,9 +10,10 @@ from docqa.cli.corpora import finish_command
 from docqa.cli.main import cli
 from docqa.cli.options import progress
 from docqa.cli.options import db_option, device_option, echo_json, json_option, model_option
+from docqa.prompt import DEFAULT_MAX_TOKENS
 
 generation_options = [
-    click.option("--max-tokens", type=int, default=64, show_default=True,
+    click.option("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, show_default=True,
                  help="Stop the answer after this many tokens."),
     click.option("--temperature", type=float, default=0.0, show_default=True, help="0 = greedy."),
     click.option("--seed", type=int, default=None, help="Seed for sampling."),

@@ -31,10 +31,8 @@ except ImportError as e:  # pragma: no cover - exercised by a test that hides la
     raise ImportError("docqa.integrations.langchain needs langchain-core: "
                       "pip install 'docqa[langchain]'") from e
 
-from docqa.answer import AnswerStream, chat_prompt, load_template
-from docqa.api import Corpus
+from docqa import DEFAULT_MAX_TOKENS, AnswerStream, Corpus, load_template, validate_corpus_name
 from docqa.errors import InputError
-from docqa.store.names import validate_corpus_name
 
 _CALL_OPTIONS = ("max_tokens", "temperature", "top_k", "seed")  # what invoke(..., **kwargs) may override
 _ROLES = ((SystemMessage, "system"), (HumanMessage, "human"), (AIMessage, "ai"))  # chunks are subclasses
@@ -47,7 +45,7 @@ class ChatDocQA(BaseChatModel):
     db: str | None = None  # the store file; None: $DOCQA_DB or the per-user default
     model: str | None = None  # a model directory; None: the shipped model (docqa/models/default)
     device: str = "cpu"
-    max_tokens: int = Field(default=128, ge=1)
+    max_tokens: int = Field(default=DEFAULT_MAX_TOKENS, ge=1)
     temperature: float = Field(default=0.0, ge=0.0)  # 0: greedy, deterministic
     top_k: int | None = Field(default=None, ge=1)
     stop: list[str] | None = None
@@ -111,7 +109,7 @@ class ChatDocQA(BaseChatModel):
         """The token ids of the prompt segment the messages become."""
         system, turns, question = _conversation(messages)
         try:
-            return chat_prompt(self._corpus().lm.tokenizer, question, turns, system, self.template)
+            return self._corpus().chat_prompt(question, turns, system, self.template)
         except InputError as e:
             raise ValueError(str(e)) from e
 

@@ -1,7 +1,7 @@
 """Recall tasks on offline filler: passkeys and key-value facts hidden in earlier segments.
 
 A task document is laid out exactly like a corpus stream followed by a question, as docqa sees
-it when answering (see prompts/ask.txt):
+it when answering, and built by the same functions (docqa.prompt, with prompts/ask.txt):
 
     <|doc|>### {name}\n  filler ... NEEDLE ... filler  <|question|>{question}<|answer|>{answer}<|end|>
 
@@ -20,8 +20,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from connectors.document import Document, header
+from connectors.document import Document
 from docqa.model.tokenizer import ByteTokenizer
+from docqa.prompt import answer_tokens, documents_tokens, header_tokens, question_tokens
 from docqa.train.codefacts import CodeFact, code_facts
 from docqa.train import phrasings as ph
 from docqa.train.corpus import docstrings
@@ -144,7 +145,7 @@ def build_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, fa
     """A document of n_tokens with the facts' needle texts at the given depths (fractions of the
     room before the question's segment), asking the question of facts[ask]. Facts at equal
     depths keep their order, so a story told in order stays in order."""
-    header = tok.encode(f"<|doc|>### {path}\n", allow_special=True)
+    header = header_tokens(tok, path)
     prompt, ans = qa_tokens(tok, *facts[ask][1])
     hay = n_tokens - len(header) - len(prompt) - len(ans)
     limit = (len(header) + hay) // S * S - len(header)  # haystack before the question's segment
@@ -168,8 +169,7 @@ def build_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, fa
 
 def qa_tokens(tok, question: str, answer: str) -> tuple[list[int], list[int]]:
     """A question as the answer prompt renders it, and the answer the model is trained to give."""
-    prompt = tok.encode(f"<|question|>{question}<|answer|>", allow_special=True)
-    return prompt, tok.encode(tok.answer_prefix + answer) + tok.encode("<|end|>", allow_special=True)
+    return question_tokens(tok, question), answer_tokens(tok, answer)
 
 
 def ask_more(doc: TaskDoc, extra: list[tuple[list[int], list[int]]]) -> TaskDoc:
@@ -252,11 +252,8 @@ class CodeFiles:
         paths = sorted(by_path)
         texts = [(root / p).read_text(encoding="utf-8") for p in paths]
         docs = [Document.create(p, str(root / p), t, {"path": p}) for p, t in zip(paths, texts)]
-        mark = tok.encode("<|doc|>", allow_special=True)
-        heads = tok.encode_batch([header(d) for d in docs])
-        bodies = tok.encode_batch(texts)
-        self.files = [(mark + h + b, by_path[p]) for p, h, b in zip(paths, heads, bodies)
-                      if len(mark + h + b) <= max_tokens]  # whole files only: every fact is in the stream
+        self.files = [(ids, by_path[p]) for p, ids in zip(paths, documents_tokens(tok, docs))
+                      if len(ids) <= max_tokens]  # whole files only: every fact is in the stream
         if not self.files:
             raise ValueError(f"no module under {root} has facts and at most {max_tokens} tokens")
 
@@ -282,8 +279,7 @@ class CodeFiles:
         kind = rng.choice(sorted({f.kind for f in facts}))
         fact = rng.choice([f for f in facts if f.kind == kind])
         question = rng.choice(ph.split(ph.CODE_QUESTIONS[kind], split)).format(subject=fact.subject)
-        prompt = tok.encode(f"<|question|>{question}<|answer|>", allow_special=True)
-        ans = tok.encode(tok.answer_prefix + fact.answer) + tok.encode("<|end|>", allow_special=True)
+        prompt, ans = qa_tokens(tok, question, fact.answer)
         pad = n_tokens - len(stream) - len(prompt) - len(ans)
         if pad < 0:
             raise ValueError(f"a document of {n_tokens} tokens is too short for this question")

@@ -12,9 +12,9 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from langchain_core.tools import tool
 from pydantic import ValidationError
 
-from docqa.answer import load_template, render
 from docqa.errors import InputError, InvalidCorpusName, ModelLoadError
 from docqa.integrations.langchain import ChatDocQA
+from docqa.prompt import load_template, render
 from docqa.store import Store
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "langchain_chain.py"
