@@ -1,7 +1,7 @@
 """Answering: a prompt from a template in prompts/, run as the next segment over a read-only memory.
 
 The stored snapshot is never modified: generation works on a scratch copy (see
-`docqa.model.transformer.Decoder`). Text arrives piece by piece; `AnswerStream` keeps the
+`docqa.model.base.generate`). Text arrives piece by piece; `AnswerStream` keeps the
 counts and timings that `--json` and the LangChain model report.
 """
 
@@ -15,8 +15,7 @@ import torch
 
 from docqa.errors import InputError
 from docqa.memory import Memory
-from docqa.model.io import LoadedModel
-from docqa.model.transformer import generate
+from docqa.model.base import LoadedModel, generate
 from docqa.prompt import DEFAULT_MAX_TOKENS, MAX_PROMPT_SEGMENTS, prompt_limit
 
 
@@ -52,7 +51,7 @@ class AnswerStream:
                 yield self.text
             return
         t0 = time.perf_counter()
-        gen = torch.Generator(device=self.lm.model.emb.weight.device)
+        gen = torch.Generator(device=self.lm.model.device)
         gen.manual_seed(self.seed if self.seed is not None else torch.seed())
         specials = list(self.lm.tokenizer.special_tokens.values())  # <|end|>, or any marker, ends an answer
         decoder = self.lm.tokenizer.stream_decoder()

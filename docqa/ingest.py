@@ -192,7 +192,7 @@ def _ingest(store: Store, lm: LoadedModel, corpus: str, paths: Iterable[str], op
         memory, position, parent = lm.model.new_memory(1), 0, None
     else:
         memory = store.load_snapshot(corpus, start.id, model_fingerprint=lm.fingerprint,
-                                     model_name=lm.name, device=str(lm.model.emb.weight.device))
+                                     model_name=lm.name, device=str(lm.model.device))
         position, parent = start.position, start.id
     store.delete_sources_from(corpus, position)
     # While a re-ingest replaces the stream of the current snapshot, that snapshot stays the one
@@ -200,7 +200,7 @@ def _ingest(store: Store, lm: LoadedModel, corpus: str, paths: Iterable[str], op
     current = store.current_snapshot(corpus)
     checkpoints_current = current is None or not current.superseded
 
-    tok, device = lm.tokenizer, lm.model.emb.weight.device
+    tok, device = lm.tokenizer, lm.model.device
     streamed, checkpoints, last_ckpt_seg, last_ckpt_t = 0, 0, memory.segments, time.perf_counter()
     pending_records = []
     snapshot_id = parent

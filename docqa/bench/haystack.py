@@ -23,8 +23,7 @@ from docqa.bench.fts import top1_contains
 from docqa.bench.recall import DEPTHS
 from docqa.errors import InputError
 from docqa.ingest import documents
-from docqa.model.io import LoadedModel
-from docqa.model.transformer import generate
+from docqa.model.base import LoadedModel, generate
 from docqa.prompt import document_tokens, question_tokens
 from docqa.train import phrasings as ph
 from docqa.train.tasks import Fact, named_facts, needle_facts, tracking_facts
@@ -123,7 +122,7 @@ def run_cell(lm: LoadedModel, hay: Haystack, task: str, split: str, length: int,
         question, answer = facts[ask][1]
         trials.append((stream, question, answer))
     exact = knock = fts = 0
-    device = lm.model.emb.weight.device
+    device = lm.model.device
     for b in range(0, n, batch):
         group = trials[b:b + batch]
         memory = lm.model.ingest(torch.tensor([t[0] for t in group], device=device), lm.model.new_memory(len(group)))

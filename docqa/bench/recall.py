@@ -12,8 +12,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from docqa.model.io import LoadedModel
-from docqa.model.transformer import generate
+from docqa.model.base import LoadedModel, generate
 from docqa.train.tasks import Filler, build_doc, kv_facts, passkey_facts
 
 DEPTHS = {"start": 0.0, "middle": 0.5, "end": 1.0}
@@ -53,7 +52,7 @@ def run_cell(lm: LoadedModel, task: str, length: int, depth: float, n: int, seed
         depths = [depth] if task == "passkey" else None
         docs.append(build_doc(tok, rng, filler, length, S, facts, ask=rng.randrange(len(facts)), depths=depths))
     scores = {"exact": [], "digits": [], "knockout_exact": [], "knockout_digits": []}
-    device = lm.model.emb.weight.device
+    device = lm.model.device
     by_length: dict[int, list] = {}
     for d in docs:  # streams of one length are ingested together as a batch
         by_length.setdefault(d.question_start, []).append(d)

@@ -1,14 +1,18 @@
-"""Load and save a model directory: config.json, tokenizer.json, model.safetensors.
+"""Load and save a model directory. `load_model` picks the family by what the directory holds:
 
-No pickle, no network. The fingerprint (sha256 over the three files) ties every stored snapshot
-to the exact model that wrote it.
+- docqa's own model: config.json (a docqa config), tokenizer.json, model.safetensors;
+- a converted Hugging Face model (`docqa convert`, docqa/model/hf.py): docqa.json beside the
+  transformers files.
+
+No pickle, no network. The fingerprint ties every stored snapshot to the exact model that wrote
+it: for docqa's own (small) models, sha256 over the three files at each load; a converted model
+stores the hash taken once at conversion in docqa.json.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -17,24 +21,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from docqa.errors import ConfigError, ModelLoadError
+from docqa.model.base import LoadedModel
 from docqa.model.config import ModelConfig
 from docqa.model.tokenizer import ByteTokenizer, BPETokenizer, load_tokenizer
 from docqa.model.transformer import InfiniTransformer
 
 FILES = ("config.json", "tokenizer.json", "model.safetensors")
-
-
-@dataclass
-class LoadedModel:
-    model: InfiniTransformer
-    tokenizer: ByteTokenizer | BPETokenizer
-    config: ModelConfig
-    fingerprint: str  # sha256 hex of the three files
-    path: Path
-
-    @property
-    def name(self) -> str:
-        return f"{self.config.name}@{self.fingerprint[:12]}"
+HF_MARKER = "docqa.json"  # what `docqa convert` writes beside a transformers checkpoint
 
 
 def default_model_dir() -> Path:
@@ -62,6 +55,11 @@ def save_model(model: InfiniTransformer, tokenizer: ByteTokenizer | BPETokenizer
 
 def load_model(directory: Path | str | None = None, device: str = "cpu") -> LoadedModel:
     directory = default_model_dir() if directory is None else Path(directory)
+    if (directory / HF_MARKER).is_file():
+        from docqa.model.hf import load_converted  # transformers is imported only for this family
+
+        return load_converted(directory, device=device)
+    _refuse_unconverted(directory)
     missing = [f for f in FILES if not (directory / f).is_file()]
     if missing:
         hint = ("the package ships without a trained model; train one with `docqa train`"
@@ -85,3 +83,14 @@ def load_model(directory: Path | str | None = None, device: str = "cpu") -> Load
                              f"unexpected {result.unexpected_keys}")
     model.to(device).eval()
     return LoadedModel(model, tok, cfg, fingerprint(directory), directory)
+
+
+def _refuse_unconverted(directory: Path) -> None:
+    """A transformers checkpoint that was never converted: say how to convert it."""
+    try:
+        config = json.loads((directory / "config.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return
+    if isinstance(config, dict) and ("architectures" in config or "model_type" in config):
+        raise ModelLoadError(f"{directory} is a Hugging Face checkpoint, not a docqa model directory: convert "
+                             f"it first with `docqa convert {directory} OUT_DIR` and pass --model OUT_DIR")

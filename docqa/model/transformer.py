@@ -2,7 +2,10 @@
 
 - `forward(tokens, memory)`: logits for a stretch of the stream, and the memory after it.
 - `ingest(tokens, memory)`: the same without the LM head or gradients, in bounded chunks.
-- `generate(prompt, memory)`: answer as the next segment(s) over a read-only memory.
+- `decoder(memory)`: cached decoding, for `docqa.model.base.generate` (answers as the next
+  segment(s) over a read-only memory).
+
+This is one family behind the seam of `docqa.model.base`; hf.py is the other.
 
 A stream is cut into segments of S tokens from its start. `Memory.pending` holds the tokens of
 the unfinished last segment, so every call continues exactly where the previous one stopped.
@@ -10,7 +13,6 @@ the unfinished last segment, so every call continues exactly where the previous 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -19,6 +21,7 @@ from torch import nn
 
 from docqa.errors import InputError
 from docqa.memory import LayerMemory, Memory
+from docqa.model.base import ingest_in_chunks
 from docqa.model.config import ModelConfig
 from docqa.model.infini import InfiniAttention, SegmentCache, init_weights
 
@@ -63,6 +66,14 @@ class InfiniTransformer(nn.Module):
         nn.init.normal_(self.emb.weight, 0.0, 0.02)
         init_weights(self, cfg.n_layer)
 
+    @property
+    def device(self) -> torch.device:
+        return self.emb.weight.device
+
+    @property
+    def segment_len(self) -> int:
+        return self.cfg.segment_len
+
     def new_memory(self, batch: int = 1) -> Memory:
         c, w = self.cfg, self.emb.weight
         # float32 always; float64 only for a float64 model (the reference tests)
@@ -101,17 +112,10 @@ class InfiniTransformer(nn.Module):
                use_memory: bool = True) -> Memory:
         """Stream tokens (B, T) into memory. Results do not depend on how a stream is split
         across calls. Works `chunk_segments` segments at a time to bound activation memory."""
-        S = self.cfg.segment_len
-        step = chunk_segments * S
-        for i in range(0, tokens.shape[1], step):
-            chunk = tokens[:, i:i + step]
-            # Only complete segments reach the layers; the tail waits in `pending`.
-            n_ready = (memory.pending.shape[1] + chunk.shape[1]) // S * S - memory.pending.shape[1]
-            if n_ready > 0:
-                _, memory = self.hidden(chunk[:, :n_ready], memory, use_memory)
-            memory = Memory(memory.layers, torch.cat([memory.pending, chunk[:, max(n_ready, 0):]], 1),
-                            memory.segments)
-        return memory
+        return ingest_in_chunks(self, tokens, memory, chunk_segments, use_memory)
+
+    def decoder(self, memory: Memory, use_memory: bool = True) -> Decoder:
+        return Decoder(self, memory, use_memory)
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """'gate' (eq. 10 gates: own learning rate, no weight decay), 'decay' (matrices), 'no_decay'
@@ -167,35 +171,3 @@ class Decoder:
         layers = [blk.attn.commit(c, mem) if self.use_memory else mem
                   for blk, c, mem in zip(self.model.blocks, self.state.caches, m.layers)]
         self.state = DecodeState(Memory(layers, m.pending, m.segments + 1), [SegmentCache() for _ in layers])
-
-
-def sample(logits: torch.Tensor, temperature: float, top_k: int | None,
-           generator: torch.Generator | None) -> int:
-    """Greedy when temperature is 0, else softmax sampling (optionally from the top k)."""
-    if temperature <= 0:
-        return int(logits.argmax(-1))
-    logits = logits.float() / temperature
-    if top_k is not None:
-        kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[..., -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    return int(torch.multinomial(torch.softmax(logits, -1), 1, generator=generator))
-
-
-def generate(model: InfiniTransformer, prompt: Iterable[int], memory: Memory, max_new_tokens: int,
-             temperature: float = 0.0, top_k: int | None = None, stop_ids: Iterable[int] = (),
-             generator: torch.Generator | None = None, use_memory: bool = True) -> Iterator[int]:
-    """Yield answer tokens one by one. Stops after a token in `stop_ids` (not yielded) or after
-    `max_new_tokens`. `memory` is read-only; overflow past a segment goes to a scratch copy."""
-    device = model.emb.weight.device
-    prompt = torch.tensor([list(prompt)], dtype=torch.long, device=device)
-    if prompt.shape[1] == 0 and memory.pending.shape[1] == 0:
-        raise InputError("empty prompt: give at least one token to answer from")
-    decoder, stop = Decoder(model, memory, use_memory), set(stop_ids)
-    logits = decoder.feed(prompt)
-    for i in range(max_new_tokens):
-        tok = sample(logits[0], temperature, top_k, generator)
-        if tok in stop:
-            return
-        yield tok
-        if i + 1 < max_new_tokens:
-            logits = decoder.feed(torch.tensor([[tok]], device=device))

@@ -1,0 +1,149 @@
+"""The model seam: what ingest, answer, chat, bench, train and the LangChain model use of a model.
+
+Two families implement it: docqa's own `InfiniTransformer` (transformer.py) and a Hugging Face
+causal LM whose attention layers gain a memory branch (hf.py). `load_model(dir)` (io.py) picks
+the family by what the directory holds and returns a `LoadedModel`. Everything above the model
+goes through these names only, so a third family is one more module, not a second code path.
+
+A memory's shapes are the family's choice (per head, or per KV head for grouped-query
+attention); `Memory` stays a plain per-layer state that the store serialises unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from torch import nn
+
+from docqa.errors import InputError
+from docqa.memory import Memory
+
+
+class Tokenizer(Protocol):
+    """Text <-> token ids. `encode` never yields a special token unless `allow_special` (so corpus
+    text cannot forge a question or an end-of-answer marker); every non-special id has fixed bytes."""
+
+    kind: str
+    answer_prefix: str  # what a trained answer starts with after <|answer|> ("" or " ")
+    special_tokens: dict[str, int]  # <|doc|>, <|question|>, <|answer|>, <|end|> at least
+    id_to_special: dict[int, str]
+
+    @property
+    def vocab_size(self) -> int: ...
+
+    def encode(self, text: str, allow_special: bool = False) -> list[int]: ...
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]: ...
+
+    def decode(self, ids: list[int]) -> str: ...
+
+    def token_bytes(self, i: int) -> bytes | None: ...
+
+    def stream_decoder(self): ...
+
+    def save(self, path: Path) -> None: ...
+
+
+class Decoding(Protocol):
+    """Cached decoding over a scratch copy of a memory (the memory given is never modified)."""
+
+    def feed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens (1, T) continuing the stream -> logits of the last one (1, V)."""
+
+
+class MemoryModel(Protocol):
+    """A causal LM that streams segments through a compressive memory."""
+
+    @property
+    def device(self) -> torch.device: ...
+
+    @property
+    def segment_len(self) -> int: ...
+
+    def new_memory(self, batch: int = 1) -> Memory: ...
+
+    def __call__(self, tokens: torch.Tensor, memory: Memory | None = None,
+                 use_memory: bool = True) -> tuple[torch.Tensor, Memory]:
+        """tokens (B, T) continuing the stream -> (logits (B, T, V), memory after them), with gradients."""
+
+    def ingest(self, tokens: torch.Tensor, memory: Memory, chunk_segments: int = 16,
+               use_memory: bool = True) -> Memory:
+        """Stream tokens (B, T) into memory, without gradients; any split of a stream gives one result."""
+
+    def decoder(self, memory: Memory, use_memory: bool = True) -> Decoding: ...
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """'gate', 'decay', 'no_decay': the trainable parameters by optimiser treatment."""
+
+
+class ModelInfo(Protocol):
+    """The part of a family's config that callers read."""
+
+    name: str
+    segment_len: int
+
+
+@dataclass
+class LoadedModel:
+    model: MemoryModel
+    tokenizer: Tokenizer
+    config: ModelInfo
+    fingerprint: str  # sha256 hex identifying the exact weights, tokenizer and config
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return f"{self.config.name}@{self.fingerprint[:12]}"
+
+
+def ingest_in_chunks(model, tokens: torch.Tensor, memory: Memory, chunk_segments: int,
+                     use_memory: bool) -> Memory:
+    """`MemoryModel.ingest` for a model with `hidden(tokens, memory, use_memory)`: only complete
+    segments reach the layers, the tail waits in `memory.pending`; `chunk_segments` segments per
+    call bound the activation memory."""
+    S = model.segment_len
+    step = chunk_segments * S
+    for i in range(0, tokens.shape[1], step):
+        chunk = tokens[:, i:i + step]
+        n_ready = (memory.pending.shape[1] + chunk.shape[1]) // S * S - memory.pending.shape[1]
+        if n_ready > 0:
+            _, memory = model.hidden(chunk[:, :n_ready], memory, use_memory)
+        memory = Memory(memory.layers, torch.cat([memory.pending, chunk[:, max(n_ready, 0):]], 1),
+                        memory.segments)
+    return memory
+
+
+def sample(logits: torch.Tensor, temperature: float, top_k: int | None,
+           generator: torch.Generator | None) -> int:
+    """Greedy when temperature is 0, else softmax sampling (optionally from the top k)."""
+    if temperature <= 0:
+        return int(logits.argmax(-1))
+    logits = logits.float() / temperature
+    if top_k is not None:
+        kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    return int(torch.multinomial(torch.softmax(logits, -1), 1, generator=generator))
+
+
+def generate(model: MemoryModel, prompt: Iterable[int], memory: Memory, max_new_tokens: int,
+             temperature: float = 0.0, top_k: int | None = None, stop_ids: Iterable[int] = (),
+             generator: torch.Generator | None = None, use_memory: bool = True) -> Iterator[int]:
+    """Yield answer tokens one by one. Stops after a token in `stop_ids` (not yielded) or after
+    `max_new_tokens`. `memory` is read-only; overflow past a segment goes to a scratch copy."""
+    device = model.device
+    prompt = torch.tensor([list(prompt)], dtype=torch.long, device=device)
+    if prompt.shape[1] == 0 and memory.pending.shape[1] == 0:
+        raise InputError("empty prompt: give at least one token to answer from")
+    decoder, stop = model.decoder(memory, use_memory), set(stop_ids)
+    logits = decoder.feed(prompt)
+    for i in range(max_new_tokens):
+        tok = sample(logits[0], temperature, top_k, generator)
+        if tok in stop:
+            return
+        yield tok
+        if i + 1 < max_new_tokens:
+            logits = decoder.feed(torch.tensor([[tok]], device=device))
