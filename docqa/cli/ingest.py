@@ -13,7 +13,7 @@ import click
 from click.core import ParameterSource
 
 from docqa.cli.main import cli
-from docqa.cli.options import db_option, device_option, echo_json, json_option, model_option, progress
+from docqa.cli.options import db_option, device_option, echo_json, json_option, model_option, progress, threads_option
 from docqa.errors import CorpusNotFound
 from docqa.store import DEFAULT_KEEP_CHECKPOINTS
 
@@ -63,10 +63,11 @@ class _Bar:
               help="The corpus was ingested from other paths: replace its sources with PATHS (refused without this).")
 @model_option
 @device_option
+@threads_option
 @db_option
 @json_option
 def ingest(paths, corpus_name, connector, include, exclude, password, checkpoint_segments,
-           checkpoint_minutes, keep_checkpoints, wait, replace, model_path, device, db_path, as_json) -> None:
+           checkpoint_minutes, keep_checkpoints, wait, replace, model_path, device, db_path, as_json, threads) -> None:
     """Stream PATHS (folders, repositories, PDFs, text files, or - for stdin) into a corpus.
 
     Re-running on the same corpus resumes an interrupted ingest, does nothing when nothing
@@ -74,12 +75,14 @@ def ingest(paths, corpus_name, connector, include, exclude, password, checkpoint
     """
     from docqa.api import Corpus
     from docqa.ingest import IngestOptions
+    from docqa.threads import set_threads
 
     name = corpus_name or default_corpus_name(paths[0])
     copts = {k: v for k, v in (("include", include), ("exclude", exclude), ("password", password)) if v}
     options = IngestOptions(checkpoint_segments=checkpoint_segments, checkpoint_seconds=checkpoint_minutes * 60,
                             keep_checkpoints=keep_checkpoints, connector=connector, connector_options=copts,
                             wait=wait, replace=replace)
+    set_threads(threads)
     corpus = Corpus(name, db=db_path, model=model_path, device=device)
     if not as_json:
         progress(f"ingesting into corpus {name!r} with model {corpus.lm.name}")

@@ -6,6 +6,8 @@ import json
 
 import click
 
+from docqa.threads import MAX_DEFAULT_THREADS, THREADS_ENV
+
 db_option = click.option(
     "--db",
     "db_path",
@@ -26,6 +28,16 @@ model_option = click.option(
 
 device_option = click.option(
     "--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True, help="Where the model runs."
+)
+
+threads_option = click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    envvar=THREADS_ENV,
+    show_envvar=True,
+    default=None,
+    help=f"CPU threads for torch. Default: half the CPUs, at most {MAX_DEFAULT_THREADS} (torch's one per core "
+         "crawls when the machine is busy).",
 )
 
 

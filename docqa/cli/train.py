@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from docqa.cli.main import cli
-from docqa.cli.options import device_option, echo_json, json_option, model_option, progress
+from docqa.cli.options import device_option, echo_json, json_option, model_option, progress, threads_option
 from docqa.errors import ConfigError
 
 
@@ -33,23 +33,31 @@ def _parse_sets(pairs: tuple[str, ...]) -> dict:
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a TrainConfig field (new runs), e.g. --set max_segments=8.")
 @device_option
-def train(run_dir: str, steps: int | None, minutes: float | None, stop_at: int | None, sets: tuple[str, ...],
-          device: str) -> None:
+@threads_option
+@click.pass_context
+def train(ctx: click.Context, run_dir: str, steps: int | None, minutes: float | None, stop_at: int | None,
+          sets: tuple[str, ...], device: str, threads: int | None) -> None:
     """Train a model from scratch into RUN_DIR, or resume the run there.
 
-    RUN_DIR/checkpoint/model is a model directory usable with --model once the first checkpoint lands.
+    A resumed run keeps its device and thread count unless --device or --threads (or $DOCQA_THREADS)
+    names new ones. RUN_DIR/checkpoint/model is a model directory usable with --model once the first
+    checkpoint lands.
     """
+    from docqa.threads import default_threads
     from docqa.train.loop import TrainConfig, checkpoint_dir, train as run_training
 
     run = Path(run_dir)
     overrides = _parse_sets(sets)
+    if ctx.get_parameter_source("device") is click.core.ParameterSource.DEFAULT:
+        device = None  # a new run gets the option's default below; a resumed one keeps its own
     if checkpoint_dir(run) is not None:
         if overrides:
             raise ConfigError(f"{run} is an existing run; --set applies to new runs only")
         tc = None if steps is None else TrainConfig(steps=steps)
         progress(f"resuming {run}")
     else:
-        tc = TrainConfig.from_dict({**overrides, "device": device, **({} if steps is None else {"steps": steps})})
+        tc = TrainConfig.from_dict({"threads": default_threads(), **overrides,
+                                    **({} if steps is None else {"steps": steps})})
 
     def show(e: dict) -> None:
         if "eval" in e:
@@ -59,7 +67,7 @@ def train(run_dir: str, steps: int | None, minutes: float | None, stop_at: int |
                      f"acc {e['answer_acc']:.2f} segs {e['segments']} {e['elapsed']:.0f}s "
                      f"gates {e.get('gates')}")
 
-    state = run_training(run, tc, minutes=minutes, on_log=show, stop_at=stop_at)
+    state = run_training(run, tc, minutes=minutes, on_log=show, stop_at=stop_at, device=device, threads=threads)
     progress(f"stopped at step {state['step']} after {state['elapsed']:.0f}s; model in {run / 'checkpoint' / 'model'}")
 
 
@@ -87,9 +95,10 @@ def bench() -> None:
               help="With --haystack: phrasings and names seen in training (train), never seen (heldout).")
 @click.option("--no-track", is_flag=True, help="With --haystack: leave out the entity-tracking cells.")
 @device_option
+@threads_option
 @json_option
 def bench_recall(model_path, lengths, depths, n, facts, facts_length, seed, plot_path, haystack, splits,
-                 no_track, device, as_json) -> None:
+                 no_track, device, threads, as_json) -> None:
     """Recall by context length and depth, each cell with a memory-knockout control.
 
     Without --haystack: a passkey in synthetic filler, and a curve of accuracy against the number
@@ -97,7 +106,9 @@ def bench_recall(model_path, lengths, depths, n, facts, facts_length, seed, plot
     facts and entity tracking hidden in DIR's real text, seen and held-out phrasings reported
     apart, each beside what SQLite FTS5 (BM25, 512-byte chunks) finds in the same text."""
     from docqa.model.io import load_model
+    from docqa.threads import set_threads
 
+    set_threads(threads)
     lm = load_model(model_path, device=device)
     if haystack:
         _bench_haystack(lm, list(haystack), lengths, depths, n, facts, facts_length, splits, seed,
@@ -149,14 +160,17 @@ def _bench_haystack(lm, paths, lengths, depths, n, facts, facts_length, splits, 
 @click.option("--n", "n", type=int, default=20, show_default=True, help="Questions per kind.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the question sample.")
 @device_option
+@threads_option
 @json_option
-def bench_code(folder, model_path, n, seed, device, as_json) -> None:
+def bench_code(folder, model_path, n, seed, device, threads, as_json) -> None:
     """Ask FOLDER's code questions found with `ast` (which file defines f, the parameters of f,
     a constant's value, a class's base) through the real ingest and ask path, beside a
     memory knockout and the FTS5 baseline."""
     from docqa.bench.code import code_bench, format_table, to_json
     from docqa.model.io import load_model
+    from docqa.threads import set_threads
 
+    set_threads(threads)
     lm = load_model(model_path, device=device)
     show = lambda c: progress(f"{c.kind} {c.split}: exact {c.exact:.2f} knockout {c.knockout:.2f} fts {c.fts:.2f}")
     cells, info = code_bench(lm, folder, n, seed, on_cell=show)

@@ -31,6 +31,7 @@ from docqa.model.config import ModelConfig
 from docqa.model.io import load_model, save_model
 from docqa.model.tokenizer import ByteTokenizer, load_tokenizer
 from docqa.model.transformer import InfiniTransformer
+from docqa.threads import set_threads
 from docqa.train.corpus import describe, load_texts
 from docqa.train.tasks import CodeFiles, Filler, sample_doc
 
@@ -227,23 +228,28 @@ def load_optimizer(opt: torch.optim.AdamW, path: Path) -> None:
 
 
 def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None, on_log=None,
-          stop_at: int | None = None) -> dict:
+          stop_at: int | None = None, *, device: str | None = None, threads: int | None = None) -> dict:
     """Train (or resume, when `run` holds a checkpoint) until tc.steps, step `stop_at` (the
-    schedule still runs to tc.steps, so a later resume continues it), or `minutes` pass."""
+    schedule still runs to tc.steps, so a later resume continues it), or `minutes` pass.
+
+    A resumed run keeps its saved config except tc.steps; `device` and `threads`, when given,
+    replace the config's (new or saved) ones: where a run goes on is not part of what it learns."""
     run = Path(run)
-    torch.set_num_threads(tc.threads if tc else 1)
+    where = {k: v for k, v in (("device", device), ("threads", threads)) if v is not None}
     ckpt = checkpoint_dir(run)
     if ckpt is not None:
         state = json.loads((ckpt / "state.json").read_text())
-        tc = TrainConfig.from_dict({**state["train_config"], **({} if tc is None else {"steps": tc.steps})})
+        tc = TrainConfig.from_dict({**state["train_config"], **({} if tc is None else {"steps": tc.steps}), **where})
         state["train_config"] = asdict(tc)
+        set_threads(tc.threads)
         lm = load_model(ckpt / "model", device=tc.device)
         model, tok = lm.model, lm.tokenizer
         model.train()
         opt = make_optimizer(model, tc)
         load_optimizer(opt, ckpt / "optimizer.safetensors")
     else:
-        tc = tc or TrainConfig()
+        tc = replace(tc or TrainConfig(), **where)
+        set_threads(tc.threads)
         state = {"step": 0, "elapsed": 0.0, "train_config": asdict(tc), "tokens": 0}
         torch.manual_seed(tc.seed)
         if tc.init_from:
