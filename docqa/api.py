@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from docqa.answer import AnswerStream
-from docqa.errors import SnapshotNotFound
+from docqa.errors import SnapshotNotFound, StoreDamaged
 from docqa.ingest import IngestOptions, IngestReport, ingest
 from docqa.memory import Memory
 from docqa.model.io import LoadedModel, default_model_dir, load_model
@@ -98,10 +98,15 @@ class Corpus:
             if snap is None:
                 raise SnapshotNotFound(f"corpus {self.name!r} has no snapshot yet: "
                                        f"ingest documents into it with `docqa ingest PATH --corpus {self.name}`")
-            key = (str(self.db_path.resolve()), self.name, snap.id, store.snapshot_checksum(self.name, snap.id),
-                   lm.fingerprint, self.device)
-            memory = _cached(_MEMORIES, key, MEMORY_CACHE_SIZE, lambda: store.load_snapshot(
-                self.name, snap.id, model_fingerprint=lm.fingerprint, model_name=lm.name, device=self.device))
+            try:
+                key = (str(self.db_path.resolve()), self.name, snap.id, store.snapshot_checksum(self.name, snap.id),
+                       lm.fingerprint, self.device)
+                memory = _cached(_MEMORIES, key, MEMORY_CACHE_SIZE, lambda: store.load_snapshot(
+                    self.name, snap.id, model_fingerprint=lm.fingerprint, model_name=lm.name, device=self.device))
+            except StoreDamaged as e:
+                if snapshot is not None:
+                    raise
+                raise store.damaged_current(self.name, snap.id, e) from e  # names an intact snapshot
         return memory.clone(), snap.id
 
     def prompt(self, question: str, template: str = "ask", **fields: str) -> list[int]:

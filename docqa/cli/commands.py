@@ -2,3 +2,4 @@
 from docqa.cli import train  # noqa: F401
 from docqa.cli import corpora  # noqa: F401
 from docqa.cli import ask, ingest  # noqa: F401
+from docqa.cli import check  # noqa: F401

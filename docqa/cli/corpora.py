@@ -69,9 +69,10 @@ def show(name: str, all_sources: bool, db_path: str | None, as_json: bool) -> No
         info = store.get_corpus(name)
         snapshots = store.list_snapshots(name)
         sources = store.list_sources(name)
+        dropped = store.dropped_snapshots(name)
     if as_json:
         echo_json({"corpus": asdict(info), "snapshots": [asdict(s) for s in snapshots],
-                   "sources": [asdict(s) for s in sources]})
+                   "sources": [asdict(s) for s in sources], "dropped": [asdict(d) for d in dropped]})
         return
     click.echo(f"corpus {info.name}: model {info.model_name} (fingerprint {info.model_fingerprint[:16]})")
     click.echo(f"{info.sources} sources ({_size(info.bytes)}), {info.skipped} skipped, {info.failed} failed; "
@@ -84,6 +85,12 @@ def show(name: str, all_sources: bool, db_path: str | None, as_json: bool) -> No
             ["ID", "KIND", "CURRENT", "PARENT", "POSITION", "TOKENS", "SEGMENTS", "SIZE", "CREATED"],
             [[s.id, s.kind + (" (superseded)" if s.superseded else ""), "*" if s.is_current else "", s.parent_id or "-", s.position, s.tokens, s.segments,
               _size(s.nbytes), s.created_at[:19]] for s in snapshots]))
+    if dropped:
+        click.echo("\ndropped as damaged by `docqa check --repair`:")
+        click.echo(_table(["ID", "KIND", "CURRENT", "POSITION", "SOURCES FORGOTTEN", "DROPPED", "PROBLEM"],
+                          [[d.snapshot_id, d.kind or "?", "*" if d.was_current else "",
+                            "?" if d.position is None else d.position, d.sources_forgotten, d.dropped_at[:19],
+                            d.problem] for d in dropped]))
     left_out = [s for s in sources if s.status != "ingested"]
     if left_out:
         click.echo("\nleft out:")

@@ -249,6 +249,11 @@ def _reference_schema() -> dict[tuple[str, str], str]:
         if "_sqlite_migrations" not in n}
 
 
+def tables() -> list[str]:
+    """The tables docqa's migrations make, in name order."""
+    return sorted(name for kind, name in _reference_schema() if kind == "table")
+
+
 def _normalised(sql: str) -> str:
     return " ".join(sql.split())
 

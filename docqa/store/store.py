@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from docqa.errors import CorpusExists, CorpusNotFound, CorruptSnapshot, InputError, ModelMismatch, SnapshotNotFound
+from docqa.store import damage
 from docqa.store.base import StoreBase, now, sha256
+from docqa.store.check import CheckMixin
 from docqa.store.conversations import ConversationsMixin
 from docqa.store.lock import LockHolder, remove_lock_file, writer_lock
 from docqa.store.names import validate_corpus_name
@@ -39,8 +41,9 @@ def _short(fingerprint: str) -> str:
     return fingerprint[:16]
 
 
-class Store(SourcesMixin, ConversationsMixin, StoreBase):
-    """A docqa store: corpora and their snapshots here, sources and conversations in the mixins.
+class Store(CheckMixin, SourcesMixin, ConversationsMixin, StoreBase):
+    """A docqa store: corpora and their snapshots here; sources, conversations, and checking for
+    damage (`check`, `repair`) in the mixins.
 
     Open it with `Store(path)` (default: `default_store_path()`), close it, or use it as a
     context manager.
@@ -64,6 +67,7 @@ class Store(SourcesMixin, ConversationsMixin, StoreBase):
         FROM corpora c"""
 
     def _corpus_info(self, r: dict[str, Any]) -> CorpusInfo:
+        damage.json_text(self.path, r["roots"], f"corpus {r['name']!r:.70}'s roots")  # parsed below
         return self._checked(self._corpus_record(r))
 
     @staticmethod
