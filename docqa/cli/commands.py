@@ -2,4 +2,5 @@
 from docqa.cli import train  # noqa: F401
 from docqa.cli import corpora  # noqa: F401
 from docqa.cli import ask, ingest  # noqa: F401
+from docqa.cli import convert  # noqa: F401
 from docqa.cli import check  # noqa: F401

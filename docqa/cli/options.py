@@ -23,7 +23,7 @@ model_option = click.option(
     "model_path",
     type=click.Path(file_okay=False),
     default=None,
-    help="Model directory (config.json, tokenizer.json, model.safetensors). Default: the shipped model.",
+    help="Model directory: docqa's own, or one written by `docqa convert`. Default: the shipped model.",
 )
 
 device_option = click.option(
