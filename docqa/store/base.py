@@ -76,6 +76,7 @@ class StoreBase:
         """Apply pending migrations under the write lock, so two processes opening a fresh
         store at once cannot both try to create it. Skip the lock when nothing is pending,
         so opening never waits on a running ingest."""
+        damage.verify_migrations(self.db, self.path)
         if migrations.pending(self.db):
             with self._write():
                 migrations.apply(self.db)

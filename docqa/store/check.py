@@ -143,6 +143,7 @@ class CheckMixin(StoreBase):
         cid = self._corpus_id(name)
         self._attempt(problems, "its row", lambda: self.get_corpus(name))
         self._attempt(problems, "its sources", lambda: self.list_sources(name))
+        self._attempt(problems, "its notes of dropped snapshots", lambda: self.dropped_snapshots(name))
         conversations = self._attempt(problems, "its conversations", lambda: self.db.execute(
             "SELECT id FROM conversations WHERE corpus_id = ? ORDER BY id", [cid]).fetchall(), [])
         for (vid,) in conversations:

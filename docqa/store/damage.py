@@ -258,6 +258,21 @@ def _normalised(sql: str) -> str:
     return " ".join(sql.split())
 
 
+def verify_migrations(db: Database, path: Path) -> None:
+    """StoreDamaged when the record of applied migrations cannot be what docqa wrote: they are
+    applied in order, so the ones this docqa knows form a prefix of its list, and others (a newer
+    docqa's) follow only all of them. A damaged name would otherwise make a shipped step run again."""
+    from docqa.store.migrations import migrations
+
+    ours = [m.name for m in migrations._migrations]
+    applied = [m.name for m in migrations.applied(db)]
+    known = [name for name in ours if name in applied]
+    unknown = [name for name in applied if name not in ours]
+    if known != ours[:len(known)] or (unknown and known != ours) or \
+            not all(isinstance(name, str) for name in applied):
+        raise damaged(path, "its record of applied migrations is damaged", opened=False)
+
+
 def verify_schema(db: Database, path: Path) -> None:
     """StoreDamaged when a table or index docqa made is missing or its definition has changed
     (a flipped byte in a column name would otherwise surface as "no such column", a bug).
