@@ -8,7 +8,9 @@ from pathlib import Path
 from connectors.errors import SourceError
 
 
-def _existing(source: str) -> Path:
+def existing(source: str) -> Path:
+    """`source` as an absolute path (links are not resolved), or SourceError saying what is
+    wrong with it: the one existence check, for the connectors and for docqa's ingest alike."""
     path = Path(os.path.abspath(source))  # absolute for stable URIs; links are not resolved
     if not os.path.lexists(path):
         raise SourceError(f"{source}: no such file or directory")
@@ -19,7 +21,7 @@ def _existing(source: str) -> Path:
 
 def existing_file(source: str) -> Path:
     """`source` as an absolute path to a readable file, or SourceError."""
-    path = _existing(source)
+    path = existing(source)
     if path.is_dir():
         raise SourceError(f"{source}: is a folder; use the repo connector for folders")
     if not path.is_file():  # a FIFO or device: opening it here could block
@@ -34,7 +36,7 @@ def existing_file(source: str) -> Path:
 
 def existing_folder(source: str) -> Path:
     """`source` as an absolute path to a folder whose entries can be listed, or SourceError."""
-    path = _existing(source)
+    path = existing(source)
     if not path.is_dir():
         raise SourceError(f"{source}: not a folder")
     try:

@@ -45,6 +45,10 @@ class PdfConnector:
         path = existing_file(source)
         return pdf_pages(path, path.name, str(path), opts, self.name)
 
+    def size_hint(self, source: str, **options: object) -> int:
+        """The file's size (each page stands for its share of it)."""
+        return existing_file(source).stat().st_size
+
 
 def pdf_pages(path: Path, doc_path: str, uri: str, opts: Options,
               connector: str = "pdf") -> Iterator[Document | Skipped]:

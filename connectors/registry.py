@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from importlib.metadata import EntryPoint, entry_points
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from connectors.document import Document, Skipped
-from connectors.errors import SourceError, UnknownConnectorError
+from connectors.errors import UnknownConnectorError
+from connectors.paths import existing
 
 GROUP = "docqa.connectors"
 
@@ -31,6 +31,9 @@ class Connector(Protocol):
     `iter_documents` checks the source and the options when called (raising SourceError for
     a missing or unreadable source, or a bad option) and returns an iterator that does the
     reading as it is consumed, in a stable order.
+
+    Optionally, `size_hint(source, **options)` estimates the bytes the stream will read without
+    reading them (from a listing), or returns None; ingest progress bases its ETA on it.
     """
 
     name: str
@@ -70,9 +73,7 @@ def for_path(path: str, name: str | None = None) -> Connector:
         return get(name)
     if path == "-":
         return get("text")
-    p = Path(path)
+    p = existing(path)
     if p.is_dir():
         return get("repo")
-    if not p.exists():
-        raise SourceError(f"{path}: no such file or directory")
     return get("pdf") if p.suffix.lower() == ".pdf" else get("text")

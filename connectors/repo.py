@@ -41,7 +41,7 @@ from connectors.ignore import IgnoreRules, globs
 from connectors.options import VCS_DIRS, Options
 from connectors.paths import existing_folder
 from connectors.pdf import pdf_pages
-from connectors.textfile import read_text
+from connectors.textfile import BINARY_EXTENSIONS, read_text
 
 VENV_MARKER = "pyvenv.cfg"
 VENV_REASON = "virtual environment (pyvenv.cfg)"
@@ -58,6 +58,23 @@ class RepoConnector:
         opts = Options.from_kwargs(**options)
         root = existing_folder(source)
         return self._stream(root, opts)
+
+    def size_hint(self, source: str, **options: object) -> int:
+        """Bytes of the files the stream will read (PDFs whole), from the listing and stat alone;
+        files the stream skips by extension or size are left out."""
+        opts = Options.from_kwargs(**options)
+        root = existing_folder(source)
+        total = 0
+        for rel, skipped in list_entries(root, opts):
+            if skipped is not None or os.path.splitext(rel)[1].lower() in BINARY_EXTENSIONS:
+                continue
+            try:
+                size = os.stat(root / rel).st_size
+            except OSError:
+                continue
+            if size <= opts.max_bytes or rel.lower().endswith(".pdf"):
+                total += size
+        return total
 
     def _stream(self, root: Path, opts: Options) -> Iterator[Document | Skipped]:
         for rel, skipped in list_entries(root, opts):

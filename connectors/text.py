@@ -29,6 +29,10 @@ class TextConnector:
         path = existing_file(source)
         return _file(path, opts, self.name)
 
+    def size_hint(self, source: str, **options: object) -> int | None:
+        """The file's size; None for standard input, which is read as the stream goes."""
+        return None if source == STDIN else existing_file(source).stat().st_size
+
 
 def _file(path, opts: Options, connector: str) -> Iterator[Document | Skipped]:
     yield read_text(path, path.name, str(path), opts, connector)

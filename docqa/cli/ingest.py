@@ -6,7 +6,6 @@ import dataclasses
 import re
 import shlex
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -14,6 +13,7 @@ from click.core import ParameterSource
 
 from docqa.cli.main import cli
 from docqa.cli.options import db_option, device_option, echo_json, json_option, model_option, progress, threads_option
+from docqa.cli.progress import IngestProgress
 from docqa.errors import CorpusNotFound
 from docqa.store import DEFAULT_KEEP_CHECKPOINTS
 
@@ -23,25 +23,6 @@ def default_corpus_name(path: str) -> str:
     base = "stdin" if path == "-" else Path(path).resolve().name or "corpus"
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-.") or "corpus"
     return name[:64]
-
-
-class _Bar:
-    """Progress on stderr when it is a terminal: sources, tokens, tokens/s, ETA."""
-
-    def __init__(self, enabled: bool):
-        self.enabled, self.last = enabled, 0.0
-
-    def __call__(self, p) -> None:
-        now = time.monotonic()
-        if not self.enabled or (now - self.last < 0.2 and p.position < p.total):
-            return
-        self.last = now
-        rate = p.tokens / p.elapsed if p.elapsed else 0.0
-        eta = p.elapsed / p.position * (p.total - p.position) if p.position else 0.0
-        click.echo(f"\r{p.position}/{p.total} sources  {p.tokens:,} tokens  {rate:,.0f} tok/s  "
-                   f"ETA {eta:,.0f}s  ", err=True, nl=False)
-        if p.position == p.total:
-            click.echo("", err=True)
 
 
 @cli.command()
@@ -86,12 +67,15 @@ def ingest(paths, corpus_name, connector, include, exclude, password, checkpoint
     corpus = Corpus(name, db=db_path, model=model_path, device=device)
     if not as_json:
         progress(f"ingesting into corpus {name!r} with model {corpus.lm.name}")
+    shown = IngestProgress(tty=sys.stderr.isatty())
     try:
-        report = corpus.ingest(*paths, options=options, on_progress=_Bar(sys.stderr.isatty()),
+        report = corpus.ingest(*paths, options=options, on_progress=None if as_json else shown,
                                on_wait=lambda holder: progress(f"corpus {name!r} is being written by another "
                                                                f"docqa ({holder.describe()}): waiting for it to end"))
     except KeyboardInterrupt:
+        shown.finish()
         _interrupted(corpus, rerun_command(click.get_current_context(), name))
+    shown.finish()
     if as_json:
         echo_json(dataclasses.asdict(report))
         return
