@@ -32,12 +32,16 @@ def _parse_sets(pairs: tuple[str, ...]) -> dict:
 @click.option("--stop-at", type=int, default=None, help="Stop (with a checkpoint) at this step; the schedule keeps --steps.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a TrainConfig field (new runs), e.g. --set max_segments=8.")
+@click.option("--init-from", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Start a new run from this model directory: docqa's own, or one written by `docqa convert` "
+                   "(its memory parameters train, the checkpoint stays frozen; --set train_attention=true "
+                   "also trains its attention projections).")
 @device_option
 @threads_option
 @click.pass_context
 def train(ctx: click.Context, run_dir: str, steps: int | None, minutes: float | None, stop_at: int | None,
-          sets: tuple[str, ...], device: str, threads: int | None) -> None:
-    """Train a model from scratch into RUN_DIR, or resume the run there.
+          sets: tuple[str, ...], init_from: str | None, device: str, threads: int | None) -> None:
+    """Train a model from scratch (or from --init-from) into RUN_DIR, or resume the run there.
 
     A resumed run keeps its device and thread count unless --device or --threads (or $DOCQA_THREADS)
     names new ones. RUN_DIR/checkpoint/model is a model directory usable with --model once the first
@@ -47,12 +51,12 @@ def train(ctx: click.Context, run_dir: str, steps: int | None, minutes: float | 
     from docqa.train.loop import TrainConfig, checkpoint_dir, train as run_training
 
     run = Path(run_dir)
-    overrides = _parse_sets(sets)
+    overrides = _parse_sets(sets) | ({"init_from": init_from} if init_from else {})
     if ctx.get_parameter_source("device") is click.core.ParameterSource.DEFAULT:
         device = None  # a new run gets the option's default below; a resumed one keeps its own
     if checkpoint_dir(run) is not None:
         if overrides:
-            raise ConfigError(f"{run} is an existing run; --set applies to new runs only")
+            raise ConfigError(f"{run} is an existing run; --set and --init-from apply to new runs only")
         tc = None if steps is None else TrainConfig(steps=steps)
         progress(f"resuming {run}")
     else:

@@ -155,7 +155,7 @@ class HFInfini(nn.Module):
         q, k, v = (t.transpose(-2, -3) for t in (q, k, v))
         ws = self.branches[i].write_strength
         beta = torch.ones(k.shape[:-1], dtype=k.dtype, device=k.device) if ws is None else \
-            torch.sigmoid(ws(h)).transpose(-1, -2)
+            torch.sigmoid(ws(h.to(ws.weight.dtype))).transpose(-1, -2).to(k.dtype)  # float32 branch, bf16 base
         return q, k, v, beta
 
     def _grouped(self, q: torch.Tensor) -> torch.Tensor:
@@ -201,11 +201,15 @@ class HFInfini(nn.Module):
         new = Memory(layers, pending=all_tokens[:, n_full * S:], segments=memory.segments + n_full)
         return x, new
 
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        """Final hidden states (from `hidden`) -> logits (..., V)."""
+        return self.lm.get_output_embeddings()(h)
+
     def forward(self, tokens: torch.Tensor, memory: Memory | None = None, use_memory: bool = True):
         """tokens (B, T) -> (logits (B, T, V), memory after them). Gradients flow through memory."""
         memory = self.new_memory(tokens.shape[0]) if memory is None else memory
         h, memory = self.hidden(tokens, memory, use_memory)
-        return self.lm.get_output_embeddings()(h), memory
+        return self.logits(h), memory
 
     @torch.no_grad()
     def ingest(self, tokens: torch.Tensor, memory: Memory, chunk_segments: int = 16,
@@ -241,12 +245,20 @@ class HFInfini(nn.Module):
         return [memory_commit(self.cfg, torch.cat(c.k, -2), torch.cat(c.v, -2), torch.cat(c.beta, -1), mem)
                 for c, mem in zip(caches, memory.layers)]
 
+    def freeze_base(self, train_attention: bool = False) -> None:
+        """Continual training: the memory branches learn; the checkpoint's weights stay as they
+        are, except its attention projections (and Qwen3's q/k norms) with `train_attention`."""
+        for name, p in self.lm.named_parameters():
+            p.requires_grad_(train_attention and ".self_attn." in name)
+        for p in self.branches.parameters():
+            p.requires_grad_(True)
+
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """The trainable parameters: 'gate' (eq. 10), 'decay' (matrices), 'no_decay' (the rest)."""
         groups: dict[str, list[nn.Parameter]] = {"gate": [], "decay": [], "no_decay": []}
         for name, p in self.named_parameters():
             if p.requires_grad:
-                key = "gate" if name.endswith(".gate") else "decay" if p.dim() == 2 else "no_decay"
+                key = "gate" if name.endswith(".gate") else "decay" if p.dim() == 2 else "no_decay"  # norms, biases
                 groups[key].append(p)
         return groups
 

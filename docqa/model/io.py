@@ -42,8 +42,12 @@ def fingerprint(directory: Path) -> str:
     return h.hexdigest()
 
 
-def save_model(model: InfiniTransformer, tokenizer: ByteTokenizer | BPETokenizer, directory: Path | str) -> str:
-    """Write the model directory and return its fingerprint."""
+def save_model(model, tokenizer, directory: Path | str) -> str:
+    """Write the model directory, of either family, and return its fingerprint."""
+    if not isinstance(model, InfiniTransformer):
+        from docqa.model.hf import save_converted
+
+        return save_converted(model, tokenizer, directory)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "config.json").write_text(model.cfg.to_json() + "\n")

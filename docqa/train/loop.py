@@ -40,6 +40,9 @@ from docqa.train.tasks import CodeFiles, Filler, sample_doc
 class TrainConfig:
     preset: str = "small"
     init_from: str | None = None  # a model directory to start from (a new phase of training)
+    # A converted Hugging Face model (init_from, `docqa convert`) trains its memory branches
+    # only; this also trains its attention projections. The rest of the checkpoint stays frozen.
+    train_attention: bool = False
     model_overrides: dict = field(default_factory=dict)
     steps: int = 3000
     batch: int = 16
@@ -90,8 +93,14 @@ class TrainConfig:
 
 def _from_model(tc: TrainConfig):
     """Start from a trained model and its tokenizer; `model_overrides` may add parts it lacks
-    (a short conv), which start as they are initialised (the conv as the identity)."""
+    (a short conv), which start as they are initialised (the conv as the identity). A converted
+    model continues from its checkpoint with the base frozen (see `_trainable`)."""
     base = load_model(tc.init_from, device=tc.device)
+    if not isinstance(base.model, InfiniTransformer):
+        if tc.model_overrides or tc.tokenizer:
+            raise ConfigError(f"{tc.init_from} is a converted model: its architecture and tokenizer are the "
+                              "checkpoint's; leave model_overrides and tokenizer unset")
+        return base.model, base.tokenizer
     if tc.tokenizer and Path(tc.tokenizer).read_text() != (base.path / "tokenizer.json").read_text():
         raise ConfigError(f"tokenizer {tc.tokenizer} is not the tokenizer of {tc.init_from}; "
                           "a phase keeps its model's tokenizer: leave tokenizer unset")
@@ -102,6 +111,17 @@ def _from_model(tc: TrainConfig):
         raise ConfigError(f"model_overrides {tc.model_overrides} do not fit {tc.init_from}: "
                           f"missing {missing}, unexpected {result.unexpected_keys}")
     return model, base.tokenizer
+
+
+def _trainable(model, tc: TrainConfig):
+    """A converted model trains its memory branches (and attention with tc.train_attention);
+    docqa's own models train every parameter."""
+    if not isinstance(model, InfiniTransformer):
+        model.freeze_base(tc.train_attention)
+    elif tc.train_attention:
+        raise ConfigError("train_attention applies to converted models (docqa convert); "
+                          "docqa's own models train every parameter")
+    return model
 
 
 def make_optimizer(model: InfiniTransformer, tc: TrainConfig) -> torch.optim.AdamW:
@@ -165,8 +185,9 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int, code: CodeF
     return x, w, ans, n_seg, [d.task for d in docs]
 
 
-def gate_stats(model: InfiniTransformer) -> list[list[float]]:
-    return [[round(float(torch.sigmoid(g)), 3) for g in blk.attn.gate.detach()] for blk in model.blocks]
+def gate_stats(model) -> list[list[float]]:
+    """sigmoid of each layer's eq. 10 gates, per head."""
+    return [[round(float(torch.sigmoid(g)), 3) for g in p.detach()] for p in model.parameter_groups()["gate"]]
 
 
 def quick_eval(model: InfiniTransformer, tok: ByteTokenizer, run: Path, seed: int) -> dict:
@@ -243,7 +264,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         state["train_config"] = asdict(tc)
         set_threads(tc.threads)
         lm = load_model(ckpt / "model", device=tc.device)
-        model, tok = lm.model, lm.tokenizer
+        model, tok = _trainable(lm.model, tc), lm.tokenizer
         model.train()
         opt = make_optimizer(model, tc)
         load_optimizer(opt, ckpt / "optimizer.safetensors")
@@ -259,7 +280,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
             tok = load_tokenizer(Path(tc.tokenizer)) if tc.tokenizer else ByteTokenizer()
             cfg = ModelConfig.from_name(tc.preset, vocab_size=tok.vocab_size, **tc.model_overrides)
             model = InfiniTransformer(cfg).to(tc.device)
-        opt = make_optimizer(model, tc)
+        opt = make_optimizer(_trainable(model, tc), tc)
         run.mkdir(parents=True, exist_ok=True)
     S = model.cfg.segment_len
     bank = HistoryBank(model, tc.batch)
