@@ -76,6 +76,15 @@ class MemoryModel(Protocol):
 
     def decoder(self, memory: Memory, use_memory: bool = True) -> Decoding: ...
 
+    # for training (docqa.train.loop)
+
+    def hidden(self, tokens: torch.Tensor, memory: Memory,
+               use_memory: bool = True) -> tuple[torch.Tensor, Memory]:
+        """Like __call__ without the LM head: (hidden states (B, T, C), memory after them)."""
+
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        """Hidden states from `hidden` -> logits (..., V)."""
+
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """'gate', 'decay', 'no_decay': the trainable parameters by optimiser treatment."""
 
