@@ -41,7 +41,11 @@ def _echo_repair(repaired, ok: bool) -> None:
         click.echo(f"rebuilt the indexes of {', '.join(repaired.reindexed)}")
     for failure in repaired.not_reindexed:
         click.echo(f"could not rebuild the indexes of {failure}")
-    if not (repaired.corpora or repaired.reindexed or repaired.not_reindexed):
+    if repaired.unsound:
+        click.echo("nothing dropped: SQLite still finds the file itself damaged, and then an intact snapshot can "
+                   "look damaged; restore a backup, or copy what SQLite can still read into a new store with "
+                   "`sqlite3 STORE .recover`")
+    elif not (repaired.corpora or repaired.reindexed or repaired.not_reindexed):
         click.echo("nothing to repair" if ok else "nothing that --repair can mend")
 
 

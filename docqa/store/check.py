@@ -12,8 +12,10 @@ A repair only ever removes what is damaged. Damaged snapshots are dropped, each 
 `dropped_snapshots` for `docqa show`. A corpus whose current snapshot went (or whose pointer is
 damaged) points at its newest intact snapshot, and the sources past it are forgotten, as an
 interrupted ingest leaves them: the next `docqa ingest` resumes from there. When the file
-itself is damaged, indexes are rebuilt (REINDEX deletes nothing); what that cannot mend
-(a damaged sources row, a broken table page) is reported and needs a backup.
+itself fails SQLite's integrity check, indexes are rebuilt first (REINDEX deletes nothing);
+if it still fails, nothing is dropped: a broken page or index can make intact rows unreadable,
+and their snapshots look damaged. That, and a damaged sources or conversation row, is reported
+and needs a backup (or `sqlite3 STORE .recover`).
 """
 
 from __future__ import annotations
@@ -85,7 +87,8 @@ class Repair:
 @dataclass(frozen=True)
 class StoreRepair:
     reindexed: list[str]  # tables whose indexes were rebuilt (the file had failed its integrity check)
-    not_reindexed: list[str]  # "table: why" where that failed: the table itself is damaged
+    not_reindexed: list[str]  # "table: why" where that failed: the index or the table is damaged
+    unsound: list[str]  # what SQLite still finds wrong with the file; if anything, nothing was dropped
     corpora: list[Repair]  # the corpora that needed a repair
 
 
@@ -108,11 +111,13 @@ class CheckMixin(StoreBase):
         ok = integrity == ["ok"] and not problems and all(c.intact for c in corpora)
         return StoreCheck(str(self.path), ok, integrity, problems, corpora)
 
-    def _integrity(self) -> list[str]:
+    def _integrity(self, foreign_keys: bool = True) -> list[str]:
+        """SQLite's integrity_check (is every b-tree sound?), then its foreign_key_check."""
         try:
             lines = [r[0] for r in self.db.execute("PRAGMA integrity_check").fetchall()]
-            lines += [f"{table} row {rowid} refers to a missing {parent} row"
-                      for table, rowid, parent, _ in self.db.execute("PRAGMA foreign_key_check").fetchall()]
+            if foreign_keys:
+                lines += [f"{table} row {rowid} refers to a missing {parent} row"
+                          for table, rowid, parent, _ in self.db.execute("PRAGMA foreign_key_check").fetchall()]
         except StoreDamaged as e:
             return [e.detail]
         return [" ".join(line.split()) for line in lines if line != "ok"] or ["ok"]
@@ -234,10 +239,12 @@ class CheckMixin(StoreBase):
 
     def repair(self, name: str | None = None) -> StoreRepair:
         """Repair corpus `name`, or every corpus that needs it, each under its writer lock. When
-        the file fails its integrity check, first rebuild each table's indexes: a damaged index
-        could otherwise hide intact rows, and make their snapshots look damaged."""
+        the file fails its integrity check, first rebuild each table's indexes; if it still
+        fails, drop nothing: a damaged index or a broken page shared by many rows can make
+        intact snapshots look damaged, and a repair never deletes what is intact."""
         reindexed, not_reindexed = [], []
-        if self._integrity() != ["ok"]:
+        unsound = self._integrity(foreign_keys=False)  # a dangling pointer is the repair's to mend
+        if unsound != ["ok"]:
             for table in damage.tables():
                 try:
                     with self._write():
@@ -247,9 +254,12 @@ class CheckMixin(StoreBase):
                     not_reindexed.append(f"{table}: {e.detail}")
                 except sqlite3.IntegrityError as e:  # damaged rows now collide on a unique key
                     not_reindexed.append(f"{table}: {e}")
+            unsound = self._integrity(foreign_keys=False)
+            if unsound != ["ok"]:
+                return StoreRepair(reindexed, not_reindexed, unsound, [])
         names = [name] if name is not None else self._corpus_names([])
         repairs = [self._repair_corpus(n) for n in names]
-        return StoreRepair(reindexed, not_reindexed, [r for r in repairs if r is not None])
+        return StoreRepair(reindexed, not_reindexed, [], [r for r in repairs if r is not None])
 
     def _repair_corpus(self, name: str) -> Repair | None:
         with self.writer_lock(name):
