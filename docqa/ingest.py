@@ -251,7 +251,8 @@ class _Run:
         self.streamed, self.streamed_bytes = 0, 0.0  # this run's own work
         self.bytes_at = {0: 0.0}  # done_bytes at each position a rewind may go back to
         self.n_items = self.n_docs = self.checkpoints = 0  # items and documents seen so far
-        self.claimed = False
+        self.memory, self.snapshot_id, self.pending = None, None, []  # pending: sources for the next save
+        self.claimed, self.checkpoints_current = False, True
 
     def _see(self, i: int, item: Document | Skipped) -> None:
         if i >= self.n_items:  # an item read again after a rewind counts once
@@ -307,12 +308,13 @@ class _Run:
             self.position, parent, self.tokens = start.position, start.id, start.tokens
         restreamed_from = self.position
         self.done_bytes = self.bytes_at.get(self.position, 0.0)
-        if held and held[0][0] <= self.position:
+        read = held[-1][0] + 1 if held else self.n_items  # the stream is read up to here
+        if self.position >= read or (held and held[0][0] <= self.position):
             todo = itertools.chain((e for e in held if e[0] >= self.position), entries)
         else:  # the items back to the checkpoint were not held: read the sources again from there
+            entries.close()
             todo = _entries(_items(self.paths, options), start=self.position)
         self.snapshot_id, self.memory = parent, memory
-        self.pending: list[dict] = []
         last_ckpt_seg, last_ckpt_t = memory.segments, time.perf_counter()
         for i, item, last in todo:
             self._see(i, item)

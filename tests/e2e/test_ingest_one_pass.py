@@ -155,3 +155,22 @@ def test_progress_counts_from_the_stream_start_on_resume(tmp_path, model_dir, ma
     assert last.tokens == corpus.info().tokens and 0 < last.streamed < last.tokens
     # the estimate counts broken.pdf, which fails to open: it reads as nothing
     assert last.total_bytes - last.done_bytes == pytest.approx((folder / "broken.pdf").stat().st_size)
+
+
+def test_a_rewind_past_what_was_held_reads_the_sources_again_and_still_equals_a_fresh_ingest(
+        tmp_path, model_dir, make_folder, monkeypatch, reads):
+    import docqa.ingest
+
+    folder = make_folder(tmp_path / "src")
+    corpus = Corpus("c", db=tmp_path / "s.db", model=model_dir)
+    corpus.ingest(str(folder), options=IngestOptions(checkpoint_segments=3))
+    (folder / "file02.txt").write_text("Changed. The code is 999.\n")  # before the first checkpoint
+    monkeypatch.setattr(docqa.ingest, "HOLD_BYTES", 10)  # hold almost nothing while comparing
+    reads.clear()
+    again = corpus.ingest(str(folder), options=IngestOptions(checkpoint_segments=3))
+    assert again.restreamed_from == 0
+    # the rare case: the sources up to the change (and the one read ahead) are read again, the rest once
+    assert (reads["file00.txt"], reads["file02.txt"], reads["file04.txt"], reads["file11.txt"]) == (2, 2, 1, 1)
+    fresh = Corpus("c", db=tmp_path / "fresh.db", model=model_dir)
+    fresh.ingest(str(folder), options=IngestOptions(checkpoint_segments=3))
+    assert corpus.memory()[0].equal(fresh.memory()[0])
