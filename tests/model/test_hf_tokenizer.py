@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("tokenizers")
 
-from conftest import byte_level_tokenizer, metaspace_tokenizer  # noqa: E402
+from hf_checkpoints import byte_level_tokenizer, metaspace_tokenizer  # noqa: E402
 
 from docqa.errors import ModelLoadError  # noqa: E402
 from docqa.model.hf_tokenizer import HFTokenizer, add_docqa_specials  # noqa: E402
