@@ -71,12 +71,11 @@ def make_pdf(path: Path, pages: int, lines: int = 40) -> None:
 
 def pdf_pass(path: Path, reopen_every: int, traced: bool) -> tuple[int, int, float, int]:
     """(pages with text, text bytes, seconds, tracemalloc peak bytes or 0) for one pass."""
-    pdf.REOPEN_EVERY = reopen_every
     if traced:
         tracemalloc.start()
     t0 = time.perf_counter()
     docs = nbytes = 0
-    for item in pdf.pdf_pages(path, path.name, str(path), Options()):
+    for item in pdf.pdf_pages(path, path.name, str(path), Options(), reopen_every=reopen_every):
         if isinstance(item, Document):
             docs += 1
             nbytes += len(item.text.encode())
@@ -115,7 +114,6 @@ def main() -> None:
             peak = pdf_pass(path, every, traced=True)[3]
             print(f"| {label} | {docs} | {nbytes / 1e6:.1f} | {s:.1f} | {docs / s:,.0f}"
                   f" | {nbytes / 1e6 / s:.2f} | {peak / 1e6:.1f} |")
-    pdf.REOPEN_EVERY = shipped
 
 
 if __name__ == "__main__":

@@ -50,22 +50,23 @@ class PdfConnector:
         return existing_file(source).stat().st_size
 
 
-def pdf_pages(path: Path, doc_path: str, uri: str, opts: Options,
-              connector: str = "pdf") -> Iterator[Document | Skipped]:
-    """The pages of the PDF at `path` that have text, in order, and a record for each other."""
+def pdf_pages(path: Path, doc_path: str, uri: str, opts: Options, connector: str = "pdf",
+              reopen_every: int = REOPEN_EVERY) -> Iterator[Document | Skipped]:
+    """The pages of the PDF at `path` that have text, in order, and a record for each other;
+    a new reader every `reopen_every` pages (benchmarks/bench_connectors.py varies it)."""
     try:
         size = os.stat(path).st_size
         if size == 0:
             yield Skipped(uri, "empty file")
             return
         with open(path, "rb") as fh:
-            yield from _pages(fh, doc_path, uri, opts, connector, size)
+            yield from _pages(fh, doc_path, uri, opts, connector, size, reopen_every)
     except OSError as e:
         yield Skipped(uri, "cannot read file", "failed", e.strerror or str(e))
 
 
 def _pages(fh: BinaryIO, doc_path: str, uri: str, opts: Options, connector: str,
-           size: int) -> Iterator[Document | Skipped]:
+           size: int, reopen_every: int) -> Iterator[Document | Skipped]:
     reader = _open(fh, uri, opts.password)
     if isinstance(reader, Skipped):
         yield reader
@@ -76,7 +77,7 @@ def _pages(fh: BinaryIO, doc_path: str, uri: str, opts: Options, connector: str,
         yield Skipped(uri, "corrupt or truncated PDF", "failed", str(e))
         return
     for index in range(count):
-        if index and index % REOPEN_EVERY == 0:
+        if index and index % reopen_every == 0:
             # pypdf's objects point back at their reader, so only the cycle collector frees
             # the old reader's cache; collect before the new reader builds its own.
             del reader

@@ -27,3 +27,22 @@ def test_integrations_use_the_public_api_only():
         inner = [m for m in imports(path) if m.split(".")[0] == "docqa" and m not in public
                  and not m.startswith("docqa.integrations")]
         assert inner == [], f"{path.relative_to(ROOT)} imports docqa internals: {inner}"
+
+
+def test_benchmarks_do_not_reach_into_private_module_state():
+    """A benchmark reads what docqa and the connectors offer; it neither touches their private
+    names (`api._MEMORIES`) nor assigns to their module attributes (`pdf.REOPEN_EVERY = ...`)."""
+    for path in files("benchmarks"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        ours = set()  # names bound to docqa's or the connectors' modules and objects
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                ours |= {(a.asname or a.name).split(".")[0] for a in node.names
+                         if a.name.split(".")[0] in ("docqa", "connectors")}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ("docqa", "connectors"):
+                ours |= {a.asname or a.name for a in node.names}
+        where = path.relative_to(ROOT)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in ours:
+                assert not node.attr.startswith("_"), f"{where}:{node.lineno} reads {node.value.id}.{node.attr}"
+                assert not isinstance(node.ctx, ast.Store), f"{where}:{node.lineno} sets {node.value.id}.{node.attr}"
