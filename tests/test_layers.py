@@ -46,3 +46,11 @@ def test_benchmarks_do_not_reach_into_private_module_state():
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in ours:
                 assert not node.attr.startswith("_"), f"{where}:{node.lineno} reads {node.value.id}.{node.attr}"
                 assert not isinstance(node.ctx, ast.Store), f"{where}:{node.lineno} sets {node.value.id}.{node.attr}"
+
+
+def test_the_benches_build_on_training_and_training_never_on_the_benches():
+    """The benches measure models on the training tasks (bench -> train); training evaluates with
+    its own measurement (train.evaluate), and the recipe, which does both, sits above them."""
+    for path in files("docqa/train"):
+        upward = [m for m in imports(path) if m.startswith(("docqa.bench", "docqa.recipe", "docqa.cli"))]
+        assert upward == [], f"{path.relative_to(ROOT)} imports {upward}"

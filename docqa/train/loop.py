@@ -33,6 +33,7 @@ from docqa.model.tokenizer import ByteTokenizer, load_tokenizer
 from docqa.model.transformer import InfiniTransformer
 from docqa.threads import set_threads
 from docqa.train.corpus import describe, load_texts
+from docqa.train.evaluate import run_cell
 from docqa.train.tasks import CodeFiles, Filler, sample_doc
 
 
@@ -193,7 +194,6 @@ def gate_stats(model) -> list[list[float]]:
 def quick_eval(model: InfiniTransformer, tok: ByteTokenizer, run: Path, seed: int) -> dict:
     """Exact match through memory, and with the memory knocked out: passkey at 1K and 4K tokens
     (middle depth), two facts at 1K."""
-    from docqa.bench.recall import run_cell
     from docqa.model.io import LoadedModel
 
     model.eval()

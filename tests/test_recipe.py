@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from docqa.train.recipe import RECIPES, run_recipe
+from docqa.recipe import RECIPES, run_recipe
 
 
 @pytest.mark.parametrize("recipe", ["byte", "bpe"])

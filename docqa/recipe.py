@@ -1,7 +1,10 @@
 """The shipped model's recipe as one command: every phase, then the recall bench, in one go.
 
-    python -m docqa.train.recipe OUT_DIR [--recipe bpe|byte] [--device cuda] [--quick]
-                                 [--haystack EVAL_DIR]
+    python -m docqa.recipe OUT_DIR [--recipe bpe|byte] [--device cuda] [--quick]
+                           [--haystack EVAL_DIR]
+
+It drives both training and the benches, so it sits above both (until issue 12 it was
+docqa.train.recipe, and made training import the benches).
 
 `bpe` (the subword candidate of December, checkpoints/bpe-p4) first trains the BPE tokenizer on the training text
 (docqa.train.vocab; `apt-get install python3-doc` adds the Python documentation to that text,

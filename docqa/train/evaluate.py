@@ -1,0 +1,56 @@
+"""Recall on the training tasks: the question answered from the memory, and again from the memory
+zeroed (knockout), exact match and characters right. What training watches (`loop.quick_eval`)
+and what `docqa bench recall` tabulates (docqa.bench.recall) are this one measurement.
+
+Each document's haystack is streamed into memory once; the needle always ends before the
+question's segment, so an answer can only come through the memory. Fixed seeds throughout.
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+
+from docqa.model.base import LoadedModel, generate
+from docqa.train.tasks import Filler, build_doc, kv_facts, passkey_facts
+
+
+def _answer(lm: LoadedModel, prompt: list[int], memory, max_new: int) -> str:
+    end = lm.tokenizer.special_tokens["<|end|>"]
+    return lm.tokenizer.decode(list(generate(lm.model, prompt, memory, max_new, stop_ids=[end]))).strip()
+
+
+def _score(answer: str, truth: str) -> tuple[float, float]:
+    same = sum(a == b for a, b in zip(answer, truth)) / len(truth)
+    return float(answer == truth), same
+
+
+@torch.no_grad()
+def run_cell(lm: LoadedModel, task: str, length: int, depth: float, n: int, seed: int,
+             n_facts: int = 1, filler: Filler | None = None, batch: int = 8) -> dict:
+    tok, S = lm.tokenizer, lm.config.segment_len
+    filler = filler or Filler(tok)
+    docs = []
+    for i in range(n):
+        rng = random.Random(f"{seed}:{task}:{length}:{depth}:{n_facts}:{i}")
+        facts = passkey_facts(rng) if task == "passkey" else kv_facts(rng, n_facts, varied=False)
+        depths = [depth] if task == "passkey" else None
+        docs.append(build_doc(tok, rng, filler, length, S, facts, ask=rng.randrange(len(facts)), depths=depths))
+    scores = {"exact": [], "digits": [], "knockout_exact": [], "knockout_digits": []}
+    device = lm.model.device
+    by_length: dict[int, list] = {}
+    for d in docs:  # streams of one length are ingested together as a batch
+        by_length.setdefault(d.question_start, []).append(d)
+    groups = [g[i:i + batch] for g in by_length.values() for i in range(0, len(g), batch)]
+    for group in groups:
+        stream = torch.tensor([d.tokens[:d.question_start] for d in group], device=device)
+        memory = lm.model.ingest(stream, lm.model.new_memory(len(group)))
+        for j, d in enumerate(group):
+            prompt = d.tokens[d.question_start:d.answer_start]
+            mem = memory.select(j)
+            e, g = _score(_answer(lm, prompt, mem, len(d.answer) + 2), d.answer)
+            ke, kg = _score(_answer(lm, prompt, mem.zero_(), len(d.answer) + 2), d.answer)
+            for k, v in zip(scores, (e, g, ke, kg)):
+                scores[k].append(v)
+    return {k: sum(v) / len(v) for k, v in scores.items()}
