@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from docqa.api import Corpus
+from docqa import Corpus
 from docqa.errors import DocqaError
 
 # The shipped model is trained on facts phrased like this one, and on questions like QUESTION.

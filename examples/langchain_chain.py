@@ -19,7 +19,7 @@ from pathlib import Path
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
-from docqa.api import Corpus
+from docqa import DEFAULT_MAX_TOKENS, Corpus
 from docqa.errors import DocqaError
 from docqa.integrations.langchain import ChatDocQA
 
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="a model directory (default: the shipped model)")
     parser.add_argument("--question", default="What is the pass key?")
-    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS)
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:
