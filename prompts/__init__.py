@@ -1,1 +1,1 @@
-"""Prompt templates as plain text files (`*.txt`), shipped as package data and read by docqa.answer."""
+"""Prompt templates as plain text files (`*.txt`), shipped as package data and read through docqa.prompt by answering and training alike."""
