@@ -16,7 +16,7 @@ import torch
 from docqa.errors import InputError
 from docqa.memory import Memory
 from docqa.model.base import LoadedModel, generate
-from docqa.prompt import DEFAULT_MAX_TOKENS, MAX_PROMPT_SEGMENTS, prompt_limit
+from docqa.prompt import DEFAULT_MAX_TOKENS, prompt_limit
 
 
 @dataclass
@@ -38,10 +38,11 @@ class AnswerStream:
     finish_reason: str = ""
 
     def __post_init__(self) -> None:
-        limit = prompt_limit(self.lm.config.segment_len)
+        S = self.lm.config.segment_len
+        limit = prompt_limit(S)
         if len(self.prompt) > limit:
             raise InputError(f"the prompt is {len(self.prompt)} tokens; this model takes at most {limit} "
-                             f"({MAX_PROMPT_SEGMENTS} segments of {self.lm.config.segment_len}): shorten the question")
+                             f"({limit // S} segments of {S}): shorten the question")
         if self.max_tokens < 1:
             raise InputError(f"max tokens must be at least 1, got {self.max_tokens}")
 

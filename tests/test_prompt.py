@@ -83,7 +83,7 @@ def test_one_prompt_limit_for_answering_and_for_trimming_a_chat(tok, lm_stub, mo
     from docqa.api import Corpus
 
     monkeypatch.setattr(docqa.prompt, "MAX_PROMPT_SEGMENTS", 3)  # 3 segments of 8 tokens
-    with pytest.raises(InputError, match="the prompt is 25 tokens; this model takes at most 24 "):
+    with pytest.raises(InputError, match=r"the prompt is 25 tokens; this model takes at most 24 \(3 segments of 8\)"):
         AnswerStream(lm_stub, None, [65] * 25)
     AnswerStream(lm_stub, None, [65] * 24)
     history = [("q1", "a1"), ("q2", "a2"), ("q3", "a3")]
