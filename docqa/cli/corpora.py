@@ -86,7 +86,9 @@ def show(name: str, all_sources: bool, db_path: str | None, as_json: bool) -> No
             [[s.id, s.kind + (" (superseded)" if s.superseded else ""), "*" if s.is_current else "", s.parent_id or "-", s.position, s.tokens, s.segments,
               _size(s.nbytes), s.created_at[:19]] for s in snapshots]))
     if dropped:
-        click.echo("\ndropped as damaged by `docqa check --repair`:")
+        reused = " (an id may since name a newer snapshot)" if {d.snapshot_id for d in dropped} & {
+            s.id for s in snapshots} else ""
+        click.echo(f"\ndropped as damaged by `docqa check --repair`{reused}:")
         click.echo(_table(["ID", "KIND", "CURRENT", "POSITION", "SOURCES FORGOTTEN", "DROPPED", "PROBLEM"],
                           [[d.snapshot_id, d.kind or "?", "*" if d.was_current else "",
                             "?" if d.position is None else d.position, d.sources_forgotten, d.dropped_at[:19],
