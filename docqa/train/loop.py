@@ -28,6 +28,7 @@ from safetensors.torch import load_file, save_file
 from docqa.errors import ConfigError
 from docqa.memory import Memory
 from docqa.model.config import ModelConfig
+from docqa.model.infini import InfiniAttention
 from docqa.model.io import load_model, save_model
 from docqa.model.tokenizer import ByteTokenizer, load_tokenizer
 from docqa.model.transformer import InfiniTransformer
@@ -57,6 +58,11 @@ class TrainConfig:
     curriculum_steps: int = 1500
     multi_fraction: float = 0.3  # share of documents with several key-value facts
     max_facts: int = 4
+    questions: int = 1  # a named-facts document asks up to this many of its facts (MQAR asks all)
+    # Weight of the mean write strength (beta of the delta rule) in the loss. Every write with a key
+    # k erases a share beta (k . k_n)^2 of a stored fact's key direction k_n, so a fact survives a
+    # long stream only if most tokens hardly write (docs/TRAINING.md, December: retention).
+    write_penalty: float = 0.0
     code_fraction: float = 0.0  # share of filler drawn from real Python source, reached at the end
     prose_fraction: float = 0.0  # share drawn from English prose (stdlib docstrings), likewise
     lm_weight: float = 0.05  # weight of next-token loss on non-answer tokens
@@ -169,7 +175,8 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int, code: CodeF
     docs = []
     for _ in range(tc.batch):
         length = n_seg * S - rng.randrange(S // 2)  # the question lands anywhere in its segment
-        docs.append(sample_doc(tok, rng, filler, length, S, tc.multi_fraction, tc.max_facts, tc.task_mix, code))
+        docs.append(sample_doc(tok, rng, filler, length, S, tc.multi_fraction, tc.max_facts, tc.task_mix, code,
+                               tc.questions))
     T = max(len(d.tokens) for d in docs)
     x = torch.zeros(tc.batch, T, dtype=torch.long)
     ans = torch.zeros(tc.batch, T, dtype=torch.bool)  # position t predicts an answer token t+1
@@ -299,6 +306,10 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
             (run / "text.json").write_text(json.dumps(describe(texts), indent=2) + "\n")
             filler.save(pools)
     code = CodeFiles(tok) if tc.task_mix.get("code") else None
+    writes: list[torch.Tensor] = []  # write-strength logits of this step's forward: the log, write_penalty
+    for mod in model.modules():
+        if isinstance(mod, InfiniAttention) and mod.write_strength is not None:
+            mod.write_strength.register_forward_hook(lambda _m, _inp, out: writes.append(out))
     t0, start_elapsed = time.time(), state["elapsed"]
     log = (run / "log.jsonl").open("a")
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=tc.device == "cuda")
@@ -314,6 +325,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         x, w, ans = x.to(tc.device), w.to(tc.device), ans.to(tc.device)
         use_bank = rng.random() < tc.history_fraction
         memory = bank.advance(rng, filler, tc.history_advance, tc.history_reset) if use_bank else None
+        writes.clear()
         with autocast:
             h, _ = model.hidden(x, memory if memory is not None else model.new_memory(x.shape[0]))
         wt = w[:, :-1]
@@ -321,6 +333,9 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         logits = model.logits(h[:, :-1][sel]).float()  # (n_sel, V)
         ce = F.cross_entropy(logits, x[:, 1:][sel], reduction="none")
         loss = (ce * wt[sel]).sum() / wt[sel].sum()
+        write = torch.stack([torch.sigmoid(b.float()).mean() for b in writes]).mean() if writes else None
+        if tc.write_penalty:
+            loss = loss + tc.write_penalty * write
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -343,6 +358,8 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
                  "answer_acc": round(ans_acc, 3), "segments": n_seg,
                  "exact": {t: round(sum(v) / len(v), 3) for t, v in sorted(exact_by_task.items())}, "history": use_bank,
                  "elapsed": round(state["elapsed"], 1), "tokens": state["tokens"]}
+        if write is not None:
+            entry["write"] = round(float(write), 4)
         if state["step"] % 50 == 0:
             entry["gates"] = gate_stats(model)
         if tc.eval_every and state["step"] % tc.eval_every == 0:

@@ -112,3 +112,12 @@ def test_a_new_phase_keeps_the_tokenizer_of_the_model_it_starts_from(tmp_path):
     BPETokenizer.train(["other text entirely " * 20], vocab_size=280).save(tmp_path / "other.json")
     with pytest.raises(ConfigError, match="tokenizer"):
         train(tmp_path / "c", TrainConfig(**{**TINY, "init_from": str(start), "tokenizer": str(tmp_path / "other.json")}))
+
+
+def test_write_penalty_adds_the_mean_write_strength_to_the_loss(tmp_path):
+    cfg = {**TINY, "steps": 1, "lr": 0.0, "gate_lr": 0.0, "model_overrides": {"segment_len": 64, "write_strength": True}}
+    train(tmp_path / "plain", TrainConfig(**cfg))
+    train(tmp_path / "pen", TrainConfig(**{**cfg, "write_penalty": 2.0}))
+    plain, pen = (json.loads((tmp_path / r / "log.jsonl").read_text().splitlines()[0]) for r in ("plain", "pen"))
+    assert 0.0 < plain["write"] < 1.0 and pen["write"] == plain["write"]
+    assert abs(pen["loss"] - plain["loss"] - 2.0 * plain["write"]) < 2e-4
