@@ -1,4 +1,4 @@
-"""The retrofit script (python -m docqa.train.retrofit), CPU-checked with a tiny checkpoint."""
+"""The retrofit script (python -m docqa.retrofit), CPU-checked with a tiny checkpoint."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("transformers", reason="the hf extra (transformers) is not installed")
 
 from docqa.model.io import load_model  # noqa: E402
-from docqa.train.retrofit import main  # noqa: E402
+from docqa.retrofit import main  # noqa: E402
 
 TINY = ["--segment-len", "64", "--device", "cpu", "--lengths", "256", "--n", "1", "--set", "batch=1",
         "--set", "min_segments=3", "--set", "max_segments=3", "--set", "save_every=1"]

@@ -1,12 +1,13 @@
 """Retrofit a local checkpoint with a compressive memory, train the memory, bench its recall.
 
-    python -m docqa.train.retrofit ~/models/Qwen2.5-0.5B runs/qwen --device cuda --steps 2000
+    python -m docqa.retrofit ~/models/Qwen2.5-0.5B runs/qwen --device cuda --steps 2000
 
 Phases, each skipped when its output exists (so a rerun resumes): `docqa convert` into
 OUT/model; continual training of the memory branches (`docqa train --init-from`, checkpoint
 frozen) in OUT/run; the passkey bench, with knockout, on the trained model. Reports ingest and
 training tokens/s and the bench in OUT/retrofit.json (and on stdout). The GPU check of issue 11:
 a 0.5B-1B checkpoint on one GPU. `--set KEY=VALUE` passes TrainConfig fields (a new run only).
+It drives both training and the benches, so it sits above both, beside docqa/recipe.py.
 """
 
 from __future__ import annotations
