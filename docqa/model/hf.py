@@ -48,7 +48,7 @@ from docqa.errors import ConfigError, InputError, ModelLoadError
 from docqa.memory import LayerMemory, Memory
 from docqa.model.base import LoadedModel, ingest_in_chunks
 from docqa.model.config import FEATURE_MAPS, UPDATE_RULES
-from docqa.model.hf_tokenizer import HFTokenizer, add_docqa_specials
+from docqa.model.hf_tokenizer import HFTokenizer, add_docqa_specials, piece_kind, read_tokenizer_file
 from docqa.model.infini import SegmentCache, gate_mix, memory_commit, memory_dtype, memory_lookup, memory_scan
 
 SUPPORTED = ("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM")
@@ -397,9 +397,8 @@ def convert(src: Path | str, out: Path | str, segment_len: int = DEFAULT_SEGMENT
     if not (src / "tokenizer.json").is_file():
         raise ModelLoadError(f"{src} has no tokenizer.json; docqa reads the fast tokenizer's file "
                              "(save it with the tokenizers library)")
-    from tokenizers import Tokenizer
-
-    tk = Tokenizer.from_file(str(src / "tokenizer.json"))
+    tk = read_tokenizer_file(src / "tokenizer.json")
+    piece_kind(tk)  # refuse a tokenizer docqa cannot decode before loading any weights
     n_base = tk.get_vocab_size(with_added_tokens=True)
     added = add_docqa_specials(tk)
     lm = _load_lm(src, "auto")

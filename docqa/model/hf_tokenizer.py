@@ -113,10 +113,14 @@ class HFTokenizer:
 
     @classmethod
     def load(cls, path: Path) -> HFTokenizer:
-        from tokenizers import Tokenizer
+        return cls(read_tokenizer_file(path))
 
-        try:
-            tk = Tokenizer.from_file(str(path))
-        except Exception as e:  # tokenizers raises a bare Exception for any malformed file
-            raise ModelLoadError(f"cannot read tokenizer {path}: {e}") from e
-        return cls(tk)
+
+def read_tokenizer_file(path: Path):
+    """A `tokenizers.Tokenizer` from a tokenizer.json, or ModelLoadError."""
+    from tokenizers import Tokenizer
+
+    try:
+        return Tokenizer.from_file(str(path))
+    except Exception as e:  # tokenizers raises a bare Exception for any malformed file
+        raise ModelLoadError(f"cannot read tokenizer {path}: {e}") from e

@@ -92,3 +92,12 @@ def test_convert_refuses_a_segment_past_the_trained_positions_and_a_used_directo
     r = run("convert", src, tmp_path / "used", "--segment-len", "8", ok=False)
     assert r.exit_code == 1 and "exists and is not empty" in r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["used"]  # no half-written directory left
+
+
+def test_convert_refuses_a_malformed_tokenizer_before_loading_weights(hf_checkpoint, tmp_path):
+    import shutil
+
+    src = shutil.copytree(hf_checkpoint("llama"), tmp_path / "src")
+    (src / "tokenizer.json").write_text("{not json")
+    r = run("convert", src, tmp_path / "out", "--segment-len", "8", ok=False)
+    assert r.exit_code == 1 and "cannot read tokenizer" in r.output
