@@ -244,3 +244,30 @@ def test_an_unknown_feature_map_or_update_rule_raises_instead_of_falling_through
         memory_write(cfg, M, z, sk, v, beta)
     with pytest.raises(ConfigError, match="update rule 'detla'"):
         naive_write(cfg, M[0, 0], z[0, 0], list(sk[0, 0]), list(v[0, 0]), list(beta[0, 0]))
+
+
+def test_writes_are_the_keys_and_strengths_the_memory_is_written_with(monkeypatch):
+    import docqa.model.infini as infini
+
+    model = make(seed=3, short_conv=3)  # the conv must not reach across segments, as in forward
+    seen = []
+    scan = infini.memory_scan
+
+    def spy(cfg, q, k, v, beta, mem, n_full):
+        seen.append((k, beta))
+        return scan(cfg, q, k, v, beta, mem, n_full)
+
+    monkeypatch.setattr(infini, "memory_scan", spy)
+    got = []
+    hooks = [blk.attn.register_forward_pre_hook(lambda m, args: got.append(m.writes(args[0])))
+             for blk in model.blocks]
+    x = torch.randint(0, model.cfg.vocab_size, (2, 3 * 7 + 4))
+    with torch.no_grad():
+        model(x)
+    for h in hooks:
+        h.remove()
+    assert len(seen) == len(got) == model.cfg.n_layer
+    for (k, beta), (wk, wbeta) in zip(seen, got):
+        B, N, H, S, D = k.shape
+        torch.testing.assert_close(wk, k.transpose(1, 2).reshape(B, H, N * S, D)[:, :, :x.shape[1]], rtol=0, atol=0)
+        torch.testing.assert_close(wbeta, beta.transpose(1, 2).reshape(B, H, N * S)[:, :, :x.shape[1]], rtol=0, atol=0)
