@@ -1,9 +1,9 @@
 """How many CPU threads torch uses when docqa runs a model.
 
 torch's own default is one thread per core. On a machine that is busy with something else,
-those threads spin waiting for each other and a stream slows to a crawl (docs/bench/threads.md:
-an ingest fell from thousands of tokens/s to hundreds). docqa's default leaves room: half the
-CPUs this process may use, at most MAX_DEFAULT_THREADS, at least one.
+those threads spin waiting for each other and a stream slows to a crawl (docs/bench/threads.md
+has the table). docqa's default leaves room: half the CPUs this process may use, at most
+MAX_DEFAULT_THREADS, at least one.
 
 This module does not import torch until a thread count is set, so the CLI can describe the
 option without paying for torch.
@@ -16,7 +16,9 @@ import os
 from docqa.errors import ConfigError
 
 THREADS_ENV = "DOCQA_THREADS"
-MAX_DEFAULT_THREADS = 4  # the small models stream no faster beyond this (docs/bench/threads.md)
+# A cap, not a measured optimum (docs/bench/threads.md measured 2 CPUs): every extra thread is
+# one more that spins when the machine is busy.
+MAX_DEFAULT_THREADS = 4
 
 
 def available_cpus() -> int:
