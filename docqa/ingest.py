@@ -40,15 +40,15 @@ from connectors.paths import existing
 from docqa.errors import CorpusNotFound, InputError
 from docqa.model.io import LoadedModel
 from docqa.prompt import document_tokens
-from docqa.store import DEFAULT_KEEP_CHECKPOINTS, Store
+from docqa.store import DEFAULT_CHECKPOINT_SEGMENTS, DEFAULT_KEEP_CHECKPOINTS, Store
 from docqa.store.lock import LockHolder
 
 
 @dataclass
 class IngestOptions:
-    checkpoint_segments: int = 512  # a checkpoint after at least this many new segments...
+    checkpoint_segments: int = DEFAULT_CHECKPOINT_SEGMENTS  # a checkpoint after at least this many new segments...
     checkpoint_seconds: float = 300.0  # ...or this much time, at the next document boundary
-    keep_checkpoints: int = DEFAULT_KEEP_CHECKPOINTS  # retention: newest kept besides the current snapshot
+    keep_checkpoints: int = DEFAULT_KEEP_CHECKPOINTS  # retention: kept besides the current snapshot, spread out
     connector: str | None = None  # force a connector instead of choosing by path
     connector_options: dict = field(default_factory=dict)  # include/exclude globs, password, ...
     chunk_segments: int = 16
@@ -131,6 +131,12 @@ def _items(paths: list[str], options: IngestOptions) -> Iterator[Document | Skip
             yield from connector.iter_documents(path, **options.connector_options)
         except SourceError as e:
             raise InputError(str(e)) from e
+
+
+def items(paths: list[str], options: IngestOptions | None = None) -> Iterator[Document | Skipped]:
+    """The stream's items under `paths` (documents and skip records) in stream order: an item's
+    index is its position, as the corpus's sources record it."""
+    return _items(paths, options or IngestOptions())
 
 
 def documents(paths: list[str], options: IngestOptions | None = None) -> Iterator[Document]:
@@ -376,6 +382,7 @@ class _Run:
         info = self.store.get_or_create_corpus(self.corpus, self.lm.fingerprint, self.lm.name)
         if info.roots != self.roots:
             self.store.set_roots(self.corpus, self.roots)
+        self.store.set_stream_options(self.corpus, self.options.connector, self.options.connector_options)
 
     def _save(self, kind: str, make_current: bool) -> None:
         self.snapshot_id = _save(self.store, self.corpus, self.memory, self.pending, self.position,

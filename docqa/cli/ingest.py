@@ -15,7 +15,7 @@ from docqa.cli.main import cli
 from docqa.cli.options import db_option, device_option, echo_json, json_option, model_option, progress, threads_option
 from docqa.cli.progress import IngestProgress
 from docqa.errors import CorpusNotFound
-from docqa.store import DEFAULT_KEEP_CHECKPOINTS
+from docqa.store import DEFAULT_CHECKPOINT_SEGMENTS, DEFAULT_KEEP_CHECKPOINTS
 
 
 def default_corpus_name(path: str) -> str:
@@ -32,12 +32,13 @@ def default_corpus_name(path: str) -> str:
 @click.option("--include", multiple=True, help="Only files matching this glob (repeatable).")
 @click.option("--exclude", multiple=True, help="Leave out files matching this glob (repeatable).")
 @click.option("--password", default=None, help="Password for encrypted PDFs.")
-@click.option("--checkpoint-segments", type=int, default=512, show_default=True,
-              help="Checkpoint after this many new segments (at the next document boundary).")
+@click.option("--checkpoint-segments", type=int, default=DEFAULT_CHECKPOINT_SEGMENTS, show_default=True,
+              help="Checkpoint after this many new segments (at the next document boundary); answers' sources "
+                   "replay at most about this much.")
 @click.option("--checkpoint-minutes", type=float, default=5.0, show_default=True,
               help="Also save a checkpoint when this many minutes have passed since the last one.")
 @click.option("--keep-checkpoints", type=int, default=DEFAULT_KEEP_CHECKPOINTS, show_default=True,
-              help="Checkpoints kept (retention).")
+              help="Checkpoints kept (retention), spread evenly over the stream.")
 @click.option("--wait", is_flag=True,
               help="If another ingest is writing this corpus, wait for it to end instead of exiting with status 1.")
 @click.option("--replace", is_flag=True,

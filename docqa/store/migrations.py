@@ -140,3 +140,11 @@ def m007_corpus_roots(db: Database) -> None:
     """The paths a corpus was ingested from (a JSON list), so that ingesting other paths into it
     is refused unless asked for. NULL on corpora from before: their next ingest records them."""
     db.execute("ALTER TABLE corpora ADD COLUMN roots TEXT")
+
+
+@migrations(name="m008_corpus_stream_options")
+def m008_corpus_stream_options(db: Database) -> None:
+    """The connector and connector options a corpus was ingested with (JSON, never a password),
+    so that attribution can read its sources again as ingest read them. NULL on corpora from
+    before: a replay reads them with the defaults, and refuses when the stream differs."""
+    db.execute("ALTER TABLE corpora ADD COLUMN stream_options TEXT")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from docqa.errors import CorpusExists, CorpusNotFound, CorruptSnapshot, InputError, ModelMismatch, SnapshotNotFound
-from docqa.store import damage
+from docqa.store import damage, retention
 from docqa.store.base import StoreBase, now, sha256
 from docqa.store.check import CheckMixin
 from docqa.store.conversations import ConversationsMixin
@@ -25,15 +25,18 @@ from docqa.store.lock import LockHolder, remove_lock_file, writer_lock
 from docqa.store.names import validate_corpus_name
 from docqa.store.records import CorpusInfo, NewSource, SnapshotInfo
 from docqa.store.sources import SourcesMixin
+from docqa.store.stream import StreamMixin
 
 if TYPE_CHECKING:  # docqa.memory imports torch: `docqa corpora`, `show` and `rm` start without it
     from docqa.memory import Memory
 
-# Earlier snapshots an ingest keeps besides the current one. Retention is chosen per ingest
-# (`docqa ingest --keep-checkpoints`); the per-corpus column m003 added (corpora.keep_checkpoints)
-# was never written by any command, so the store no longer reads or writes it. The column stays:
-# shipped migrations are never edited.
-DEFAULT_KEEP_CHECKPOINTS = 10
+# Earlier snapshots an ingest keeps besides the current one, spread over the stream (see
+# `retention`). Retention is chosen per ingest (`docqa ingest --keep-checkpoints`); the per-corpus
+# column m003 added (corpora.keep_checkpoints) was never written by any command, so the store no
+# longer reads or writes it. The column stays: shipped migrations are never edited.
+# 1,000 of the default model's snapshots (51,192 bytes each) are 51 MB, whatever the corpus size;
+# the README ("Sources") gives what this costs and buys for 1,000 and 100,000 documents.
+DEFAULT_KEEP_CHECKPOINTS = 1000
 KINDS = ("checkpoint", "final")
 
 
@@ -41,7 +44,7 @@ def _short(fingerprint: str) -> str:
     return fingerprint[:16]
 
 
-class Store(CheckMixin, SourcesMixin, ConversationsMixin, StoreBase):
+class Store(CheckMixin, SourcesMixin, StreamMixin, ConversationsMixin, StoreBase):
     """A docqa store: corpora and their snapshots here; sources, conversations, and checking for
     damage (`check`, `repair`) in the mixins.
 
@@ -336,16 +339,19 @@ class Store(CheckMixin, SourcesMixin, ConversationsMixin, StoreBase):
                                f"`docqa check {corpus} --repair`", problem)
 
     def prune_checkpoints(self, corpus: str, keep: int = DEFAULT_KEEP_CHECKPOINTS) -> list[int]:
-        """Delete all but the newest `keep` earlier snapshots. The current snapshot is never
-        deleted. Returns the deleted ids."""
+        """Delete earlier snapshots until `keep` remain, spread evenly over the stream (see
+        `retention`): attribution and re-ingest replay from the kept one before a place. The
+        current snapshot is never deleted. Returns the deleted ids, in the order they went."""
         if keep < 0:
             raise InputError(f"keep must be 0 or more, got {keep}")
         with self._write():
-            self._corpus_id(corpus)  # an unknown name is CorpusNotFound, not an empty list
-            rows = self._rows("SELECT p.id FROM snapshots p JOIN corpora c ON c.id = p.corpus_id "
-                              "WHERE c.name = ? AND p.id IS NOT c.current_snapshot_id ORDER BY p.id DESC",
-                              [corpus])
-            doomed = [r["id"] for r in rows[keep:]]
+            cid = self._corpus_id(corpus)  # an unknown name is CorpusNotFound, not an empty list
+            rows = self._rows("SELECT p.id, p.tokens, (p.id IS c.current_snapshot_id) AS current FROM snapshots p "
+                              "JOIN corpora c ON c.id = p.corpus_id WHERE c.id = ?", [cid])
+            for r in rows:
+                self._expect(r, f"snapshot {r['id']}", tokens=int)
+            end = max([r["tokens"] for r in rows if r["current"]], default=0)
+            doomed = retention.thin([(r["id"], r["tokens"]) for r in rows if not r["current"]], keep, end)
             for sid in doomed:
                 self.db.execute("DELETE FROM snapshots WHERE id = ?", [sid])
         return doomed

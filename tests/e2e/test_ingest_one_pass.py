@@ -163,8 +163,8 @@ def test_a_rewind_past_what_was_held_reads_the_sources_again_and_still_equals_a_
 
     folder = make_folder(tmp_path / "src")
     corpus = Corpus("c", db=tmp_path / "s.db", model=model_dir)
-    corpus.ingest(str(folder), options=IngestOptions(checkpoint_segments=3))
-    (folder / "file02.txt").write_text("Changed. The code is 999.\n")  # before the first checkpoint
+    corpus.ingest(str(folder), options=IngestOptions(checkpoint_segments=3, keep_checkpoints=0))
+    (folder / "file02.txt").write_text("Changed. The code is 999.\n")  # no checkpoint kept before it
     monkeypatch.setattr(docqa.ingest, "HOLD_BYTES", 10)  # hold almost nothing while comparing
     reads.clear()
     again = corpus.ingest(str(folder), options=IngestOptions(checkpoint_segments=3))

@@ -11,7 +11,7 @@ from docqa.store.migrations import migrations
 from store_fixtures import FP_A, random_memory
 
 ALL = ["m001_initial", "m002_conversations", "m003_corpus_retention", "m004_superseded_snapshots",
-       "m006_dropped_snapshots", "m007_corpus_roots"]
+       "m006_dropped_snapshots", "m007_corpus_roots", "m008_corpus_stream_options"]
 
 
 def _applied(db_path):
@@ -66,6 +66,7 @@ def test_store_from_the_first_schema_with_rows_is_migrated_on_open(db_path):
         store.add_turn(conv, "user", "hello")
         assert store.current_snapshot("old").superseded is False  # m004's column, defaulted on old rows
         assert info.roots is None and info.incomplete is False  # m007: roots unknown; derived: it finished
+        assert store.stream_options("old") == (None, {})  # m008: read with the defaults
 
 
 def test_a_failing_migration_leaves_nothing_half_done(db_path, monkeypatch):

@@ -95,11 +95,12 @@ def test_rewind_forgets_later_sources_and_supersedes_the_snapshots_that_hold_the
     assert store.get_corpus(corpus).tokens == 1
 
 
-def test_prune_keeps_the_newest_and_the_current(store, corpus, make_memory):
-    ids = _chain(store, corpus, make_memory, [1, 2, 3, 4, 5, 6])
-    assert store.prune_checkpoints(corpus, keep=2) == [ids[2], ids[1], ids[0]]
-    assert [s.id for s in store.list_snapshots(corpus)] == ids[3:]
-    assert store.prune_checkpoints(corpus, keep=0) == [ids[4], ids[3]]
+def test_prune_keeps_checkpoints_spread_over_the_stream_and_the_current(store, corpus, make_memory):
+    ids = _chain(store, corpus, make_memory, [1, 2, 3, 4, 5, 6])  # one token per source
+    # every other one goes, so the two kept split the stream [0, 6] evenly (at 2 and 4 tokens)
+    assert store.prune_checkpoints(corpus, keep=2) == [ids[0], ids[2], ids[4]]
+    assert [s.id for s in store.list_snapshots(corpus)] == [ids[1], ids[3], ids[5]]
+    assert store.prune_checkpoints(corpus, keep=0) == [ids[1], ids[3]]
     assert [s.id for s in store.list_snapshots(corpus)] == [ids[5]]
     assert store.load_snapshot(corpus, model_fingerprint=FP_A).equal(make_memory(6))
     assert store.get_snapshot(corpus, ids[5]).parent_id is None  # its parent is gone
@@ -116,11 +117,13 @@ def test_prune_never_deletes_a_current_snapshot_that_is_not_the_newest(store, co
     assert later
 
 
-def test_prune_keeps_the_default_number_besides_the_current(store, corpus, make_memory):
+def test_prune_keeps_the_default_number_besides_the_current(store, corpus, make_memory, monkeypatch):
     ids = _chain(store, corpus, make_memory, list(range(1, 14)))
-    assert DEFAULT_KEEP_CHECKPOINTS == 10
+    assert DEFAULT_KEEP_CHECKPOINTS == 1000
+    assert store.prune_checkpoints(corpus) == []
+    monkeypatch.setattr(store.prune_checkpoints.__func__, "__defaults__", (10,))
     store.prune_checkpoints(corpus)
-    assert [s.id for s in store.list_snapshots(corpus)] == ids[-11:]
+    assert len(store.list_snapshots(corpus)) == 11 and store.current_snapshot(corpus).id == ids[-1]
     with pytest.raises(CorpusNotFound):
         store.prune_checkpoints("nope")
 
