@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from docqa.answer import AnswerStream
     from docqa.api import Answer, Corpus
+    from docqa.attribution import Attribution, Source
     from docqa.ingest import IngestOptions, IngestReport
     from docqa.model.io import load_model
     from docqa.prompt import DEFAULT_MAX_TOKENS, load_template
@@ -21,13 +22,14 @@ if TYPE_CHECKING:
 
 # Each name loads its module (and torch) on first use, so that `docqa --help`, `docqa corpora`
 # and anything else that runs no model start without the ~2 s of importing torch.
-_HOMES = {"Answer": "docqa.api", "AnswerStream": "docqa.answer", "Corpus": "docqa.api",
+_HOMES = {"Answer": "docqa.api", "AnswerStream": "docqa.answer", "Attribution": "docqa.attribution",
+          "Corpus": "docqa.api", "Source": "docqa.attribution",
           "DEFAULT_MAX_TOKENS": "docqa.prompt", "IngestOptions": "docqa.ingest", "IngestReport": "docqa.ingest",
           "load_model": "docqa.model.io", "load_template": "docqa.prompt",
           "validate_corpus_name": "docqa.store.names"}
 
-__all__ = ["DEFAULT_MAX_TOKENS", "Answer", "AnswerStream", "Corpus", "IngestOptions", "IngestReport", "load_model",
-           "load_template", "validate_corpus_name"]
+__all__ = ["DEFAULT_MAX_TOKENS", "Answer", "AnswerStream", "Attribution", "Corpus", "IngestOptions", "IngestReport",
+           "Source", "load_model", "load_template", "validate_corpus_name"]
 
 
 def __getattr__(name: str):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from docqa.answer import AnswerStream
+from docqa.attribution import Attribution, Source, attribute
 from docqa.errors import SnapshotNotFound, StoreDamaged
 from docqa.ingest import IngestOptions, IngestReport, ingest
 from docqa.memory import Memory
@@ -63,6 +64,7 @@ class Answer:
     first_token_s: float | None
     total_s: float
     finish_reason: str  # "stop" (end of answer or a stop sequence) or "length"
+    sources: list[Source] | None = None  # asked for: the documents it came from, best first; []: no source found
 
 
 class Corpus:
@@ -130,11 +132,26 @@ class Corpus:
         ids = prompt if prompt is not None else self.prompt(question or "", template)
         return AnswerStream(self.lm, memory, ids, max_tokens, temperature, top_k, list(stop or []), seed), snap_id
 
-    def ask(self, question: str, **kwargs) -> Answer:
+    def ask(self, question: str, *, sources: bool = False, **kwargs) -> Answer:
+        """The answer to `question`; with `sources`, also the documents it came from (`attribute`)."""
         s, snap_id = self.stream(question, **kwargs)
         s.run()
-        return self.answer_of(s, snap_id)
+        found = self.attribute(s.text, prompt=s.prompt, snapshot=snap_id) if sources else None
+        return self.answer_of(s, snap_id, found)
 
-    def answer_of(self, s: AnswerStream, snap_id: int) -> Answer:
+    def attribute(self, answer: str, question: str | None = None, *, prompt: list[int] | None = None,
+                  template: str = "ask", snapshot: int | None = None,
+                  options: IngestOptions | None = None) -> Attribution:
+        """Where `answer`, to `question` (or to the prompt token ids `prompt`), came from in the
+        corpus as of `snapshot` (default: the current one): the documents whose reading raised its
+        likelihood, best first, or none ("no source found"). See docqa.attribution. `options`:
+        connector options to read the sources again with, where the stored ones are not enough
+        (a PDF password is never stored)."""
+        ids = prompt if prompt is not None else self.prompt(question or "", template)
+        with self.store() as store:
+            return attribute(store, self.lm, self.name, ids, answer, snapshot, options)
+
+    def answer_of(self, s: AnswerStream, snap_id: int, attribution: Attribution | None = None) -> Answer:
         return Answer(s.text, self.name, snap_id, self.lm.name, len(s.prompt), s.answer_tokens,
-                      s.first_token_s, s.total_s, s.finish_reason)
+                      s.first_token_s, s.total_s, s.finish_reason,
+                      None if attribution is None else attribution.sources)

@@ -68,3 +68,8 @@ class SnapshotNotFound(StoreError):
 
 class ConversationNotFound(StoreError):
     """No conversation of that id exists in the store."""
+
+
+class AttributionError(DocqaError):
+    """An answer's sources cannot be found: the sources changed since they were ingested, cannot
+    be read again (standard input), or the snapshot's stream is no longer recorded."""

@@ -65,8 +65,8 @@ def test_public_api_names_stay_importable_without_loading_torch_first():
     code = ("import sys, docqa; assert 'torch' not in sys.modules, 'import docqa loaded torch'; "
             "from docqa import *; "
             "assert callable(load_model) and Corpus.__name__ == 'Corpus' and DEFAULT_MAX_TOKENS > 0; "
-            "assert sorted(docqa.__all__) == ['Answer', 'AnswerStream', 'Corpus', 'DEFAULT_MAX_TOKENS', 'IngestOptions', "
-            "'IngestReport', 'load_model', 'load_template', 'validate_corpus_name']; "
+            "assert sorted(docqa.__all__) == ['Answer', 'AnswerStream', 'Attribution', 'Corpus', 'DEFAULT_MAX_TOKENS', "
+            "'IngestOptions', 'IngestReport', 'Source', 'load_model', 'load_template', 'validate_corpus_name']; "
             "assert set(docqa.__all__) <= set(dir(docqa))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

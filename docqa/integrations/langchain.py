@@ -10,6 +10,9 @@ once per process, shared with every other user of `docqa.api` (see `Corpus`).
 Messages become the prompt segment through `prompts/chat.txt`: system messages fill {system},
 earlier human/AI pairs are each rendered through `prompts/chat_turn.txt` into {history}, and
 the final human message fills {question}. The stored memory is never modified by answering.
+With `sources=True` each answer's message carries the documents it came from, best first, in
+`response_metadata["sources"]` (`[{"uri", "path", "page", "gain", "position"}]`; `[]`: no source
+found), as `docqa ask --sources` prints them.
 Text is all the model reads and writes: tool calling, structured output and non-text content
 (images, audio, files) are refused with an error rather than dropped.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Any
 
 try:
@@ -52,6 +56,7 @@ class ChatDocQA(BaseChatModel):
     template: str = "chat"  # a name in prompts/ or a .txt path, with {system}, {history}, {question}
     seed: int | None = None  # for sampling at temperature > 0; None: a fresh seed per call
     snapshot: int | None = None  # None: the corpus's current snapshot at each call
+    sources: bool = False  # also find where each answer came from: response_metadata["sources"], best first
     streaming: bool = False  # LangChain's switch: invoke() goes through _stream (callbacks see tokens)
 
     # A misspelt parameter is an error, not a silently ignored one.
@@ -80,7 +85,7 @@ class ChatDocQA(BaseChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("corpus", "db", "model", "device", "max_tokens", "temperature",
-                                              "top_k", "stop", "template", "seed", "snapshot")}
+                                              "top_k", "stop", "template", "seed", "snapshot", "sources")}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any):
         params = super()._get_ls_params(stop=stop, **kwargs)
@@ -137,6 +142,9 @@ class ChatDocQA(BaseChatModel):
         meta = {"model_name": answer.model, "corpus": answer.corpus, "snapshot": answer.snapshot_id,
                 "finish_reason": answer.finish_reason, "first_token_s": answer.first_token_s,
                 "total_s": answer.total_s}
+        if self.sources:  # [] when no source was found; see docqa.attribution
+            found = corpus.attribute(stream.text, prompt=stream.prompt, snapshot=snap_id)
+            meta["sources"] = [asdict(s) for s in found.sources]
         return {"usage_metadata": usage, "response_metadata": meta}
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,

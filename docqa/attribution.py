@@ -1,0 +1,301 @@
+"""Attribution: which documents of a corpus an answer came from, read off the memory itself.
+
+A compressive memory has no chunks to cite, but the store holds the memory at document
+boundaries along the stream (its checkpoints). Let f(p) = log p(answer | prompt, memory after
+stream items [0, p)), the answer's tokens teacher-forced after the prompt, natural log, summed
+(`score`). f(0) is the knockout (an empty memory); f(N) is the snapshot the answer came from.
+A document's gain is f(after it) - f(before it): what reading it did to the answer's likelihood.
+
+- f(N) - f(0) <= MIN_GAIN: no source found. The answer is about as likely from an empty memory
+  as from the corpus: the model answered from its weights. Two forward passes.
+- Otherwise the stream is bisected over the stored checkpoints: a stretch [a, b) whose rise
+  f(b) - f(a) exceeds MIN_GAIN is split at its middle checkpoint, and each half that still
+  rises is split again (one forward pass per split: O(log C) for C checkpoints and one source).
+- A rising stretch with no checkpoint inside is replayed: its documents are read again through
+  the connectors (checked against the stored hashes), streamed one by one from the checkpoint
+  at its start into a scratch memory, and the answer scored after each. The store is only read.
+- A document that gains more than MIN_GAIN is a source if it also beats its neighbour: the
+  answer is likelier after reading it than after reading the next document in its place
+  (`_instead`). Any text raises an answer over an empty memory, which the model never saw in
+  training, so the knockout alone would credit the first document with every guess.
+
+The sources are reported best first by gain; none: "no source found". Ingest keeps a checkpoint
+every `IngestOptions.checkpoint_segments` segments, spread over the whole stream by retention
+(docqa.store.retention), so a replay is short: README, "Sources", has the costs.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from itertools import islice
+
+import torch
+
+from connectors.document import Document
+from docqa.errors import AttributionError, InputError
+from docqa.ingest import IngestOptions, items
+from docqa.memory import Memory
+from docqa.model.base import LoadedModel
+from docqa.prompt import document_tokens
+from docqa.store import SnapshotInfo, Store
+from docqa.store.records import SourceRecord
+
+# Nats. The whole corpus raises an answer's log-likelihood by no more than this: no source found;
+# a document raises it by more, and by more than a neighbouring document would have: a source.
+# Set between what the default model's passkey trials measured (calibration trials with their
+# own seed, not the bench's): a needle's document 10.7-23.8 nats over its neighbour, any other
+# document at most 5.0, and a memory of filler alone 1.4-6.2 over the empty one for a guessed
+# key. A whole 5-digit key made certain is about 11.5 (5 ln 10). Answers of one or two tokens
+# can hardly gain this much: they get no source.
+MIN_GAIN = 8.0
+MAX_SOURCES = 5  # sources reported, best first
+SPLITS = 16  # memories a replay keeps (in RAM) for the search to go on over
+
+_PAGE = re.compile(r"#page=(\d+)$")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A document an answer came from, and how much reading it raised the answer's log-likelihood."""
+
+    uri: str  # where it is: an absolute path, plus #page=N for a PDF page
+    path: str  # the path relative to the folder that was ingested (the header the model read)
+    page: int | None  # the PDF page (1-based), None for other documents
+    gain: float  # nats: log p(answer) after the document minus before it
+    position: int  # its place in the corpus's stream
+
+
+@dataclass
+class Attribution:
+    sources: list[Source]  # best first; empty: no source found
+    full: float  # log p(answer | prompt, the snapshot's memory), nats
+    knockout: float  # log p(answer | prompt, an empty memory), nats
+    forward_passes: int  # answer scorings, each one forward pass of prompt + answer
+    replayed: int  # documents streamed again from a checkpoint
+    replayed_tokens: int
+    seconds: float
+    snapshot_id: int
+    positions: int = 0  # stream items the snapshot covers
+    checkpoints: int = 0  # stored checkpoints inside the stream that the search could use
+
+    @property
+    def found(self) -> bool:
+        return bool(self.sources)
+
+
+@torch.no_grad()
+def score(lm: LoadedModel, memory: Memory, prompt: list[int], answer: list[int]) -> float:
+    """log p(answer | prompt, memory) in nats: the answer's tokens teacher-forced after the prompt
+    (one forward pass, the prompt continuing the memory's pending tokens as answering does), each
+    token's log-softmax taken in float64 from the model's logits, summed. The memory is not
+    modified. An empty answer scores 0."""
+    if not prompt:
+        raise InputError("empty prompt: attribution scores an answer after its question")
+    if not answer:
+        return 0.0
+    device = lm.model.device
+    ids = torch.tensor([prompt + answer], dtype=torch.long, device=device)
+    logits, _ = lm.model(ids, memory)  # (1, P+A, V)
+    logp = torch.log_softmax(logits[0, len(prompt) - 1:-1].double(), -1)  # position t predicts token t+1
+    return float(logp.gather(-1, torch.tensor(answer, device=device)[:, None]).sum())
+
+
+def rises(value, lo: int, hi: int, splits: list[int], min_gain: float, stretch) -> list[tuple[int, float]]:
+    """The (position, gain) pairs that `stretch(a, b)` reports for every stretch [a, b) between
+    adjacent split points where `value` rises by more than `min_gain`, found by bisection: a
+    rising stretch is split at its middle split point, a half that does not rise is dropped.
+    `value(p)` is evaluated once per split point visited (it should cache); `splits` are sorted."""
+    if value(hi) - value(lo) <= min_gain:
+        return []
+    inside = [p for p in splits if lo < p < hi]
+    if not inside:
+        return stretch(lo, hi)
+    mid = inside[len(inside) // 2]
+    return rises(value, lo, mid, inside, min_gain, stretch) + rises(value, mid, hi, inside, min_gain, stretch)
+
+
+def attribute(store: Store, lm: LoadedModel, corpus: str, prompt: list[int], answer: str,
+              snapshot_id: int | None = None, options: IngestOptions | None = None,
+              min_gain: float = MIN_GAIN, max_sources: int = MAX_SOURCES) -> Attribution:
+    """The documents of `corpus` that `answer` (to the question `prompt`) came from, as of
+    snapshot `snapshot_id` (default: the current one). Reads the store, never writes it.
+    `options` gives the connector options a replay reads the sources with (default: those the
+    corpus was ingested with, as stored; a password is never stored)."""
+    chunk = (options or IngestOptions()).chunk_segments
+    return _Attribution(store, lm, corpus, prompt, answer, snapshot_id, options, min_gain, chunk).run(max_sources)
+
+
+@dataclass
+class _Attribution:
+    store: Store
+    lm: LoadedModel
+    corpus: str
+    prompt: list[int]
+    answer_text: str
+    snapshot_id: int | None
+    options: IngestOptions | None
+    min_gain: float
+    chunk_segments: int = IngestOptions.chunk_segments  # as ingest feeds a document
+    values: dict[int, float] = field(default_factory=dict)
+    marks: dict[int, Memory] = field(default_factory=dict)  # memories a replay passed, by position (RAM only)
+    texts: dict[int, Document] = field(default_factory=dict)  # documents read again, by position
+    passes: int = 0
+    replayed: int = 0
+    replayed_tokens: int = 0
+
+    def run(self, max_sources: int) -> Attribution:
+        t0 = time.perf_counter()
+        tok = self.lm.tokenizer
+        self.answer = tok.encode(tok.answer_prefix + self.answer_text) if self.answer_text else []
+        self.snap = self._snapshot()
+        N = self.snap.position
+        with self.store.reading():
+            usable = [s for s in self.store.list_snapshots(self.corpus)
+                      if not s.superseded and 0 < s.position < N]
+            self.sources = {r.position: r for r in self.store.list_sources(self.corpus) if r.position < N}
+        self.checkpoints = {s.position: s.id for s in usable}  # the newest snapshot at each position
+        found = rises(self.value, 0, N, sorted(self.checkpoints), self.min_gain, self.stretch) if N else []
+        found.sort(key=lambda pg: -pg[1])
+        sources = [self._source(p, g) for p, g in found[:max_sources]]
+        return Attribution(sources, self.value(N), self.value(0), self.passes, self.replayed, self.replayed_tokens,
+                           time.perf_counter() - t0, self.snap.id, N, len(self.checkpoints))
+
+    def _snapshot(self) -> SnapshotInfo:
+        s = self.store
+        snap = s.current_snapshot(self.corpus) if self.snapshot_id is None else s.get_snapshot(self.corpus,
+                                                                                               self.snapshot_id)
+        if snap is None:
+            raise AttributionError(f"corpus {self.corpus!r} has no snapshot yet: ingest documents into it first")
+        if snap.superseded:
+            raise AttributionError(
+                f"corpus {self.corpus!r} snapshot {snap.id} is being replaced by an ingest that has not finished, "
+                f"and the sources it was built from are no longer recorded: finish that ingest (run `docqa ingest` "
+                f"on the corpus again) and ask again to see sources")
+        return snap
+
+    def memory_at(self, position: int) -> Memory:
+        lm = self.lm
+        if position == 0:
+            return lm.model.new_memory(1)
+        if position in self.marks:
+            return self.marks[position]
+        sid = self.snap.id if position == self.snap.position else self.checkpoints[position]
+        return self.store.load_snapshot(self.corpus, sid, model_fingerprint=lm.fingerprint, model_name=lm.name,
+                                        device=str(lm.model.device))
+
+    def value(self, position: int) -> float:
+        if position not in self.values:
+            self.values[position] = self._score(self.memory_at(position))
+        return self.values[position]
+
+    def _score(self, memory: Memory) -> float:
+        self.passes += 1
+        return score(self.lm, memory, self.prompt, self.answer)
+
+    def stretch(self, a: int, b: int) -> list[tuple[int, float]]:
+        """The sources in [a, b), a rising stretch with no checkpoint inside. One document: the
+        source if it beats its neighbour. More: they are streamed again from the memory at a,
+        keeping the memory at up to SPLITS places along the way (in RAM only), and the search
+        goes on over those."""
+        docs = [p for p in range(a, b) if self._record(p).status == "ingested"]
+        if not docs:  # skipped items only: the memory did not change
+            return []
+        if len(docs) == 1:
+            gain = self.value(b) - self.value(a)
+            return [(docs[0], gain)] if self._instead(docs[0], self.memory_at(a), self.value(b)) > self.min_gain else []
+        self._fetch(docs[0], docs[-1])
+        step = -(-len(docs) // SPLITS)
+        memory = self.memory_at(a)
+        for i, p in enumerate(docs[:-1]):  # after the last one, the memory is b's
+            memory = self._feed(memory, self.texts[p])
+            if (i + 1) % step == 0:
+                self.marks[p + 1] = memory
+        inside = sorted(m for m in self.marks if a < m < b)
+        return rises(self.value, a, b, inside, self.min_gain, self.stretch)
+
+    def _instead(self, p: int, memory: Memory, after: float) -> float:
+        """Document p's gain over reading another document in its place: f(M + d_p) - f(M + d_q) for
+        the memory M before p and its neighbour q (the next document, or the previous one at the
+        end of the stream). Any text raises an answer's likelihood over an empty memory (the model
+        never saw one in training), and a memory of similar text can make a guess likelier
+        everywhere; a source raises it more than its neighbour would have. A corpus of one
+        document has no neighbour: its gain over the empty memory stands."""
+        q = self._next_doc(p)
+        if q is None:
+            q = self._previous_doc(p)
+        if q is None:
+            return after - self.value(0)
+        if q not in self.texts:
+            self._fetch(q, q)
+        return after - self._score(self._feed(memory, self.texts[q]))
+
+    def _fetch(self, first: int, last: int) -> None:
+        """Read documents first..last and their neighbours into `texts`, in one pass over the sources."""
+        lo, hi = self._previous_doc(first), self._next_doc(last)
+        self.texts.update(self._read(first if lo is None else lo, (last if hi is None else hi) + 1))
+
+    def _previous_doc(self, p: int) -> int | None:
+        return next((q for q in range(p - 1, -1, -1) if self._record(q).status == "ingested"), None)
+
+    def _next_doc(self, p: int) -> int | None:
+        return next((q for q in range(p + 1, self.snap.position) if self._record(q).status == "ingested"), None)
+
+    def _feed(self, memory: Memory, doc: Document) -> Memory:
+        lm = self.lm
+        ids = document_tokens(lm.tokenizer, doc)
+        self.replayed += 1
+        self.replayed_tokens += len(ids)
+        return lm.model.ingest(torch.tensor([ids], device=lm.model.device), memory,
+                               chunk_segments=self.chunk_segments)
+
+    def _record(self, position: int) -> SourceRecord:
+        rec = self.sources.get(position)
+        if rec is None:
+            raise AttributionError(f"corpus {self.corpus!r} records no source at stream position {position}, "
+                                   f"which snapshot {self.snap.id} covers: ingest the corpus again")
+        return rec
+
+    def _read(self, a: int, b: int) -> dict[int, Document]:
+        """The documents at stream positions [a, b), read again through the connectors and checked
+        against what the corpus recorded. The store is not written."""
+        info = self.store.get_corpus(self.corpus)
+        if not info.roots:
+            raise AttributionError(f"corpus {self.corpus!r} does not record the paths it was ingested from "
+                                   f"(ingested by an older docqa): ingest it again to see sources")
+        if "-" in info.roots:
+            raise AttributionError(f"corpus {self.corpus!r} was ingested from standard input, which cannot be read "
+                                   f"again to narrow its sources down")
+        options = self.options or self._stored_options()
+        out = {}
+        for position, item in islice(enumerate(items(info.roots, options)), a, b):
+            self._check(position, item)
+            if isinstance(item, Document):
+                out[position] = item
+        if len(out) != sum(self._record(p).status == "ingested" for p in range(a, b)):
+            raise AttributionError(f"the sources of corpus {self.corpus!r} end before stream position {b - 1}, "
+                                   f"which it was ingested with: ingest it again to see sources")
+        return out
+
+    def _stored_options(self) -> IngestOptions:
+        connector, connector_options = self.store.stream_options(self.corpus)
+        return IngestOptions(connector=connector, connector_options=connector_options)
+
+    def _check(self, position: int, item) -> None:
+        rec = self._record(position)
+        if isinstance(item, Document):
+            same = rec.status == "ingested" and (rec.doc_id, rec.content_hash) == (item.id, item.hash)
+        else:
+            same = rec.status == item.kind and rec.uri == item.uri
+        if not same:
+            raise AttributionError(
+                f"{item.uri} (stream position {position}) is not what corpus {self.corpus!r} was built from: "
+                f"the sources changed since they were ingested (or need the options they were ingested with, "
+                f"such as a PDF password); ingest the corpus again to see sources")
+
+    def _source(self, position: int, gain: float) -> Source:
+        rec = self._record(position)
+        m = _PAGE.search(rec.uri)
+        path = _PAGE.sub("", rec.doc_id or rec.uri)
+        return Source(uri=rec.uri, path=path, page=int(m.group(1)) if m else None, gain=gain, position=position)
