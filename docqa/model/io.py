@@ -66,7 +66,8 @@ def load_model(directory: Path | str | None = None, device: str = "cpu") -> Load
     _refuse_unconverted(directory)
     missing = [f for f in FILES if not (directory / f).is_file()]
     if missing:
-        hint = ("the package ships without a trained model; train one with `docqa train`"
+        hint = ("the shipped default model is missing from this install: reinstall docqa "
+                "(pip install -e . from a clone), or pass --model DIR"
                 if directory == default_model_dir() else "point --model at a directory saved by docqa")
         raise ModelLoadError(f"model directory {directory} lacks {', '.join(missing)}: {hint}")
     try:

@@ -62,3 +62,11 @@ def test_memory_blobs_round_trip_bit_exact():
     mem.segments = 9
     back = Memory.from_blobs(mem.layer_blobs(), mem.pending_blob(), 9)
     assert back.equal(mem)
+
+
+def test_a_missing_shipped_model_says_the_install_is_broken(tmp_path, monkeypatch):
+    import docqa.model.io as io
+
+    monkeypatch.setattr(io, "default_model_dir", lambda: tmp_path)
+    with pytest.raises(ModelLoadError, match="shipped default model is missing from this install: reinstall"):
+        load_model()
