@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -28,8 +29,8 @@ def feature_map(x: torch.Tensor, kind: str) -> torch.Tensor:
     """sigma in eq. 7-9."""
     if kind == "elu1":
         return F.elu(x) + 1.0
-    if kind == "l2":
-        return F.normalize(x, dim=-1)
+    if kind == "l2":  # F.normalize's arithmetic (same bits), without its slower generic norm
+        return x / torch.linalg.vector_norm(x, dim=-1, keepdim=True).clamp_min(1e-12)
     raise ConfigError(f"feature_map={kind!r}; choose one of {FEATURE_MAPS}")
 
 
@@ -52,23 +53,86 @@ def memory_write(cfg: ModelConfig, M: torch.Tensor, z: torch.Tensor, sk: torch.T
 
     beta is the per-token write strength (all ones when the config has none).
     """
+    if cfg.update == "token_delta":  # the same code as a chunk of segments, so the same bits
+        Ms, zs = delta_scan(M, z, sk.unsqueeze(1), v.unsqueeze(1), beta.unsqueeze(1))
+        return Ms[-1], zs[-1]
     skb = sk * beta.unsqueeze(-1)  # (B,H,S,Dk)
     z_new = z + skb.sum(-2)
     if cfg.update == "linear":  # eq. 8: M + sigma(K)^T V
         return M + skb.transpose(-1, -2) @ v, z_new
     if cfg.update == "delta":  # eq. 9: M + sigma(K)^T (V - sigma(K) M / sigma(K) z)
         return M + skb.transpose(-1, -2) @ (v - memory_read(sk, M, z, cfg.use_z)), z_new
-    if cfg.update != "token_delta":  # the config checks on construction; a later assignment does not
-        raise ConfigError(f"update={cfg.update!r}; choose one of {UPDATE_RULES}")
-    # token_delta: M_t = M_{t-1} + beta_t k_t (v_t - k_t^T M_{t-1})^T for t = 1..S. Writing
-    # u_t = beta_t (v_t - k_t^T M_0 - sum_{i<t} (k_t . k_i) u_i) gives M_S = M_0 + K^T U, and U
-    # solves the unit lower-triangular system (I + diag(beta) tril(K K^T, -1)) U = diag(beta)(V - K M_0).
-    S = sk.shape[-2]
-    strict_lower = torch.tril(sk @ sk.transpose(-1, -2), diagonal=-1)  # (B,H,S,S)
-    A = torch.eye(S, dtype=sk.dtype, device=sk.device) + beta.unsqueeze(-1) * strict_lower
-    rhs = beta.unsqueeze(-1) * (v - sk @ M)  # (B,H,S,Dv)
-    U = torch.linalg.solve_triangular(A, rhs, upper=False, unitriangular=True)
-    return M + sk.transpose(-1, -2) @ U, z_new
+    # the config checks on construction; a later assignment does not
+    raise ConfigError(f"update={cfg.update!r}; choose one of {UPDATE_RULES}")
+
+
+# The token-level delta rule ("token_delta"), DeltaNet's rule applied token by token inside a
+# segment, in the chunked UT/WY form of flash-linear-attention (fla/ops/delta_rule). Per head,
+# with k_t (Dk) and v_t (Dv) the t-th rows of sigma(K) and V of one segment of S tokens:
+#
+#   M_t = M_{t-1} + beta_t k_t (v_t - k_t^T M_{t-1})^T,   t = 1..S.
+#
+# Name the t-th correction u_t = beta_t (v_t - k_t^T M_{t-1}) (a row of U, (S, Dv)). Then
+# M_t = M_0 + sum_{i<=t} k_i u_i^T, so k_t^T M_{t-1} = k_t^T M_0 + sum_{i<t} (k_t . k_i) u_i^T and
+#
+#   u_t + beta_t sum_{i<t} (k_t . k_i) u_i = beta_t (v_t - k_t^T M_0),
+#
+# the rows of the unit lower-triangular system A U = diag(beta) (V - K M_0) with
+# A = I + diag(beta) tril(K K^T, -1). With T = A^-1 diag(beta) (S, S):
+#
+#   U = T V - (T K) M_0 = W_v - W_k M_0,      M_S = M_0 + K^T U.
+#
+# W_k = T K and W_v = T V depend on the segment alone (K, V, beta), not on the memory coming
+# in, so `delta_wy` computes them for every segment of a chunk at once (one batched triangular
+# solve); `delta_scan` then runs what stays sequential: two small matmuls per segment.
+# Infini-attention reads the memory only at segment boundaries (eq. 7 with the memory before
+# the segment), so fla's intra-chunk output term (Q K^T masked, times U) has no counterpart here.
+# Exactness: every step is per segment and per (batch, head) matrix (batched solves and matmuls
+# give each matrix the bits it gets alone), so the memory path's float32 bits do not depend on
+# how a stream is cut into calls or chunks, nor on what else is in the batch, as before this
+# form; tests/model/test_infini.py checks that bit for bit, and the float64 result against the
+# token-by-token loop (outputs and gradients). Against the earlier one-solve-per-segment form
+# (a solve of A U = diag(beta)(V - K M_0)) the float32 results differ by rounding only (~1e-6
+# relative on the shipped model).
+
+
+class WY(NamedTuple):
+    wk: torch.Tensor  # (..., S, Dk)  T sigma(K)
+    wv: torch.Tensor  # (..., S, Dv)  T V
+    dz: torch.Tensor  # (..., Dk)     sum_t beta_t sigma(k_t), the segment's addition to z
+
+
+def delta_wy(sk: torch.Tensor, v: torch.Tensor, beta: torch.Tensor) -> WY:
+    """W_k = T sigma(K), W_v = T V of the UT form above, for any leading dims (one or many segments).
+
+    sk (..., S, Dk), v (..., S, Dv), beta (..., S). T is never formed: one solve of
+    A [W_k | W_v] = diag(beta) [sigma(K) | V] gives both (an (S, Dk+Dv) right-hand side instead of
+    (S, S) and a matmul). The solve reads only A's strict lower triangle (unitriangular: the
+    diagonal is taken as 1), so A is passed as diag(beta) K K^T without masking; its backward
+    puts gradient on that triangle only.
+    """
+    Dk = sk.shape[-1]
+    rhs = beta.unsqueeze(-1) * torch.cat([sk, v], -1)  # diag(beta) [sigma(K) | V]  (..., S, Dk+Dv)
+    A = rhs[..., :Dk] @ sk.transpose(-1, -2)  # diag(beta) K K^T  (..., S, S); only tril(., -1) is read
+    W = torch.linalg.solve_triangular(A, rhs, upper=False, unitriangular=True)
+    return WY(W[..., :Dk], W[..., Dk:], rhs[..., :Dk].sum(-2))
+
+
+def delta_scan(M: torch.Tensor, z: torch.Tensor, sk: torch.Tensor, v: torch.Tensor,
+               beta: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """token_delta writes of N segments in order.  M (B,H,Dk,Dv), z (B,H,Dk), sk (B,N,H,S,Dk),
+    v (B,N,H,S,Dv), beta (B,N,H,S) -> the N+1 memories [M_0 .. M_N] and [z_0 .. z_N] (M_n before
+    segment n, M_N after the last)."""
+    B, N, H, S, Dk = sk.shape
+    Dv = v.shape[-1]
+    wy = delta_wy(sk.transpose(0, 1), v.transpose(0, 1), beta.transpose(0, 1))  # (N, B, H, ...): all at once
+    Ms, zs, M = [M], [z], M.reshape(B * H, Dk, Dv)  # (batch, head) flattened: one bmm per step
+    for n in range(N):
+        U = torch.baddbmm(wy.wv[n].reshape(B * H, S, Dv), wy.wk[n].reshape(B * H, S, Dk), M, alpha=-1)  # W_v - W_k M
+        M = torch.baddbmm(M, sk[:, n].reshape(B * H, S, Dk).transpose(1, 2), U)  # M + sigma(K)^T U
+        Ms.append(M.view(B, H, Dk, Dv))
+        zs.append(zs[-1] + wy.dz[n])
+    return Ms, zs
 
 
 def memory_dtype(x: torch.Tensor) -> torch.dtype:
@@ -91,14 +155,18 @@ def memory_scan(cfg, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta: to
         sq, sk = feature_map(q.to(dt), cfg.feature_map), feature_map(k.to(dt), cfg.feature_map)
         vv, bb = v.to(dt), beta.to(dt)
         M, z = mem.M.to(dt), mem.z.to(dt)
-        Ms, zs = [], []
-        for n in range(q.shape[1]):  # read before write: segment n sees segments < n
-            Ms.append(M)
-            zs.append(z)
-            if n < n_full:
+        if cfg.update == "token_delta":  # the chunked form: see delta_wy
+            Ms, zs = delta_scan(M, z, sk[:, :n_full], vv[:, :n_full], bb[:, :n_full])
+        else:
+            Ms, zs = [M], [z]
+            for n in range(n_full):
                 M, z = memory_write(cfg, M, z, sk[:, n], vv[:, n], bb[:, n])
-        a_mem = memory_read(sq, torch.stack(Ms, 1), torch.stack(zs, 1), cfg.use_z)
-    return a_mem, LayerMemory(M, z)
+                Ms.append(M)
+                zs.append(z)
+        # Ms = [M_0 .. M_n_full]; read before write: segment n reads M_n, the segments before it
+        N = q.shape[1]
+        a_mem = memory_read(sq, torch.stack(Ms[:N], 1), torch.stack(zs[:N], 1), cfg.use_z)
+    return a_mem, LayerMemory(Ms[-1], zs[-1])
 
 
 def memory_lookup(cfg, q: torch.Tensor, mem: LayerMemory) -> torch.Tensor:
