@@ -12,7 +12,8 @@ import click
 from click.core import ParameterSource
 
 from docqa.cli.main import cli
-from docqa.cli.options import db_option, device_option, echo_json, json_option, model_option, progress, threads_option
+from docqa.cli.options import (db_option, device_option, dtype_option, echo_json, json_option, model_option, progress,
+                                threads_option)
 from docqa.cli.progress import IngestProgress
 from docqa.errors import CorpusNotFound
 from docqa.store import DEFAULT_CHECKPOINT_SEGMENTS, DEFAULT_KEEP_CHECKPOINTS
@@ -45,11 +46,13 @@ def default_corpus_name(path: str) -> str:
               help="The corpus was ingested from other paths: replace its sources with PATHS (refused without this).")
 @model_option
 @device_option
+@dtype_option
 @threads_option
 @db_option
 @json_option
 def ingest(paths, corpus_name, connector, include, exclude, password, checkpoint_segments,
-           checkpoint_minutes, keep_checkpoints, wait, replace, model_path, device, db_path, as_json, threads) -> None:
+           checkpoint_minutes, keep_checkpoints, wait, replace, model_path, device, dtype, db_path, as_json,
+           threads) -> None:
     """Stream PATHS (folders, repositories, PDFs, text files, or - for stdin) into a corpus.
 
     Re-running on the same corpus resumes an interrupted ingest, does nothing when nothing
@@ -57,6 +60,7 @@ def ingest(paths, corpus_name, connector, include, exclude, password, checkpoint
     """
     from docqa.api import Corpus
     from docqa.ingest import IngestOptions
+    from docqa.precision import precision
     from docqa.threads import set_threads
 
     name = corpus_name or default_corpus_name(paths[0])
@@ -65,14 +69,17 @@ def ingest(paths, corpus_name, connector, include, exclude, password, checkpoint
                             keep_checkpoints=keep_checkpoints, connector=connector, connector_options=copts,
                             wait=wait, replace=replace)
     set_threads(threads)
+    model_precision = precision(device, dtype)
     corpus = Corpus(name, db=db_path, model=model_path, device=device)
     if not as_json:
         progress(f"ingesting into corpus {name!r} with model {corpus.lm.name}")
     shown = IngestProgress(tty=sys.stderr.isatty())
     try:
-        report = corpus.ingest(*paths, options=options, on_progress=None if as_json else shown,
-                               on_wait=lambda holder: progress(f"corpus {name!r} is being written by another "
-                                                               f"docqa ({holder.describe()}): waiting for it to end"))
+        with model_precision:
+            report = corpus.ingest(*paths, options=options, on_progress=None if as_json else shown,
+                                   on_wait=lambda holder: progress(f"corpus {name!r} is being written by another "
+                                                                   f"docqa ({holder.describe()}): waiting for it "
+                                                                   "to end"))
     except KeyboardInterrupt:
         shown.finish()
         _interrupted(corpus, rerun_command(click.get_current_context(), name))

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from docqa.precision import DEFAULT_DTYPE, DTYPES
 from docqa.threads import MAX_DEFAULT_THREADS, THREADS_ENV
 
 db_option = click.option(
@@ -28,6 +29,12 @@ model_option = click.option(
 
 device_option = click.option(
     "--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True, help="Where the model runs."
+)
+
+dtype_option = click.option(
+    "--dtype", type=click.Choice(DTYPES), default=DEFAULT_DTYPE, show_default=True,
+    help="Precision of the model's matrix products: bf16 or fp16 autocast on CUDA, fp32 only on CPU. "
+         "The memory is float32 whatever this says.",
 )
 
 threads_option = click.option(

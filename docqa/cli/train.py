@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from docqa.cli.main import cli
-from docqa.cli.options import device_option, echo_json, json_option, model_option, progress, threads_option
+from docqa.cli.options import (device_option, dtype_option, echo_json, json_option, model_option, progress,
+                                threads_option)
 from docqa.errors import ConfigError
 
 
@@ -99,10 +100,11 @@ def bench() -> None:
               help="With --haystack: phrasings and names seen in training (train), never seen (heldout).")
 @click.option("--no-track", is_flag=True, help="With --haystack: leave out the entity-tracking cells.")
 @device_option
+@dtype_option
 @threads_option
 @json_option
 def bench_recall(model_path, lengths, depths, n, facts, facts_length, seed, plot_path, haystack, splits,
-                 no_track, device, threads, as_json) -> None:
+                 no_track, device, dtype, threads, as_json) -> None:
     """Recall by context length and depth, each cell with a memory-knockout control.
 
     Without --haystack: a passkey in synthetic filler, and a curve of accuracy against the number
@@ -110,9 +112,11 @@ def bench_recall(model_path, lengths, depths, n, facts, facts_length, seed, plot
     facts and entity tracking hidden in DIR's real text, seen and held-out phrasings reported
     apart, each beside what SQLite FTS5 (BM25, 512-byte chunks) finds in the same text."""
     from docqa.model.io import load_model
+    from docqa.precision import precision
     from docqa.threads import set_threads
 
     set_threads(threads)
+    click.get_current_context().with_resource(precision(device, dtype))  # for the rest of the command
     lm = load_model(model_path, device=device)
     if haystack:
         _bench_haystack(lm, list(haystack), lengths, depths, n, facts, facts_length, splits, seed,
@@ -164,17 +168,20 @@ def _bench_haystack(lm, paths, lengths, depths, n, facts, facts_length, splits, 
 @click.option("--n", "n", type=int, default=20, show_default=True, help="Questions per kind.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the question sample.")
 @device_option
+@dtype_option
 @threads_option
 @json_option
-def bench_code(folder, model_path, n, seed, device, threads, as_json) -> None:
+def bench_code(folder, model_path, n, seed, device, dtype, threads, as_json) -> None:
     """Ask FOLDER's code questions found with `ast` (which file defines f, the parameters of f,
     a constant's value, a class's base) through the real ingest and ask path, beside a
     memory knockout and the FTS5 baseline."""
     from docqa.bench.code import code_bench, format_table, to_json
     from docqa.model.io import load_model
+    from docqa.precision import precision
     from docqa.threads import set_threads
 
     set_threads(threads)
+    click.get_current_context().with_resource(precision(device, dtype))  # for the rest of the command
     lm = load_model(model_path, device=device)
     show = lambda c: progress(f"{c.kind} {c.split}: exact {c.exact:.2f} knockout {c.knockout:.2f} fts {c.fts:.2f}")
     cells, info = code_bench(lm, folder, n, seed, on_cell=show)
