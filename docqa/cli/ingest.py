@@ -44,6 +44,9 @@ def default_corpus_name(path: str) -> str:
               help="If another ingest is writing this corpus, wait for it to end instead of exiting with status 1.")
 @click.option("--replace", is_flag=True,
               help="The corpus was ingested from other paths: replace its sources with PATHS (refused without this).")
+@click.option("--corpus-per-path", is_flag=True,
+              help="Ingest each PATH into a corpus of its own, named from the path, all at once: their model "
+                   "calls run as one batch, much faster than one ingest after another.")
 @model_option
 @device_option
 @dtype_option
@@ -51,8 +54,8 @@ def default_corpus_name(path: str) -> str:
 @db_option
 @json_option
 def ingest(paths, corpus_name, connector, include, exclude, password, checkpoint_segments,
-           checkpoint_minutes, keep_checkpoints, wait, replace, model_path, device, dtype, db_path, as_json,
-           threads) -> None:
+           checkpoint_minutes, keep_checkpoints, wait, replace, corpus_per_path, model_path, device, dtype, db_path,
+           as_json, threads) -> None:
     """Stream PATHS (folders, repositories, PDFs, text files, or - for stdin) into a corpus.
 
     Re-running on the same corpus resumes an interrupted ingest, does nothing when nothing
@@ -63,6 +66,8 @@ def ingest(paths, corpus_name, connector, include, exclude, password, checkpoint
     from docqa.precision import precision
     from docqa.threads import set_threads
 
+    if corpus_per_path and corpus_name:
+        raise click.UsageError("--corpus-per-path names each corpus from its path: leave out --corpus")
     name = corpus_name or default_corpus_name(paths[0])
     copts = {k: v for k, v in (("include", include), ("exclude", exclude), ("password", password)) if v}
     options = IngestOptions(checkpoint_segments=checkpoint_segments, checkpoint_seconds=checkpoint_minutes * 60,
@@ -70,6 +75,9 @@ def ingest(paths, corpus_name, connector, include, exclude, password, checkpoint
                             wait=wait, replace=replace)
     set_threads(threads)
     model_precision = precision(device, dtype)
+    if corpus_per_path:
+        _ingest_each(paths, options, model_path, device, db_path, as_json, model_precision)
+        return
     corpus = Corpus(name, db=db_path, model=model_path, device=device)
     if not as_json:
         progress(f"ingesting into corpus {name!r} with model {corpus.lm.name}")
@@ -87,6 +95,10 @@ def ingest(paths, corpus_name, connector, include, exclude, password, checkpoint
     if as_json:
         echo_json(dataclasses.asdict(report))
         return
+    _echo_report(name, report)
+
+
+def _echo_report(name: str, report) -> None:
     if report.up_to_date:
         click.echo(f"{name}: up to date ({report.ingested} sources, {report.segments} segments); nothing re-streamed")
         return
@@ -103,6 +115,38 @@ def ingest(paths, corpus_name, connector, include, exclude, password, checkpoint
     hidden = max(0, len(report.skipped) - 20) + max(0, len(report.failed) - 20)
     if hidden:
         click.echo(f"  ... and {hidden} more: docqa show {name}")
+
+
+def _ingest_each(paths, options, model_path, device, db_path, as_json, model_precision) -> None:
+    """--corpus-per-path: every path into its own corpus, their model calls batched."""
+    from docqa.api import get_model
+    from docqa.ingest_many import ingest_many
+    from docqa.store import default_store_path
+
+    jobs = [(default_corpus_name(p), [p]) for p in paths]
+    lm = get_model(model_path, device)
+    if not as_json:
+        progress(f"ingesting {len(jobs)} corpora ({', '.join(n for n, _ in jobs)}) with model {lm.name}, "
+                 "their model calls batched")
+    try:
+        with model_precision:
+            results = ingest_many(db_path or default_store_path(), lm, jobs, options)
+    except KeyboardInterrupt:
+        progress("interrupted: each corpus keeps its last checkpoint; run the same command again to resume")
+        raise click.exceptions.Exit(130) from None
+    failed = [(n, r) for (n, _), r in zip(jobs, results) if isinstance(r, Exception)]
+    if as_json:
+        echo_json([{"corpus": n, "error": str(r)} if isinstance(r, Exception) else dataclasses.asdict(r)
+                   for (n, _), r in zip(jobs, results)])
+    else:
+        for (n, _), r in zip(jobs, results):
+            if not isinstance(r, Exception):
+                _echo_report(n, r)
+        for n, e in failed:
+            progress(f"{n}: {e}")
+    if failed:
+        raise click.ClickException(f"{len(failed)} of {len(jobs)} corpora failed: "
+                                   f"{', '.join(n for n, _ in failed)}")
 
 
 def rerun_command(ctx: click.Context, name: str) -> str:
