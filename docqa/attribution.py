@@ -4,20 +4,24 @@ A compressive memory has no chunks to cite, but the store holds the memory at do
 boundaries along the stream (its checkpoints). Let f(p) = log p(answer | prompt, memory after
 stream items [0, p)), the answer's tokens teacher-forced after the prompt, natural log, summed
 (`score`). f(0) is the knockout (an empty memory); f(N) is the snapshot the answer came from.
-A document's gain is f(after it) - f(before it): what reading it did to the answer's likelihood.
 
-- f(N) - f(0) <= MIN_GAIN: no source found. The answer is about as likely from an empty memory
-  as from the corpus: the model answered from its weights. Two forward passes.
+- f(N) - f(0) <= MIN_GAIN * SEARCH_SHARE: no source found. The answer is about as likely from an
+  empty memory as from the corpus: the model answered from its weights. Two forward passes.
 - Otherwise the stream is bisected over the stored checkpoints: a stretch [a, b) whose rise
-  f(b) - f(a) exceeds MIN_GAIN is split at its middle checkpoint, and each half that still
-  rises is split again (one forward pass per split: O(log C) for C checkpoints and one source).
-- A rising stretch with no checkpoint inside is replayed: its documents are read again through
-  the connectors (checked against the stored hashes), streamed one by one from the checkpoint
-  at its start into a scratch memory, and the answer scored after each. The store is only read.
-- A document that gains more than MIN_GAIN is a source if it also beats its neighbour: the
-  answer is likelier after reading it than after reading the next document in its place
-  (`_instead`). Any text raises an answer over an empty memory, which the model never saw in
-  training, so the knockout alone would credit the first document with every guess.
+  f(b) - f(a) exceeds MIN_GAIN * SEARCH_SHARE is split at its middle checkpoint, and each half
+  that still rises is split again (one forward pass per split: O(log C) for C checkpoints).
+  A stretch that rises while neither half does holds a rise across its split point (a segment
+  written half before it, half after): the documents on either side of it are tested.
+- A rising stretch with no checkpoint inside and several documents is replayed once: its
+  documents are read again through the connectors (checked against the stored hashes) and
+  streamed from the checkpoint at its start into a scratch memory, which is kept at up to
+  SPLITS places (in RAM) for the bisection to go on over. The store is only ever read.
+- The bisection ends at the document reading which raised the answer. It, and the document
+  before it (a statement at a document's end reaches the memory when the next one completes
+  the segment), is a source if the answer is likelier with it than without it, one document
+  later: f(M + d_p + d_q) - f(M + d_q) > MIN_GAIN (`_counterfactual`), and that is its gain.
+  The knockout alone is not enough: any text raises an answer over an empty memory, which
+  the model never saw in training, so it would credit the first document with every guess.
 
 The sources are reported best first by gain; none: "no source found". Ingest keeps a checkpoint
 every `IngestOptions.checkpoint_segments` segments, spread over the whole stream by retention
@@ -43,13 +47,18 @@ from docqa.store import SnapshotInfo, Store
 from docqa.store.records import SourceRecord
 
 # Nats. The whole corpus raises an answer's log-likelihood by no more than this: no source found;
-# a document raises it by more, and by more than a neighbouring document would have: a source.
-# Set between what the default model's passkey trials measured (calibration trials with their
-# own seed, not the bench's): a needle's document 10.7-23.8 nats over its neighbour, any other
-# document at most 5.0, and a memory of filler alone 1.4-6.2 over the empty one for a guessed
-# key. A whole 5-digit key made certain is about 11.5 (5 ln 10). Answers of one or two tokens
-# can hardly gain this much: they get no source.
+# a document raises it by more than this over leaving it out: a source. Set between what the
+# default model's passkey trials measured (calibration trials with their own seed, not the
+# bench's): a needle's document 10.7-23.8 nats over a neighbour, any other document at most
+# 5.0, and a memory of filler alone 1.4-6.2 over the empty one for a guessed key. A whole 5-digit
+# key made certain is about 11.5 (5 ln 10). Answers of one or two tokens can hardly gain this
+# much: they get no source.
 MIN_GAIN = 8.0
+# The search follows a stretch whose answer likelihood rises by more than this share of MIN_GAIN:
+# a source's own rise is often partly hidden in its stretch, where the text before it lowered
+# the answer below the knockout first (the default model's filler does so for a guessed key).
+# The corpus as a whole rising less than this over the knockout is "no source found".
+SEARCH_SHARE = 0.5
 MAX_SOURCES = 5  # sources reported, best first
 SPLITS = 16  # memories a replay keeps (in RAM) for the search to go on over
 
@@ -63,7 +72,7 @@ class Source:
     uri: str  # where it is: an absolute path, plus #page=N for a PDF page
     path: str  # the path relative to the folder that was ingested (the header the model read)
     page: int | None  # the PDF page (1-based), None for other documents
-    gain: float  # nats: log p(answer) after the document minus before it
+    gain: float  # nats: log p(answer) with the document read minus without it (see `_counterfactual`)
     position: int  # its place in the corpus's stream
 
 
@@ -102,18 +111,23 @@ def score(lm: LoadedModel, memory: Memory, prompt: list[int], answer: list[int])
     return float(logp.gather(-1, torch.tensor(answer, device=device)[:, None]).sum())
 
 
-def rises(value, lo: int, hi: int, splits: list[int], min_gain: float, stretch) -> list[tuple[int, float]]:
+def rises(value, lo: int, hi: int, splits: list[int], min_gain: float, stretch,
+          across=None) -> list[tuple[int, float]]:
     """The (position, gain) pairs that `stretch(a, b)` reports for every stretch [a, b) between
     adjacent split points where `value` rises by more than `min_gain`, found by bisection: a
     rising stretch is split at its middle split point, a half that does not rise is dropped.
-    `value(p)` is evaluated once per split point visited (it should cache); `splits` are sorted."""
+    When a stretch rises but neither half yields anything, the rise may span the split point
+    (each half rising less): `across(mid)` is asked, if given. `value(p)` is evaluated once per
+    split point visited (it should cache); `splits` are sorted."""
     if value(hi) - value(lo) <= min_gain:
         return []
     inside = [p for p in splits if lo < p < hi]
     if not inside:
         return stretch(lo, hi)
     mid = inside[len(inside) // 2]
-    return rises(value, lo, mid, inside, min_gain, stretch) + rises(value, mid, hi, inside, min_gain, stretch)
+    found = rises(value, lo, mid, inside, min_gain, stretch, across) + rises(value, mid, hi, inside, min_gain,
+                                                                              stretch, across)
+    return found if found or across is None else across(mid)
 
 
 def attribute(store: Store, lm: LoadedModel, corpus: str, prompt: list[int], answer: str,
@@ -141,6 +155,7 @@ class _Attribution:
     values: dict[int, float] = field(default_factory=dict)
     marks: dict[int, Memory] = field(default_factory=dict)  # memories a replay passed, by position (RAM only)
     texts: dict[int, Document] = field(default_factory=dict)  # documents read again, by position
+    tested: dict[int, float] = field(default_factory=dict)  # counterfactual gains, by position
     passes: int = 0
     replayed: int = 0
     replayed_tokens: int = 0
@@ -156,8 +171,9 @@ class _Attribution:
                       if not s.superseded and 0 < s.position < N]
             self.sources = {r.position: r for r in self.store.list_sources(self.corpus) if r.position < N}
         self.checkpoints = {s.position: s.id for s in usable}  # the newest snapshot at each position
-        found = rises(self.value, 0, N, sorted(self.checkpoints), self.min_gain, self.stretch) if N else []
-        found.sort(key=lambda pg: -pg[1])
+        search = self.min_gain * SEARCH_SHARE
+        found = rises(self.value, 0, N, sorted(self.checkpoints), search, self.stretch, self.across) if N else []
+        found = sorted(dict(found).items(), key=lambda pg: -pg[1])  # a document found twice counts once
         sources = [self._source(p, g) for p, g in found[:max_sources]]
         return Attribution(sources, self.value(N), self.value(0), self.passes, self.replayed, self.replayed_tokens,
                            time.perf_counter() - t0, self.snap.id, N, len(self.checkpoints))
@@ -195,16 +211,14 @@ class _Attribution:
         return score(self.lm, memory, self.prompt, self.answer)
 
     def stretch(self, a: int, b: int) -> list[tuple[int, float]]:
-        """The sources in [a, b), a rising stretch with no checkpoint inside. One document: the
-        source if it beats its neighbour. More: they are streamed again from the memory at a,
-        keeping the memory at up to SPLITS places along the way (in RAM only), and the search
-        goes on over those."""
+        """The sources in [a, b), a rising stretch with no checkpoint inside. One document: see
+        `_sources_near`. More: they are streamed again from the memory at a, keeping the memory at
+        up to SPLITS places along the way (in RAM only), and the search goes on over those."""
         docs = [p for p in range(a, b) if self._record(p).status == "ingested"]
         if not docs:  # skipped items only: the memory did not change
             return []
         if len(docs) == 1:
-            gain = self.value(b) - self.value(a)
-            return [(docs[0], gain)] if self._instead(docs[0], self.memory_at(a), self.value(b)) > self.min_gain else []
+            return self._sources_near(docs[0])
         self._fetch(docs[0], docs[-1])
         step = -(-len(docs) // SPLITS)
         memory = self.memory_at(a)
@@ -213,28 +227,71 @@ class _Attribution:
             if (i + 1) % step == 0:
                 self.marks[p + 1] = memory
         inside = sorted(m for m in self.marks if a < m < b)
-        return rises(self.value, a, b, inside, self.min_gain, self.stretch)
+        return rises(self.value, a, b, inside, self.min_gain * SEARCH_SHARE, self.stretch, self.across)
 
-    def _instead(self, p: int, memory: Memory, after: float) -> float:
-        """Document p's gain over reading another document in its place: f(M + d_p) - f(M + d_q) for
-        the memory M before p and its neighbour q (the next document, or the previous one at the
-        end of the stream). Any text raises an answer's likelihood over an empty memory (the model
-        never saw one in training), and a memory of similar text can make a guess likelier
-        everywhere; a source raises it more than its neighbour would have. A corpus of one
-        document has no neighbour: its gain over the empty memory stands."""
-        q = self._next_doc(p)
-        if q is None:
-            q = self._previous_doc(p)
-        if q is None:
-            return after - self.value(0)
-        if q not in self.texts:
-            self._fetch(q, q)
-        return after - self._score(self._feed(memory, self.texts[q]))
+    def across(self, position: int) -> list[tuple[int, float]]:
+        """A rise that spans `position`: the documents on either side of it (see `_sources_near`)."""
+        after = next((q for q in range(position, self.snap.position) if self._record(q).status == "ingested"), None)
+        if after is None:
+            before = self._previous_doc(position)
+            return [] if before is None else self._sources_near(before)
+        return self._sources_near(after)
+
+    def _sources_near(self, c: int) -> list[tuple[int, float]]:
+        """Document c, reading which raised the answer, and the document before it (a statement at
+        the end of a document reaches the memory only when the next one completes its segment):
+        each whose counterfactual gain exceeds `min_gain`, with that gain."""
+        before = self._previous_doc(c)
+        found = []
+        for p in ([] if before is None else [before]) + [c]:
+            if p not in self.tested:
+                self.tested[p] = self._counterfactual(p)
+            if self.tested[p] > self.min_gain:
+                found.append((p, self.tested[p]))
+        return found
+
+    def _counterfactual(self, p: int) -> float:
+        """What document p brought to the answer: f(M + d_p + d_q) - f(M + d_q) for the memory M
+        before it and the next document q (leaving p out, one document later); at the end of the
+        stream f(M + d_p) - f(M + d_r), the previous document r read in its place; in a corpus of
+        one document, f(M + d_p) - f(empty memory). Any text raises an answer over an empty memory
+        (the model never saw one in training), and a memory of similar text can make a guess
+        likelier everywhere; a source raises it more than the documents around it would have."""
+        q, r = self._next_doc(p), self._previous_doc(p)
+        self._fetch(self._known_at_or_before(p), p)
+        memory = self._memory_before(p)
+        if q is not None:
+            with_p = self.values.get(q + 1)  # items between p and q are skips: this is M + d_p + d_q
+            if with_p is None:
+                with_p = self._score(self._feed(self._feed(memory, self.texts[p]), self.texts[q]))
+            return with_p - self._score(self._feed(memory, self.texts[q]))
+        with_p = self.values.get(p + 1)
+        if with_p is None:
+            with_p = self._score(self._feed(memory, self.texts[p]))
+        return with_p - (self.value(0) if r is None else self._score(self._feed(memory, self.texts[r])))
+
+    def _known_at_or_before(self, p: int) -> int:
+        """The nearest position at or before p whose memory needs no replay."""
+        return max([0, *(c for c in self.checkpoints if c <= p), *(m for m in self.marks if m <= p)])
+
+    def _memory_before(self, p: int) -> Memory:
+        """The memory after items [0, p), from the nearest known one (streaming the documents between)."""
+        start = self._known_at_or_before(p)
+        memory = self.memory_at(start)
+        between = [q for q in range(start, p) if self._record(q).status == "ingested"]
+        for q in between:
+            memory = self._feed(memory, self.texts[q])
+        if between:
+            self.marks[p] = memory
+        return memory
 
     def _fetch(self, first: int, last: int) -> None:
-        """Read documents first..last and their neighbours into `texts`, in one pass over the sources."""
+        """Documents first..last and their neighbours into `texts`, in one pass over the sources
+        (none when all are there already)."""
         lo, hi = self._previous_doc(first), self._next_doc(last)
-        self.texts.update(self._read(first if lo is None else lo, (last if hi is None else hi) + 1))
+        lo, hi = (first if lo is None else lo), (last if hi is None else hi)
+        if any(self._record(q).status == "ingested" and q not in self.texts for q in range(lo, hi + 1)):
+            self.texts.update(self._read(lo, hi + 1))
 
     def _previous_doc(self, p: int) -> int | None:
         return next((q for q in range(p - 1, -1, -1) if self._record(q).status == "ingested"), None)

@@ -88,13 +88,13 @@ def doc_name(i: int) -> str:
 
 
 def _trial(lm: LoadedModel, store: Store, folder: Path, name: str, texts: list[str], k: int | None,
-           key: str) -> dict:
+           key: str, options: IngestOptions) -> dict:
     folder.mkdir(parents=True)
     needle = PASSKEY_FORMS[0][0].format(v=key)
     for i, text in enumerate(texts):
         (folder / doc_name(i)).write_text(hide(text, needle) if i == k else text, encoding="utf-8")
     t0 = time.perf_counter()
-    ingest(store, lm, name, [str(folder)], IngestOptions())
+    ingest(store, lm, name, [str(folder)], options)
     ingest_s = time.perf_counter() - t0
     memory = store.load_snapshot(name, model_fingerprint=lm.fingerprint, device=str(lm.model.device))
     prompt = question_tokens(lm.tokenizer, QUESTION)
@@ -109,7 +109,9 @@ def _trial(lm: LoadedModel, store: Store, folder: Path, name: str, texts: list[s
 
 
 def run_cell(lm: LoadedModel, n_docs: int, trials: int, no_answer_trials: int, doc_bytes: int = 256,
-             seed: int = 0, haystack: list[str] | None = None, workdir: Path | None = None) -> SourcesCell:
+             seed: int = 0, haystack: list[str] | None = None, options: IngestOptions | None = None,
+             workdir: Path | None = None) -> SourcesCell:
+    """`options`: the checkpoint policy the corpora are ingested with (default: ingest's own)."""
     pool = haystack_texts(haystack, doc_bytes) if haystack else None
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         root = Path(tmp)
@@ -124,7 +126,8 @@ def run_cell(lm: LoadedModel, n_docs: int, trials: int, no_answer_trials: int, d
                 else:
                     texts = filler_texts(doc_bytes, rng, n_docs)
                 k = rng.randrange(n_docs) if needle else None
-                results[needle].append(_trial(lm, store, root / f"t{i}", f"t{i}", texts, k, digits(rng)))
+                results[needle].append(_trial(lm, store, root / f"t{i}", f"t{i}", texts, k, digits(rng),
+                                              options or IngestOptions()))
     hit, miss = results[True], results[False]
     everything = hit + miss
     return SourcesCell(
@@ -145,7 +148,7 @@ def _mean(values) -> float:
 
 def sources_bench(lm: LoadedModel, n_docs: list[int], trials: int, no_answer_trials: int, doc_bytes: int = 256,
                   seed: int = 0, haystack: list[str] | None = None, trials_for: dict[int, int] | None = None,
-                  on_cell=None) -> list[SourcesCell]:
+                  options: IngestOptions | None = None, on_cell=None) -> list[SourcesCell]:
     """One cell per N. `trials_for` gives fewer (or more) trials of each kind for some N."""
     if doc_bytes < 64:
         raise InputError(f"documents of {doc_bytes} bytes are too short to hide a needle in: "
@@ -156,7 +159,7 @@ def sources_bench(lm: LoadedModel, n_docs: list[int], trials: int, no_answer_tri
             raise InputError(f"a corpus needs at least one document, got N = {n}")
         t = (trials_for or {}).get(n)
         cells.append(run_cell(lm, n, trials if t is None else t, no_answer_trials if t is None else t, doc_bytes,
-                              seed, haystack))
+                              seed, haystack, options))
         if on_cell:
             on_cell(cells[-1])
     return cells

@@ -10,6 +10,7 @@ from docqa.cli.corpora import finish_command
 from docqa.cli.main import cli
 from docqa.cli.options import progress
 from docqa.cli.options import db_option, device_option, echo_json, json_option, model_option, threads_option
+from docqa.cli.sources import attribution_json, echo_sources, sources_option
 from docqa.prompt import DEFAULT_MAX_TOKENS
 
 generation_options = [
@@ -37,8 +38,9 @@ def with_generation_options(f):
 @threads_option
 @db_option
 @json_option
+@sources_option
 def ask(corpus, question, template, max_tokens, temperature, seed, snapshot, model_path, device, db_path,
-        as_json, threads) -> None:
+        as_json, threads, show_sources) -> None:
     """Answer QUESTION from CORPUS's memory, streaming the answer to stdout."""
     if not question.strip():
         raise click.UsageError(f'the question is empty: ask something, e.g. docqa ask {corpus} "What is the pass key?"')
@@ -56,10 +58,14 @@ def ask(corpus, question, template, max_tokens, temperature, seed, snapshot, mod
     for piece in stream:
         if not as_json:
             click.echo(piece, nl=False)
-    if as_json:
-        echo_json(dataclasses.asdict(c.answer_of(stream, snap_id)))
-    else:
+    if not as_json:
         click.echo()
+    found = c.attribute(stream.text, prompt=stream.prompt, snapshot=snap_id) if show_sources else None
+    if as_json:
+        extra = {"attribution": attribution_json(found)} if found else {}
+        echo_json({**dataclasses.asdict(c.answer_of(stream, snap_id, found)), **extra})
+    elif found:
+        echo_sources(found)
 
 
 @cli.command()
@@ -73,8 +79,9 @@ def ask(corpus, question, template, max_tokens, temperature, seed, snapshot, mod
 @threads_option
 @db_option
 @json_option
+@sources_option
 def chat(corpus, continue_, conversation, messages, max_tokens, temperature, seed, snapshot, model_path, device,
-         db_path, as_json, threads) -> None:
+         db_path, as_json, threads, show_sources) -> None:
     """Chat with CORPUS. Turns are kept in the store; the corpus memory never changes."""
     from docqa.chat import Chat
     from docqa.threads import set_threads
@@ -94,9 +101,14 @@ def chat(corpus, continue_, conversation, messages, max_tokens, temperature, see
             if not as_json:
                 click.echo(piece, nl=False)
         answer = session.finish(stream)
-        results.append(dataclasses.asdict(answer))
         if not as_json:
             click.echo()
+        if show_sources:
+            found = session.corpus.attribute(stream.text, prompt=stream.prompt, snapshot=session.snapshot_id)
+            answer = dataclasses.replace(answer, sources=found.sources)
+            if not as_json:
+                echo_sources(found)
+        results.append(dataclasses.asdict(answer))
     if as_json:
         echo_json({"conversation": session.conversation_id, "turns": results})
 

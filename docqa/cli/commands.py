@@ -4,3 +4,4 @@ from docqa.cli import corpora  # noqa: F401
 from docqa.cli import ask, ingest  # noqa: F401
 from docqa.cli import convert  # noqa: F401
 from docqa.cli import check  # noqa: F401
+from docqa.cli import bench_sources  # noqa: F401
