@@ -67,8 +67,9 @@ def memory_write(cfg: ModelConfig, M: torch.Tensor, z: torch.Tensor, sk: torch.T
 
 
 # The token-level delta rule ("token_delta"), DeltaNet's rule applied token by token inside a
-# segment, in the chunked UT/WY form of flash-linear-attention (fla/ops/delta_rule). Per head,
-# with k_t (Dk) and v_t (Dv) the t-th rows of sigma(K) and V of one segment of S tokens:
+# segment, computed a chunk of segments at a time after the UT/WY form of flash-linear-attention
+# (fla/ops/delta_rule: prepare_wy_repr, chunk_delta_h). Per head, with k_t (Dk) and v_t (Dv)
+# the t-th rows of sigma(K) and V of one segment of S tokens:
 #
 #   M_t = M_{t-1} + beta_t k_t (v_t - k_t^T M_{t-1})^T,   t = 1..S.
 #
@@ -78,44 +79,55 @@ def memory_write(cfg: ModelConfig, M: torch.Tensor, z: torch.Tensor, sk: torch.T
 #   u_t + beta_t sum_{i<t} (k_t . k_i) u_i = beta_t (v_t - k_t^T M_0),
 #
 # the rows of the unit lower-triangular system A U = diag(beta) (V - K M_0) with
-# A = I + diag(beta) tril(K K^T, -1). With T = A^-1 diag(beta) (S, S):
+# A = I + diag(beta) tril(K K^T, -1). With T = A^-1 diag(beta) (S, S), the UT transform:
 #
 #   U = T V - (T K) M_0 = W_v - W_k M_0,      M_S = M_0 + K^T U.
 #
-# W_k = T K and W_v = T V depend on the segment alone (K, V, beta), not on the memory coming
-# in, so `delta_wy` computes them for every segment of a chunk at once (one batched triangular
-# solve); `delta_scan` then runs what stays sequential: two small matmuls per segment.
-# Infini-attention reads the memory only at segment boundaries (eq. 7 with the memory before
-# the segment), so fla's intra-chunk output term (Q K^T masked, times U) has no counterpart here.
+# W_k = T K and W_v = T V depend on the segment alone (K, V, beta), not on the memory coming in.
+# fla stops here (it needs U itself for the outputs inside a chunk). Infini-attention reads the
+# memory only at segment boundaries (eq. 7, the memory before the segment), so U is never
+# needed, only the segment's whole effect on the memory, an affine map:
+#
+#   M_S = P M_0 + Q,    P = I - K^T T K (Dk, Dk),    Q = K^T T V (Dk, Dv).
+#
+# `delta_transition` computes P and Q for every segment of a chunk at once; `delta_scan` is
+# all that stays sequential: one (Dk, Dk) x (Dk, Dv) matmul per segment. K^T T is found without
+# forming T: K^T T = (A^-T K)^T diag(beta), so one triangular solve A^T Y = K (Dk columns, where
+# W_k and W_v together need Dk + Dv) and two products, Y^T diag(beta) K and Y^T diag(beta) V.
+#
 # Exactness: every step is per segment and per (batch, head) matrix (batched solves and matmuls
 # give each matrix the bits it gets alone), so the memory path's float32 bits do not depend on
 # how a stream is cut into calls or chunks, nor on what else is in the batch, as before this
 # form; tests/model/test_infini.py checks that bit for bit, and the float64 result against the
 # token-by-token loop (outputs and gradients). Against the earlier one-solve-per-segment form
-# (a solve of A U = diag(beta)(V - K M_0)) the float32 results differ by rounding only (~1e-6
-# relative on the shipped model).
+# (a solve of A U = diag(beta)(V - K M_0) in each step) the float32 results differ by rounding
+# only (~1e-6 relative on the shipped model).
 
 
-class WY(NamedTuple):
-    wk: torch.Tensor  # (..., S, Dk)  T sigma(K)
-    wv: torch.Tensor  # (..., S, Dv)  T V
-    dz: torch.Tensor  # (..., Dk)     sum_t beta_t sigma(k_t), the segment's addition to z
+class Transition(NamedTuple):
+    """A segment's token_delta write as an affine map of the memory: M -> P M + Q, z -> z + dz."""
+
+    P: torch.Tensor  # (..., Dk, Dk)  I - sigma(K)^T T sigma(K)
+    Q: torch.Tensor  # (..., Dk, Dv)  sigma(K)^T T V
+    dz: torch.Tensor  # (..., Dk)     sum_t beta_t sigma(k_t)
 
 
-def delta_wy(sk: torch.Tensor, v: torch.Tensor, beta: torch.Tensor) -> WY:
-    """W_k = T sigma(K), W_v = T V of the UT form above, for any leading dims (one or many segments).
+def delta_transition(sk: torch.Tensor, v: torch.Tensor, beta: torch.Tensor) -> Transition:
+    """P, Q (and dz) of the segment map above, for any leading dims (one or many segments).
 
-    sk (..., S, Dk), v (..., S, Dv), beta (..., S). T is never formed: one solve of
-    A [W_k | W_v] = diag(beta) [sigma(K) | V] gives both (an (S, Dk+Dv) right-hand side instead of
-    (S, S) and a matmul). The solve reads only A's strict lower triangle (unitriangular: the
-    diagonal is taken as 1), so A is passed as diag(beta) K K^T without masking; its backward
-    puts gradient on that triangle only.
+    sk (..., S, Dk), v (..., S, Dv), beta (..., S). The solve reads only the strict upper
+    triangle of A^T (unitriangular: the diagonal is taken as 1), so A is passed as
+    diag(beta) K K^T without masking (its transpose a view: no copy); the solve's backward puts
+    gradient on that triangle only.
     """
-    Dk = sk.shape[-1]
-    rhs = beta.unsqueeze(-1) * torch.cat([sk, v], -1)  # diag(beta) [sigma(K) | V]  (..., S, Dk+Dv)
-    A = rhs[..., :Dk] @ sk.transpose(-1, -2)  # diag(beta) K K^T  (..., S, S); only tril(., -1) is read
-    W = torch.linalg.solve_triangular(A, rhs, upper=False, unitriangular=True)
-    return WY(W[..., :Dk], W[..., Dk:], rhs[..., :Dk].sum(-2))
+    b = beta.unsqueeze(-1)  # (..., S, 1)
+    bk = b * sk  # diag(beta) sigma(K)  (..., S, Dk)
+    A = bk @ sk.transpose(-1, -2)  # diag(beta) K K^T  (..., S, S); only tril(., -1) is read
+    Y = torch.linalg.solve_triangular(A.mT, sk, upper=True, unitriangular=True)  # A^-T sigma(K)  (..., S, Dk)
+    G = Y.transpose(-1, -2) @ bk  # K^T T K = Y^T diag(beta) K  (..., Dk, Dk)
+    Q = (b * Y).transpose(-1, -2) @ v  # K^T T V = Y^T diag(beta) V  (..., Dk, Dv)
+    eye = torch.eye(sk.shape[-1], dtype=sk.dtype, device=sk.device)
+    return Transition(eye - G, Q, bk.sum(-2))
 
 
 def delta_scan(M: torch.Tensor, z: torch.Tensor, sk: torch.Tensor, v: torch.Tensor,
@@ -125,13 +137,14 @@ def delta_scan(M: torch.Tensor, z: torch.Tensor, sk: torch.Tensor, v: torch.Tens
     segment n, M_N after the last)."""
     B, N, H, S, Dk = sk.shape
     Dv = v.shape[-1]
-    wy = delta_wy(sk.transpose(0, 1), v.transpose(0, 1), beta.transpose(0, 1))  # (N, B, H, ...): all at once
-    Ms, zs, M = [M], [z], M.reshape(B * H, Dk, Dv)  # (batch, head) flattened: one bmm per step
-    for n in range(N):
-        U = torch.baddbmm(wy.wv[n].reshape(B * H, S, Dv), wy.wk[n].reshape(B * H, S, Dk), M, alpha=-1)  # W_v - W_k M
-        M = torch.baddbmm(M, sk[:, n].reshape(B * H, S, Dk).transpose(1, 2), U)  # M + sigma(K)^T U
+    tr = delta_transition(sk.transpose(0, 1), v.transpose(0, 1), beta.transpose(0, 1))  # (N, B, H, ...): at once
+    # per segment, (batch, head) flattened so that each step is one batched matmul
+    Ps, Qs = tr.P.reshape(N, B * H, Dk, Dk).unbind(0), tr.Q.reshape(N, B * H, Dk, Dv).unbind(0)
+    Ms, zs, M = [M], [z], M.reshape(B * H, Dk, Dv)
+    for P_n, Q_n, dz_n in zip(Ps, Qs, tr.dz.unbind(0)):
+        M = torch.baddbmm(Q_n, P_n, M)  # P M + Q
         Ms.append(M.view(B, H, Dk, Dv))
-        zs.append(zs[-1] + wy.dz[n])
+        zs.append(zs[-1] + dz_n)  # (a cumsum would add in another order: other bits for other cuts)
     return Ms, zs
 
 
@@ -188,7 +201,7 @@ def memory_commit(cfg, k: torch.Tensor, v: torch.Tensor, beta: torch.Tensor, mem
 def gate_mix(gate: torch.Tensor, a_dot: torch.Tensor, a_mem: torch.Tensor) -> torch.Tensor:
     """Eq. 10: sigmoid(gate) A_mem + (1 - sigmoid(gate)) A_dot.  gate (H,), a_dot and a_mem (..., H, T, D)."""
     g = torch.sigmoid(gate).view(-1, 1, 1).to(a_dot.dtype)  # (H, 1, 1)
-    return g * a_mem.to(a_dot.dtype) + (1 - g) * a_dot
+    return torch.lerp(a_dot, a_mem.to(a_dot.dtype), g)  # a_dot + g (a_mem - a_dot), one pass
 
 
 def rope(x: torch.Tensor, pos: torch.Tensor, base: float) -> torch.Tensor:
