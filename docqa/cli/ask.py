@@ -9,7 +9,8 @@ import click
 from docqa.cli.corpora import finish_command
 from docqa.cli.main import cli
 from docqa.cli.options import progress
-from docqa.cli.options import db_option, device_option, echo_json, json_option, model_option, threads_option
+from docqa.cli.options import (db_option, device_option, dtype_option, echo_json, json_option, model_option,
+                                threads_option)
 from docqa.cli.sources import attribution_json, echo_sources, sources_option
 from docqa.prompt import DEFAULT_MAX_TOKENS
 
@@ -35,19 +36,22 @@ def with_generation_options(f):
 @with_generation_options
 @model_option
 @device_option
+@dtype_option
 @threads_option
 @db_option
 @json_option
 @sources_option
-def ask(corpus, question, template, max_tokens, temperature, seed, snapshot, model_path, device, db_path,
+def ask(corpus, question, template, max_tokens, temperature, seed, snapshot, model_path, device, dtype, db_path,
         as_json, threads, show_sources) -> None:
     """Answer QUESTION from CORPUS's memory, streaming the answer to stdout."""
     if not question.strip():
         raise click.UsageError(f'the question is empty: ask something, e.g. docqa ask {corpus} "What is the pass key?"')
     from docqa.api import Corpus
+    from docqa.precision import precision
     from docqa.threads import set_threads
 
     set_threads(threads)
+    click.get_current_context().with_resource(precision(device, dtype))  # for the rest of the command
     c = Corpus(corpus, db=db_path, model=model_path, device=device)
     info = c.info()
     if info.incomplete:
@@ -76,17 +80,20 @@ def ask(corpus, question, template, max_tokens, temperature, seed, snapshot, mod
 @with_generation_options
 @model_option
 @device_option
+@dtype_option
 @threads_option
 @db_option
 @json_option
 @sources_option
 def chat(corpus, continue_, conversation, messages, max_tokens, temperature, seed, snapshot, model_path, device,
-         db_path, as_json, threads, show_sources) -> None:
+         dtype, db_path, as_json, threads, show_sources) -> None:
     """Chat with CORPUS. Turns are kept in the store; the corpus memory never changes."""
     from docqa.chat import Chat
+    from docqa.precision import precision
     from docqa.threads import set_threads
 
     set_threads(threads)
+    click.get_current_context().with_resource(precision(device, dtype))  # for the rest of the command
 
     session = Chat.open(corpus, db=db_path, model=model_path, device=device, conversation=conversation,
                         continue_latest=continue_, snapshot=snapshot)
