@@ -90,4 +90,7 @@ PRESETS: dict[str, dict] = {
     # The paper-faithful baseline of RECALL-NOTES section 1.
     "paper": dict(n_layer=6, n_head=6, d_model=384, segment_len=256, feature_map="elu1",
                   update="delta", write_strength=False),
+    # ~99M parameters, d_head 64: the GPU-sized shape of the throughput benchmark
+    # (benchmarks/bench_model.py); no shipped model has it yet.
+    "base": dict(n_layer=14, n_head=12, d_model=768, segment_len=256),
 }
