@@ -18,10 +18,11 @@ stream items [0, p)), the answer's tokens teacher-forced after the prompt, natur
   SPLITS places (in RAM) for the bisection to go on over. The store is only ever read.
 - The bisection ends at the document reading which raised the answer. It, and the document
   before it (a statement at a document's end reaches the memory when the next one completes
-  the segment), is a source if the answer is likelier with it than without it, one document
-  later: f(M + d_p + d_q) - f(M + d_q) > MIN_GAIN (`_counterfactual`), and that is its gain.
-  The knockout alone is not enough: any text raises an answer over an empty memory, which
-  the model never saw in training, so it would credit the first document with every guess.
+  the segment), is a source if the answer is likelier with it than with another document of
+  the corpus in its place, one document later: f(M + d_p + d_q) - f(M + d_s + d_q) > MIN_GAIN
+  (`_counterfactual`), and that is its gain. The knockout alone is not enough: any text raises
+  an answer over an empty memory, which the model never saw in training, so it would credit
+  the first document with every guess.
 
 The sources are reported best first by gain; none: "no source found". Ingest keeps a checkpoint
 every `IngestOptions.checkpoint_segments` segments, spread over the whole stream by retention
@@ -72,7 +73,7 @@ class Source:
     uri: str  # where it is: an absolute path, plus #page=N for a PDF page
     path: str  # the path relative to the folder that was ingested (the header the model read)
     page: int | None  # the PDF page (1-based), None for other documents
-    gain: float  # nats: log p(answer) with the document read minus without it (see `_counterfactual`)
+    gain: float  # nats: log p(answer) with the document read minus with another in its place (`_counterfactual`)
     position: int  # its place in the corpus's stream
 
 
@@ -207,7 +208,16 @@ class _Attribution:
         return self.values[position]
 
     def _score(self, memory: Memory) -> float:
+        """`score` with the question and answer inside the segment they start in: the oldest
+        pending tokens are left out as needed (the layers' memory is whole). A question split by
+        a segment boundary can leave the model unable to read it (the default model's answer
+        drops by 10-20 nats at such places), which would hide a rise, or fake one, depending only
+        on where a document happens to end."""
         self.passes += 1
+        room = max(0, self.lm.config.segment_len - len(self.prompt) - len(self.answer))
+        pending = memory.pending
+        if pending.shape[1] > room:
+            memory = Memory(memory.layers, pending[:, pending.shape[1] - room:], memory.segments)
         return score(self.lm, memory, self.prompt, self.answer)
 
     def stretch(self, a: int, b: int) -> list[tuple[int, float]]:
@@ -251,20 +261,27 @@ class _Attribution:
         return found
 
     def _counterfactual(self, p: int) -> float:
-        """What document p brought to the answer: f(M + d_p + d_q) - f(M + d_q) for the memory M
-        before it and the next document q (leaving p out, one document later); at the end of the
-        stream f(M + d_p) - f(M + d_r), the previous document r read in its place; in a corpus of
-        one document, f(M + d_p) - f(empty memory). Any text raises an answer over an empty memory
-        (the model never saw one in training), and a memory of similar text can make a guess
-        likelier everywhere; a source raises it more than the documents around it would have."""
+        """What document p brought to the answer: f(M + d_p + d_q) - f(M + d_s + d_q) for the memory M
+        before it, the next document q, and another document s read in p's place (the one after
+        q, else the one before p; none in a corpus of two). At the end of the stream it is
+        f(M + d_p) - f(M + d_r), the previous document r read in its place, and in a corpus of one
+        document f(M + d_p) - f(empty memory). The next document is read on both sides because a
+        statement at the end of p reaches the memory only when q completes its segment; a
+        document is put in p's place because how much text the memory has read, and where the
+        question falls in its segment, moves an answer's likelihood by itself. Any text raises an
+        answer over an empty memory (the model never saw one in training): a source raises it
+        more than other documents of the corpus would have."""
         q, r = self._next_doc(p), self._previous_doc(p)
-        self._fetch(self._known_at_or_before(p), p)
+        s = None if q is None else self._next_doc(q)
+        s = r if s is None else s
+        self._fetch(self._known_at_or_before(p), p if q is None else q)
         memory = self._memory_before(p)
         if q is not None:
             with_p = self.values.get(q + 1)  # items between p and q are skips: this is M + d_p + d_q
             if with_p is None:
                 with_p = self._score(self._feed(self._feed(memory, self.texts[p]), self.texts[q]))
-            return with_p - self._score(self._feed(memory, self.texts[q]))
+            instead = memory if s is None else self._feed(memory, self.texts[s])
+            return with_p - self._score(self._feed(instead, self.texts[q]))
         with_p = self.values.get(p + 1)
         if with_p is None:
             with_p = self._score(self._feed(memory, self.texts[p]))
