@@ -359,7 +359,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
                  "exact": {t: round(sum(v) / len(v), 3) for t, v in sorted(exact_by_task.items())}, "history": use_bank,
                  "elapsed": round(state["elapsed"], 1), "tokens": state["tokens"]}
         if write is not None:
-            entry["write"] = round(float(write), 4)
+            entry["write"] = round(float(write.detach()), 4)
         if state["step"] % 50 == 0:
             entry["gates"] = gate_stats(model)
         if tc.eval_every and state["step"] % tc.eval_every == 0:
