@@ -12,10 +12,11 @@ stream items [0, p)), the answer's tokens teacher-forced after the prompt, natur
   that still rises is split again (one forward pass per split: O(log C) for C checkpoints).
   A stretch that rises while neither half does holds a rise across its split point (a segment
   written half before it, half after): the documents on either side of it are tested.
-- A rising stretch with no checkpoint inside and several documents is replayed once: its
-  documents are read again through the connectors (checked against the stored hashes) and
-  streamed from the checkpoint at its start into a scratch memory, which is kept at up to
-  SPLITS places (in RAM) for the bisection to go on over. The store is only ever read.
+- The rising stretch with no checkpoint inside that rises most (MAX_REPLAYS of them) is
+  replayed: its documents are read again through the connectors (checked against the stored
+  hashes) and streamed from the checkpoint at its start into a scratch memory, which is kept
+  at up to SPLITS places (in RAM) for the bisection to go on over. The store is only read.
+  Once a source is found, only stretches rising by MIN_GAIN are followed further.
 - The bisection ends at the document reading which raised the answer. It, and the document
   before it (a statement at a document's end reaches the memory when the next one completes
   the segment), is a source if the answer is likelier with it than with another document of
@@ -31,6 +32,7 @@ every `IngestOptions.checkpoint_segments` segments, spread over the whole stream
 
 from __future__ import annotations
 
+import heapq
 import re
 import time
 from dataclasses import dataclass, field
@@ -62,6 +64,7 @@ MIN_GAIN = 8.0
 SEARCH_SHARE = 0.5
 MAX_SOURCES = 5  # sources reported, best first
 SPLITS = 16  # memories a replay keeps (in RAM) for the search to go on over
+MAX_REPLAYS = 1  # stretches between stored snapshots replayed per answer, the one rising most first
 
 _PAGE = re.compile(r"#page=(\d+)$")
 
@@ -112,34 +115,52 @@ def score(lm: LoadedModel, memory: Memory, prompt: list[int], answer: list[int])
     return float(logp.gather(-1, torch.tensor(answer, device=device)[:, None]).sum())
 
 
-def rises(value, lo: int, hi: int, splits: list[int], min_gain: float, stretch,
-          across=None) -> list[tuple[int, float]]:
-    """The (position, gain) pairs that `stretch(a, b)` reports for every stretch [a, b) between
-    adjacent split points where `value` rises by more than `min_gain`, found by bisection: a
-    rising stretch is split at its middle split point, a half that does not rise is dropped.
-    When a stretch rises but neither half yields anything, the rise may span the split point
-    (each half rising less): `across(mid)` is asked, if given. `value(p)` is evaluated once per
+def rises(value, lo: int, hi: int, splits: list[int], min_gain: float, stretch, across=None,
+          then: float | None = None) -> list[tuple[int, float]]:
+    """The (position, gain) pairs that `stretch(a, b)` reports for the stretches [a, b) between
+    adjacent split points where `value` rises by more than `min_gain`, found by bisection, best
+    first: the stretch that rises most is split at its middle split point, and each half that
+    still rises is queued. When neither half rises, the rise spans the split point (each half
+    rising less): `across(mid)` is asked, if given. Once something is found, only stretches
+    rising by more than `then` (if given) are followed further. `value(p)` is evaluated once per
     split point visited (it should cache); `splits` are sorted."""
-    if value(hi) - value(lo) <= min_gain:
-        return []
-    inside = [p for p in splits if lo < p < hi]
-    if not inside:
-        return stretch(lo, hi)
-    mid = inside[len(inside) // 2]
-    found = rises(value, lo, mid, inside, min_gain, stretch, across) + rises(value, mid, hi, inside, min_gain,
-                                                                              stretch, across)
-    return found if found or across is None else across(mid)
+    found: list[tuple[int, float]] = []
+    queue: list[tuple[float, int, int]] = []
+
+    def push(a: int, b: int) -> bool:
+        rise = value(b) - value(a)
+        if rise > min_gain:
+            heapq.heappush(queue, (-rise, a, b))
+        return rise > min_gain
+
+    push(lo, hi)
+    while queue:
+        rise, a, b = heapq.heappop(queue)
+        if found and then is not None and -rise <= then:
+            break
+        inside = [p for p in splits if a < p < b]
+        if not inside:
+            found += stretch(a, b)
+            continue
+        mid = inside[len(inside) // 2]
+        left, right = push(a, mid), push(mid, b)
+        if not (left or right) and across is not None:
+            found += across(mid)
+    return found
 
 
 def attribute(store: Store, lm: LoadedModel, corpus: str, prompt: list[int], answer: str,
               snapshot_id: int | None = None, options: IngestOptions | None = None,
-              min_gain: float = MIN_GAIN, max_sources: int = MAX_SOURCES) -> Attribution:
+              min_gain: float = MIN_GAIN, max_sources: int = MAX_SOURCES,
+              max_replays: int = MAX_REPLAYS) -> Attribution:
     """The documents of `corpus` that `answer` (to the question `prompt`) came from, as of
     snapshot `snapshot_id` (default: the current one). Reads the store, never writes it.
     `options` gives the connector options a replay reads the sources with (default: those the
-    corpus was ingested with, as stored; a password is never stored)."""
+    corpus was ingested with, as stored; a password is never stored). `max_replays`: stretches
+    between checkpoints replayed at most (more can find a second source far from the first)."""
     chunk = (options or IngestOptions()).chunk_segments
-    return _Attribution(store, lm, corpus, prompt, answer, snapshot_id, options, min_gain, chunk).run(max_sources)
+    return _Attribution(store, lm, corpus, prompt, answer, snapshot_id, options, min_gain, chunk,
+                        max_replays).run(max_sources)
 
 
 @dataclass
@@ -153,6 +174,8 @@ class _Attribution:
     options: IngestOptions | None
     min_gain: float
     chunk_segments: int = IngestOptions.chunk_segments  # as ingest feeds a document
+    max_replays: int = MAX_REPLAYS
+    replays: int = 0
     values: dict[int, float] = field(default_factory=dict)
     marks: dict[int, Memory] = field(default_factory=dict)  # memories a replay passed, by position (RAM only)
     texts: dict[int, Document] = field(default_factory=dict)  # documents read again, by position
@@ -173,7 +196,8 @@ class _Attribution:
             self.sources = {r.position: r for r in self.store.list_sources(self.corpus) if r.position < N}
         self.checkpoints = {s.position: s.id for s in usable}  # the newest snapshot at each position
         search = self.min_gain * SEARCH_SHARE
-        found = rises(self.value, 0, N, sorted(self.checkpoints), search, self.stretch, self.across) if N else []
+        found = rises(self.value, 0, N, sorted(self.checkpoints), search, self.stretch, self.across,
+                      then=self.min_gain) if N else []
         found = sorted(dict(found).items(), key=lambda pg: -pg[1])  # a document found twice counts once
         sources = [self._source(p, g) for p, g in found[:max_sources]]
         return Attribution(sources, self.value(N), self.value(0), self.passes, self.replayed, self.replayed_tokens,
@@ -229,6 +253,10 @@ class _Attribution:
             return []
         if len(docs) == 1:
             return self._sources_near(docs[0])
+        if a not in self.marks:  # a replay from a stored snapshot, not a finer look inside one
+            if self.replays >= self.max_replays:
+                return []
+            self.replays += 1
         self._fetch(docs[0], docs[-1])
         step = -(-len(docs) // SPLITS)
         memory = self.memory_at(a)
@@ -237,7 +265,8 @@ class _Attribution:
             if (i + 1) % step == 0:
                 self.marks[p + 1] = memory
         inside = sorted(m for m in self.marks if a < m < b)
-        return rises(self.value, a, b, inside, self.min_gain * SEARCH_SHARE, self.stretch, self.across)
+        return rises(self.value, a, b, inside, self.min_gain * SEARCH_SHARE, self.stretch, self.across,
+                     then=self.min_gain)
 
     def across(self, position: int) -> list[tuple[int, float]]:
         """A rise that spans `position`: the documents on either side of it (see `_sources_near`)."""

@@ -66,7 +66,7 @@ def test_score_is_a_natural_log_probability_by_the_chain_rule():
         score(lm, memory, [], [a])
 
 
-def _search(value, n, splits, min_gain=MIN_GAIN):
+def _search(value, n, splits, min_gain=MIN_GAIN, then=None):
     calls, stretches = [], []
     cached = functools.cache(lambda p: calls.append(p) or value(p))
 
@@ -74,7 +74,7 @@ def _search(value, n, splits, min_gain=MIN_GAIN):
         stretches.append((a, b))
         return [(a, cached(b) - cached(a))]
 
-    return rises(cached, 0, n, splits, min_gain, stretch), stretches, calls
+    return rises(cached, 0, n, splits, min_gain, stretch, then=then), stretches, calls
 
 
 def test_bisection_finds_the_stretch_of_a_monotone_step_in_log_steps():
@@ -85,10 +85,12 @@ def test_bisection_finds_the_stretch_of_a_monotone_step_in_log_steps():
     assert len(calls) <= 2 + math.ceil(math.log2(len(splits) + 1)) + 1  # both ends, then one per split
 
 
-def test_bisection_finds_every_rise_and_nothing_on_a_flat_or_falling_stream():
-    found, stretches, _ = _search(lambda p: -30.0 + 10 * (p > 120) + 15 * (p > 801), 1000, list(range(50, 1000, 50)))
-    assert stretches == [(100, 150), (800, 850)]
-    assert [g for _, g in found] == [10.0, 15.0]
+def test_bisection_finds_every_rise_best_first_and_nothing_on_a_flat_or_falling_stream():
+    two_steps = lambda p: -30.0 + 10 * (p > 120) + 15 * (p > 801)  # noqa: E731
+    found, stretches, _ = _search(two_steps, 1000, list(range(50, 1000, 50)))
+    assert stretches == [(800, 850), (100, 150)] and found == [(800, 15.0), (100, 10.0)]  # the larger rise first
+    # once something is found, only rises above `then` are followed
+    assert _search(two_steps, 1000, list(range(50, 1000, 50)), then=12.0)[1] == [(800, 850)]
     for flat in (lambda p: -3.0, lambda p: -float(p)):
         found, stretches, calls = _search(flat, 1000, list(range(50, 1000, 50)))
         assert (found, stretches, sorted(calls)) == ([], [], [0, 1000])
