@@ -103,20 +103,37 @@ def rules_table(args, cfg_of, tokens: torch.Tensor, device: torch.device) -> Non
 
 def batched_table(args, cfg, tokens: torch.Tensor, device: torch.device) -> None:
     """`--streams` equal streams: one ingest after another, against batched (ingest_streams, and
-    model.ingest of a (B, T) batch in lockstep)."""
+    model.ingest of a (B, T) batch in lockstep). With --doc-tokens N each stream arrives as
+    documents of N tokens, one call each (as docqa.ingest feeds a corpus: a document at a time),
+    and the batched variant advances the streams' i-th documents together."""
     from docqa.model.streams import ingest_streams
 
     n = args.streams
     length = tokens.shape[1] // n
     streams = [tokens[:, i * length:(i + 1) * length] for i in range(n)]
+    doc = args.doc_tokens or length
+    docs = [[s[:, at:at + doc] for at in range(0, length, doc)] for s in streams]  # docs[stream][i]
     model = InfiniTransformer(cfg).to(device).eval()
-    fresh = lambda: [model.new_memory(1) for _ in range(n)]  # noqa: E731
-    t = best_of({
-        "sequential": lambda: [model.ingest(s, m) for s, m in zip(streams, fresh())],
-        "batched (ingest_streams)": lambda: ingest_streams(model, streams, fresh()),
-        "batched (lockstep (B, T))": lambda: model.ingest(torch.cat(streams), model.new_memory(n)),
-    }, args.repeats, args.clock, device)
-    print(f"| {n} streams of {length:,} tokens | tokens/s | relative |")
+
+    def sequential():
+        for pieces in docs:
+            memory = model.new_memory(1)
+            for piece in pieces:
+                memory = model.ingest(piece, memory)
+
+    def batched():
+        memories = [model.new_memory(1) for _ in range(n)]
+        for pieces in zip(*docs):
+            memories = ingest_streams(model, list(pieces), memories)
+
+    def lockstep():
+        memory = model.new_memory(n)
+        for pieces in zip(*docs):
+            memory = model.ingest(torch.cat(pieces), memory)
+
+    t = best_of({"sequential": sequential, "batched (ingest_streams)": batched, "batched (lockstep (B, T))": lockstep},
+                args.repeats, args.clock, device)
+    print(f"| {n} streams of {length:,} tokens, documents of {doc:,} | tokens/s | relative |")
     print("|---|---|---|")
     for name, sec in t.items():
         print(f"| {name} | {n * length / sec:,.0f} | {t['sequential'] / sec:.2f} |")
@@ -155,6 +172,8 @@ def main() -> None:
     ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                     help="cpu: the calling thread's CPU time (CPU runs only), for a busy machine.")
     ap.add_argument("--streams", type=int, default=8, help="Streams of the batched table.")
+    ap.add_argument("--doc-tokens", type=int, default=None,
+                    help="Batched table: feed each stream as documents of this many tokens (default: one call).")
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32")
     ap.add_argument("--flops-presets", default="small,base", help="Presets of the flops table.")

@@ -117,8 +117,8 @@ def delta_transition(sk: torch.Tensor, v: torch.Tensor, beta: torch.Tensor) -> T
 
     sk (..., S, Dk), v (..., S, Dv), beta (..., S). The solve reads only the strict upper
     triangle of A^T (unitriangular: the diagonal is taken as 1), so A is passed as
-    diag(beta) K K^T without masking (its transpose a view: no copy); the solve's backward puts
-    gradient on that triangle only.
+    diag(beta) K K^T without masking (A^T as a view, already in the column-major layout LAPACK
+    reads); the solve's backward puts gradient on that triangle only.
     """
     b = beta.unsqueeze(-1)  # (..., S, 1)
     bk = b * sk  # diag(beta) sigma(K)  (..., S, Dk)
@@ -168,7 +168,7 @@ def memory_scan(cfg, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta: to
         sq, sk = feature_map(q.to(dt), cfg.feature_map), feature_map(k.to(dt), cfg.feature_map)
         vv, bb = v.to(dt), beta.to(dt)
         M, z = mem.M.to(dt), mem.z.to(dt)
-        if cfg.update == "token_delta":  # the chunked form: see delta_wy
+        if cfg.update == "token_delta":  # a chunk of segments at once: see delta_transition
             Ms, zs = delta_scan(M, z, sk[:, :n_full], vv[:, :n_full], bb[:, :n_full])
         else:
             Ms, zs = [M], [z]

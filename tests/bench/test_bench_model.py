@@ -56,6 +56,7 @@ def test_the_script_prints_its_tables_on_cpu():
     assert sum("token_delta" in r for r in rows) == 2 and sum("| linear |" in r for r in rows) == 2
     assert [r.split(" |")[0] for r in rows if r.startswith(("| sequential", "| batched"))] == [
         "| sequential", "| batched (ingest_streams)", "| batched (lockstep (B, T))"]
+    assert "| 4 streams of 128 tokens, documents of 128 |" in out
     flops = [r for r in rows if r.startswith("| test |")]
     assert [r.split("|")[3].strip() for r in flops] == ["off", "on"]
     assert all(re.search(r"\| [\d.e-]+ \| [\d.]+% \|$", r) for r in flops), flops
