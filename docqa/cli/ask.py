@@ -77,6 +77,8 @@ def ask(corpus, question, template, max_tokens, temperature, seed, snapshot, mod
 @click.option("-c", "--continue", "continue_", is_flag=True, help="Continue the corpus's latest conversation.")
 @click.option("--conversation", type=int, default=None, help="Continue this conversation id.")
 @click.option("-m", "--message", "messages", multiple=True, help="Send this message (repeatable) instead of prompting.")
+@click.option("--template", default="chat", show_default=True,
+              help="Template name in prompts/ or a .txt path; it needs a {history} field.")
 @with_generation_options
 @model_option
 @device_option
@@ -85,7 +87,7 @@ def ask(corpus, question, template, max_tokens, temperature, seed, snapshot, mod
 @db_option
 @json_option
 @sources_option
-def chat(corpus, continue_, conversation, messages, max_tokens, temperature, seed, snapshot, model_path, device,
+def chat(corpus, continue_, conversation, messages, template, max_tokens, temperature, seed, snapshot, model_path, device,
          dtype, db_path, as_json, threads, show_sources) -> None:
     """Chat with CORPUS. Turns are kept in the store; the corpus memory never changes."""
     from docqa.chat import Chat
@@ -98,12 +100,13 @@ def chat(corpus, continue_, conversation, messages, max_tokens, temperature, see
     session = Chat.open(corpus, db=db_path, model=model_path, device=device, conversation=conversation,
                         continue_latest=continue_, snapshot=snapshot)
     if not as_json:
-        click.echo(f"conversation {session.conversation_id} with {corpus} (snapshot {session.snapshot_id}); "
-                   "empty line or Ctrl-D to stop", err=True)
+        how = "" if messages else "; empty line or Ctrl-D to stop"
+        click.echo(f"conversation {session.conversation_id} with {corpus} (snapshot {session.snapshot_id}){how}",
+                   err=True)
     results = []
     inputs = iter(messages) if messages else _prompt_lines()
     for message in inputs:
-        stream = session.send(message, max_tokens=max_tokens, temperature=temperature, seed=seed)
+        stream = session.send(message, template=template, max_tokens=max_tokens, temperature=temperature, seed=seed)
         for piece in stream:
             if not as_json:
                 click.echo(piece, nl=False)
