@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from docqa.errors import ModelLoadError
-from docqa.model.tokenizer import SPECIAL_TOKENS, StreamDecoder, _byte_alphabet, _no_surrogates, decode
+from docqa.model.tokenizer import SPECIAL_TOKENS, RustTokenizer, _byte_alphabet
 
 _BYTE_PIECE = re.compile(r"<0x([0-9A-Fa-f]{2})>")
 
@@ -44,7 +44,7 @@ def add_docqa_specials(tk) -> list[str]:
     return missing
 
 
-class HFTokenizer:
+class HFTokenizer(RustTokenizer):
     kind = "hf"
     answer_prefix = " "  # a subword model answers " value", as docqa's BPE models do
 
@@ -84,32 +84,6 @@ class HFTokenizer:
 
     def token_bytes(self, i: int) -> bytes | None:
         return self._bytes.get(i)
-
-    def _plain(self, text: str) -> list[int]:
-        return self.tk.encode(_no_surrogates(text), add_special_tokens=False).ids
-
-    def encode(self, text: str, allow_special: bool = False) -> list[int]:
-        if not allow_special:
-            return self._plain(text)
-        ids: list[int] = []
-        for part in self._special_re.split(text):
-            if part in self.special_tokens:
-                ids.append(self.special_tokens[part])
-            elif part:
-                ids.extend(self._plain(part))
-        return ids
-
-    def encode_batch(self, texts: list[str]) -> list[list[int]]:
-        return [e.ids for e in self.tk.encode_batch([_no_surrogates(t) for t in texts], add_special_tokens=False)]
-
-    def decode(self, ids: list[int]) -> str:
-        return decode(self, ids)
-
-    def stream_decoder(self) -> StreamDecoder:
-        return StreamDecoder(self)
-
-    def save(self, path: Path) -> None:
-        self.tk.save(str(path))
 
     @classmethod
     def load(cls, path: Path) -> HFTokenizer:

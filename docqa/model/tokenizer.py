@@ -128,7 +128,42 @@ def _byte_alphabet() -> dict[str, int]:
 DIGIT_GROUPS = [str(i).zfill(w) for w in (1, 2, 3) for i in range(10 ** w)]  # "0".."9", "00".."99", "000".."999"
 
 
-class BPETokenizer:
+class RustTokenizer:
+    """What every tokenizer backed by a `tokenizers.Tokenizer` (`self.tk`) shares: encoding with
+    special tokens that text cannot forge, decoding through `token_bytes`, saving. A subclass sets
+    tk, special_tokens, id_to_special, _special_re and token_bytes."""
+
+    def _plain(self, text: str) -> list[int]:
+        # Lone surrogates (undecodable bytes smuggled into a str) are not Unicode; the Rust side
+        # rejects them, so they become U+FFFD. Every real str round-trips exactly.
+        return self.tk.encode(_no_surrogates(text), add_special_tokens=False).ids
+
+    def encode(self, text: str, allow_special: bool = False) -> list[int]:
+        if not allow_special:
+            return self._plain(text)
+        ids: list[int] = []
+        for part in self._special_re.split(text):
+            if part in self.special_tokens:
+                ids.append(self.special_tokens[part])
+            elif part:
+                ids.extend(self._plain(part))
+        return ids
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        """Plain encodes of many texts, in parallel on the Rust side."""
+        return [e.ids for e in self.tk.encode_batch([_no_surrogates(t) for t in texts], add_special_tokens=False)]
+
+    def decode(self, ids: list[int]) -> str:
+        return decode(self, ids)
+
+    def stream_decoder(self) -> StreamDecoder:
+        return StreamDecoder(self)
+
+    def save(self, path: Path) -> None:
+        self.tk.save(str(path))
+
+
+class BPETokenizer(RustTokenizer):
     """Byte-level BPE trained by the project (`tokenizers`, the Rust library). Every byte is in
     the base alphabet, so nothing is ever unknown. Numbers are cut into groups of three digits
     from the left ("73914" -> "739", "14"), each group one token: a value of six digits is two
@@ -163,35 +198,6 @@ class BPETokenizer:
 
     def token_bytes(self, i: int) -> bytes | None:
         return self._bytes[i] if 0 <= i < len(self._bytes) else None
-
-    def _plain(self, text: str) -> list[int]:
-        # Lone surrogates (undecodable bytes smuggled into a str) are not Unicode; the Rust side
-        # rejects them, so they become U+FFFD. Every real str round-trips exactly.
-        return self.tk.encode(_no_surrogates(text), add_special_tokens=False).ids
-
-    def encode(self, text: str, allow_special: bool = False) -> list[int]:
-        if not allow_special:
-            return self._plain(text)
-        ids: list[int] = []
-        for part in self._special_re.split(text):
-            if part in self.special_tokens:
-                ids.append(self.special_tokens[part])
-            elif part:
-                ids.extend(self._plain(part))
-        return ids
-
-    def encode_batch(self, texts: list[str]) -> list[list[int]]:
-        """Plain encodes of many texts, in parallel on the Rust side."""
-        return [e.ids for e in self.tk.encode_batch([_no_surrogates(t) for t in texts], add_special_tokens=False)]
-
-    def decode(self, ids: list[int]) -> str:
-        return decode(self, ids)
-
-    def stream_decoder(self) -> StreamDecoder:
-        return StreamDecoder(self)
-
-    def save(self, path: Path) -> None:
-        self.tk.save(str(path))
 
     @classmethod
     def load(cls, path: Path) -> BPETokenizer:
