@@ -13,6 +13,7 @@ import torch
 from click.testing import CliRunner
 
 from docqa.cli.main import cli
+from docqa.cli.reference import command_paths
 from docqa.model.config import ModelConfig
 from docqa.model.io import save_model
 from docqa.model.tokenizer import ByteTokenizer
@@ -26,16 +27,6 @@ MARKERS = {
                           "answer:", "first token", "tokens/s"],
 }
 NEEDS = {"langchain_chain.py": "langchain_core"}  # optional dependencies
-
-
-def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    paths = [prefix]
-    for name, cmd in sorted(group.commands.items()):
-        if isinstance(cmd, click.Group):
-            paths += command_paths(cmd, prefix + (name,))
-        else:
-            paths.append(prefix + (name,))
-    return paths
 
 
 @pytest.mark.parametrize("path", command_paths(cli), ids=lambda p: " ".join(("docqa",) + p))
