@@ -11,6 +11,19 @@ FEATURE_MAPS = ("elu1", "l2")
 UPDATE_RULES = ("linear", "delta", "token_delta")
 
 
+def check_memory_rule(cfg) -> None:
+    """The memory settings every model family shares (feature_map, update, use_z): fills use_z's
+    default (the z normaliser goes with ELU+1 features) and refuses what cannot run."""
+    if cfg.use_z is None:
+        cfg.use_z = cfg.feature_map == "elu1"
+    if cfg.feature_map not in FEATURE_MAPS:
+        raise ConfigError(f"feature_map={cfg.feature_map!r}; choose one of {FEATURE_MAPS}")
+    if cfg.update not in UPDATE_RULES:
+        raise ConfigError(f"update={cfg.update!r}; choose one of {UPDATE_RULES}")
+    if cfg.update == "token_delta" and cfg.use_z:
+        raise ConfigError("update='token_delta' has no z normaliser; set use_z=False")
+
+
 @dataclass
 class ModelConfig:
     vocab_size: int = 260  # 256 bytes + 4 special tokens (see tokenizer.py)
@@ -42,18 +55,11 @@ class ModelConfig:
     name: str = "custom"
 
     def __post_init__(self) -> None:
-        if self.use_z is None:
-            self.use_z = self.feature_map == "elu1"
-        if self.feature_map not in FEATURE_MAPS:
-            raise ConfigError(f"feature_map={self.feature_map!r}; choose one of {FEATURE_MAPS}")
-        if self.update not in UPDATE_RULES:
-            raise ConfigError(f"update={self.update!r}; choose one of {UPDATE_RULES}")
+        check_memory_rule(self)
         if self.d_model % self.n_head:
             raise ConfigError(f"d_model={self.d_model} is not divisible by n_head={self.n_head}")
         if self.d_head % 2:
             raise ConfigError(f"d_head={self.d_head} must be even for rotary positions")
-        if self.update == "token_delta" and self.use_z:
-            raise ConfigError("update='token_delta' has no z normaliser; set use_z=False")
         if self.short_conv < 0:
             raise ConfigError(f"short_conv={self.short_conv} must be 0 (off) or a kernel size")
         for name in ("vocab_size", "n_layer", "n_head", "d_model", "segment_len", "mlp_ratio"):

@@ -47,7 +47,7 @@ from torch import nn
 from docqa.errors import ConfigError, InputError, ModelLoadError
 from docqa.memory import LayerMemory, Memory
 from docqa.model.base import LoadedModel, ingest_in_chunks
-from docqa.model.config import FEATURE_MAPS, UPDATE_RULES
+from docqa.model.config import check_memory_rule
 from docqa.model.hf_tokenizer import HFTokenizer, add_docqa_specials, piece_kind, read_tokenizer_file
 from docqa.model.infini import SegmentCache, gate_mix, memory_commit, memory_dtype, memory_lookup, memory_scan
 
@@ -73,16 +73,9 @@ class HFMemoryConfig:
     gate_init: float = GATE_INIT
 
     def __post_init__(self) -> None:
-        if self.use_z is None:
-            self.use_z = self.feature_map == "elu1"
         if self.architecture not in SUPPORTED:
             raise ConfigError(f"{self.architecture} is not supported; docqa converts {', '.join(SUPPORTED)}")
-        if self.feature_map not in FEATURE_MAPS:
-            raise ConfigError(f"feature_map={self.feature_map!r}; choose one of {FEATURE_MAPS}")
-        if self.update not in UPDATE_RULES:
-            raise ConfigError(f"update={self.update!r}; choose one of {UPDATE_RULES}")
-        if self.update == "token_delta" and self.use_z:
-            raise ConfigError("update='token_delta' has no z normaliser; set use_z=False")
+        check_memory_rule(self)
         if self.segment_len < 1:
             raise ConfigError(f"segment_len={self.segment_len} must be positive")
 
