@@ -41,7 +41,7 @@ def ingest_rate(lm, segments: int = 8, seed: int = 0) -> float:
 
 
 def retrofit(checkpoint: Path, out: Path, segment_len: int, steps: int, device: str, lengths: list[int],
-             n: int, overrides: dict) -> dict:
+             n: int, overrides: dict, minutes: float | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     model_dir, run = out / "model", out / "run"
     if not (model_dir / "docqa.json").is_file():
@@ -52,7 +52,7 @@ def retrofit(checkpoint: Path, out: Path, segment_len: int, steps: int, device: 
     del lm
     tc = None if checkpoint_dir(run) else TrainConfig(**{"init_from": str(model_dir), "device": device,
                                                           "steps": steps, **overrides})
-    state = train(run, tc if tc is not None else TrainConfig(steps=steps), device=device)
+    state = train(run, tc if tc is not None else TrainConfig(steps=steps), minutes=minutes, device=device)
     result |= {"train_steps": state["step"], "train_tokens": state["tokens"],
                "train_tokens_per_s": round(state["tokens"] / max(state["elapsed"], 1e-9)),
                "train_config": state["train_config"]}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 
 import torch
+import torch.nn.functional as F
 
 from docqa.model.base import LoadedModel, generate
 from docqa.train.tasks import Filler, build_doc, kv_facts, passkey_facts
@@ -54,3 +55,21 @@ def run_cell(lm: LoadedModel, task: str, length: int, depth: float, n: int, seed
             for k, v in zip(scores, (e, g, ke, kg)):
                 scores[k].append(v)
     return {k: sum(v) / len(v) for k, v in scores.items()}
+
+
+@torch.no_grad()
+def in_segment_loss(model, tokens: torch.Tensor, use_memory: bool = True, chunk_segments: int = 16) -> float:
+    """Mean next-token loss over one stream of tokens (1-D), read segment by segment with the
+    memory carried along (or off); only predictions inside a segment count, so the memory off
+    scores exactly the base checkpoint reading each segment on its own."""
+    S = model.segment_len
+    n = tokens.numel() // S * S
+    memory, total, count = model.new_memory(1), 0.0, 0
+    for i in range(0, n, chunk_segments * S):
+        x = tokens[i:min(n, i + chunk_segments * S)].long().to(model.device)[None]  # (1, T), whole segments
+        h, memory = model.hidden(x, memory, use_memory)
+        logits = model.logits(h[0].unflatten(0, (-1, S))[:, :-1]).float()  # (N, S-1, V)
+        target = x[0].unflatten(0, (-1, S))[:, 1:]
+        total += float(F.cross_entropy(logits.flatten(0, 1), target.flatten(), reduction="sum"))
+        count += target.numel()
+    return total / count

@@ -1,0 +1,105 @@
+"""The small-scale retrofit (docqa.train.base_llama, docqa.retrofit_small), CPU-checked with a
+tiny config on a few texts made here."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+pytest.importorskip("transformers", reason="the hf extra (transformers) is not installed")
+
+from safetensors.torch import load_file  # noqa: E402
+
+from docqa.model.hf import convert  # noqa: E402
+from docqa.model.io import load_model  # noqa: E402
+from docqa.train import base_llama  # noqa: E402
+from docqa.train.corpus import Text  # noqa: E402
+from docqa.train.evaluate import in_segment_loss  # noqa: E402
+
+# Every 4th text is held out (TINY's heldout_every): the ones with "zebra" in them.
+TEXTS = [Text("prose", "man", f"t{i}", (f"zebra crossing number {i}. " if i % 4 == 3 else
+                                         f"The river flows past mill {i}, slowly. ") * 40) for i in range(8)]
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    out = tmp_path_factory.mktemp("small")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(base_llama, "load_texts", lambda max_files: TEXTS)  # no minutes of reading /usr/share
+    state = base_llama.train_base(out, base_llama.BaseConfig(**base_llama.TINY))
+    mp.undo()
+    return out, state
+
+
+def test_base_checkpoint_loads_with_transformers(base):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out, state = base
+    assert state["step"] == base_llama.TINY["steps"] and state["tokens"] == 3 * 2 * 128
+    lm = AutoModelForCausalLM.from_pretrained(out / "base", local_files_only=True)
+    assert type(lm).__name__ == "LlamaForCausalLM" and lm.config.max_position_embeddings == 128
+    assert sorted(p.name for p in (out / "base").glob("*.safetensors")) == ["model.safetensors"]
+    tok = AutoTokenizer.from_pretrained(out / "base", local_files_only=True)
+    assert tok.decode(tok("def f(x): return 42")["input_ids"]) == "def f(x): return 42"
+    assert tok.eos_token == "<|end|>" and tok.convert_tokens_to_ids("<|end|>") == lm.config.eos_token_id
+
+
+def test_heldout_text_is_never_trained_on(base):
+    from docqa.model.tokenizer import load_tokenizer
+
+    out, _ = base
+    tok = load_tokenizer(base_llama.DEFAULT_TOKENIZER)
+    held = tok.decode(load_file(str(out / "heldout.safetensors"))["tokens"].tolist())
+    pools = load_file(str(out / "run" / "filler.safetensors"))
+    assert "zebra" in held and "river" not in held
+    assert all("zebra" not in tok.decode(v.tolist()) for v in pools.values())
+
+
+def test_converted_memory_off_is_the_base_model(base, tmp_path):
+    """Memory off, each segment read alone: the converted model's logits and in-segment loss are
+    the transformers checkpoint's on segment-long windows."""
+    from transformers import AutoModelForCausalLM
+
+    out, _ = base
+    convert(out / "base", tmp_path / "model", segment_len=32)
+    lm = load_model(tmp_path / "model")
+    plain = AutoModelForCausalLM.from_pretrained(out / "base", local_files_only=True).eval()
+    tokens = load_file(str(out / "heldout.safetensors"))["tokens"][:96]
+    with torch.no_grad():
+        logits, _ = lm.model(tokens.long()[None], use_memory=False)
+        for i in range(0, 96, 32):
+            want = plain(tokens[i:i + 32].long()[None]).logits
+            torch.testing.assert_close(logits[:, i:i + 32], want, atol=1e-5, rtol=1e-5)
+    assert in_segment_loss(lm.model, tokens, use_memory=False) == pytest.approx(
+        base_llama.window_loss(plain, tokens, 32), abs=1e-5)
+    assert in_segment_loss(lm.model, tokens) != in_segment_loss(lm.model, tokens, use_memory=False)
+
+
+def test_resume_lengthens_the_run(base, tmp_path):
+    import shutil
+
+    out, state = base
+    copy = tmp_path / "small"
+    shutil.copytree(out, copy)
+    again = base_llama.train_base(copy, base_llama.BaseConfig(**{**base_llama.TINY, "steps": 4}))
+    assert again["step"] == 4 and again["tokens"] == state["tokens"] + 2 * 128
+    steps = [json.loads(line)["step"] for line in (copy / "run" / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+
+
+def test_driver_end_to_end_quick(base, tmp_path):
+    """Every phase of docqa.retrofit_small on the tiny base (already trained: skipped)."""
+    import shutil
+
+    from docqa.retrofit_small import main
+
+    out, _ = base
+    copy = tmp_path / "small"
+    shutil.copytree(out, copy)
+    main([str(copy), "--quick", "--steps", "2", "--lengths", "128", "--n", "1"])
+    s = json.loads((copy / "small.json").read_text())
+    assert s["retrofit"]["train_steps"] == 2 and s["segment_len"] == 32
+    assert s["losses"]["base, memory off"] == pytest.approx(s["transformers_window_loss"], abs=1e-4)
+    assert [(c["length"], c["depth"]) for c in s["retrofit"]["passkey"]] == [(128, "start"), (128, "middle")]
