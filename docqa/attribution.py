@@ -44,7 +44,7 @@ from connectors.document import Document
 from docqa.errors import AttributionError, InputError
 from docqa.ingest import IngestOptions, items
 from docqa.memory import Memory
-from docqa.model.base import LoadedModel
+from docqa.model.base import ANSWER_RESERVE, LoadedModel, question_memory
 from docqa.prompt import document_tokens
 from docqa.store import SnapshotInfo, Store
 from docqa.store.records import SourceRecord
@@ -99,9 +99,11 @@ class Attribution:
 
 
 @torch.no_grad()
-def score(lm: LoadedModel, memory: Memory, prompt: list[int], answer: list[int]) -> float:
+def score(lm: LoadedModel, memory: Memory, prompt: list[int], answer: list[int],
+          reserve: int = ANSWER_RESERVE) -> float:
     """log p(answer | prompt, memory) in nats: the answer's tokens teacher-forced after the prompt
-    (one forward pass, the prompt continuing the memory's pending tokens as answering does), each
+    (one forward pass, the prompt continuing the memory's pending tokens in the segment where
+    answering puts it: `docqa.model.base.question_memory`, with the same `reserve`), each
     token's log-softmax taken in float64 from the model's logits, summed. The memory is not
     modified. An empty answer scores 0."""
     if not prompt:
@@ -110,7 +112,10 @@ def score(lm: LoadedModel, memory: Memory, prompt: list[int], answer: list[int])
         return 0.0
     device = lm.model.device
     ids = torch.tensor([prompt + answer], dtype=torch.long, device=device)
-    logits, _ = lm.model(ids, memory)  # (1, P+A, V)
+    # a question split by a segment boundary can leave the model unable to read it (the default
+    # model's answer dropped by 10-20 nats at such places), which would hide a rise, or fake one,
+    # depending only on where a document happens to end: scored where answering asks it
+    logits, _ = lm.model(ids, question_memory(lm.model, memory, len(prompt), reserve))  # (1, P+A, V)
     logp = torch.log_softmax(logits[0, len(prompt) - 1:-1].double(), -1)  # position t predicts token t+1
     return float(logp.gather(-1, torch.tensor(answer, device=device)[:, None]).sum())
 
@@ -232,16 +237,8 @@ class _Attribution:
         return self.values[position]
 
     def _score(self, memory: Memory) -> float:
-        """`score` with the question and answer inside the segment they start in: the oldest
-        pending tokens are left out as needed (the layers' memory is whole). A question split by
-        a segment boundary can leave the model unable to read it (the default model's answer
-        drops by 10-20 nats at such places), which would hide a rise, or fake one, depending only
-        on where a document happens to end."""
+        """`score`: the question in the segment answering asks it in, at every memory alike."""
         self.passes += 1
-        room = max(0, self.lm.config.segment_len - len(self.prompt) - len(self.answer))
-        pending = memory.pending
-        if pending.shape[1] > room:
-            memory = Memory(memory.layers, pending[:, pending.shape[1] - room:], memory.segments)
         return score(self.lm, memory, self.prompt, self.answer)
 
     def stretch(self, a: int, b: int) -> list[tuple[int, float]]:

@@ -11,7 +11,7 @@ import torch
 from docqa.attribution import MIN_GAIN, attribute, rises, score
 from docqa.errors import AttributionError, InputError
 from docqa.ingest import IngestOptions, ingest
-from docqa.model.base import LoadedModel
+from docqa.model.base import LoadedModel, question_memory
 from docqa.model.config import ModelConfig
 from docqa.model.io import load_model
 from docqa.model.tokenizer import ByteTokenizer
@@ -30,9 +30,10 @@ def tiny(dtype=torch.float32) -> LoadedModel:
     return LoadedModel(model, ByteTokenizer(), model.cfg, "0" * 64, Path("."))
 
 
-def decoded_log_prob(lm, memory, prompt, answer) -> float:
-    """The same quantity another way: cached decoding, token by token, each log-softmax summed."""
-    dec = lm.model.decoder(memory)
+def decoded_log_prob(lm, memory, prompt, answer, align=True) -> float:
+    """The same quantity another way: cached decoding as `generate` runs it (the question placed
+    in its segment by question_memory, unless not `align`), token by token, log-softmaxes summed."""
+    dec = lm.model.decoder(question_memory(lm.model, memory, len(prompt)) if align else memory)
     logits, total = dec.feed(torch.tensor([prompt])), 0.0
     for t in answer:
         total += float(torch.log_softmax(logits[0].double(), -1)[t])
@@ -50,6 +51,17 @@ def test_score_is_the_sum_of_teacher_forced_log_probs(dtype, tol):
     got = score(lm, memory, prompt, answer)
     assert got == pytest.approx(decoded_log_prob(lm, memory, prompt, answer), abs=tol)
     assert got < 0 and memory.equal(before)
+
+
+def test_score_asks_the_question_in_the_segment_answering_asks_it_in():
+    lm = tiny(torch.float64)
+    memory = lm.model.ingest(torch.randint(0, 256, (1, 45)), lm.model.new_memory(1))
+    prompt, answer = [65, 66, 67, 68, 69], [70, 71, 72, 73, 74, 75, 76]  # 13 pending + 5 would straddle
+    before = memory.clone()
+    got = score(lm, memory, prompt, answer)
+    assert got == pytest.approx(decoded_log_prob(lm, memory, prompt, answer), abs=1e-9)
+    assert got != pytest.approx(decoded_log_prob(lm, memory, prompt, answer, align=False), abs=1e-6)
+    assert memory.equal(before)
 
 
 def test_score_is_a_natural_log_probability_by_the_chain_rule():

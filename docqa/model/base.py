@@ -54,6 +54,11 @@ class Decoding(Protocol):
     def feed(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens (1, T) continuing the stream -> logits of the last one (1, V)."""
 
+    def end_segment(self) -> Memory:
+        """Write the current segment to the scratch memory now, however short (the memory's pending
+        tokens first, if not fed yet), exactly as a segment of S tokens is written; the next token
+        fed opens a new segment. Returns the scratch memory after it (nothing pending)."""
+
 
 class MemoryModel(Protocol):
     """A causal LM that streams segments through a compressive memory."""
@@ -138,15 +143,50 @@ def sample(logits: torch.Tensor, temperature: float, top_k: int | None,
     return int(torch.multinomial(torch.softmax(logits, -1), 1, generator=generator))
 
 
+# Answer tokens kept free after the question in its segment. Training ends every question's
+# segment with the question and its answer (docqa.train.tasks.build_doc: filler, question, a few
+# answer tokens and <|end|>, then the segment's end), so a question that starts too late in the
+# pending tail is moved into a segment of its own (`question_cut`). Chosen by the recall bench on
+# unseen prose: docs/TRAINING.md, "The question's segment".
+ANSWER_RESERVE = 6
+
+
+def question_cut(pending: int, prompt: int, segment_len: int, reserve: int = ANSWER_RESERVE) -> int:
+    """How many of the `pending` tokens before a prompt to write to memory as a segment of their
+    own, so that the rest of them, the prompt and `reserve` answer tokens fit in one segment, as
+    training lays a question out. 0 when they fit already; 0 too when the prompt and the reserve
+    alone exceed a segment: there is nothing to align, and the prompt runs on past a segment
+    boundary as it comes (a long chat history, a long question)."""
+    over = pending + prompt + reserve - segment_len
+    return over if over > 0 and prompt + reserve <= segment_len else 0
+
+
+def question_memory(model: MemoryModel, memory: Memory, prompt_len: int, reserve: int = ANSWER_RESERVE,
+                    use_memory: bool = True) -> Memory:
+    """The memory to run a prompt of `prompt_len` tokens from (what `generate` and attribution's
+    `score` do): `memory` itself, or, where the prompt would straddle a segment boundary (see
+    `question_cut`), a scratch copy in which the oldest pending tokens were written as a short
+    segment, the rest still pending. `memory` is never modified."""
+    k = question_cut(memory.pending.shape[1], prompt_len, model.segment_len, reserve)
+    if k == 0:
+        return memory
+    head = Memory(memory.layers, memory.pending[:, :k], memory.segments)
+    written = model.decoder(head, use_memory).end_segment()
+    return Memory(written.layers, memory.pending[:, k:], written.segments)
+
+
 def generate(model: MemoryModel, prompt: Iterable[int], memory: Memory, max_new_tokens: int,
              temperature: float = 0.0, top_k: int | None = None, stop_ids: Iterable[int] = (),
-             generator: torch.Generator | None = None, use_memory: bool = True) -> Iterator[int]:
+             generator: torch.Generator | None = None, use_memory: bool = True,
+             reserve: int = ANSWER_RESERVE) -> Iterator[int]:
     """Yield answer tokens one by one. Stops after a token in `stop_ids` (not yielded) or after
-    `max_new_tokens`. `memory` is read-only; overflow past a segment goes to a scratch copy."""
+    `max_new_tokens`. The prompt and `reserve` answer tokens are kept in one segment where they
+    fit (`question_memory`). `memory` is read-only; every write goes to a scratch copy."""
     device = model.device
     prompt = torch.tensor([list(prompt)], dtype=torch.long, device=device)
     if prompt.shape[1] == 0 and memory.pending.shape[1] == 0:
         raise InputError("empty prompt: give at least one token to answer from")
+    memory = question_memory(model, memory, prompt.shape[1], reserve, use_memory)
     decoder, stop = model.decoder(memory, use_memory), set(stop_ids)
     logits = decoder.feed(prompt)
     for i in range(max_new_tokens):

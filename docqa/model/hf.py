@@ -279,10 +279,23 @@ class HFDecoder:
             piece, tokens = tokens[:, :S - len(self.caches[0])], tokens[:, S - len(self.caches[0]):]
             logits = self.model.step(piece, self.caches, self.memory, self.use_memory)
             if len(self.caches[0]) == S:
-                layers = self.model.commit(self.caches, self.memory) if self.use_memory else self.memory.layers
-                self.memory = Memory(layers, self.memory.pending, self.memory.segments + 1)
-                self.caches = [SegmentCache() for _ in self.caches]
+                self._commit()
         return logits
+
+    @torch.no_grad()
+    def end_segment(self) -> Memory:
+        """Write the current segment now, however short (see docqa.model.base.Decoding); the next
+        token starts at position 0 with an empty cache, as after a full segment."""
+        if self._pending is not None:
+            self.feed(self._pending[:, :0])  # the memory's pending tokens are part of this segment
+        if len(self.caches[0]):
+            self._commit()
+        return self.memory
+
+    def _commit(self) -> None:
+        layers = self.model.commit(self.caches, self.memory) if self.use_memory else self.memory.layers
+        self.memory = Memory(layers, self.memory.pending, self.memory.segments + 1)
+        self.caches = [SegmentCache() for _ in self.caches]
 
 
 def _read_json(path: Path) -> dict:

@@ -36,16 +36,31 @@ def rotate(x: torch.Tensor, pos: int, base: float) -> torch.Tensor:
     return out
 
 
-def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor):
-    """x (T, C) for one batch element; M0 (H, D, D), z0 (H, D). Returns y (T, C), M, z."""
+def segment_spans(T: int, S: int, cuts=()) -> list[tuple[int, int, bool]]:
+    """(start, end, written) of each segment of a stream of T tokens: S tokens each, or fewer where
+    a position in `cuts` ends one early (written like a full one); a trailing partial segment is
+    read, not written."""
+    spans, s0 = [], 0
+    while s0 < T:
+        end = min([s0 + S, T] + [c for c in cuts if c > s0])
+        spans.append((s0, end, end - s0 == S or end in cuts))
+        s0 = end
+    return spans
+
+
+def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, cuts=()):
+    """x (T, C) for one batch element; M0 (H, D, D), z0 (H, D); segments as `segment_spans` cuts
+    them. Returns y (T, C), M, z."""
     cfg = layer.cfg
     H, D, S, T = cfg.n_head, cfg.d_head, cfg.segment_len, x.shape[0]
+    spans = segment_spans(T, S, cuts)
+    start = [s0 for s0, end, _ in spans for _ in range(s0, end)]  # each token's segment start
     qkv = x @ layer.qkv.weight.T
     if cfg.short_conv:  # causal depthwise conv inside each segment, zeros before its start
         K, raw = cfg.short_conv, qkv
         qkv = torch.stack([
             sum(layer.conv[:, j] * raw[t - (K - 1) + j] for j in range(K)
-                if t - (K - 1) + j >= t // S * S)
+                if t - (K - 1) + j >= start[t])
             for t in range(T)])
     q, k, v = qkv[:, :cfg.d_model], qkv[:, cfg.d_model:2 * cfg.d_model], qkv[:, 2 * cfg.d_model:]
     if layer.write_strength is not None:
@@ -59,8 +74,8 @@ def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor):
         M, z = M0[h].clone(), z0[h].clone()
         out = torch.zeros(T, D, dtype=x.dtype)
         g = torch.sigmoid(layer.gate[h])
-        for s0 in range(0, T, S):
-            seg = range(s0, min(s0 + S, T))
+        for s0, end, written in spans:
+            seg = range(s0, end)
             for t in seg:
                 # eq. 6: causal softmax over the segment so far, rotary positions from 0
                 qt = rotate(q[t, sl], t - s0, cfg.rope_base)
@@ -74,7 +89,7 @@ def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor):
                     den = sq @ z
                     a_mem = a_mem / den if den != 0 else a_mem * 0
                 out[t] = g * a_mem + (1 - g) * a_dot  # eq. 10
-            if len(seg) < S:
+            if not written:
                 break  # a partial segment is read, not written
             M, z = naive_write(cfg, M, z, [sigma(k[j, sl], cfg.feature_map) for j in seg],
                                [v[j, sl] for j in seg], [beta_all[j, h] for j in seg])
@@ -108,8 +123,9 @@ def naive_write(cfg, M, z, sks, vs, betas):
     return M, z
 
 
-def naive_forward(model: InfiniTransformer, tokens: torch.Tensor):
-    """tokens (B, T) from an empty memory -> logits (B, T, V), per-layer [(M, z)] per batch element."""
+def naive_forward(model: InfiniTransformer, tokens: torch.Tensor, cuts=()):
+    """tokens (B, T) from an empty memory -> logits (B, T, V), per-layer [(M, z)] per batch element.
+    Segments are cut every S tokens and at `cuts` (see `segment_spans`)."""
     cfg = model.cfg
     outs, mems = [], []
     for b in range(tokens.shape[0]):
@@ -118,7 +134,7 @@ def naive_forward(model: InfiniTransformer, tokens: torch.Tensor):
         for block in model.blocks:
             H, D = cfg.n_head, cfg.d_head
             zeros_M = torch.zeros(H, D, D, dtype=x.dtype)
-            a, M, z = naive_attention(block.attn, rms(x, block.norm1), zeros_M, torch.zeros(H, D, dtype=x.dtype))
+            a, M, z = naive_attention(block.attn, rms(x, block.norm1), zeros_M, torch.zeros(H, D, dtype=x.dtype), cuts)
             x = x + a
             hmid = rms(x, block.norm2)
             x = x + F.gelu(hmid @ block.mlp.fc1.weight.T) @ block.mlp.fc2.weight.T

@@ -166,6 +166,17 @@ class Decoder:
                 self._commit()
         return logits
 
+    @torch.no_grad()
+    def end_segment(self) -> Memory:
+        """Write the current segment now, however short (see docqa.model.base.Decoding): its keys
+        and values go to memory exactly as forward() writes a segment; the next token starts at
+        position 0 with an empty cache, as after a full one."""
+        if self._pending is not None:
+            self.feed(self._pending[:, :0])  # the memory's pending tokens are part of this segment
+        if len(self.state.caches[0]):
+            self._commit()
+        return self.state.memory
+
     def _commit(self) -> None:
         m = self.state.memory
         layers = [blk.attn.commit(c, mem) if self.use_memory else mem

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from docqa.attribution import score
 from docqa.cli.main import cli
+from docqa.model.base import question_memory
 from docqa.model.io import load_model
 
 
@@ -18,7 +19,7 @@ def test_score_equals_the_cached_decoders_log_probs_on_a_converted_model(convert
     memory = lm.model.ingest(torch.tensor([tok.encode("The river winds through the valley past the mills.")]),
                              lm.model.new_memory(1))
     prompt, answer = tok.encode("Where does the river wind?"), tok.encode(" through the valley")
-    dec, total = lm.model.decoder(memory), 0.0
+    dec, total = lm.model.decoder(question_memory(lm.model, memory, len(prompt))), 0.0  # as generate runs it
     logits = dec.feed(torch.tensor([prompt]))
     for t in answer:
         total += float(torch.log_softmax(logits[0].double(), -1)[t])
