@@ -1,8 +1,12 @@
 """Conversations over a corpus: turns live in the store, the corpus memory is never touched.
 
 Each new question is answered from the conversation's snapshot with the earlier turns in the
-prompt (template prompts/chat.txt). When the history would make the prompt longer than the
-model takes, the oldest turns are left out of the prompt (they stay in the store).
+prompt (template prompts/chat.txt), never from where the previous answer left off. When the
+history would make the prompt longer than the model takes, the oldest turns are left out of the
+prompt (they stay in the store). The prompt is placed as one piece (docqa.model.base.question_memory):
+the earlier turns share the question's segment, as training's multi-question documents put further
+questions after an answer; once they and the answer's reserve outgrow a segment, the prompt runs
+across a segment boundary as it comes.
 """
 
 from __future__ import annotations
