@@ -53,7 +53,10 @@ class AnswerStream:
             return
         t0 = time.perf_counter()
         gen = torch.Generator(device=self.lm.model.device)
-        gen.manual_seed(self.seed if self.seed is not None else torch.seed())
+        if self.seed is not None:
+            gen.manual_seed(self.seed)
+        else:  # this generator's own random seed: torch.seed() would also reseed the global one (and probe CUDA)
+            gen.seed()
         specials = list(self.lm.tokenizer.special_tokens.values())  # <|end|>, or any marker, ends an answer
         decoder = self.lm.tokenizer.stream_decoder()
         held = ""  # text that might be the start of a stop sequence

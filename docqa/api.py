@@ -17,15 +17,18 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from docqa.answer import AnswerStream
-from docqa.attribution import Attribution, Source, attribute
 from docqa.errors import SnapshotNotFound, StoreDamaged
-from docqa.ingest import IngestOptions, IngestReport, ingest
 from docqa.memory import Memory
 from docqa.model.io import LoadedModel, default_model_dir, load_model
 from docqa.prompt import DEFAULT_MAX_TOKENS, chat_prompt, prompt_limit, question_tokens
 from docqa.store import CorpusInfo, Store, default_store_path
+
+if TYPE_CHECKING:  # imported where used: `docqa ask` needs neither (issue 14, item 4: start-up)
+    from docqa.attribution import Attribution, Source
+    from docqa.ingest import IngestOptions, IngestReport
 
 MODEL_CACHE_SIZE = 2  # models kept loaded: one per device is the common case
 MEMORY_CACHE_SIZE = 4  # snapshot memories kept loaded (a long-lived process may answer from many)
@@ -89,6 +92,8 @@ class Corpus:
 
     def ingest(self, *paths: str, options: IngestOptions | None = None, on_progress=None,
                on_wait=None) -> IngestReport:
+        from docqa.ingest import ingest
+
         with self.store() as store:
             return ingest(store, self.lm, self.name, [str(p) for p in paths], options, on_progress, on_wait)
 
@@ -147,6 +152,8 @@ class Corpus:
         likelihood, best first, or none ("no source found"). See docqa.attribution. `options`:
         connector options to read the sources again with, where the stored ones are not enough
         (a PDF password is never stored)."""
+        from docqa.attribution import attribute
+
         ids = prompt if prompt is not None else self.prompt(question or "", template)
         with self.store() as store:
             return attribute(store, self.lm, self.name, ids, answer, snapshot, options)

@@ -5,15 +5,17 @@
   transformers files.
 
 No pickle, no network. The fingerprint ties every stored snapshot to the exact model that wrote
-it: for docqa's own (small) models, sha256 over the three files at each load; a converted model
-stores the hash taken once at conversion in docqa.json.
+it: for docqa's own (small) models, sha256 over the three files at each load (each read once for
+it); a converted model stores the hash taken once at conversion in docqa.json.
+
+Loading is on the path of every `docqa ask` (issue 14, item 4): the files are read once each,
+and the loaded tensors become the model's parameters (no second copy of the weights).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from importlib import resources
 from pathlib import Path
 
 import torch
@@ -31,14 +33,20 @@ HF_MARKER = "docqa.json"  # what `docqa convert` writes beside a transformers ch
 
 
 def default_model_dir() -> Path:
-    return Path(str(resources.files("docqa") / "models" / "default"))
+    # beside this package's modules (importlib.resources would cost ~10 ms of imports per ask)
+    return Path(__file__).resolve().parent.parent / "models" / "default"
 
 
 def fingerprint(directory: Path) -> str:
+    return _fingerprint({name: (Path(directory) / name).read_bytes() for name in FILES})
+
+
+def _fingerprint(contents: dict[str, bytes]) -> str:
+    """sha256 over each file's name and bytes, in FILES order."""
     h = hashlib.sha256()
     for name in FILES:
         h.update(name.encode())
-        h.update((Path(directory) / name).read_bytes())
+        h.update(contents[name])
     return h.hexdigest()
 
 
@@ -70,24 +78,29 @@ def load_model(directory: Path | str | None = None, device: str = "cpu") -> Load
                 "(pip install -e . from a clone), or pass --model DIR"
                 if directory == default_model_dir() else "point --model at a directory saved by docqa")
         raise ModelLoadError(f"model directory {directory} lacks {', '.join(missing)}: {hint}")
+    contents = {name: (directory / name).read_bytes() for name in FILES}  # hashed once, below
     try:
-        cfg = ModelConfig.from_dict(json.loads((directory / "config.json").read_text()))
-    except (json.JSONDecodeError, TypeError, ConfigError) as e:
+        cfg = ModelConfig.from_dict(json.loads(contents["config.json"]))
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ConfigError) as e:
         raise ModelLoadError(f"{directory / 'config.json'} is not a valid docqa config: {e}") from e
     tok = load_tokenizer(directory / "tokenizer.json")
     if tok.vocab_size != cfg.vocab_size:
         raise ModelLoadError(f"tokenizer has {tok.vocab_size} tokens but config says {cfg.vocab_size}")
-    model = InfiniTransformer(cfg)
     try:
-        state = load_file(str(directory / "model.safetensors"))
+        state = load_file(str(directory / "model.safetensors"))  # tensors of their own (safetensors.torch.load
+        # of the bytes above would give read-only views of them, which training must not write into)
     except SafetensorError as e:
         raise ModelLoadError(f"{directory / 'model.safetensors'} cannot be read: {e}") from e
-    result = model.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise ModelLoadError(f"weights do not fit the config: missing {result.missing_keys}, "
-                             f"unexpected {result.unexpected_keys}")
+    # Built on the CPU (on the meta device, its random init would import torch._dynamo: seconds),
+    # then the loaded tensors become its parameters (assign=True: no second copy of the weights)
+    model = InfiniTransformer(cfg)
+    params = model.state_dict()
+    missing, unexpected = sorted(params.keys() - state.keys()), sorted(state.keys() - params.keys())
+    if missing or unexpected:
+        raise ModelLoadError(f"weights do not fit the config: missing {missing}, unexpected {unexpected}")
+    model.load_state_dict({k: v.to(params[k].dtype) for k, v in state.items()}, assign=True)  # float32, as built
     model.to(device).eval()
-    return LoadedModel(model, tok, cfg, fingerprint(directory), directory)
+    return LoadedModel(model, tok, cfg, _fingerprint(contents), directory)
 
 
 def _refuse_unconverted(directory: Path) -> None:

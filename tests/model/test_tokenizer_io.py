@@ -53,6 +53,31 @@ def test_missing_or_bad_model_directory_is_a_clear_error(tmp_path):
         load_model(tmp_path)
 
 
+def test_weights_that_do_not_fit_the_config_are_refused_by_name(tmp_path):
+    # the model is built on the meta device and takes the file's tensors: a tensor missing from
+    # the file must be an error, not a parameter left without storage
+    from safetensors.torch import load_file, save_file
+
+    save_model(InfiniTransformer(ModelConfig.from_name("test")), ByteTokenizer(), tmp_path)
+    state = load_file(str(tmp_path / "model.safetensors"))
+    gate = state.pop("blocks.0.attn.gate")
+    save_file({**state, "extra": gate}, str(tmp_path / "model.safetensors"))
+    with pytest.raises(ModelLoadError, match=r"missing \['blocks.0.attn.gate'\], unexpected \['extra'\]"):
+        load_model(tmp_path)
+
+
+def test_loaded_weights_are_trainable_float32_tensors_of_their_own(tmp_path):
+    model = InfiniTransformer(ModelConfig.from_name("test"))
+    save_model(model.to(torch.bfloat16), ByteTokenizer(), tmp_path)  # stored in bf16
+    loaded = load_model(tmp_path).model
+    params = dict(loaded.named_parameters())
+    assert {p.dtype for p in params.values()} == {torch.float32} and all(p.requires_grad for p in params.values())
+    with torch.no_grad():
+        params["emb.weight"].add_(1.0)  # writable, and shared with nothing a later load sees
+    again = dict(load_model(tmp_path).model.named_parameters())
+    assert torch.equal(again["emb.weight"] + 1.0, params["emb.weight"])
+
+
 def test_memory_blobs_round_trip_bit_exact():
     mem = Memory.zeros(2, 2, 4, 4)
     for l in mem.layers:
