@@ -146,8 +146,10 @@ def sample(logits: torch.Tensor, temperature: float, top_k: int | None,
 # Answer tokens kept free after the question in its segment. Training ends every question's
 # segment with the question and its answer (docqa.train.tasks.build_doc: filler, question, a few
 # answer tokens and <|end|>, then the segment's end), so a question that starts too late in the
-# pending tail is moved into a segment of its own (`question_cut`). Chosen by the recall bench on
-# unseen prose: docs/TRAINING.md, "The question's segment".
+# pending tail is moved into a segment of its own (`question_cut`). 6 is the longest answer of the
+# needle, named-fact and tracking tasks with the BPE tokenizer, <|end|> included; on the recall
+# bench in unseen prose 4 recalled less where questions had straddled and 8 no more than 6
+# (docs/TRAINING.md, "The question's segment").
 ANSWER_RESERVE = 6
 
 
