@@ -59,6 +59,10 @@ class TrainConfig:
     multi_fraction: float = 0.3  # share of documents with several key-value facts
     max_facts: int = 4
     questions: int = 1  # a named-facts document asks up to this many of its facts (MQAR asks all)
+    # A document's last segment is cut short by up to this share of S, so that its question lands
+    # anywhere in its segment. `docqa ask` opens a question's segment right after the corpus's
+    # pending tail (docqa.model.base.question_cut), often nearly empty; 0.5 never shows that.
+    question_cut: float = 0.5
     # Weight of the mean write strength (beta of the delta rule) in the loss. Every write with a key
     # k erases a share beta (k . k_n)^2 of a stored fact's key direction k_n, so a fact survives a
     # long stream only if most tokens hardly write (docs/TRAINING.md, December: retention).
@@ -174,7 +178,7 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int, code: CodeF
     n_seg = rng.randint(tc.min_segments, max(tc.min_segments, hi))
     docs = []
     for _ in range(tc.batch):
-        length = n_seg * S - rng.randrange(S // 2)  # the question lands anywhere in its segment
+        length = n_seg * S - rng.randrange(max(1, int(S * tc.question_cut)))
         docs.append(sample_doc(tok, rng, filler, length, S, tc.multi_fraction, tc.max_facts, tc.task_mix, code,
                                tc.questions))
     T = max(len(d.tokens) for d in docs)

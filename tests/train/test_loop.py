@@ -75,6 +75,33 @@ def test_make_batch_weights_answers_and_their_first_token():
         assert set(w[i][others].unique().tolist()) <= {0.0, 0.25}
 
 
+def test_question_cut_sets_how_early_in_its_segment_a_question_may_start():
+    import random
+
+    from docqa.model.tokenizer import ByteTokenizer
+    from docqa.train.loop import make_batch
+    from docqa.train.tasks import Filler
+
+    S, tok = 128, ByteTokenizer()
+
+    def question_starts(cut: float) -> list[int]:
+        """Tokens before each question in its own segment (None where it straddles)."""
+        tc = TrainConfig(**{**TINY, "batch": 64, "question_cut": cut, "model_overrides": {"segment_len": S}})
+        x, w, _, _, _ = make_batch(tok, random.Random(1), Filler(), tc, 0, S)
+        starts = []
+        for row, weights in zip(x, w):
+            n = int(weights.nonzero().max()) + 2  # the document's length: its last target + 1
+            q = int((row == tok.special_tokens["<|question|>"]).nonzero()[0])
+            starts.append(q % S if q // S == (n - 1) // S else None)
+        return starts
+
+    default, wide = question_starts(0.5), question_starts(0.9)
+    # a byte question and its answer take at most ~46 tokens: with half a segment kept, the
+    # question always starts in the last segment, after at least 64 - 46 tokens of its segment
+    assert None not in default and min(default) >= S // 2 - 46
+    assert min(s for s in wide if s is not None) < S // 2 - 46  # a wider cut: questions start earlier
+
+
 def test_bpe_run_with_a_task_mix_resumes_exactly_and_logs_exact_match_by_task(tmp_path):
     from docqa.model.tokenizer import BPETokenizer
     from docqa.train import phrasings as ph
