@@ -28,7 +28,6 @@ from safetensors.torch import load_file, save_file
 from docqa.errors import ConfigError
 from docqa.memory import Memory
 from docqa.model.config import ModelConfig
-from docqa.model.infini import InfiniAttention
 from docqa.model.io import load_model, save_model
 from docqa.model.tokenizer import ByteTokenizer, load_tokenizer
 from docqa.model.transformer import InfiniTransformer
@@ -311,8 +310,8 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
             filler.save(pools)
     code = CodeFiles(tok) if tc.task_mix.get("code") else None
     writes: list[torch.Tensor] = []  # write-strength logits of this step's forward: the log, write_penalty
-    for mod in model.modules():
-        if isinstance(mod, InfiniAttention) and mod.write_strength is not None:
+    for mod in model.modules():  # docqa's attention layers, or a converted model's memory branches
+        if isinstance(getattr(mod, "write_strength", None), torch.nn.Linear):
             mod.write_strength.register_forward_hook(lambda _m, _inp, out: writes.append(out))
     t0, start_elapsed = time.time(), state["elapsed"]
     log = (run / "log.jsonl").open("a")

@@ -103,3 +103,18 @@ def test_driver_end_to_end_quick(base, tmp_path):
     assert s["retrofit"]["train_steps"] == 2 and s["segment_len"] == 32
     assert s["losses"]["base, memory off"] == pytest.approx(s["transformers_window_loss"], abs=1e-4)
     assert [(c["length"], c["depth"]) for c in s["retrofit"]["passkey"]] == [(128, "start"), (128, "middle")]
+
+
+def test_write_penalty_reaches_a_converted_models_branches(converted, tmp_path):
+    """The retrofit's write penalty is on the memory branches' write strength, as on docqa's own
+    attention layers: the log reports it and the strength falls below a run without it."""
+    from docqa.train.loop import TrainConfig, train
+
+    runs = {}
+    for name, penalty in (("free", 0.0), ("sparse", 5.0)):
+        tc = TrainConfig(init_from=str(converted("llama", 64)), batch=2, steps=6, warmup=1, lr=3e-2,
+                         min_segments=3, max_segments=3, start_max_segments=3, eval_every=0, write_penalty=penalty)
+        train(tmp_path / name, tc)
+        runs[name] = [json.loads(line)["write"] for line in (tmp_path / name / "log.jsonl").read_text().splitlines()]
+    assert runs["free"][0] == pytest.approx(0.5, abs=1e-3)  # zero weights: sigmoid(0) on every token
+    assert runs["sparse"][-1] < runs["free"][-1] - 0.05
