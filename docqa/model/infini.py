@@ -96,12 +96,12 @@ def memory_write(cfg: ModelConfig, M: torch.Tensor, z: torch.Tensor, sk: torch.T
 # forming T, from one triangular solve with the unknown on the left:
 #
 #   X A = K^T  =>  X = K^T A^-1 (Dk, S),   K^T T = X diag(beta),
-#   G = K^T T K = (X diag(beta)) K,   Q = K^T T V = (X diag(beta)) V,
+#   G = K^T T K = (X diag(beta)) K,   Q = K^T T V = (X diag(beta)) V.
 #
-# and G and Q as one product (X diag(beta)) [K | V] (Dk, Dk + Dv). Why this way round: a solve
-# for X (Dk rows, `left=False`) runs ~3x faster here (MKL, one CPU thread) than the same solve
-# written as A^T Y = K (Dk columns, Y = X^T); its result comes back in column-major layout, and
-# scaling its columns by beta writes it out row-major for the product.
+# (one product with [K | V] would need a copy of both to join them)
+#
+# Why this way round: the solve for X (`left=False`) runs ~3x faster here (MKL, one CPU thread)
+# than the same solve written as A^T Y = K (Y = X^T), which the code did before.
 #
 # Exactness: every step is per segment and per (batch, head) matrix (batched solves and matmuls
 # give each matrix the bits it gets alone), so the memory path's float32 bits do not depend on
@@ -132,9 +132,9 @@ def delta_transition(sk: torch.Tensor, v: torch.Tensor, beta: torch.Tensor) -> T
     A = bk @ sk.transpose(-1, -2)  # diag(beta) K K^T  (..., S, S); only tril(., -1) is read
     X = torch.linalg.solve_triangular(A, sk.transpose(-1, -2), upper=False, left=False,
                                       unitriangular=True)  # K^T A^-1  (..., Dk, S)
-    GQ = (X * beta.unsqueeze(-2)) @ torch.cat([sk, v], -1)  # K^T T [K | V]  (..., Dk, Dk + Dv)
+    KtT = X * beta.unsqueeze(-2)  # K^T T = X diag(beta)  (..., Dk, S)
     eye = torch.eye(Dk, dtype=sk.dtype, device=sk.device)
-    return Transition(eye - GQ[..., :Dk], GQ[..., Dk:], bk.sum(-2))
+    return Transition(eye - KtT @ sk, KtT @ v, bk.sum(-2))
 
 
 def delta_scan(M: torch.Tensor, z: torch.Tensor, sk: torch.Tensor, v: torch.Tensor,
