@@ -25,12 +25,16 @@ from docqa.memory import LayerMemory
 from docqa.model.config import FEATURE_MAPS, UPDATE_RULES, ModelConfig
 
 
-def feature_map(x: torch.Tensor, kind: str) -> torch.Tensor:
-    """sigma in eq. 7-9."""
+def feature_map(x: torch.Tensor, kind: str, dense: bool = False) -> torch.Tensor:
+    """sigma in eq. 7-9. `dense`: the result in a contiguous tensor whatever x's layout (written
+    there by the map's last pass, not copied after it, where no gradient is wanted)."""
+    if dense and torch.is_grad_enabled() and x.requires_grad:  # out= does not record a gradient
+        return feature_map(x, kind).contiguous()
+    out = torch.empty(x.shape, dtype=x.dtype, device=x.device) if dense else None
     if kind == "elu1":
-        return F.elu(x) + 1.0
+        return torch.add(F.elu(x), 1.0, out=out)
     if kind == "l2":  # F.normalize's arithmetic (same bits), without its slower generic norm
-        return x / torch.linalg.vector_norm(x, dim=-1, keepdim=True).clamp_min(1e-12)
+        return torch.div(x, torch.linalg.vector_norm(x, dim=-1, keepdim=True).clamp_min(1e-12), out=out)
     raise ConfigError(f"feature_map={kind!r}; choose one of {FEATURE_MAPS}")
 
 
@@ -181,8 +185,7 @@ def memory_scan(cfg, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta: to
     with torch.autocast(device_type=q.device.type, enabled=False):
         # contiguous copies first (q, k are strided views of the projection): the feature map runs
         # ~3x faster on them, and the batched products need them (see delta_scan)
-        dense = dict(dtype=dt, memory_format=torch.contiguous_format)
-        sq, sk = feature_map(q.to(**dense), cfg.feature_map), feature_map(k.to(**dense), cfg.feature_map)
+        sq, sk = feature_map(q.to(dt), cfg.feature_map, dense=True), feature_map(k.to(dt), cfg.feature_map, dense=True)
         vv, bb = v.to(dt), beta.to(dt)
         M, z = mem.M.to(dt), mem.z.to(dt)
         if cfg.update == "token_delta":  # a chunk of segments at once: see delta_transition
