@@ -1,8 +1,9 @@
 """Model throughput on this machine: `ingest` tokens/s with and without the memory path for each
-update rule, batched against sequential streams, and (on a GPU) the achieved TFLOP/s against
+update rule, batched against sequential streams, tokens/s by the shape of a call (what a batch
+can win), and (on a GPU) the achieved TFLOP/s against
 the device's bf16 peak. A script, not a test: it prints markdown tables (docs/bench/model.md).
 
-    python benchmarks/bench_model.py [--tables rules,batched,flops] [--preset small] [--set n_head=2]
+    python benchmarks/bench_model.py [--tables rules,batched,calls,flops] [--preset small] [--set n_head=2]
         [--tokens 65536] [--threads 1] [--repeats 5] [--clock wall|cpu] [--streams 8]
         [--device cpu|cuda] [--dtype fp32|bf16|fp16] [--flops-presets small,base] [--peak-tflops X]
 
@@ -139,6 +140,31 @@ def batched_table(args, cfg, tokens: torch.Tensor, device: torch.device) -> None
         print(f"| {name} | {n * length / sec:,.0f} | {t['sequential'] / sec:.2f} |")
 
 
+def calls_table(args, cfg, device: torch.device) -> None:
+    """Tokens/s of `ingest` calls by shape (streams in the batch x segments per stream), each shape
+    fed about --tokens tokens: what batching streams can win on this device. A call has a fixed
+    cost (Python, op dispatch, small products); a batch spreads it over more tokens, and gains
+    nothing once one stream's call is large enough to keep the device busy."""
+    model = InfiniTransformer(cfg).to(device).eval()
+    S = cfg.segment_len
+    shapes = [(1, 1), (1, 4), (1, 16), (args.streams, 1), (args.streams, 2), (args.streams, 4), (args.streams, 16)]
+    batches = {shape: torch.randint(0, 256, shape[:1] + (shape[1] * S,), device=device) for shape in shapes}
+    calls = {shape: max(1, args.tokens // batch.numel()) for shape, batch in batches.items()}
+
+    def feed(shape):
+        for _ in range(calls[shape]):
+            model.ingest(batches[shape], model.new_memory(shape[0]))
+
+    t = best_of({shape: (lambda shape=shape: feed(shape)) for shape in shapes}, args.repeats, args.clock, device)
+    print("| streams per call | segments per stream | tokens per call | ms per call | tokens/s | relative |")
+    print("|---|---|---|---|---|---|")
+    first = batches[shapes[0]].numel() * calls[shapes[0]] / t[shapes[0]]
+    for shape in shapes:
+        n, ms = batches[shape].numel(), 1e3 * t[shape] / calls[shape]
+        rate = n * calls[shape] / t[shape]
+        print(f"| {shape[0]} | {shape[1]} | {n:,} | {ms:.2f} | {rate:,.0f} | {rate / first:.2f} |")
+
+
 def flops_table(args, tokens: torch.Tensor, device: torch.device) -> None:
     """Tokens/s and achieved TFLOP/s per preset, memory on and off."""
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
@@ -162,7 +188,8 @@ def flops_table(args, tokens: torch.Tensor, device: torch.device) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tables", default="rules,batched", help="Which tables: rules, batched, flops (comma-separated).")
+    ap.add_argument("--tables", default="rules,batched",
+                    help="Which tables: rules, batched, calls, flops (comma-separated).")
     ap.add_argument("--tokens", type=int, default=65536, help="Tokens per measurement (per batch for the streams).")
     ap.add_argument("--batch", type=int, default=1, help="Streams in lockstep in the rules and flops tables.")
     ap.add_argument("--threads", type=int, default=1)
@@ -187,8 +214,8 @@ def main() -> None:
     except DocqaError as e:
         raise SystemExit(f"error: {e}") from None
     tables = args.tables.split(",")
-    if not set(tables) <= {"rules", "batched", "flops"}:
-        raise SystemExit(f"error: --tables {args.tables}: choose from rules, batched, flops")
+    if not set(tables) <= {"rules", "batched", "calls", "flops"}:
+        raise SystemExit(f"error: --tables {args.tables}: choose from rules, batched, calls, flops")
     cfg_of = lambda **kw: ModelConfig.from_name(args.preset, **{**kw, **parse_sets(args.set)})  # noqa: E731
     cfg = cfg_of()
     print(f"ingest throughput, preset {' '.join([args.preset, *args.set])} (d_head {cfg.d_head}, segment "
@@ -201,6 +228,9 @@ def main() -> None:
             print()
         if "batched" in tables:
             batched_table(args, cfg, torch.randint(0, 256, (1, args.tokens), device=device), device)
+            print()
+        if "calls" in tables:
+            calls_table(args, cfg, device)
             print()
         if "flops" in tables:
             flops_table(args, tokens, device)

@@ -183,9 +183,10 @@ def memory_scan(cfg, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta: to
     """
     dt = memory_dtype(q)
     with torch.autocast(device_type=q.device.type, enabled=False):
-        # contiguous copies first (q, k are strided views of the projection): the feature map runs
-        # ~3x faster on them, and the batched products need them (see delta_scan)
-        sq, sk = feature_map(q.to(dt), cfg.feature_map, dense=True), feature_map(k.to(dt), cfg.feature_map, dense=True)
+        # q and k are strided views of the projection; the batched products want contiguous
+        # matrices (see delta_scan), which the feature map's last pass writes
+        sq = feature_map(q.to(dt), cfg.feature_map, dense=True)
+        sk = feature_map(k.to(dt), cfg.feature_map, dense=True)
         vv, bb = v.to(dt), beta.to(dt)
         M, z = mem.M.to(dt), mem.z.to(dt)
         if cfg.update == "token_delta":  # a chunk of segments at once: see delta_transition

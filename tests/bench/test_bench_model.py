@@ -1,5 +1,5 @@
 """benchmarks/bench_model.py, CPU-checked (issue 14, item 5): its FLOP count agrees with torch's
-own count of the matrix products an ingest runs, and the script prints its three tables
+own count of the matrix products an ingest runs, and the script prints its four tables
 (the GPU table included, on the CPU). No timing is asserted."""
 
 from __future__ import annotations
@@ -50,13 +50,17 @@ def test_flop_count_matches_torchs_count_of_the_matrix_products(overrides, use_m
 def test_the_script_prints_its_tables_on_cpu():
     out = subprocess.run(
         [sys.executable, str(SCRIPT), "--preset", "test", "--tokens", "512", "--repeats", "1", "--streams", "4",
-         "--tables", "rules,batched,flops", "--flops-presets", "test", "--peak-tflops", "1", "--clock", "cpu"],
+         "--tables", "rules,batched,calls,flops", "--flops-presets", "test", "--peak-tflops", "1", "--clock", "cpu"],
         capture_output=True, text=True, check=True, timeout=300).stdout
     rows = [line for line in out.splitlines() if line.startswith("| ") and not line.startswith("| ---")]
     assert sum("token_delta" in r for r in rows) == 2 and sum("| linear |" in r for r in rows) == 2
     assert [r.split(" |")[0] for r in rows if r.startswith(("| sequential", "| batched"))] == [
         "| sequential", "| batched (ingest_streams)", "| batched (lockstep (B, T))"]
     assert "| 4 streams of 128 tokens, documents of 128 |" in out
+    S = ModelConfig.from_name("test").segment_len
+    calls = [r.split(" | ")[:3] for r in rows if re.match(r"\| [14] \| (1|2|4|16) \|", r)]
+    assert calls == [[f"| {b}", f"{n}", f"{b * n * S:,}"] for b, n in
+                     [(1, 1), (1, 4), (1, 16), (4, 1), (4, 2), (4, 4), (4, 16)]], calls
     flops = [r for r in rows if r.startswith("| test |")]
     assert [r.split("|")[3].strip() for r in flops] == ["off", "on"]
     assert all(re.search(r"\| [\d.e-]+ \| [\d.]+% \|$", r) for r in flops), flops
@@ -64,7 +68,7 @@ def test_the_script_prints_its_tables_on_cpu():
 
 
 def test_the_script_refuses_what_it_cannot_measure():
-    for args, message in [(["--tables", "speed"], "--tables speed: choose from rules, batched, flops"),
+    for args, message in [(["--tables", "speed"], "--tables speed: choose from rules, batched, calls, flops"),
                           (["--dtype", "bf16"], "--dtype bf16 runs on CUDA only")]:
         done = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=120)
         assert done.returncode == 1 and message in done.stderr, done.stderr
