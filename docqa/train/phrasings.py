@@ -129,6 +129,42 @@ VALUE_WORDS = [
     "anchor", "bottle", "candle", "hammer", "ladder", "mirror", "pillow", "rocket", "saddle",
     "trumpet", "violin", "wagon", "blossom", "meadow", "summit", "thunder", "valley", "winter",
 ]
+
+# Open subjects for training needles and facts: "{word} {kind}" ("harbour code", "buffer
+# number"), about 1,900 of them, so that a subject is an arbitrary key to match, not one of 30
+# memorised phrases. Held-out subjects stay unseen: their words are left out of the pool.
+OPEN_WORDS = [
+    "amber", "anvil", "archive", "arrow", "atlas", "autumn", "backup", "balcony", "banner",
+    "barrel", "basement", "beacon", "bicycle", "billing", "blanket", "boiler", "border", "bridge",
+    "bucket", "buffer", "cabin", "cable", "cactus", "camera", "canal", "canvas", "cargo", "carpet",
+    "castle", "cellar", "census", "channel", "chapter", "chess", "circuit", "clinic", "closet",
+    "cluster", "compass", "console", "contract", "cottage", "courier", "crystal", "customer",
+    "dagger", "dashboard", "delivery", "desk", "device", "diary", "drawer", "engine", "entry",
+    "factory", "ferry", "festival", "folder", "fountain", "freezer", "furnace", "gallery",
+    "garden", "gateway", "harbour", "helmet", "highway", "hotel", "island", "jacket", "journal",
+    "kernel", "kettle", "kingdom", "lantern", "laptop", "lecture", "ledger", "library", "lobby",
+    "machine", "mailbox", "mansion", "market", "member", "mission", "monitor", "museum",
+    "network", "office", "orchard", "package", "paddle", "palace", "parking", "patient",
+    "pavilion", "payroll", "pipeline", "planet", "platform", "printer", "project", "puzzle",
+    "quarry", "radio", "railway", "recipe", "record", "region", "rental", "reservoir", "ribbon",
+    "router", "sailboat", "satellite", "scanner", "schedule", "school", "sensor", "server",
+    "shelter", "shipment", "signal", "socket", "station", "storage", "studio", "subway", "supply",
+    "surgery", "tablet", "terminal", "theatre", "ticket", "timber", "tower", "tractor", "trailer",
+    "tunnel", "uniform", "utility", "vehicle", "village", "voucher", "warehouse", "website",
+    "window", "workshop", "yacht",
+]
+OPEN_KINDS = ["code", "number", "key", "word", "value", "id", "name", "setting", "password",
+              "token", "label", "pin", "reference"]
+
+
+def open_subject(rng: random.Random) -> str:
+    """A training subject drawn from OPEN_WORDS x OPEN_KINDS, never a held-out subject."""
+    while True:
+        s = f"{rng.choice(OPEN_WORDS)} {rng.choice(OPEN_KINDS)}"
+        if s not in _HELDOUT_SUBJECTS:
+            return s
+
+
 SPLITS = ("train", "heldout", "all")
 
 
@@ -149,3 +185,6 @@ def value(rng: random.Random, kind: str | None = None) -> str:
         return rng.choice(VALUE_WORDS)
     letters = "ABCDEFGHJKLMNPQRSTUVWXYZ"
     return rng.choice(letters) + rng.choice(letters) + "-" + "".join(rng.choice("0123456789") for _ in range(4))
+
+
+_HELDOUT_SUBJECTS = set(split(SUBJECTS, "heldout"))

@@ -199,20 +199,29 @@ def kv_facts(rng: random.Random, n: int, varied: bool) -> list[Fact]:
     return out
 
 
-def needle_facts(rng: random.Random, split: str = "train", kind: str | None = None) -> list[Fact]:
+def _subject(rng: random.Random, split: str, open_subjects: float) -> str:
+    """A subject from the split's list or, for training and with chance `open_subjects`, an open one."""
+    if split == "train" and open_subjects and rng.random() < open_subjects:
+        return ph.open_subject(rng)
+    return rng.choice(ph.split(ph.SUBJECTS, split))
+
+
+def needle_facts(rng: random.Random, split: str = "train", kind: str | None = None,
+                 open_subjects: float = 0.0) -> list[Fact]:
     """One needle: a subject, a statement frame and a question frame from the split's lists."""
-    s = rng.choice(ph.split(ph.SUBJECTS, split))
+    s = _subject(rng, split, open_subjects)
     v = ph.value(rng, kind)
     st, q = rng.choice(ph.split(ph.STATEMENTS, split)), rng.choice(ph.split(ph.QUESTIONS, split))
     return [(" " + st.format(s=s, v=v) + " ", (q.format(s=s), v))]
 
 
-def named_facts(rng: random.Random, n: int, split: str = "train", kind: str | None = None) -> list[Fact]:
+def named_facts(rng: random.Random, n: int, split: str = "train", kind: str | None = None,
+                open_subjects: float = 0.0) -> list[Fact]:
     """n facts about distinct names that share one subject, so only the name tells them apart."""
     names = ph.split(ph.NAMES, split)
     if n > len(names):
         raise ValueError(f"{n} named facts need {n} distinct names; the {split} list has {len(names)}")
-    s = rng.choice(ph.split(ph.SUBJECTS, split))
+    s = _subject(rng, split, open_subjects)
     statements, questions = ph.split(ph.FACT_STATEMENTS, split), ph.split(ph.FACT_QUESTIONS, split)
     out = []
     for k in rng.sample(names, n):
@@ -295,7 +304,7 @@ TASKS = ("passkey", "needle", "facts", "track", "code")
 
 def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, task: str,
                 max_facts: int = 8, split: str = "train", code: CodeFiles | None = None,
-                questions: int = 1) -> TaskDoc:
+                questions: int = 1, open_subjects: float = 0.0) -> TaskDoc:
     """One document of a named task, sized to fit n_tokens; a named-facts document asks up to
     `questions` of its facts."""
     if task == "code":
@@ -306,12 +315,12 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
     if task == "passkey":
         return build_doc(tok, rng, filler, n_tokens, S, passkey_facts(rng), 0, task=task)
     if task == "needle":
-        return build_doc(tok, rng, filler, n_tokens, S, needle_facts(rng, split), 0, task=task)
+        return build_doc(tok, rng, filler, n_tokens, S, needle_facts(rng, split, open_subjects=open_subjects), 0, task=task)
     if task == "facts":
         if questions > 1:  # leave a segment's room for the further questions and answers
             room -= S
         n = max(1, min(rng.randint(1, max_facts), room // 40))
-        facts = named_facts(rng, n, split)
+        facts = named_facts(rng, n, split, open_subjects=open_subjects)
         if questions > 1 and n > 1:
             asks = rng.sample(range(n), min(n, questions))
             extra = [qa_tokens(tok, *facts[i][1]) for i in asks[1:]]
@@ -328,14 +337,15 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
 
 def sample_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int,
                multi_fraction: float = 0.3, max_facts: int = 4, mix: dict[str, float] | None = None,
-               code: CodeFiles | None = None, questions: int = 1) -> TaskDoc:
+               code: CodeFiles | None = None, questions: int = 1, open_subjects: float = 0.0) -> TaskDoc:
     """A training document. With `mix` ({task: weight}), a task drawn by weight; without it the
     byte-level recipe: a passkey, or several key-value facts (varied phrasing) asking one."""
     if mix:
         if code is not None and n_tokens < code.min_tokens(S):  # too short for a whole module
             mix = {t: w for t, w in mix.items() if t != "code"}
         task = rng.choices(list(mix), weights=list(mix.values()))[0]
-        return sample_task(tok, rng, filler, n_tokens, S, task, max_facts, code=code, questions=questions)
+        return sample_task(tok, rng, filler, n_tokens, S, task, max_facts, code=code, questions=questions,
+                           open_subjects=open_subjects)
     room = (n_tokens // S - 1) * S - 32
     if rng.random() < multi_fraction and room >= 48:
         facts = kv_facts(rng, min(rng.randint(1, max_facts), room // 48), varied=True)

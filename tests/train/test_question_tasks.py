@@ -146,3 +146,36 @@ def test_one_question_draws_the_stream_of_earlier_runs(bpe):
         n = max(1, min(rng.randint(1, 6), room // 40))
         facts = named_facts(rng, n, "train")
         assert doc.tokens == build_doc(bpe, rng, filler, n_tokens, S, facts, rng.randrange(n), task="facts").tokens
+
+
+def test_open_subjects_never_use_a_heldout_subject_or_its_word():
+    heldout = ph.split(ph.SUBJECTS, "heldout")
+    assert not {s.split()[0] for s in heldout} & set(ph.OPEN_WORDS)
+    rng = random.Random(0)
+    subjects = {ph.open_subject(rng) for _ in range(3000)}
+    assert len(subjects) > 1000 and not subjects & set(heldout)
+
+
+def test_open_subjects_replace_training_subjects_only_in_training():
+    def subjects(split, share, seed=0):
+        rng = random.Random(seed)
+        out = []
+        for _ in range(200):
+            statement, (question, v) = needle_facts(rng, split, open_subjects=share)[0]
+            out.append(next(s for s in ph.SUBJECTS + [f"{w} {k}" for w in ph.OPEN_WORDS for k in ph.OPEN_KINDS]
+                            if s in question))
+        return out
+
+    closed, opened = subjects("train", 0.0), subjects("train", 0.5)
+    assert set(closed) <= set(ph.split(ph.SUBJECTS, "train"))
+    assert 0.3 < sum(s not in ph.SUBJECTS for s in opened) / len(opened) < 0.7
+    assert set(subjects("heldout", 1.0)) <= set(ph.split(ph.SUBJECTS, "heldout"))  # the bench's split untouched
+    # a share of 0 draws nothing extra: documents of earlier runs replay unchanged
+    assert [needle_facts(random.Random(3), "train") for _ in range(5)] == \
+        [needle_facts(random.Random(3), "train", open_subjects=0.0) for _ in range(5)]
+
+
+def test_named_facts_share_one_open_subject():
+    facts = named_facts(random.Random(1), 4, "train", open_subjects=1.0)
+    subject = next(f"{w} {k}" for w in ph.OPEN_WORDS for k in ph.OPEN_KINDS if f"{w} {k}" in facts[0][1][0])
+    assert all(subject in question for _, (question, _) in facts)
