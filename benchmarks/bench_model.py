@@ -125,15 +125,17 @@ def batched_table(args, cfg, tokens: torch.Tensor, device: torch.device) -> None
     def batched():
         memories = [model.new_memory(1) for _ in range(n)]
         for pieces in zip(*docs):
-            memories = ingest_streams(model, list(pieces), memories)
+            memories = ingest_streams(model, list(pieces), memories, chunk_segments=args.batch_chunk)
 
     def lockstep():
         memory = model.new_memory(n)
         for pieces in zip(*docs):
-            memory = model.ingest(torch.cat(pieces), memory)
+            memory = model.ingest(torch.cat(pieces), memory, chunk_segments=args.batch_chunk)
 
     t = best_of({"sequential": sequential, "batched (ingest_streams)": batched, "batched (lockstep (B, T))": lockstep},
                 args.repeats, args.clock, device)
+    if args.batch_chunk != 16:
+        print(f"batched variants: at most {args.batch_chunk} segments per stream per call (sequential: 16)\n")
     print(f"| {n} streams of {length:,} tokens, documents of {doc:,} | tokens/s | relative |")
     print("|---|---|---|")
     for name, sec in t.items():
@@ -201,6 +203,8 @@ def main() -> None:
     ap.add_argument("--streams", type=int, default=8, help="Streams of the batched table.")
     ap.add_argument("--doc-tokens", type=int, default=None,
                     help="Batched table: feed each stream as documents of this many tokens (default: one call).")
+    ap.add_argument("--batch-chunk", type=int, default=16,
+                    help="Batched table: segments per stream in one call of the batched variants (chunk_segments).")
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32")
     ap.add_argument("--flops-presets", default="small,base", help="Presets of the flops table.")
