@@ -143,10 +143,7 @@ def sample(logits: torch.Tensor, temperature: float, top_k: int | None,
     return int(torch.multinomial(torch.softmax(logits, -1), 1, generator=generator))
 
 
-# Answer tokens kept free after the question in its segment. Training ends every question's
-# segment with the question and its answer (docqa.train.tasks.build_doc: filler, question, a few
-# answer tokens and <|end|>, then the segment's end), so a question that starts too late in the
-# pending tail is moved into a segment of its own (`question_cut`). 6 is the longest answer of the
+# Answer tokens kept free after the question in its segment: 6 is the longest answer of the
 # needle, named-fact and tracking tasks with the BPE tokenizer, <|end|> included; on the recall
 # bench in unseen prose 4 recalled less where questions had straddled and 8 no more than 6
 # (docs/TRAINING.md, "The question's segment").
@@ -155,20 +152,21 @@ ANSWER_RESERVE = 6
 
 def question_cut(pending: int, prompt: int, segment_len: int, reserve: int = ANSWER_RESERVE) -> int:
     """How many of the `pending` tokens before a prompt to write to memory as a segment of their
-    own, so that the rest of them, the prompt and `reserve` answer tokens fit in one segment, as
-    training lays a question out. 0 when they fit already; 0 too when the prompt and the reserve
-    alone exceed a segment: there is nothing to align, and the prompt runs on past a segment
-    boundary as it comes (a long chat history, a long question)."""
-    over = pending + prompt + reserve - segment_len
-    return over if over > 0 and prompt + reserve <= segment_len else 0
+    own: all of them, so that the question opens a segment and every fact reaches it through the
+    memory. Training always stores a fact in a segment before the question's (docqa.train.tasks.
+    build_doc), and a model trained so does not copy a fact from the question's own segment: with
+    a needle in the last 100 tokens of 1,124 (the pending tail), bpe-c2 recalled 0 of 20 when the
+    tail stayed in the question's segment and 20 of 20 when it was written first (docs/TRAINING.md,
+    "The pending tail"). 0 when the prompt and the reserve alone exceed a segment (a long chat
+    history): the prompt then continues the tail and runs on past a segment boundary as it comes."""
+    return pending if prompt + reserve <= segment_len else 0
 
 
 def question_memory(model: MemoryModel, memory: Memory, prompt_len: int, reserve: int = ANSWER_RESERVE,
                     use_memory: bool = True) -> Memory:
     """The memory to run a prompt of `prompt_len` tokens from (what `generate` and attribution's
-    `score` do): `memory` itself, or, where the prompt would straddle a segment boundary (see
-    `question_cut`), a scratch copy in which the oldest pending tokens were written as a short
-    segment, the rest still pending. `memory` is never modified."""
+    `score` do): `memory` itself, or (see `question_cut`) a scratch copy in which the pending
+    tokens were written as a short segment. `memory` is never modified."""
     k = question_cut(memory.pending.shape[1], prompt_len, model.segment_len, reserve)
     if k == 0:
         return memory
@@ -182,8 +180,8 @@ def generate(model: MemoryModel, prompt: Iterable[int], memory: Memory, max_new_
              generator: torch.Generator | None = None, use_memory: bool = True,
              reserve: int = ANSWER_RESERVE) -> Iterator[int]:
     """Yield answer tokens one by one. Stops after a token in `stop_ids` (not yielded) or after
-    `max_new_tokens`. The prompt and `reserve` answer tokens are kept in one segment where they
-    fit (`question_memory`). `memory` is read-only; every write goes to a scratch copy."""
+    `max_new_tokens`. The pending tail is written first, so that the prompt opens a segment
+    (`question_memory`). `memory` is read-only; every write goes to a scratch copy."""
     device = model.device
     prompt = torch.tensor([list(prompt)], dtype=torch.long, device=device)
     if prompt.shape[1] == 0 and memory.pending.shape[1] == 0:

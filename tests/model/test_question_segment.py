@@ -54,12 +54,11 @@ def spy_writes(monkeypatch, *modules):
 
 
 @pytest.mark.parametrize("pending, prompt, reserve, cut", [
-    (0, 11, 6, 0), (5, 5, 6, 0),  # fits: nothing to write early
-    (13, 5, 6, 8), (15, 1, 0, 0), (15, 2, 0, 1),  # the oldest pending tokens go, just enough of them
-    (13, 10, 6, 13),  # prompt and reserve fill the segment: the whole tail goes, the question opens a segment
+    (0, 11, 6, 0),  # nothing pending: the question opens a segment already
+    (5, 5, 6, 5), (13, 5, 6, 13), (15, 1, 0, 15), (13, 10, 6, 13),  # the whole tail goes to memory first
     (13, 11, 6, 0), (3, 17, 0, 0),  # prompt and reserve alone exceed a segment: nothing to align
 ])
-def test_question_cut_writes_just_enough_of_the_pending_tail(pending, prompt, reserve, cut):
+def test_question_cut_writes_the_whole_pending_tail_first(pending, prompt, reserve, cut):
     assert question_cut(pending, prompt, S, reserve) == cut
 
 
@@ -71,9 +70,9 @@ def test_a_question_that_would_straddle_a_boundary_is_asked_in_a_segment_of_its_
     before = memory.clone()
     written = spy_writes(monkeypatch)
     answer = list(generate(model, [1, 2, 3, 4, 5], memory, max_new_tokens=4))
-    # only the oldest 13 + 5 + reserve - 16 pending tokens are written before the question, as a
-    # short segment; the question and its answer stay in the next segment
-    assert written == [13 + 5 + ANSWER_RESERVE - S] * model.cfg.n_layer
+    # the 13 pending tokens are written before the question, as a short segment; the question
+    # and its answer open the next segment
+    assert written == [13] * model.cfg.n_layer
     assert len(answer) == 4
     assert memory.equal(before)  # the snapshot is never modified
 
@@ -84,10 +83,10 @@ def test_the_early_boundary_equals_the_float64_reference_cut_at_the_same_place(v
     history, prompt, more = tokens(45, 1), tokens(5, 2), tokens(14, 3)  # more crosses the next boundary
     memory = model.ingest(history, model.new_memory(1))
     aligned = question_memory(model, memory, prompt.shape[1], reserve=6)
-    assert aligned.segments == 3 and torch.equal(aligned.pending, history[:, 40:])  # cut after 8 of 13
+    assert aligned.segments == 3 and aligned.pending.shape[1] == 0  # the 13 pending tokens written alone
     dec = model.decoder(aligned)
     got = [dec.feed(prompt)] + [dec.feed(more[:, j:j + 1]) for j in range(more.shape[1] - 1)]
-    ref, _ = naive_forward(model, torch.cat([history, prompt, more], 1), cuts=[40])
+    ref, _ = naive_forward(model, torch.cat([history, prompt, more], 1), cuts=[45])
     torch.testing.assert_close(torch.cat(got), ref[0, 49:-1], rtol=1e-9, atol=1e-9)
     uncut, _ = naive_forward(model, torch.cat([history, prompt], 1))
     assert not torch.allclose(got[0], uncut[0, -1:], atol=1e-6)  # the cut changed what the question reads
@@ -95,7 +94,7 @@ def test_the_early_boundary_equals_the_float64_reference_cut_at_the_same_place(v
 
 @pytest.mark.parametrize("variant", VARIANTS[:2], ids=ids)
 def test_the_early_boundary_equals_forward_on_a_stream_cut_there(variant, monkeypatch):
-    """float32: the short segment through forward() itself (a segment length of 8 for it alone)."""
+    """float32: the short segment through forward() itself (a segment length of 13 for it alone)."""
     model = make(torch.float32, **variant)
     history, prompt, more = tokens(45, 1), tokens(5, 2), tokens(14, 3)
     memory = model.ingest(history, model.new_memory(1))
@@ -103,12 +102,12 @@ def test_the_early_boundary_equals_forward_on_a_stream_cut_there(variant, monkey
     got = torch.cat([dec.feed(prompt)] + [dec.feed(more[:, j:j + 1]) for j in range(more.shape[1] - 1)])
     with torch.no_grad():
         ref = model.ingest(history[:, :32], model.new_memory(1))
-        monkeypatch.setattr(model.cfg, "segment_len", 8)
-        _, ref = model(history[:, 32:40], ref)
+        monkeypatch.setattr(model.cfg, "segment_len", 13)
+        _, ref = model(history[:, 32:45], ref)
         monkeypatch.setattr(model.cfg, "segment_len", S)
         assert ref.segments == 3 and ref.pending.shape[1] == 0
-        logits, _ = model(torch.cat([history[:, 40:], prompt, more], 1), ref)
-    torch.testing.assert_close(got, logits[0, 9:-1], rtol=1e-5, atol=1e-5)
+        logits, _ = model(torch.cat([prompt, more], 1), ref)
+    torch.testing.assert_close(got, logits[0, 4:-1], rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("variant", VARIANTS[:2], ids=ids)
@@ -116,7 +115,7 @@ def test_a_short_first_segment_on_an_empty_memory_reads_no_nan(variant):
     model = make(torch.float32, **variant)
     memory = model.ingest(tokens(12, 1), model.new_memory(1))  # nothing written yet, 12 pending
     aligned = question_memory(model, memory, 5, reserve=6)
-    assert aligned.segments == 1 and aligned.pending.shape[1] == 5
+    assert aligned.segments == 1 and aligned.pending.shape[1] == 0
     assert all(torch.isfinite(m.M).all() and torch.isfinite(m.z).all() for m in aligned.layers)
     assert torch.isfinite(model.decoder(aligned).feed(tokens(5, 2))).all()
     assert memory.segments == 0 and memory.pending.shape[1] == 12
@@ -137,11 +136,11 @@ def test_use_memory_off_writes_nothing_and_still_cuts(monkeypatch):
     model = make(torch.float32)
     memory = model.ingest(tokens(45, 1), model.new_memory(1))
     aligned = question_memory(model, memory, 5, reserve=6, use_memory=False)
-    assert aligned.segments == 3 and aligned.pending.shape[1] == 5
+    assert aligned.segments == 3 and aligned.pending.shape[1] == 0
     assert all(torch.equal(a.M, b.M) for a, b in zip(aligned.layers, memory.layers))
     plain = model.decoder(aligned, use_memory=False).feed(tokens(5, 2))
-    with torch.no_grad():  # memory off: each segment alone, so the question's segment is the tail + prompt
-        logits, _ = model(torch.cat([memory.pending[:, 8:], tokens(5, 2)], 1), model.new_memory(1), use_memory=False)
+    with torch.no_grad():  # memory off: each segment alone, so the question's segment is the prompt alone
+        logits, _ = model(tokens(5, 2), model.new_memory(1), use_memory=False)
     torch.testing.assert_close(plain, logits[:, -1], rtol=1e-5, atol=1e-5)
 
 
@@ -159,14 +158,14 @@ def test_a_converted_model_cuts_exactly_as_forward_on_a_stream_cut_there(arch, c
     before = memory.clone()
     written = spy_writes(monkeypatch, hf)
     answer = list(generate(model, prompt[0].tolist(), memory, max_new_tokens=2, reserve=2))
-    assert written == [5 + 3 + 2 - 8] * len(model.layers) and len(answer) == 2  # 2 tail tokens, alone
+    assert written == [5] * len(model.layers) and len(answer) == 2  # the 5 tail tokens, alone
     dec = model.decoder(question_memory(model, memory, prompt.shape[1], reserve=2))
     got = torch.cat([dec.feed(prompt)] + [dec.feed(more[:, j:j + 1]) for j in range(more.shape[1] - 1)])
     with torch.no_grad():
         ref = model.ingest(history[:, :16], model.new_memory(1))
-        monkeypatch.setattr(model.cfg, "segment_len", 2)
-        _, ref = model(history[:, 16:18], ref)
+        monkeypatch.setattr(model.cfg, "segment_len", 5)
+        _, ref = model(history[:, 16:21], ref)
         monkeypatch.setattr(model.cfg, "segment_len", 8)
-        logits, _ = model(torch.cat([history[:, 18:], prompt, more], 1), ref)
-    torch.testing.assert_close(got, logits[0, 5:-1], rtol=1e-5, atol=1e-5)
+        logits, _ = model(torch.cat([prompt, more], 1), ref)
+    torch.testing.assert_close(got, logits[0, 2:-1], rtol=1e-5, atol=1e-5)
     assert memory.equal(before)
