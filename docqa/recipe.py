@@ -6,7 +6,7 @@
 It drives both training and the benches, so it sits above both (until issue 12 it was
 docqa.train.recipe, and made training import the benches).
 
-`bpe` (the subword candidate of December, checkpoints/bpe-c1) first trains the BPE tokenizer on the training text
+`bpe` (the subword candidate of December, checkpoints/bpe-c2) first trains the BPE tokenizer on the training text
 (docqa.train.vocab; `apt-get install python3-doc` adds the Python documentation to that text,
 man pages and /usr/share/doc come with Debian), then trains on questions about real text;
 `byte` replays the byte-level passkey model of November (the shipped default). Each phase is a `docqa train` run
@@ -42,11 +42,12 @@ BYTE_PHASES: list[tuple[str, int | None, dict]] = [
                      start_max_segments=64, curriculum_steps=300, code_fraction=0.25, save_every=50)),
 ]
 
-# Questions about text (docs/TRAINING.md, December): the candidate checkpoints/bpe-c1. Subword
-# tokens with numbers in groups of three digits, 2 heads of 64, a 128-token segment, a short
-# conv. s1 learns key-addressed recall of needles and named facts on the simple filler (run e3);
-# r1 moves to real text with documents still short (p3); r2 lengthens them to 16 segments with
-# the history bank on a quarter of the steps (p4, checkpoints/bpe-p4). Each stop_at is the step the bench chose.
+# Questions about text (docs/TRAINING.md, December): the candidates checkpoints/bpe-c1 (c1 at step
+# 200) and checkpoints/bpe-c2. Subword tokens with numbers in groups of three digits, 2 heads of 64,
+# a 128-token segment, a short conv. s1 learns key-addressed recall of needles and named facts on
+# the simple filler (run e3); r1 moves to real text with documents still short (p3); r2 lengthens
+# them to 16 segments with the history bank on a quarter of the steps (p4, checkpoints/bpe-p4). Each
+# stop_at is the step the bench chose.
 _COMMON = dict(lm_sample=0.1, lm_weight=0.1, eval_every=0, save_every=50)
 _REAL = dict(text="corpus", code_fraction=0.4, prose_fraction=0.5)
 BPE_PHASES: list[tuple[str, int | None, dict]] = [
@@ -69,10 +70,19 @@ BPE_PHASES: list[tuple[str, int | None, dict]] = [
                      text_ramp_steps=1, steps=1500, batch=16, min_segments=3, start_max_segments=4,
                      max_segments=8, curriculum_steps=300, lr=3e-3, warmup=20, max_facts=16, questions=4,
                      history_fraction=0.0)),
-    ("c1", 200, dict(_COMMON, **_REAL, task_mix={"facts": 2, "needle": 1, "track": 0.5, "passkey": 0.5},
+    ("c1", 500, dict(_COMMON, **_REAL, task_mix={"facts": 2, "needle": 1, "track": 0.5, "passkey": 0.5},
                      keep_every=50, text_ramp_steps=1, steps=1000, batch=8, min_segments=4, start_max_segments=8,
                      max_segments=24, curriculum_steps=200, lr=2e-3, warmup=20, max_facts=16, questions=4,
                      write_penalty=1.0, history_fraction=0.5)),
+    # c2 (checkpoints/bpe-c2) doubles the documents to 48 segments and the history bank to ~400
+    # segments, so 32K-token streams are in training; questions may start early in their segment
+    # (question_cut), and half the subjects are open ones (open_subjects). The run itself turned
+    # these on at steps 250, 300 and 400 (docs/TRAINING.md), so this phase is not its replay.
+    ("c2", 500, dict(_COMMON, **_REAL, task_mix={"facts": 2, "needle": 1, "track": 0.5, "passkey": 1},
+                     keep_every=50, save_every=25, text_ramp_steps=1, steps=800, batch=8, min_segments=6,
+                     start_max_segments=24, max_segments=48, curriculum_steps=300, lr=1.5e-3, warmup=20,
+                     max_facts=16, questions=4, write_penalty=1.0, history_fraction=0.5, history_advance=4,
+                     history_reset=0.01, question_cut=0.75, open_subjects=0.5)),
 ]
 RECIPES = {"bpe": BPE_PHASES, "byte": BYTE_PHASES}
 PHASES = BPE_PHASES
