@@ -288,17 +288,23 @@ class InfiniAttention(nn.Module):
             beta = torch.sigmoid(self.write_strength(x)).transpose(-1, -2)  # (..., H, T)
         return q, k, v, beta
 
-    def writes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The keys (B, H, T, Dk), before the feature map, and write strengths (B, H, T) this layer
-        writes into the memory for input x (B, T, C) that starts at a segment boundary: what a
-        diagnostic needs to see which tokens a stored fact competes with."""
+    def projections(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The queries and keys (B, H, T, D), before the feature map, and write strengths (B, H, T)
+        of this layer for input x (B, T, C) that starts at a segment boundary: what a diagnostic
+        needs to see which stored facts a read addresses and which tokens a fact competes with."""
         B, T, C = x.shape
         S = self.cfg.segment_len
         n_seg = -(-T // S)
         x = F.pad(x, (0, 0, 0, n_seg * S - T)).view(B, n_seg, S, C)  # as forward() sees it
-        _, k, _, beta = self._project(x)  # (B, N, H, S, Dk), (B, N, H, S)
-        k = k.transpose(1, 2).flatten(2, 3)[:, :, :T]
-        return k, beta.transpose(1, 2).flatten(2, 3)[:, :, :T]
+        q, k, _, beta = self._project(x)  # (B, N, H, S, D), (B, N, H, S)
+        q, k = (t.transpose(1, 2).flatten(2, 3)[:, :, :T] for t in (q, k))
+        return q, k, beta.transpose(1, 2).flatten(2, 3)[:, :, :T]
+
+    def writes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The keys (B, H, T, Dk), before the feature map, and write strengths (B, H, T) this layer
+        writes into the memory for input x (B, T, C) that starts at a segment boundary."""
+        _, k, beta = self.projections(x)
+        return k, beta
 
     def _mix(self, a_dot: torch.Tensor, a_mem: torch.Tensor | None) -> torch.Tensor:
         """Eq. 10: A = sigmoid(gate) A_mem + (1 - sigmoid(gate)) A_dot, then the output projection."""

@@ -254,21 +254,24 @@ def test_writes_are_the_keys_and_strengths_the_memory_is_written_with(monkeypatc
     scan = infini.memory_scan
 
     def spy(cfg, q, k, v, beta, mem, n_full):
-        seen.append((k, beta))
+        seen.append((q, k, beta))
         return scan(cfg, q, k, v, beta, mem, n_full)
 
     monkeypatch.setattr(infini, "memory_scan", spy)
-    got = []
+    got, queries = [], []
     hooks = [blk.attn.register_forward_pre_hook(lambda m, args: got.append(m.writes(args[0])))
              for blk in model.blocks]
+    hooks += [blk.attn.register_forward_pre_hook(lambda m, args: queries.append(m.projections(args[0])[0]))
+              for blk in model.blocks]
     x = torch.randint(0, model.cfg.vocab_size, (2, 3 * 7 + 4))
     with torch.no_grad():
         model(x)
     for h in hooks:
         h.remove()
     assert len(seen) == len(got) == model.cfg.n_layer
-    for (k, beta), (wk, wbeta) in zip(seen, got):
+    for (q, k, beta), (wk, wbeta), wq in zip(seen, got, queries):
         B, N, H, S, D = k.shape
+        torch.testing.assert_close(wq, q.transpose(1, 2).reshape(B, H, N * S, D)[:, :, :x.shape[1]], rtol=0, atol=0)
         torch.testing.assert_close(wk, k.transpose(1, 2).reshape(B, H, N * S, D)[:, :, :x.shape[1]], rtol=0, atol=0)
         torch.testing.assert_close(wbeta, beta.transpose(1, 2).reshape(B, H, N * S)[:, :, :x.shape[1]], rtol=0, atol=0)
 
