@@ -43,12 +43,13 @@ SEGMENT_LEN = 128  # a needle at the start of 4K tokens is 31 segments back, in 
 # The memory's training (TrainConfig fields; docs/retrofit.md says why each).
 RETROFIT_SET = dict(
     train_attention=True,  # the memory reads and writes with the attention's own q, k, v: let them adapt
-    task_mix={"passkey": 1, "needle": 1}, text="corpus", code_fraction=0.3, prose_fraction=0.3,
-    text_ramp_steps=1, batch=4, write_penalty=0.5, lr=1e-3, warmup=20,
+    task_mix={"passkey": 3, "needle": 1}, text="corpus", code_fraction=0.3, prose_fraction=0.3,
+    text_ramp_steps=1, batch=4, lr=3e-3, warmup=20,
     gate_lr=5e-2,  # the gate starts at -6 (the base model's output); Adam moves it ~gate_lr a step
-    min_segments=2, start_max_segments=4, max_segments=16, curriculum_steps=300,
-    lm_sample=0.1, lm_weight=0.1,  # some next-token loss on the text keeps the base model's skill
+    min_segments=2, start_max_segments=3, max_segments=12, curriculum_steps=400,
+    lm_sample=0.1, lm_weight=0.05,  # some next-token loss on the text keeps the base model's skill
     history_fraction=0.5, eval_every=0, save_every=50)
+
 QUICK_SET = dict(batch=1, min_segments=2, start_max_segments=2, max_segments=3, curriculum_steps=1,
                  save_every=1)
 
