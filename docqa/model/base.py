@@ -155,9 +155,9 @@ def question_cut(pending: int, prompt: int, segment_len: int, reserve: int = ANS
     own: all of them, so that the question opens a segment and every fact reaches it through the
     memory. Training always stores a fact in a segment before the question's (docqa.train.tasks.
     build_doc), and a model trained so does not copy a fact from the question's own segment: with
-    a needle in the last 100 tokens of 1,124 (the pending tail), bpe-c2 recalled 0 of 20 when the
-    tail stayed in the question's segment and 20 of 20 when it was written first (docs/TRAINING.md,
-    "The pending tail"). 0 when the prompt and the reserve alone exceed a segment (a long chat
+    a needle in the pending tail (the last 127 tokens of 1,151), bpe-c2 recalled 1 of 20 when the
+    tail stayed in the question's segment and 20 of 20 when it was written first
+    (benchmarks/bench_tail.py; docs/TRAINING.md, "The pending tail"). 0 when the prompt and the reserve alone exceed a segment (a long chat
     history): the prompt then continues the tail and runs on past a segment boundary as it comes."""
     return pending if prompt + reserve <= segment_len else 0
 

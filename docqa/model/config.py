@@ -24,6 +24,17 @@ def check_memory_rule(cfg) -> None:
         raise ConfigError("update='token_delta' has no z normaliser; set use_z=False")
 
 
+def from_known_fields(cls, d: dict, what: str, name_known: bool = True):
+    """cls(**d) for a dataclass cls, refusing keys that are not its fields (a typo in a saved
+    config or a `--set` must not be dropped silently), naming the ones it knows if `name_known`."""
+    known = {f.name for f in fields(cls)}
+    unknown = set(d) - known
+    if unknown:
+        named = f"; known: {sorted(known)}" if name_known else ""
+        raise ConfigError(f"unknown {what} keys {sorted(unknown)}{named}")
+    return cls(**d)
+
+
 @dataclass
 class ModelConfig:
     vocab_size: int = 260  # 256 bytes + 4 special tokens (see tokenizer.py)
@@ -81,11 +92,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ConfigError(f"unknown config keys {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**d)
+        return from_known_fields(cls, d, "config")
 
 
 PRESETS: dict[str, dict] = {

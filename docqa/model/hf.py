@@ -35,7 +35,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -47,7 +47,7 @@ from torch import nn
 from docqa.errors import ConfigError, InputError, ModelLoadError
 from docqa.memory import LayerMemory, Memory
 from docqa.model.base import LoadedModel, ingest_in_chunks
-from docqa.model.config import check_memory_rule
+from docqa.model.config import check_memory_rule, from_known_fields
 from docqa.model.hf_tokenizer import HFTokenizer, add_docqa_specials, piece_kind, read_tokenizer_file
 from docqa.model.infini import SegmentCache, gate_mix, memory_commit, memory_dtype, memory_lookup, memory_scan
 
@@ -81,10 +81,7 @@ class HFMemoryConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> HFMemoryConfig:
-        known = {f.name for f in fields(cls)}
-        if set(d) - known:
-            raise ConfigError(f"unknown memory config keys {sorted(set(d) - known)}; known: {sorted(known)}")
-        return cls(**d)
+        return from_known_fields(cls, d, "memory config")
 
 
 class MemoryBranch(nn.Module):

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from docqa.errors import ConfigError
+from docqa.model.config import from_known_fields
 from docqa.model.tokenizer import load_tokenizer
 from docqa.threads import set_threads
 from docqa.train.corpus import describe, load_texts
@@ -75,10 +76,7 @@ class BaseConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> BaseConfig:
-        known = set(cls.__dataclass_fields__)
-        if set(d) - known:
-            raise ConfigError(f"unknown base config keys {sorted(set(d) - known)}; known: {sorted(known)}")
-        return cls(**d)
+        return from_known_fields(cls, d, "base config")
 
 
 TINY = dict(hidden=32, layers=2, heads=2, kv_heads=2, intermediate=64, context=128, batch=2, steps=3,

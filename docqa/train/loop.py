@@ -27,7 +27,7 @@ from safetensors.torch import load_file, save_file
 
 from docqa.errors import ConfigError
 from docqa.memory import Memory
-from docqa.model.config import ModelConfig
+from docqa.model.config import ModelConfig, from_known_fields
 from docqa.model.io import load_model, save_model
 from docqa.model.tokenizer import ByteTokenizer, load_tokenizer
 from docqa.model.transformer import InfiniTransformer
@@ -59,8 +59,8 @@ class TrainConfig:
     max_facts: int = 4
     questions: int = 1  # a named-facts document asks up to this many of its facts (MQAR asks all)
     # A document's last segment is cut short by up to this share of S, so that its question lands
-    # anywhere in its segment. `docqa ask` opens a question's segment right after the corpus's
-    # pending tail (docqa.model.base.question_cut), often nearly empty; 0.5 never shows that.
+    # anywhere in its segment. `docqa ask` writes the corpus's pending tail to memory first
+    # (docqa.model.base.question_cut), so the question opens its segment; 0.5 never shows that.
     question_cut: float = 0.5
     # Share of needles and named facts whose subject is an open one (docqa.train.phrasings.
     # open_subject, ~1,900 "{word} {kind}" pairs) instead of one of the 30 training subjects.
@@ -98,10 +98,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        known = set(cls.__dataclass_fields__)
-        if set(d) - known:
-            raise ConfigError(f"unknown train config keys {sorted(set(d) - known)}")
-        return cls(**d)
+        return from_known_fields(cls, d, "train config", name_known=False)
 
 
 def _from_model(tc: TrainConfig):

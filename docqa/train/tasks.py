@@ -315,7 +315,8 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
     if task == "passkey":
         return build_doc(tok, rng, filler, n_tokens, S, passkey_facts(rng), 0, task=task)
     if task == "needle":
-        return build_doc(tok, rng, filler, n_tokens, S, needle_facts(rng, split, open_subjects=open_subjects), 0, task=task)
+        facts = needle_facts(rng, split, open_subjects=open_subjects)
+        return build_doc(tok, rng, filler, n_tokens, S, facts, 0, task=task)
     if task == "facts":
         if questions > 1:  # leave a segment's room for the further questions and answers
             room -= S
