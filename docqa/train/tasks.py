@@ -46,6 +46,11 @@ FACT_FORMS = [
 ]
 
 
+# Room a named fact takes in a "kv" document: its statement (12-25 tokens with the BPE
+# vocabulary) and a little filler around it.
+KV_FACT_TOKENS = 24
+
+
 def digits(rng: random.Random, n: int = 5) -> str:
     return "".join(rng.choice("0123456789") for _ in range(n))
 
@@ -299,7 +304,7 @@ class CodeFiles:
         return TaskDoc(tokens, target, fact.answer, len(body), len(body) + len(prompt), "code")
 
 
-TASKS = ("passkey", "needle", "facts", "track", "code")
+TASKS = ("passkey", "needle", "facts", "kv", "track", "code")
 
 
 def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, task: str,
@@ -328,6 +333,19 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
             more = sum(len(p) + len(a) for p, a in extra)
             return ask_more(build_doc(tok, rng, filler, n_tokens - more, S, facts, asks[0], task=task), extra)
         return build_doc(tok, rng, filler, n_tokens, S, facts, rng.randrange(n), task=task)
+    if task == "kv":  # MQAR (Zoology) in the facts' words: the haystack is all facts, several asked
+        room -= S  # the further questions' segment
+        n = max(1, min(max_facts, room // KV_FACT_TOKENS))
+        facts = named_facts(rng, n, split, open_subjects=open_subjects)  # in random order: ask the first
+        qa = [qa_tokens(tok, *f[1]) for f in facts[:min(n, max(1, questions))]]
+        more = sum(len(p) + len(a) for p, a in qa[1:])
+        header = len(header_tokens(tok, "notes.txt"))
+        limit = (n_tokens - more - len(qa[0][0]) - len(qa[0][1])) // S * S - header  # as build_doc's
+        lengths = [len(tok.encode(f[0])) for f in facts]
+        while len(facts) > len(qa) and sum(lengths) > limit:  # drop facts nobody asks until they fit
+            facts.pop()
+            lengths.pop()
+        return ask_more(build_doc(tok, rng, filler, n_tokens - more, S, facts, 0, task=task), qa[1:])
     if task == "track":
         n_moves = max(1, min(rng.randint(2, 8), room // 24))
         story, ask = tracking_facts(rng, min(rng.randint(1, 3), n_moves), n_moves, split)

@@ -179,3 +179,24 @@ def test_named_facts_share_one_open_subject():
     facts = named_facts(random.Random(1), 4, "train", open_subjects=1.0)
     subject = next(f"{w} {k}" for w in ph.OPEN_WORDS for k in ph.OPEN_KINDS if f"{w} {k}" in facts[0][1][0])
     assert all(subject in question for _, (question, _) in facts)
+
+
+def test_kv_documents_are_dense_with_facts_and_ask_as_many_as_allowed(bpe):
+    """The MQAR-style task: as many distinct named facts as the room holds (up to max_facts), each
+    asked question a different one of them, each answer stored before the questions' segment."""
+    from docqa.train.tasks import KV_FACT_TOKENS
+
+    S = 32
+    for seed in range(8):
+        rng = random.Random(seed)
+        n_tokens = rng.randint(8, 14) * S
+        doc = sample_task(bpe, rng, Filler(bpe), n_tokens, S, "kv", max_facts=64, questions=4)
+        assert len(doc.tokens) == n_tokens and doc.task == "kv"
+        stored = bpe.decode(doc.tokens[:doc.question_start // S * S])
+        room = (n_tokens // S - 2) * S - 32
+        told = [name for name in ph.NAMES if re.search(rf"\b{name}\b", stored)]
+        # dense: at least the facts task's most (one per 40 tokens), more than are asked
+        assert len(told) >= max(room // 40, 5) and len(told) <= room // KV_FACT_TOKENS
+        asked = re.findall(r"<\|question\|>(.*?)<\|answer\|> (.*?)<\|end\|>", bpe.decode(doc.tokens))
+        assert len(asked) == 4 and len({q for q, _ in asked}) == 4
+        assert all(value in stored for _, value in asked)
