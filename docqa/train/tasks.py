@@ -220,10 +220,26 @@ def needle_facts(rng: random.Random, split: str = "train", kind: str | None = No
     return [(" " + st.format(s=s, v=v) + " ", (q.format(s=s), v))]
 
 
+@functools.lru_cache(maxsize=4)  # keyed by the tokenizer object, which a run keeps to its end
+def word_keys(tok) -> tuple[str, ...]:
+    """Lower-case words of 4-9 letters that the tokenizer encodes as one token after a space: keys
+    of the single-token kind that associative recall learns first (Zoology's MQAR). No name of
+    phrasings.NAMES is one BPE token ("Tavelor" is ' T' 'ave' 'l' 'or'), so the kv task's keys are
+    all fragmented; kv_words teaches the addressing on whole-token keys first."""
+    out = []
+    for i in range(tok.vocab_size):
+        word = tok.decode([i])
+        if word.startswith(" ") and 4 <= len(word) - 1 <= 9 and word[1:].isalpha() and word[1:].islower():
+            if tok.encode(word) == [i]:
+                out.append(word[1:])
+    return tuple(out)
+
+
 def named_facts(rng: random.Random, n: int, split: str = "train", kind: str | None = None,
-                open_subjects: float = 0.0) -> list[Fact]:
-    """n facts about distinct names that share one subject, so only the name tells them apart."""
-    names = ph.split(ph.NAMES, split)
+                open_subjects: float = 0.0, names: list[str] | None = None) -> list[Fact]:
+    """n facts about distinct names that share one subject, so only the name tells them apart.
+    `names` replaces the split's list of names (kv_words: one token each)."""
+    names = ph.split(ph.NAMES, split) if names is None else names
     if n > len(names):
         raise ValueError(f"{n} named facts need {n} distinct names; the {split} list has {len(names)}")
     s = _subject(rng, split, open_subjects)
@@ -304,7 +320,7 @@ class CodeFiles:
         return TaskDoc(tokens, target, fact.answer, len(body), len(body) + len(prompt), "code")
 
 
-TASKS = ("passkey", "needle", "facts", "kv", "track", "code")
+TASKS = ("passkey", "needle", "facts", "kv", "kv_words", "track", "code")
 
 
 def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, task: str,
@@ -333,10 +349,11 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
             more = sum(len(p) + len(a) for p, a in extra)
             return ask_more(build_doc(tok, rng, filler, n_tokens - more, S, facts, asks[0], task=task), extra)
         return build_doc(tok, rng, filler, n_tokens, S, facts, rng.randrange(n), task=task)
-    if task == "kv":  # MQAR (Zoology) in the facts' words: the haystack is all facts, several asked
+    if task in ("kv", "kv_words"):  # MQAR (Zoology) in the facts' words: the haystack is facts, several asked
         room -= S  # the further questions' segment
         n = max(1, min(max_facts, room // KV_FACT_TOKENS))
-        facts = named_facts(rng, n, split, open_subjects=open_subjects)  # in random order: ask the first
+        names = word_keys(tok) if task == "kv_words" else None
+        facts = named_facts(rng, n, split, open_subjects=open_subjects, names=names)  # random order: ask the first
         qa = [qa_tokens(tok, *f[1]) for f in facts[:min(n, max(1, questions))]]
         more = sum(len(p) + len(a) for p, a in qa[1:])
         header = len(header_tokens(tok, "notes.txt"))

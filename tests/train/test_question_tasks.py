@@ -200,3 +200,14 @@ def test_kv_documents_are_dense_with_facts_and_ask_as_many_as_allowed(bpe):
         asked = re.findall(r"<\|question\|>(.*?)<\|answer\|> (.*?)<\|end\|>", bpe.decode(doc.tokens))
         assert len(asked) == 4 and len({q for q, _ in asked}) == 4
         assert all(value in stored for _, value in asked)
+
+
+def test_kv_words_asks_by_keys_of_one_token_each(bpe):
+    from docqa.train.tasks import word_keys
+    keys = word_keys(bpe)
+    assert keys and all(len(bpe.encode(" " + k)) == 1 for k in keys)
+    doc = sample_task(bpe, random.Random(3), Filler(bpe), 12 * 32, 32, "kv_words", max_facts=len(keys), questions=3)
+    asked = re.findall(r"<\|question\|>(.*?)<\|answer\|>", bpe.decode(doc.tokens))
+    assert len(asked) == 3
+    assert all(any(re.search(rf"\b{k}\b", q) for k in keys) for q in asked)
+    assert not any(re.search(rf"\b{n}\b", q) for n in ph.NAMES for q in asked)
