@@ -28,16 +28,16 @@ from docqa.model.infini import InfiniAttention
 from docqa.model.io import load_model
 from docqa.prompt import question_tokens
 from docqa.train import phrasings as ph
-from docqa.train.tasks import named_facts
+from docqa.train.tasks import named_facts, word_keys
 
 
-def framed_facts(rng: random.Random, n: int, split: str, frame: str) -> list:
+def framed_facts(rng: random.Random, n: int, split: str, frame: str, names: list[str]) -> list:
     """named_facts with every statement in one frame of ph.FACT_STATEMENTS (e.g. "{k}: {s} {v}.",
     the name nearest its value), to see whether addressing depends on that distance."""
     s = rng.choice(ph.split(ph.SUBJECTS, split))
     questions = ph.split(ph.FACT_QUESTIONS, split)
     out = []
-    for k in rng.sample(ph.split(ph.NAMES, split), n):
+    for k in rng.sample(names, n):
         v = ph.value(rng)
         out.append((" " + frame.format(s=s, k=k, v=v) + " ", (rng.choice(questions).format(s=s, k=k), v)))
     return out
@@ -55,6 +55,9 @@ def main() -> None:
                     help="state every fact in this frame of docqa.train.phrasings.FACT_STATEMENTS (index)")
     ap.add_argument("--at", default="first", choices=["first", "last", "after"],
                     help="the value's first or last token, or the token after it, as the fact's write")
+    ap.add_argument("--keys", default="names", choices=["names", "words"],
+                    help="facts named by the split's names (2-4 tokens each) or by words of one token "
+                         "each (the kv_words task's keys, all from training)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     lm = load_model(args.model)
@@ -67,8 +70,9 @@ def main() -> None:
     try:
         for i in range(args.n):
             rng = random.Random(f"addressing:{args.facts}:{args.split}:{i}")
-            facts = (named_facts(rng, args.facts, args.split) if args.frame is None
-                     else framed_facts(rng, args.facts, args.split, ph.FACT_STATEMENTS[args.frame]))
+            names = list(word_keys(tok)) if args.keys == "words" else ph.split(ph.NAMES, args.split)
+            facts = (named_facts(rng, args.facts, args.split, names=names) if args.frame is None
+                     else framed_facts(rng, args.facts, args.split, ph.FACT_STATEMENTS[args.frame], names))
             ask = rng.randrange(args.facts)
             limit = args.length // S * S
             stream = hide(tok, hay.window(rng, limit), facts, [rng.random() for _ in facts], limit)
@@ -97,7 +101,7 @@ def main() -> None:
     finally:
         for hk in hooks:
             hk.remove()
-    print(f"model {lm.name}, {args.facts} named facts in {args.length} tokens of {', '.join(args.haystack)}, "
+    print(f"model {lm.name}, {args.facts} facts named by {args.keys} in {args.length} tokens of {', '.join(args.haystack)}, "
           f"split {args.split}, frame {'mixed' if args.frame is None else repr(ph.FACT_STATEMENTS[args.frame])}, keys at the value's {args.at} token, n {args.n} (chance {1 / args.facts:.2f})\n")
     print("| layer | head | asked fact's key best | q . k asked | q . k best other | k_i . k_j |")
     print("|---|---|---|---|---|---|")
