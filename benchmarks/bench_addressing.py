@@ -2,14 +2,19 @@
 
     python benchmarks/bench_addressing.py --model checkpoints/bpe-c2 --haystack runs/eval/prose --facts 4
 
-Of N named facts sharing a subject ("The locker number of Tavelor is 482 913."), the memory read
-at the question's last token (where the answer's first token is predicted) returns, under the
+Of N named facts sharing a subject ("The locker number of Tavelor is 482913."), the memory read
+at the position that predicts the answer's first informative token returns, under the
 token-level delta rule with unit keys, about sum_i (q . k_i) v_i over what was written, so the
-fact it answers with is the one whose key best matches the query. For each fact the key is the
-one written at its value's first token (whose value vector carries the value's first token;
-`--at last` or `--at after` take the value's last token or the token after it instead).
+fact it answers with is the one whose key best matches the query. The first informative token is
+the value's first token, or its second where the first is the answer prefix alone (" " before the
+digit group "482": the same for every value, predicted without the memory); the query is then
+taken at that " " in the answer, teacher-forced. For each fact the key is the one written at that
+informative token (whose value vector carries it; `--at last` or `--at after` take the value's
+last token or the token after it instead).
 Per layer and head the table gives how often the asked fact's key has the largest q . k of the N
-(chance 1/N), the mean q . k of the asked fact and of the best other one, and how often keys of
+and how often the smallest (chance 1/N each: a read along -k_i returns -v_i, which the output
+projection can turn round, so a head that points its query away from the asked key addresses
+too), the mean q . k of the asked fact and of the largest and smallest other one, and how often keys of
 the N values are told apart at all (mean pairwise k_i . k_j). Keys and queries are taken after
 the feature map (l2: unit vectors), from one forward pass over the text with the question
 appended in a segment of its own, as `docqa ask` lays it out.
@@ -29,6 +34,14 @@ from docqa.model.io import load_model
 from docqa.prompt import question_tokens
 from docqa.train import phrasings as ph
 from docqa.train.tasks import named_facts, word_keys
+
+
+def lead(tok, val: list[int]) -> int:
+    """Tokens of the answer prefix alone at the start of an encoded value: 1 where the prefix is a
+    token of its own (" " before the digit group "016"), else 0 (" grape" is one token). That
+    token is the same for every value, so it is predicted without the memory; the first token
+    that tells values apart comes after it, and that is where a read must be addressed."""
+    return int(len(val) > 1 and tok.decode(val[:1]) == tok.answer_prefix)
 
 
 def framed_facts(rng: random.Random, n: int, split: str, frame: str, names: list[str]) -> list:
@@ -76,13 +89,16 @@ def main() -> None:
             ask = rng.randrange(args.facts)
             limit = args.length // S * S
             stream = hide(tok, hay.window(rng, limit), facts, [rng.random() for _ in facts], limit)
-            firsts = []  # position of each fact's value's first token in the stream
+            firsts = []  # position of each fact's value's first informative token in the stream
             for statement, (_, value) in facts:
                 needle, val = tok.encode(statement), tok.encode(tok.answer_prefix + value)
                 at = next(p for p in range(len(stream)) if stream[p:p + len(needle)] == needle)
                 off = next(j for j in range(len(needle)) if needle[j:j + len(val)] == val)
-                firsts.append(at + off + {"first": 0, "last": len(val) - 1, "after": len(val)}[args.at])
+                firsts.append(at + off + {"first": lead(tok, val), "last": len(val) - 1, "after": len(val)}[args.at])
             prompt = question_tokens(tok, facts[ask][1][0])
+            # the answer as far as its first informative token, which the query at the last position predicts
+            answer = tok.encode(tok.answer_prefix + facts[ask][1][1])
+            prompt += answer[:lead(tok, answer)]
             captured.clear()
             with torch.no_grad():
                 lm.model(torch.tensor([stream + prompt]))
@@ -94,8 +110,9 @@ def main() -> None:
                     score = keys @ q[h, t]  # (N,)
                     others = torch.cat([score[:ask], score[ask + 1:]])
                     pair = (keys @ keys.T)[~torch.eye(len(firsts), dtype=torch.bool)].mean()
-                    row = [float(score.argmax() == ask), float(score[ask]), float(others.max()), float(pair)]
-                    acc = sums.setdefault((layer, h), [0.0] * 4)
+                    row = [float(score.argmax() == ask), float(score.argmin() == ask), float(score[ask]),
+                           float(others.max()), float(others.min()), float(pair)]
+                    acc = sums.setdefault((layer, h), [0.0] * len(row))
                     for j, r in enumerate(row):
                         acc[j] += r / args.n
     finally:
@@ -103,10 +120,10 @@ def main() -> None:
             hk.remove()
     print(f"model {lm.name}, {args.facts} facts named by {args.keys} in {args.length} tokens of {', '.join(args.haystack)}, "
           f"split {args.split}, frame {'mixed' if args.frame is None else repr(ph.FACT_STATEMENTS[args.frame])}, keys at the value's {args.at} token, n {args.n} (chance {1 / args.facts:.2f})\n")
-    print("| layer | head | asked fact's key best | q . k asked | q . k best other | k_i . k_j |")
-    print("|---|---|---|---|---|---|")
+    print("| layer | head | asked fact's key best | asked key worst | q . k asked | q . k others (max / min) | k_i . k_j |")
+    print("|---|---|---|---|---|---|---|")
     for (layer, h), r in sorted(sums.items()):
-        print(f"| {layer} | {h} | {r[0]:.2f} | {r[1]:.2f} | {r[2]:.2f} | {r[3]:.2f} |")
+        print(f"| {layer} | {h} | {r[0]:.2f} | {r[1]:.2f} | {r[2]:.2f} | {r[3]:.2f} / {r[4]:.2f} | {r[5]:.2f} |")
 
 
 if __name__ == "__main__":
