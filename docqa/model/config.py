@@ -61,6 +61,12 @@ class ModelConfig:
     # Lets a key carry the few tokens before it, the usual aid to associative recall in
     # linear-attention memories (DeltaNet, Zoology). Initialised as the identity.
     short_conv: int = 0
+    # The memory's queries and keys get a learned correction of their own, q + W_mq x and
+    # k + W_mk x, that local attention (eq. 6) does not see. Infini-attention shares q and k
+    # between eq. 6 and eq. 7-9, so the keys a fact is written under also serve local attention;
+    # named facts' keys came out nearly parallel (docs/TRAINING.md, December, fourth session).
+    # Zero at init: a model gains it without changing what it computes.
+    memory_qk: bool = False
     gate_init: float = 0.0  # eq. 10 gate logit per head; 0 mixes memory and local attention 50/50
     norm_eps: float = 1e-5
     name: str = "custom"

@@ -243,7 +243,7 @@ class SegmentCache:
 
     raw: list[torch.Tensor] = field(default_factory=list)  # each (B,t,3C): q,k,v before the short conv
     k_rot: list[torch.Tensor] = field(default_factory=list)  # each (B,H,t,D), rotated, for eq. 6
-    k: list[torch.Tensor] = field(default_factory=list)  # each (B,H,t,D), un-rotated, for the write
+    k: list[torch.Tensor] = field(default_factory=list)  # each (B,H,t,D): the memory's keys, for the write
     v: list[torch.Tensor] = field(default_factory=list)
     beta: list[torch.Tensor] = field(default_factory=list)  # each (B,H,t)
 
@@ -263,6 +263,10 @@ class InfiniAttention(nn.Module):
             identity = torch.zeros(3 * cfg.d_model, cfg.short_conv)
             identity[:, -1] = 1.0
             self.conv = nn.Parameter(identity)  # (3C, K): taps for positions t-K+1 .. t
+        # (2C, C), zero: the memory's own correction to q and k (ModelConfig.memory_qk)
+        self.mem_qk = nn.Linear(cfg.d_model, 2 * cfg.d_model, bias=False) if cfg.memory_qk else None
+        if self.mem_qk is not None:
+            nn.init.zeros_(self.mem_qk.weight)
 
     def _conv(self, u: torch.Tensor, prev: torch.Tensor | None) -> torch.Tensor:
         """Causal depthwise conv along T of u (..., T, 3C); `prev` (..., K-1, 3C) holds the
@@ -288,15 +292,25 @@ class InfiniAttention(nn.Module):
             beta = torch.sigmoid(self.write_strength(x)).transpose(-1, -2)  # (..., H, T)
         return q, k, v, beta
 
+    def _memory_qk(self, x: torch.Tensor, q: torch.Tensor, k: torch.Tensor):
+        """The queries and keys of eq. 7-9: local attention's q, k (..., H, T, D), plus the
+        memory's own correction from x (..., T, C) with memory_qk."""
+        if self.mem_qk is None:
+            return q, k
+        H, D = self.cfg.n_head, self.cfg.d_head
+        dq, dk = (t.unflatten(-1, (H, D)).transpose(-2, -3) for t in self.mem_qk(x).split(self.cfg.d_model, -1))
+        return q + dq, k + dk
+
     def projections(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The queries and keys (B, H, T, D), before the feature map, and write strengths (B, H, T)
-        of this layer for input x (B, T, C) that starts at a segment boundary: what a diagnostic
+        """The memory's queries and keys (B, H, T, D), before the feature map, and write strengths
+        (B, H, T) of this layer for input x (B, T, C) that starts at a segment boundary: what a diagnostic
         needs to see which stored facts a read addresses and which tokens a fact competes with."""
         B, T, C = x.shape
         S = self.cfg.segment_len
         n_seg = -(-T // S)
         x = F.pad(x, (0, 0, 0, n_seg * S - T)).view(B, n_seg, S, C)  # as forward() sees it
         q, k, _, beta = self._project(x)  # (B, N, H, S, D), (B, N, H, S)
+        q, k = self._memory_qk(x, q, k)  # the memory's
         q, k = (t.transpose(1, 2).flatten(2, 3)[:, :, :T] for t in (q, k))
         return q, k, beta.transpose(1, 2).flatten(2, 3)[:, :, :T]
 
@@ -330,7 +344,8 @@ class InfiniAttention(nn.Module):
             rope(q, pos, cfg.rope_base), rope(k, pos, cfg.rope_base), v, is_causal=True)
         a_mem = None
         if use_memory:
-            a_mem, mem = memory_scan(cfg, q, k, v, beta, mem, n_full)  # (B,N,H,S,D)
+            mq, mk = self._memory_qk(x, q, k)
+            a_mem, mem = memory_scan(cfg, mq, mk, v, beta, mem, n_full)  # (B,N,H,S,D)
         y = self._mix(a_dot, a_mem)  # (B, N, S, C)
         return y.reshape(B, n_seg * S, C)[:, :T], mem
 
@@ -348,14 +363,15 @@ class InfiniAttention(nn.Module):
         q, k, v, beta = self._project(x, prev, qkv)  # (B, H, t, D)
         pos = torch.arange(P, P + t, device=x.device)
         k_rot = rope(k, pos, cfg.rope_base)
+        mq, mk = self._memory_qk(x, q, k)
         cache.k_rot.append(k_rot)
-        cache.k.append(k)
+        cache.k.append(mk)
         cache.v.append(v)
         cache.beta.append(beta)
         keys, values = torch.cat(cache.k_rot, -2), torch.cat(cache.v, -2)  # (B, H, P+t, D)
         allowed = torch.ones(t, P + t, dtype=torch.bool, device=x.device).tril(diagonal=P)
         a_dot = F.scaled_dot_product_attention(rope(q, pos, cfg.rope_base), keys, values, attn_mask=allowed)
-        a_mem = memory_lookup(cfg, q, mem) if use_memory else None
+        a_mem = memory_lookup(cfg, mq, mem) if use_memory else None
         return self._mix(a_dot, a_mem)
 
     def commit(self, cache: SegmentCache, mem: LayerMemory) -> LayerMemory:
@@ -366,6 +382,7 @@ class InfiniAttention(nn.Module):
 def init_weights(module: nn.Module, n_layer: int) -> None:
     """GPT-2 style init; output projections scaled by depth so the residual stream stays O(1)."""
     for name, p in module.named_parameters():
-        if p.dim() == 2 and "emb" not in name and not name.endswith("attn.conv"):  # the conv starts as identity
+        if p.dim() == 2 and "emb" not in name and not name.endswith(("attn.conv", "attn.mem_qk.weight")):
+            # (the conv starts as the identity, the memory's correction at zero)
             std = 0.02 / math.sqrt(2 * n_layer) if name.endswith(("proj.weight", "fc2.weight")) else 0.02
             nn.init.normal_(p, 0.0, std)

@@ -63,6 +63,10 @@ def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, 
                 if t - (K - 1) + j >= start[t])
             for t in range(T)])
     q, k, v = qkv[:, :cfg.d_model], qkv[:, cfg.d_model:2 * cfg.d_model], qkv[:, 2 * cfg.d_model:]
+    qm, km = q, k  # the memory's queries and keys (eq. 7-9): local attention's, plus memory_qk's own
+    if layer.mem_qk is not None:
+        d = x @ layer.mem_qk.weight.T
+        qm, km = q + d[:, :cfg.d_model], k + d[:, cfg.d_model:]
     if layer.write_strength is not None:
         beta_all = torch.sigmoid(x @ layer.write_strength.weight.T + layer.write_strength.bias)  # (T, H)
     else:
@@ -83,7 +87,7 @@ def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, 
                 w = torch.softmax(scores / math.sqrt(D), 0)
                 a_dot = sum(w[j - s0] * v[j, sl] for j in range(s0, t + 1))
                 # eq. 7: memory read with the memory as it was before this segment
-                sq = sigma(q[t, sl], cfg.feature_map)
+                sq = sigma(qm[t, sl], cfg.feature_map)
                 a_mem = sq @ M
                 if cfg.use_z:
                     den = sq @ z
@@ -91,7 +95,7 @@ def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, 
                 out[t] = g * a_mem + (1 - g) * a_dot  # eq. 10
             if not written:
                 break  # a partial segment is read, not written
-            M, z = naive_write(cfg, M, z, [sigma(k[j, sl], cfg.feature_map) for j in seg],
+            M, z = naive_write(cfg, M, z, [sigma(km[j, sl], cfg.feature_map) for j in seg],
                                [v[j, sl] for j in seg], [beta_all[j, h] for j in seg])
         heads_out.append(out)
         M_final.append(M)

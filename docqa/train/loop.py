@@ -103,7 +103,8 @@ class TrainConfig:
 
 def _from_model(tc: TrainConfig):
     """Start from a trained model and its tokenizer; `model_overrides` may add parts it lacks
-    (a short conv), which start as they are initialised (the conv as the identity). A converted
+    (a short conv, memory_qk), which start as they are initialised (the conv as the identity,
+    memory_qk at zero). A converted
     model continues from its checkpoint with the base frozen (see `_trainable`)."""
     base = load_model(tc.init_from, device=tc.device)
     if not isinstance(base.model, InfiniTransformer):
@@ -116,7 +117,7 @@ def _from_model(tc: TrainConfig):
                           "a phase keeps its model's tokenizer: leave tokenizer unset")
     model = InfiniTransformer(replace(base.config, **tc.model_overrides)).to(tc.device)
     result = model.load_state_dict(base.model.state_dict(), strict=False)
-    missing = [k for k in result.missing_keys if not k.endswith("attn.conv")]
+    missing = [k for k in result.missing_keys if not k.endswith(("attn.conv", "attn.mem_qk.weight"))]
     if missing or result.unexpected_keys:
         raise ConfigError(f"model_overrides {tc.model_overrides} do not fit {tc.init_from}: "
                           f"missing {missing}, unexpected {result.unexpected_keys}")

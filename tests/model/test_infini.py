@@ -20,6 +20,7 @@ VARIANTS = [
     dict(feature_map="l2", update="token_delta", write_strength=True),
     dict(feature_map="l2", update="token_delta", write_strength=False),
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3),
+    dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, memory_qk=True),
 ]
 
 
@@ -32,6 +33,8 @@ def make(seed=0, dtype=torch.float64, **kw):
             blk.attn.gate.copy_(torch.linspace(-1.0, 1.5, cfg.n_head))
             if cfg.short_conv:  # away from the identity it starts at, so the taps matter
                 blk.attn.conv.normal_(0.0, 0.5)
+            if cfg.memory_qk:  # away from the zero it starts at, so the memory's own q, k differ
+                blk.attn.mem_qk.weight.normal_(0.0, 0.3)
     return model
 
 
@@ -111,7 +114,7 @@ def test_linear_rule_read_equals_direct_recomputation_from_all_past_keys_and_val
     torch.testing.assert_close(mem.z[0], z_direct, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5], VARIANTS[7]], ids=ids)
+@pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5], VARIANTS[7], VARIANTS[8]], ids=ids)
 def test_streaming_in_any_split_equals_one_call(variant):
     model = make(**variant)
     tokens = torch.randint(0, 256, (1, 40))
@@ -134,7 +137,7 @@ def test_streaming_in_any_split_equals_one_call(variant):
             torch.testing.assert_close(a.z, b.z, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5], VARIANTS[7]], ids=ids)
+@pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5], VARIANTS[7], VARIANTS[8]], ids=ids)
 def test_cached_decoding_equals_full_forward(variant):
     model = make(**variant)
     history = torch.randint(0, 256, (1, 17))  # 2 segments in memory, 3 tokens pending
@@ -379,3 +382,22 @@ def test_a_committed_segment_is_bit_identical_to_the_same_segment_streamed():
     for n in range(3):
         mem = memory_commit(cfg, k[:, n], v[:, n], beta[:, n], mem)
     assert torch.equal(mem.M, after.M) and torch.equal(mem.z, after.z)
+
+
+def test_memory_qk_starts_as_the_shared_projections_and_then_moves_only_the_memory():
+    """memory_qk is zero at init, so a model gains it without changing its outputs; once it is
+    not zero, the memory's keys and queries change while local attention (gate at -inf) does not."""
+    torch.manual_seed(0)
+    shared = make(**VARIANTS[7])
+    own = InfiniTransformer(ModelConfig.from_name("test", segment_len=7, memory_qk=True, **VARIANTS[7])).double()
+    result = own.load_state_dict(shared.state_dict(), strict=False)
+    assert all(k.endswith("attn.mem_qk.weight") for k in result.missing_keys) and result.missing_keys
+    tokens = torch.randint(0, 256, (1, 26))
+    torch.testing.assert_close(own(tokens)[0], shared(tokens)[0], rtol=0, atol=0)
+    with torch.no_grad():
+        for blk in own.blocks:
+            blk.attn.mem_qk.weight.normal_(0.0, 0.3)
+    assert not torch.allclose(own(tokens)[1].layers[0].M, shared(tokens)[1].layers[0].M)
+    _, x, local_shared = segment_outputs(shared, tokens, -1e4)
+    _, _, local_own = segment_outputs(own, tokens, -1e4)
+    torch.testing.assert_close(local_own, local_shared, rtol=1e-10, atol=1e-12)

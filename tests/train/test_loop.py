@@ -1,5 +1,6 @@
 import json
 
+import pytest
 import torch
 
 from docqa.model.io import load_model
@@ -43,14 +44,16 @@ def test_stop_at_keeps_the_schedule_of_the_full_run(tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6, msg=k)
 
 
-def test_a_new_phase_can_add_a_short_conv_that_starts_as_the_identity(tmp_path):
+@pytest.mark.parametrize("part", [{"short_conv": 4}, {"memory_qk": True}])
+def test_a_new_phase_can_add_a_part_that_starts_as_a_no_op(tmp_path, part):
+    """A short conv starts as the identity, the memory's own q/k correction at zero."""
     train(tmp_path / "a", TrainConfig(**{**TINY, "steps": 2}))
     base = load_model(tmp_path / "a" / "checkpoint" / "model").model
     cfg = {**TINY, "steps": 1, "lr": 0.0, "gate_lr": 0.0, "weight_decay": 0.0,
-           "init_from": str(tmp_path / "a" / "checkpoint" / "model"), "model_overrides": {"short_conv": 4}}
+           "init_from": str(tmp_path / "a" / "checkpoint" / "model"), "model_overrides": part}
     train(tmp_path / "b", TrainConfig(**cfg))
     grown = load_model(tmp_path / "b" / "checkpoint" / "model").model
-    assert grown.cfg.short_conv == 4
+    assert all(getattr(grown.cfg, k) == v for k, v in part.items())
     tokens = torch.randint(0, 256, (1, 150))
     with torch.no_grad():  # lr 0: the grown model computes exactly what its parent did
         torch.testing.assert_close(grown(tokens)[0], base(tokens)[0], rtol=1e-5, atol=1e-5)
