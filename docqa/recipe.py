@@ -86,7 +86,7 @@ BPE_PHASES: list[tuple[str, int | None, dict]] = [
     # c3 (checkpoints/bpe-c3) lengthens the documents to 80 segments and ages the history bank to
     # ~600 segments (77K tokens), for the synthetic table's 32K and 64K rows; from c2 step 500,
     # every setting from its first step (docs/TRAINING.md, December, fourth session).
-    ("c3", 250, dict(_COMMON, **_REAL, task_mix={"facts": 2, "needle": 1, "track": 0.5, "passkey": 1},
+    ("c3", 350, dict(_COMMON, **_REAL, task_mix={"facts": 2, "needle": 1, "track": 0.5, "passkey": 1},
                      keep_every=50, save_every=25, text_ramp_steps=1, steps=400, batch=8, min_segments=8,
                      start_max_segments=48, max_segments=80, curriculum_steps=150, lr=1e-3, warmup=10,
                      max_facts=16, questions=4, write_penalty=1.0, history_fraction=0.6, history_advance=6,
