@@ -6,7 +6,7 @@
 It drives both training and the benches, so it sits above both (until issue 12 it was
 docqa.train.recipe, and made training import the benches).
 
-`bpe` (the subword candidate of December, checkpoints/bpe-c2) first trains the BPE tokenizer on the training text
+`bpe` (the subword candidates of December, checkpoints/bpe-c2 to bpe-c4) first trains the BPE tokenizer on the training text
 (docqa.train.vocab; `apt-get install python3-doc` adds the Python documentation to that text,
 man pages and /usr/share/doc come with Debian), then trains on questions about real text;
 `byte` replays the byte-level passkey model of November (the shipped default). Each phase is a `docqa train` run
@@ -90,6 +90,14 @@ BPE_PHASES: list[tuple[str, int | None, dict]] = [
                      keep_every=50, save_every=25, text_ramp_steps=1, steps=400, batch=8, min_segments=8,
                      start_max_segments=48, max_segments=80, curriculum_steps=150, lr=1e-3, warmup=10,
                      max_facts=16, questions=4, write_penalty=1.0, history_fraction=0.6, history_advance=6,
+                     history_reset=0.01, question_cut=0.75, open_subjects=0.5)),
+    # c4 (checkpoints/bpe-c4) ages the bank twice as far (~1,200 segments, 154K tokens), grows the
+    # documents to 96 segments and doubles the write penalty, for the 64K and 128K rows. The run
+    # started from c3 step 300, the recipe from c3's stop (350): a replay of the settings, not the run.
+    ("c4", 100, dict(_COMMON, **_REAL, task_mix={"facts": 2, "needle": 1, "track": 0.5, "passkey": 1},
+                     keep_every=50, save_every=25, text_ramp_steps=1, steps=400, batch=8, min_segments=8,
+                     start_max_segments=64, max_segments=96, curriculum_steps=100, lr=1e-3, warmup=10,
+                     max_facts=16, questions=4, write_penalty=2.0, history_fraction=0.6, history_advance=12,
                      history_reset=0.01, question_cut=0.75, open_subjects=0.5)),
 ]
 RECIPES = {"bpe": BPE_PHASES, "byte": BYTE_PHASES}
