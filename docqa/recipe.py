@@ -50,6 +50,16 @@ BYTE_PHASES: list[tuple[str, int | None, dict]] = [
 # stop_at is the step the bench chose.
 _COMMON = dict(lm_sample=0.1, lm_weight=0.1, eval_every=0, save_every=50)
 _REAL = dict(text="corpus", code_fraction=0.4, prose_fraction=0.5)
+# The long-document phases, each c2's settings with what it changes (comments at BPE_PHASES).
+_C2 = dict(_COMMON, **_REAL, task_mix={"facts": 2, "needle": 1, "track": 0.5, "passkey": 1},
+           keep_every=50, save_every=25, text_ramp_steps=1, steps=800, batch=8, min_segments=6,
+           start_max_segments=24, max_segments=48, curriculum_steps=300, lr=1.5e-3, warmup=20,
+           max_facts=16, questions=4, write_penalty=1.0, history_fraction=0.5, history_advance=4,
+           history_reset=0.01, question_cut=0.75, open_subjects=0.5)
+_C3 = dict(_C2, steps=400, min_segments=8, start_max_segments=48, max_segments=80, curriculum_steps=150,
+           lr=1e-3, warmup=10, history_fraction=0.6, history_advance=6)
+_C4 = dict(_C3, start_max_segments=64, max_segments=96, curriculum_steps=100, write_penalty=2.0,
+           history_advance=12)
 BPE_PHASES: list[tuple[str, int | None, dict]] = [
     ("s1", 800, dict(_COMMON, task_mix={"needle": 1, "facts": 1}, keep_every=250,
                      model_overrides={"segment_len": 128, "short_conv": 4, "n_head": 2},
@@ -78,27 +88,15 @@ BPE_PHASES: list[tuple[str, int | None, dict]] = [
     # segments, so 32K-token streams are in training; questions may start early in their segment
     # (question_cut), and half the subjects are open ones (open_subjects). The run itself turned
     # these on at steps 250, 300 and 400 (docs/TRAINING.md), so this phase is not its replay.
-    ("c2", 500, dict(_COMMON, **_REAL, task_mix={"facts": 2, "needle": 1, "track": 0.5, "passkey": 1},
-                     keep_every=50, save_every=25, text_ramp_steps=1, steps=800, batch=8, min_segments=6,
-                     start_max_segments=24, max_segments=48, curriculum_steps=300, lr=1.5e-3, warmup=20,
-                     max_facts=16, questions=4, write_penalty=1.0, history_fraction=0.5, history_advance=4,
-                     history_reset=0.01, question_cut=0.75, open_subjects=0.5)),
+    ("c2", 500, _C2),
     # c3 (checkpoints/bpe-c3) lengthens the documents to 80 segments and ages the history bank to
     # ~600 segments (77K tokens), for the synthetic table's 32K and 64K rows; from c2 step 500,
     # every setting from its first step (docs/TRAINING.md, December, fourth session).
-    ("c3", 350, dict(_COMMON, **_REAL, task_mix={"facts": 2, "needle": 1, "track": 0.5, "passkey": 1},
-                     keep_every=50, save_every=25, text_ramp_steps=1, steps=400, batch=8, min_segments=8,
-                     start_max_segments=48, max_segments=80, curriculum_steps=150, lr=1e-3, warmup=10,
-                     max_facts=16, questions=4, write_penalty=1.0, history_fraction=0.6, history_advance=6,
-                     history_reset=0.01, question_cut=0.75, open_subjects=0.5)),
+    ("c3", 350, _C3),
     # c4 (checkpoints/bpe-c4) ages the bank twice as far (~1,200 segments, 154K tokens), grows the
     # documents to 96 segments and doubles the write penalty, for the 64K and 128K rows. The run
     # started from c3 step 300, the recipe from c3's stop (350): a replay of the settings, not the run.
-    ("c4", 100, dict(_COMMON, **_REAL, task_mix={"facts": 2, "needle": 1, "track": 0.5, "passkey": 1},
-                     keep_every=50, save_every=25, text_ramp_steps=1, steps=400, batch=8, min_segments=8,
-                     start_max_segments=64, max_segments=96, curriculum_steps=100, lr=1e-3, warmup=10,
-                     max_facts=16, questions=4, write_penalty=2.0, history_fraction=0.6, history_advance=12,
-                     history_reset=0.01, question_cut=0.75, open_subjects=0.5)),
+    ("c4", 100, _C4),
 ]
 RECIPES = {"bpe": BPE_PHASES, "byte": BYTE_PHASES}
 PHASES = BPE_PHASES
