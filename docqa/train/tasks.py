@@ -145,6 +145,12 @@ class TaskDoc:
     task: str = ""
 
 
+def needle_room(n_tokens: int, S: int, header: int, question: int) -> int:
+    """Tokens of a document of n_tokens that lie before its question's segment, less the header:
+    the room for needles and filler, given the header's and the question's (with its answer) length."""
+    return (n_tokens - question) // S * S - header
+
+
 def build_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, facts: list[Fact], ask: int,
               depths: list[float] | None = None, path: str = "notes.txt", task: str = "") -> TaskDoc:
     """A document of n_tokens with the facts' needle texts at the given depths (fractions of the
@@ -153,7 +159,7 @@ def build_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, fa
     header = header_tokens(tok, path)
     prompt, ans = qa_tokens(tok, *facts[ask][1])
     hay = n_tokens - len(header) - len(prompt) - len(ans)
-    limit = (len(header) + hay) // S * S - len(header)  # haystack before the question's segment
+    limit = needle_room(n_tokens, S, len(header), len(prompt) + len(ans))
     needles = [tok.encode(f[0]) for f in facts]
     free = limit - sum(map(len, needles))
     if free < 0:
@@ -357,7 +363,7 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
         qa = [qa_tokens(tok, *f[1]) for f in facts[:min(n, max(1, questions))]]
         more = sum(len(p) + len(a) for p, a in qa[1:])
         header = len(header_tokens(tok, "notes.txt"))
-        limit = (n_tokens - more - len(qa[0][0]) - len(qa[0][1])) // S * S - header  # as build_doc's
+        limit = needle_room(n_tokens - more, S, header, len(qa[0][0]) + len(qa[0][1]))  # as build_doc's
         lengths = [len(tok.encode(f[0])) for f in facts]
         while len(facts) > len(qa) and sum(lengths) > limit:  # drop facts nobody asks until they fit
             facts.pop()
