@@ -80,10 +80,10 @@ def main() -> None:
     captured: list[tuple[torch.Tensor, torch.Tensor]] = []
     hooks = [m.register_forward_pre_hook(lambda m, a: captured.append(m.projections(a[0])[:2])) for m in layers]
     sums: dict[tuple[int, int], list[float]] = {}
+    names = list(word_keys(tok)) if args.keys == "words" else ph.split(ph.NAMES, args.split)
     try:
         for i in range(args.n):
             rng = random.Random(f"addressing:{args.facts}:{args.split}:{i}")
-            names = list(word_keys(tok)) if args.keys == "words" else ph.split(ph.NAMES, args.split)
             facts = (named_facts(rng, args.facts, args.split, names=names) if args.frame is None
                      else framed_facts(rng, args.facts, args.split, ph.FACT_STATEMENTS[args.frame], names))
             ask = rng.randrange(args.facts)
