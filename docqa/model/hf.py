@@ -70,6 +70,7 @@ class HFMemoryConfig:
     update: str = "token_delta"
     write_strength: bool = True
     use_z: bool | None = None
+    memory_decay: float = 1.0  # as docqa's own models: see docqa/model/config.py
     gate_init: float = GATE_INIT
 
     def __post_init__(self) -> None:

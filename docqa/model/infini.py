@@ -59,8 +59,10 @@ def memory_write(cfg: ModelConfig, M: torch.Tensor, z: torch.Tensor, sk: torch.T
     beta is the per-token write strength (all ones when the config has none).
     """
     if cfg.update == "token_delta":  # the same code as a chunk of segments, so the same bits
-        Ms, zs = delta_scan(M, z, sk.unsqueeze(1), v.unsqueeze(1), beta.unsqueeze(1))
+        Ms, zs = delta_scan(M, z, sk.unsqueeze(1), v.unsqueeze(1), beta.unsqueeze(1), cfg.memory_decay)
         return Ms[-1], zs[-1]
+    if cfg.memory_decay != 1.0:  # M <- alpha M before the write (memory_decay in config.py)
+        M, z = cfg.memory_decay * M, cfg.memory_decay * z
     skb = sk * beta.unsqueeze(-1)  # (B,H,S,Dk)
     z_new = z + skb.sum(-2)
     if cfg.update == "linear":  # eq. 8: M + sigma(K)^T V
@@ -142,10 +144,11 @@ def delta_transition(sk: torch.Tensor, v: torch.Tensor, beta: torch.Tensor) -> T
 
 
 def delta_scan(M: torch.Tensor, z: torch.Tensor, sk: torch.Tensor, v: torch.Tensor,
-               beta: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+               beta: torch.Tensor, decay: float = 1.0) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """token_delta writes of N segments in order.  M (B,H,Dk,Dv), z (B,H,Dk), sk (B,N,H,S,Dk),
     v (B,N,H,S,Dv), beta (B,N,H,S) -> the N+1 memories [M_0 .. M_N] and [z_0 .. z_N] (M_n before
-    segment n, M_N after the last)."""
+    segment n, M_N after the last). With decay alpha < 1 each segment starts from alpha M_n:
+    M_{n+1} = P_n (alpha M_n) + Q_n, since the transition is linear in the memory it starts from."""
     B, N, H, S, Dk = sk.shape
     Dv = v.shape[-1]
     # Contiguous first: q, k, v arrive as strided views of the projection, and MKL's batched
@@ -159,10 +162,12 @@ def delta_scan(M: torch.Tensor, z: torch.Tensor, sk: torch.Tensor, v: torch.Tens
     Qs = tr.Q.transpose(0, 1).reshape(N, B * H, Dk, Dv).unbind(0)
     flat = [M.reshape(B * H, Dk, Dv)]
     for P_n, Q_n in zip(Ps, Qs):
-        flat.append(torch.baddbmm(Q_n, P_n, flat[-1]))  # P M + Q
+        # P M + Q; alpha = 1 multiplies nothing, so undecayed models keep their bits
+        flat.append(torch.baddbmm(Q_n, P_n, flat[-1] if decay == 1.0 else decay * flat[-1]))
     zs = [z]
     for dz_n in tr.dz.unbind(1):
-        zs.append(zs[-1] + dz_n)  # (a cumsum would add in another order: other bits for other cuts)
+        # (a cumsum would add in another order: other bits for other cuts)
+        zs.append((zs[-1] if decay == 1.0 else decay * zs[-1]) + dz_n)
     return [M] + [m.view(B, H, Dk, Dv) for m in flat[1:]], zs
 
 
@@ -190,7 +195,7 @@ def memory_scan(cfg, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta: to
         vv, bb = v.to(dt), beta.to(dt)
         M, z = mem.M.to(dt), mem.z.to(dt)
         if cfg.update == "token_delta":  # a chunk of segments at once: see delta_transition
-            Ms, zs = delta_scan(M, z, sk[:, :n_full], vv[:, :n_full], bb[:, :n_full])
+            Ms, zs = delta_scan(M, z, sk[:, :n_full], vv[:, :n_full], bb[:, :n_full], cfg.memory_decay)
         else:
             Ms, zs = [M], [z]
             for n in range(n_full):

@@ -105,7 +105,8 @@ def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, 
 
 
 def naive_write(cfg, M, z, sks, vs, betas):
-    """Eq. 8 / eq. 9 / token-level delta rule for one head and one segment."""
+    """Eq. 8 / eq. 9 / token-level delta rule for one head and one segment, after the decay."""
+    M, z = cfg.memory_decay * M, cfg.memory_decay * z
     if cfg.update == "token_delta":
         for sk, v, b in zip(sks, vs, betas):
             M = M + b * torch.outer(sk, v - sk @ M)

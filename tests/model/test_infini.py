@@ -21,6 +21,8 @@ VARIANTS = [
     dict(feature_map="l2", update="token_delta", write_strength=False),
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3),
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, memory_qk=True),
+    dict(feature_map="l2", update="token_delta", write_strength=True, memory_decay=0.8),
+    dict(feature_map="elu1", update="delta", write_strength=True, memory_decay=0.8),
 ]
 
 
@@ -114,7 +116,7 @@ def test_linear_rule_read_equals_direct_recomputation_from_all_past_keys_and_val
     torch.testing.assert_close(mem.z[0], z_direct, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5], VARIANTS[7], VARIANTS[8]], ids=ids)
+@pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5], VARIANTS[7], VARIANTS[8], VARIANTS[9], VARIANTS[10]], ids=ids)
 def test_streaming_in_any_split_equals_one_call(variant):
     model = make(**variant)
     tokens = torch.randint(0, 256, (1, 40))
@@ -137,7 +139,7 @@ def test_streaming_in_any_split_equals_one_call(variant):
             torch.testing.assert_close(a.z, b.z, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5], VARIANTS[7], VARIANTS[8]], ids=ids)
+@pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5], VARIANTS[7], VARIANTS[8], VARIANTS[9], VARIANTS[10]], ids=ids)
 def test_cached_decoding_equals_full_forward(variant):
     model = make(**variant)
     history = torch.randint(0, 256, (1, 17))  # 2 segments in memory, 3 tokens pending
@@ -224,6 +226,9 @@ def test_config_rejects_bad_values():
         ModelConfig(update="token_delta", use_z=True)
     with pytest.raises(ConfigError, match="unknown config keys"):
         ModelConfig.from_dict({"n_layers": 3})
+    for alpha in (0.0, 1.5):
+        with pytest.raises(ConfigError, match="memory_decay"):
+            ModelConfig(memory_decay=alpha)
 
 
 def test_an_unknown_feature_map_or_update_rule_raises_instead_of_falling_through():
@@ -335,7 +340,7 @@ def test_chunked_token_delta_in_float32_stays_within_float32_tolerance_of_float6
     torch.testing.assert_close(Ms[-1].double(), M, rtol=1e-4, atol=2e-5)
 
 
-@pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5]], ids=ids)
+@pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5], VARIANTS[9]], ids=ids)
 def test_float32_memory_path_is_bit_identical_however_the_segments_are_cut_or_batched(variant):
     """The resume guarantee, for the memory path: the chunked update works per segment and per
     (batch, head) matrix, so a chunk of 23 segments in one call, the same in pieces, and a
