@@ -21,7 +21,7 @@ from docqa.store import Store
 from docqa.store.base import StoreBase
 from docqa.store.store import Store as StoreClass
 
-from needle_corpora import KEY, QUESTION, needle_folder
+from needle_corpora import KEY, QUESTION, doc_bytes, needle_folder
 
 
 def tiny(dtype=torch.float32) -> LoadedModel:
@@ -116,7 +116,7 @@ def lm():
 
 
 def _ingest(lm, root, k, name="c", n=12, **options):
-    folder = needle_folder(root / name, k, n)
+    folder = needle_folder(root / name, k, n, size=doc_bytes(lm))
     store = Store(root / "s.db")
     ingest(store, lm, name, [str(folder)], IngestOptions(checkpoint_segments=4, **options))
     return store, folder
