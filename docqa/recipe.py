@@ -1,15 +1,18 @@
 """The shipped model's recipe as one command: every phase, then the recall bench, in one go.
 
-    python -m docqa.recipe OUT_DIR [--recipe bpe|byte] [--device cuda] [--quick]
+    python -m docqa.recipe OUT_DIR [--recipe bpe|byte] [--until PHASE] [--device cuda] [--quick]
                            [--haystack EVAL_DIR]
 
 It drives both training and the benches, so it sits above both (until issue 12 it was
 docqa.train.recipe, and made training import the benches).
 
-`bpe` (the subword candidates of December, checkpoints/bpe-c2 to bpe-c4) first trains the BPE tokenizer on the training text
+`bpe` (the shipped default since December, phase c3, and the candidates around it,
+checkpoints/bpe-c2 to bpe-c4) first trains the BPE tokenizer on the training text
 (docqa.train.vocab; `apt-get install python3-doc` adds the Python documentation to that text,
 man pages and /usr/share/doc come with Debian), then trains on questions about real text;
-`byte` replays the byte-level passkey model of November (the shipped default). Each phase is a `docqa train` run
+`byte` replays the byte-level passkey model of November (the default until December,
+checkpoints/byte-p5). Phases run up to the one the default model came from (SHIPPED), or to
+`--until PHASE`, e.g. `--until c4` for the candidate after it. Each phase is a `docqa train` run
 that starts from the previous phase's model; a phase that already finished is skipped, so the
 command resumes after an interruption. At the end the recall bench runs on the final model
 (with `--haystack`, also on real text the model never saw) and its tables and JSON land in
@@ -26,6 +29,7 @@ from docqa.bench.haystack import Haystack, haystack_bench
 from docqa.bench.haystack import format_table as haystack_table
 from docqa.bench.haystack import to_json as haystack_json
 from docqa.bench.recall import facts_curve, format_table, passkey_table, to_json
+from docqa.errors import ConfigError
 from docqa.model.io import load_model
 from docqa.train.loop import TrainConfig, checkpoint_dir, train
 from docqa.train.vocab import train_vocab
@@ -99,6 +103,8 @@ BPE_PHASES: list[tuple[str, int | None, dict]] = [
     ("c4", 100, _C4),
 ]
 RECIPES = {"bpe": BPE_PHASES, "byte": BYTE_PHASES}
+# The phase each recipe's shipped model stopped at: docqa/models/default is bpe's c3, step 350.
+SHIPPED = {"bpe": "c3", "byte": "p5"}
 PHASES = BPE_PHASES
 VOCAB_SIZE = 8192
 
@@ -106,10 +112,21 @@ QUICK = dict(preset="small", batch=2, steps=4, warmup=1, save_every=2, eval_ever
              min_segments=3, start_max_segments=3, max_segments=4, curriculum_steps=2)
 
 
-def run_recipe(out: Path, device: str = "cpu", quick: bool = False, lengths: list[int] | None = None,
-               n: int = 10, on_log=None, recipe: str = "bpe", haystack: list[str] | None = None) -> dict:
-    out.mkdir(parents=True, exist_ok=True)
+def phases_until(recipe: str, until: str | None = None) -> list[tuple[str, int | None, dict]]:
+    """The recipe's phases up to and including `until` (default: the shipped model's phase)."""
     phases = RECIPES[recipe]
+    names = [p[0] for p in phases]
+    last = until or SHIPPED[recipe]
+    if last not in names:
+        raise ConfigError(f"recipe {recipe!r} has no phase {last!r}; its phases: {', '.join(names)}")
+    return phases[:names.index(last) + 1]
+
+
+def run_recipe(out: Path, device: str = "cpu", quick: bool = False, lengths: list[int] | None = None,
+               n: int = 10, on_log=None, recipe: str = "bpe", haystack: list[str] | None = None,
+               until: str | None = None) -> dict:
+    phases = phases_until(recipe, until)
+    out.mkdir(parents=True, exist_ok=True)
     extra: dict = {}
     if recipe == "bpe":
         tok_path = out / "tokenizer.json"
@@ -158,12 +175,18 @@ def main() -> None:
     ap.add_argument("--lengths", default=None, help="bench lengths, e.g. 1024,16384,262144,1048576")
     ap.add_argument("--n", type=int, default=10)
     ap.add_argument("--recipe", default="bpe", choices=sorted(RECIPES))
+    ap.add_argument("--until", default=None, help="last phase to run (default: the shipped model's, "
+                    + ", ".join(f"{r} {p}" for r, p in SHIPPED.items()) + ")")
     ap.add_argument("--haystack", action="append", default=None,
                     help="also bench on this folder's text (never trained on), e.g. a package from site-packages")
     args = ap.parse_args()
     lengths = [int(x) for x in args.lengths.split(",")] if args.lengths else None
+    try:
+        phases_until(args.recipe, args.until)
+    except ConfigError as e:
+        ap.error(str(e))
     result = run_recipe(args.out, args.device, args.quick, lengths, args.n, recipe=args.recipe,
-                        haystack=args.haystack)
+                        haystack=args.haystack, until=args.until)
     print((args.out / "bench.md").read_text())
     print(f"model: {result['model_dir']}")
 

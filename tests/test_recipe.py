@@ -2,12 +2,14 @@ import json
 
 import pytest
 
-from docqa.recipe import RECIPES, run_recipe
+from docqa.errors import ConfigError
+from docqa.recipe import RECIPES, SHIPPED, phases_until, run_recipe
 
 
 @pytest.mark.parametrize("recipe", ["byte", "bpe"])
 def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, recipe):
-    phases = RECIPES[recipe]
+    phases = phases_until(recipe)  # up to the shipped model's phase
+    assert phases[-1][0] == SHIPPED[recipe]
     hay = tmp_path / "hay"
     hay.mkdir()
     (hay / "a.txt").write_text("The river winds through the valley, past mills and quiet farms.\n" * 80)
@@ -28,3 +30,11 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
     logs = [(out / n / "log.jsonl").read_text() for n, _, _ in phases]
     run_recipe(out, quick=True, recipe=recipe)  # finished phases are not trained again
     assert logs == [(out / n / "log.jsonl").read_text() for n, _, _ in phases]
+
+
+def test_until_cuts_the_recipe_at_a_phase_and_names_the_phases_when_there_is_none():
+    names = [p[0] for p in RECIPES["bpe"]]
+    assert [p[0] for p in phases_until("bpe", "r1")] == names[:names.index("r1") + 1]
+    assert [p[0] for p in phases_until("bpe", names[-1])] == names
+    with pytest.raises(ConfigError, match="has no phase 'c9'; its phases: s1, "):
+        phases_until("bpe", "c9")

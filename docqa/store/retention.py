@@ -14,9 +14,10 @@ from __future__ import annotations
 import heapq
 
 # An ingest checkpoints at the first document boundary after this many new segments (or
-# `checkpoint_seconds`). 64 segments of the default model are 4,096 tokens: a replay of at most
-# that (plus one document) takes about a second on one busy CPU core, and a checkpoint costs one
-# snapshot (51,192 bytes for the default model; the README's "Sources" has the store sizes).
+# `checkpoint_seconds`). 64 segments are 4,096 tokens of the byte model this was measured with
+# (8,192 of the default since December): a replay of at most that (plus one document) took about a
+# second on one busy CPU core, and a checkpoint costs one snapshot (98.9 KB for the default model;
+# the README's "Sources" has the store sizes).
 DEFAULT_CHECKPOINT_SEGMENTS = 64
 
 

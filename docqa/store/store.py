@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # docqa.memory imports torch: `docqa corpora`, `show` and `rm
 # `retention`). Retention is chosen per ingest (`docqa ingest --keep-checkpoints`); the per-corpus
 # column m003 added (corpora.keep_checkpoints) was never written by any command, so the store no
 # longer reads or writes it. The column stays: shipped migrations are never edited.
-# 1,000 of the default model's snapshots (51,192 bytes each) are 51 MB, whatever the corpus size;
+# 1,000 of the default model's snapshots (98.9 KB each) are about 99 MB, whatever the corpus size;
 # the README ("Sources") gives what this costs and buys for 1,000 and 100,000 documents.
 DEFAULT_KEEP_CHECKPOINTS = 1000
 KINDS = ("checkpoint", "final")
