@@ -5,19 +5,13 @@ are taken one token later; a word value is one token and is taken where it start
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 from docqa.model.tokenizer import load_tokenizer
 
-ROOT = Path(__file__).resolve().parents[2]
+from by_path import ROOT, benchmark
 
 
 def bench_module():
-    spec = importlib.util.spec_from_file_location("bench_addressing", ROOT / "benchmarks" / "bench_addressing.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark("bench_addressing")
 
 
 def test_the_informative_token_skips_an_answer_prefix_that_stands_alone():

@@ -3,23 +3,17 @@ follow the stream, and memory_decay scales what earlier segments left before eac
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
 from docqa.model.config import ModelConfig
 from docqa.model.transformer import InfiniTransformer
 
-ROOT = Path(__file__).resolve().parents[2]
+from by_path import benchmark
 
 
 def bench_module():
-    spec = importlib.util.spec_from_file_location("bench_memory_norm", ROOT / "benchmarks" / "bench_memory_norm.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark("bench_memory_norm")
 
 
 def model(decay: float) -> InfiniTransformer:

@@ -4,7 +4,6 @@ own count of the matrix products an ingest runs, and the script prints its four 
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
@@ -17,14 +16,13 @@ from torch.utils.flop_counter import FlopCounterMode
 from docqa.model.config import ModelConfig
 from docqa.model.transformer import InfiniTransformer
 
+from by_path import benchmark
+
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_model.py"
 
 
 def bench_module():
-    spec = importlib.util.spec_from_file_location("bench_model", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark("bench_model")
 
 
 @pytest.mark.parametrize("overrides", [dict(), dict(n_head=2, segment_len=16),

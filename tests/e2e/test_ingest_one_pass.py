@@ -1,7 +1,6 @@
 """Ingest reads each source once per run, and reports progress inside long files (issue 12, items 16, 11)."""
 
 import collections
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -13,13 +12,12 @@ from docqa.api import Corpus
 from docqa.ingest import IngestOptions
 from docqa.store import Store
 
+from by_path import load_module
+
 
 def _text_pdf():
     path = Path(__file__).parents[1] / "connectors" / "connector_pdfs.py"
-    spec = importlib.util.spec_from_file_location("connector_pdfs", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.text_pdf
+    return load_module("connector_pdfs", path).text_pdf
 
 
 PAGES = 6

@@ -2,7 +2,6 @@
 --sources`, `Answer.sources`, ChatDocQA's response_metadata["sources"], and a PDF page. The
 shipped default model, which recalls the passkey in its own filler."""
 
-import importlib.util
 import json
 import random
 import re
@@ -16,6 +15,7 @@ from docqa.bench.sources import filler_texts, hide
 from docqa.cli.main import cli
 from docqa.cli.sources import NO_SOURCE
 
+from by_path import load_module
 from needle_corpora import KEY, NEEDLE, QUESTION, needle_folder
 
 SOURCE = re.compile(r"source: (\S+) (?:page (\d+) )?\(gain (\d+\.\d) nats\)")
@@ -100,10 +100,7 @@ def test_chat_docqa_puts_sources_in_response_metadata(corpora):
 
 def _text_pdf():
     path = Path(__file__).parents[1] / "connectors" / "connector_pdfs.py"
-    spec = importlib.util.spec_from_file_location("connector_pdfs_for_sources", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.text_pdf
+    return load_module("connector_pdfs_for_sources", path).text_pdf
 
 
 def test_a_pdf_source_names_its_page(tmp_path):
