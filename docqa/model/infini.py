@@ -384,10 +384,15 @@ class InfiniAttention(nn.Module):
         return memory_commit(self.cfg, torch.cat(cache.k, -2), torch.cat(cache.v, -2), torch.cat(cache.beta, -1), mem)
 
 
+# Parameters InfiniAttention initialises itself so that they change nothing (the short conv as the
+# identity, memory_qk's correction at zero): init_weights leaves them, and a trained model may gain
+# them through `model_overrides` (docqa/train/loop.py).
+OWN_INIT = ("attn.conv", "attn.mem_qk.weight")
+
+
 def init_weights(module: nn.Module, n_layer: int) -> None:
     """GPT-2 style init; output projections scaled by depth so the residual stream stays O(1)."""
     for name, p in module.named_parameters():
-        if p.dim() == 2 and "emb" not in name and not name.endswith(("attn.conv", "attn.mem_qk.weight")):
-            # (the conv starts as the identity, the memory's correction at zero)
+        if p.dim() == 2 and "emb" not in name and not name.endswith(OWN_INIT):
             std = 0.02 / math.sqrt(2 * n_layer) if name.endswith(("proj.weight", "fc2.weight")) else 0.02
             nn.init.normal_(p, 0.0, std)

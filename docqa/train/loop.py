@@ -28,6 +28,7 @@ from safetensors.torch import load_file, save_file
 from docqa.errors import ConfigError
 from docqa.memory import Memory
 from docqa.model.config import ModelConfig, from_known_fields
+from docqa.model.infini import OWN_INIT
 from docqa.model.io import load_model, save_model
 from docqa.model.tokenizer import ByteTokenizer, load_tokenizer
 from docqa.model.transformer import InfiniTransformer
@@ -117,7 +118,7 @@ def _from_model(tc: TrainConfig):
                           "a phase keeps its model's tokenizer: leave tokenizer unset")
     model = InfiniTransformer(replace(base.config, **tc.model_overrides)).to(tc.device)
     result = model.load_state_dict(base.model.state_dict(), strict=False)
-    missing = [k for k in result.missing_keys if not k.endswith(("attn.conv", "attn.mem_qk.weight"))]
+    missing = [k for k in result.missing_keys if not k.endswith(OWN_INIT)]
     if missing or result.unexpected_keys:
         raise ConfigError(f"model_overrides {tc.model_overrides} do not fit {tc.init_from}: "
                           f"missing {missing}, unexpected {result.unexpected_keys}")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -16,9 +15,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from docqa.model.config import ModelConfig
 from docqa.model.transformer import InfiniTransformer
 
-from by_path import benchmark
+from by_path import ROOT, benchmark
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_model.py"
+SCRIPT = ROOT / "benchmarks" / "bench_model.py"
 
 
 def bench_module():
