@@ -69,6 +69,13 @@ class ModelConfig:
     # named facts' keys came out nearly parallel (docs/TRAINING.md, December, fourth session).
     # Zero at init: a model gains it without changing what it computes.
     memory_qk: bool = False
+    # The memory's queries and keys are centred by a learned per-head vector before the feature
+    # map, q - c_q and k - c_k (eq. 7-9 only; local attention's softmax ignores a shift of every
+    # key). Without it bpe-c3's unit memory keys on real text share one direction (mean cosine
+    # 0.77-0.96 per head, participation ratio 1.1-2.1 of 64 dimensions): distinct facts get
+    # near-parallel keys, and the delta rule needs a large M to tell them apart (docs/TRAINING.md,
+    # December, sixth session). Zero at init; `docqa.model.center` fits it to the mean on text.
+    memory_center: bool = False
     # alpha: before each segment's write the memory is scaled, M <- alpha M (and z <- alpha z), as
     # Gated DeltaNet's decay, per segment and fixed. With unit keys the delta rule is a contraction
     # only along the keys written: under 1,024 segments of real text the norm of M kept growing

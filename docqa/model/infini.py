@@ -272,6 +272,8 @@ class InfiniAttention(nn.Module):
         self.mem_qk = nn.Linear(cfg.d_model, 2 * cfg.d_model, bias=False) if cfg.memory_qk else None
         if self.mem_qk is not None:
             nn.init.zeros_(self.mem_qk.weight)
+        # (2, H, D): c_q and c_k, subtracted from the memory's queries and keys (ModelConfig.memory_center)
+        self.mem_center = nn.Parameter(torch.zeros(2, cfg.n_head, cfg.d_head)) if cfg.memory_center else None
 
     def _conv(self, u: torch.Tensor, prev: torch.Tensor | None) -> torch.Tensor:
         """Causal depthwise conv along T of u (..., T, 3C); `prev` (..., K-1, 3C) holds the
@@ -299,12 +301,15 @@ class InfiniAttention(nn.Module):
 
     def _memory_qk(self, x: torch.Tensor, q: torch.Tensor, k: torch.Tensor):
         """The queries and keys of eq. 7-9: local attention's q, k (..., H, T, D), plus the
-        memory's own correction from x (..., T, C) with memory_qk."""
-        if self.mem_qk is None:
-            return q, k
-        H, D = self.cfg.n_head, self.cfg.d_head
-        dq, dk = (t.unflatten(-1, (H, D)).transpose(-2, -3) for t in self.mem_qk(x).split(self.cfg.d_model, -1))
-        return q + dq, k + dk
+        memory's own correction from x (..., T, C) with memory_qk, less the centres with memory_center."""
+        if self.mem_qk is not None:
+            H, D = self.cfg.n_head, self.cfg.d_head
+            dq, dk = (t.unflatten(-1, (H, D)).transpose(-2, -3) for t in self.mem_qk(x).split(self.cfg.d_model, -1))
+            q, k = q + dq, k + dk
+        if self.mem_center is not None:
+            c = self.mem_center.to(q.dtype).unsqueeze(-2)  # (2, H, 1, D)
+            q, k = q - c[0], k - c[1]
+        return q, k
 
     def projections(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The memory's queries and keys (B, H, T, D), before the feature map, and write strengths
@@ -385,9 +390,9 @@ class InfiniAttention(nn.Module):
 
 
 # Parameters InfiniAttention initialises itself so that they change nothing (the short conv as the
-# identity, memory_qk's correction at zero): init_weights leaves them, and a trained model may gain
-# them through `model_overrides` (docqa/train/loop.py).
-OWN_INIT = ("attn.conv", "attn.mem_qk.weight")
+# identity, memory_qk's correction and memory_center's centres at zero): init_weights leaves them,
+# and a trained model may gain them through `model_overrides` (docqa/train/loop.py).
+OWN_INIT = ("attn.conv", "attn.mem_qk.weight", "attn.mem_center")
 
 
 def init_weights(module: nn.Module, n_layer: int) -> None:

@@ -67,6 +67,8 @@ def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, 
     if layer.mem_qk is not None:
         d = x @ layer.mem_qk.weight.T
         qm, km = q + d[:, :cfg.d_model], k + d[:, cfg.d_model:]
+    if layer.mem_center is not None:  # memory_center: c_q, c_k per head, laid out as q and k are
+        qm, km = qm - layer.mem_center[0].flatten(), km - layer.mem_center[1].flatten()
     if layer.write_strength is not None:
         beta_all = torch.sigmoid(x @ layer.write_strength.weight.T + layer.write_strength.bias)  # (T, H)
     else:

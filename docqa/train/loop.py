@@ -27,6 +27,7 @@ from safetensors.torch import load_file, save_file
 
 from docqa.errors import ConfigError
 from docqa.memory import Memory
+from docqa.model.center import fit_memory_center
 from docqa.model.config import ModelConfig, from_known_fields
 from docqa.model.infini import OWN_INIT
 from docqa.model.io import load_model, save_model
@@ -36,6 +37,8 @@ from docqa.threads import set_threads
 from docqa.train.corpus import describe, load_texts
 from docqa.train.evaluate import run_cell
 from docqa.train.tasks import CodeFiles, Filler, sample_doc
+
+CENTER_SEGMENTS = 64  # text the memory's new centres are fitted on, in segments (model/center.py)
 
 
 @dataclass
@@ -104,15 +107,16 @@ class TrainConfig:
 
 def _from_model(tc: TrainConfig):
     """Start from a trained model and its tokenizer; `model_overrides` may add parts it lacks
-    (a short conv, memory_qk), which start as they are initialised (the conv as the identity,
-    memory_qk at zero). A converted
-    model continues from its checkpoint with the base frozen (see `_trainable`)."""
+    (a short conv, memory_qk, memory_center), which start as they are initialised (the conv as
+    the identity, memory_qk and the centres at zero; `train` then fits new centres to the
+    training text). A converted model continues from its checkpoint with the base frozen (see
+    `_trainable`). Returns the model, its tokenizer and the names of the parameters it gained."""
     base = load_model(tc.init_from, device=tc.device)
     if not isinstance(base.model, InfiniTransformer):
         if tc.model_overrides or tc.tokenizer:
             raise ConfigError(f"{tc.init_from} is a converted model: its architecture and tokenizer are the "
                               "checkpoint's; leave model_overrides and tokenizer unset")
-        return base.model, base.tokenizer
+        return base.model, base.tokenizer, []
     if tc.tokenizer and Path(tc.tokenizer).read_text() != (base.path / "tokenizer.json").read_text():
         raise ConfigError(f"tokenizer {tc.tokenizer} is not the tokenizer of {tc.init_from}; "
                           "a phase keeps its model's tokenizer: leave tokenizer unset")
@@ -122,7 +126,7 @@ def _from_model(tc: TrainConfig):
     if missing or result.unexpected_keys:
         raise ConfigError(f"model_overrides {tc.model_overrides} do not fit {tc.init_from}: "
                           f"missing {missing}, unexpected {result.unexpected_keys}")
-    return model, base.tokenizer
+    return model, base.tokenizer, result.missing_keys
 
 
 def _trainable(model, tc: TrainConfig):
@@ -271,6 +275,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
     where = {k: v for k, v in (("device", device), ("threads", threads)) if v is not None}
     ckpt = checkpoint_dir(run)
     if ckpt is not None:
+        gained = []
         state = json.loads((ckpt / "state.json").read_text())
         tc = TrainConfig.from_dict({**state["train_config"], **({} if tc is None else {"steps": tc.steps}), **where})
         state["train_config"] = asdict(tc)
@@ -285,8 +290,9 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         set_threads(tc.threads)
         state = {"step": 0, "elapsed": 0.0, "train_config": asdict(tc), "tokens": 0}
         torch.manual_seed(tc.seed)
+        gained: list[str] = []
         if tc.init_from:
-            model, tok = _from_model(tc)
+            model, tok, gained = _from_model(tc)
             model.train()
         else:
             tok = load_tokenizer(Path(tc.tokenizer)) if tc.tokenizer else ByteTokenizer()
@@ -310,6 +316,11 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         if texts is not None:
             (run / "text.json").write_text(json.dumps(describe(texts), indent=2) + "\n")
             filler.save(pools)
+    new_centres = isinstance(model, InfiniTransformer) and model.cfg.memory_center and (
+        not tc.init_from or any(k.endswith("attn.mem_center") for k in gained))
+    if ckpt is None and new_centres:  # at the mean of the memory's q and k on this run's text (model/center.py)
+        text = filler.tokens(random.Random(f"{tc.seed}:center"), CENTER_SEGMENTS * S)
+        fit_memory_center(model, torch.tensor([text], device=tc.device))
     code = CodeFiles(tok) if tc.task_mix.get("code") else None
     writes: list[torch.Tensor] = []  # write-strength logits of this step's forward: the log, write_penalty
     for mod in model.modules():  # docqa's attention layers, or a converted model's memory branches

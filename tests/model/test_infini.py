@@ -23,6 +23,7 @@ VARIANTS = [
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, memory_qk=True),
     dict(feature_map="l2", update="token_delta", write_strength=True, memory_decay=0.8),
     dict(feature_map="elu1", update="delta", write_strength=True, memory_decay=0.8),
+    dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, memory_center=True),
 ]
 
 
@@ -37,6 +38,8 @@ def make(seed=0, dtype=torch.float64, **kw):
                 blk.attn.conv.normal_(0.0, 0.5)
             if cfg.memory_qk:  # away from the zero it starts at, so the memory's own q, k differ
                 blk.attn.mem_qk.weight.normal_(0.0, 0.3)
+            if cfg.memory_center:  # away from the zero it starts at
+                blk.attn.mem_center.normal_(0.0, 0.5)
     return model
 
 

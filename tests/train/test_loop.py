@@ -151,3 +151,29 @@ def test_write_penalty_adds_the_mean_write_strength_to_the_loss(tmp_path):
     plain, pen = (json.loads((tmp_path / r / "log.jsonl").read_text().splitlines()[0]) for r in ("plain", "pen"))
     assert 0.0 < plain["write"] < 1.0 and pen["write"] == plain["write"]
     assert abs(pen["loss"] - plain["loss"] - 2.0 * plain["write"]) < 2e-4
+
+
+def test_a_phase_that_adds_memory_center_fits_the_centres_to_its_text(tmp_path):
+    """The centres start at the mean of the memory's q and k on the run's own text (lr 0: as fitted)."""
+    import random
+
+    from dataclasses import replace
+
+    from docqa.model.center import fit_memory_center
+    from docqa.model.transformer import InfiniTransformer
+    from docqa.train.loop import CENTER_SEGMENTS
+    from docqa.train.tasks import Filler
+
+    train(tmp_path / "a", TrainConfig(**{**TINY, "steps": 2}))
+    parent = load_model(tmp_path / "a" / "checkpoint" / "model")
+    cfg = {**TINY, "steps": 1, "lr": 0.0, "gate_lr": 0.0, "weight_decay": 0.0, "seed": 3,
+           "init_from": str(tmp_path / "a" / "checkpoint" / "model"), "model_overrides": {"memory_center": True}}
+    train(tmp_path / "b", TrainConfig(**cfg))
+    grown = load_model(tmp_path / "b" / "checkpoint" / "model").model
+    expected = InfiniTransformer(replace(parent.config, memory_center=True))
+    expected.load_state_dict(parent.model.state_dict(), strict=False)
+    text = Filler(parent.tokenizer).tokens(random.Random("3:center"), CENTER_SEGMENTS * 64)
+    fit_memory_center(expected, torch.tensor([text]))
+    for g, e in zip(grown.blocks, expected.blocks):
+        assert g.attn.mem_center.abs().max() > 0.01
+        torch.testing.assert_close(g.attn.mem_center, e.attn.mem_center, rtol=1e-5, atol=1e-6)

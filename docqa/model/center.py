@@ -1,0 +1,44 @@
+"""Fit memory_center (ModelConfig.memory_center) to text: each layer's c_q and c_k become the mean
+of the memory's queries and keys over a token stream, so the memory reads and writes what the
+tokens do not share.
+
+Layers are fitted in order, each with every layer before it already centred, since centring a
+layer's memory changes what it passes on. The model starts from the stream's empty memory, as
+ingest does; the fit is a data-dependent initialisation (training then moves the centres with
+everything else), not a running statistic.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from docqa.errors import ConfigError
+
+
+@torch.no_grad()
+def fit_memory_center(model, tokens: torch.Tensor, chunk_segments: int = 16) -> None:
+    """Set every layer's mem_center from tokens (B, T) (T at least one segment): in place."""
+    if not model.cfg.memory_center:
+        raise ConfigError("the model has no memory_center to fit; build it with memory_center=True")
+    if tokens.shape[1] < model.cfg.segment_len:
+        raise ConfigError(f"fitting memory_center needs at least one segment ({model.cfg.segment_len} tokens), "
+                          f"got {tokens.shape[1]}")
+    for block in model.blocks:
+        block.attn.mem_center.zero_()
+    for block in model.blocks:
+        attn = block.attn
+        sums, count = torch.zeros_like(attn.mem_center, dtype=torch.float64), 0
+
+        def add(_module, args):  # args[0]: the layer's input x (B, T, C), from a segment boundary
+            nonlocal count
+            q, k, _ = attn.projections(args[0])  # (B, H, T, D): uncentred, this layer's centre is 0
+            sums[0] += q.double().sum((0, 2))
+            sums[1] += k.double().sum((0, 2))
+            count += q.shape[0] * q.shape[2]
+
+        hook = attn.register_forward_pre_hook(add)
+        try:
+            model.ingest(tokens, model.new_memory(tokens.shape[0]), chunk_segments=chunk_segments)
+        finally:
+            hook.remove()
+        attn.mem_center.copy_(sums / count)

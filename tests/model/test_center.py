@@ -1,0 +1,70 @@
+"""memory_center: fitting the memory's centres to text (docqa/model/center.py)."""
+
+import pytest
+import torch
+
+from docqa.errors import ConfigError
+from docqa.model.center import fit_memory_center
+from docqa.model.config import ModelConfig
+from docqa.model.transformer import InfiniTransformer
+
+
+def model(**kw):
+    torch.manual_seed(0)
+    return InfiniTransformer(ModelConfig.from_name("test", segment_len=8, short_conv=3, **kw)).double()
+
+
+def memory_qk(m, tokens):
+    """Each layer's memory queries and keys (B, H, T, D) as the model computes them on `tokens`."""
+    inputs = []
+    hooks = [b.attn.register_forward_pre_hook(lambda _m, args: inputs.append(args[0])) for b in m.blocks]
+    with torch.no_grad():
+        m(tokens)
+    for h in hooks:
+        h.remove()
+    return [b.attn.projections(x)[:2] for b, x in zip(m.blocks, inputs)]
+
+
+def test_fitted_centres_leave_the_memory_queries_and_keys_with_zero_mean_in_every_layer():
+    m = model(memory_center=True)
+    tokens = torch.randint(0, 256, (2, 40))  # five segments, two streams
+    before = memory_qk(m, tokens)
+    assert min(k.mean((0, 2)).norm() for _, k in before) > 0.05  # something to remove
+    fit_memory_center(m, tokens)
+    for layer, (q, k) in enumerate(memory_qk(m, tokens)):
+        torch.testing.assert_close(q.mean((0, 2)), torch.zeros_like(q[0, :, 0]), atol=1e-10, rtol=0, msg=str(layer))
+        torch.testing.assert_close(k.mean((0, 2)), torch.zeros_like(k[0, :, 0]), atol=1e-10, rtol=0, msg=str(layer))
+
+
+def test_a_refit_starts_from_zero_centres():
+    m = model(memory_center=True)
+    tokens = torch.randint(0, 256, (1, 24))
+    fit_memory_center(m, tokens)
+    first = [b.attn.mem_center.detach().clone() for b in m.blocks]
+    with torch.no_grad():
+        for b in m.blocks:
+            b.attn.mem_center.normal_()
+    fit_memory_center(m, tokens)
+    for a, b in zip(first, m.blocks):
+        torch.testing.assert_close(b.attn.mem_center.detach(), a, rtol=1e-12, atol=1e-12)
+
+
+def test_local_attention_does_not_see_the_centres():
+    """With the memory gated off, centring changes nothing; with it on, it changes the output."""
+    plain, centred = model(), model(memory_center=True)
+    centred.load_state_dict(plain.state_dict(), strict=False)
+    tokens = torch.randint(0, 256, (1, 24))
+    fit_memory_center(centred, tokens)
+    with torch.no_grad():
+        assert not torch.allclose(centred(tokens)[0], plain(tokens)[0])
+        for m in (plain, centred):
+            for b in m.blocks:
+                b.attn.gate.fill_(-1e4)
+        torch.testing.assert_close(centred(tokens)[0], plain(tokens)[0], rtol=1e-12, atol=1e-12)
+
+
+def test_fitting_refuses_a_model_without_centres_and_too_little_text():
+    with pytest.raises(ConfigError, match="memory_center=True"):
+        fit_memory_center(model(), torch.randint(0, 256, (1, 24)))
+    with pytest.raises(ConfigError, match="at least one segment"):
+        fit_memory_center(model(memory_center=True), torch.randint(0, 256, (1, 7)))
