@@ -91,9 +91,10 @@ def load_model(directory: Path | str | None = None, device: str = "cpu") -> Load
         # of the bytes above would give read-only views of them, which training must not write into)
     except SafetensorError as e:
         raise ModelLoadError(f"{directory / 'model.safetensors'} cannot be read: {e}") from e
-    # Built on the CPU (on the meta device, its random init would import torch._dynamo: seconds),
-    # then the loaded tensors become its parameters (assign=True: no second copy of the weights)
-    model = InfiniTransformer(cfg)
+    # Built on the CPU without its random init (init=False; building on the meta device instead
+    # imports torch._dynamo: seconds), then the loaded tensors become its parameters (assign=True:
+    # no second copy of the weights). The key check below leaves no parameter unloaded.
+    model = InfiniTransformer(cfg, init=False)
     params = model.state_dict()
     missing, unexpected = sorted(params.keys() - state.keys()), sorted(state.keys() - params.keys())
     if missing or unexpected:

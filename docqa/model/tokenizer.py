@@ -125,6 +125,17 @@ def _byte_alphabet() -> dict[str, int]:
     return chars
 
 
+_BYTE_OF_CHAR = _byte_alphabet()
+
+
+def _piece_bytes(i: int, piece: str) -> bytes:
+    """The bytes a byte-level BPE piece stands for."""
+    try:
+        return bytes(_BYTE_OF_CHAR[c] for c in piece)
+    except KeyError as e:
+        raise ModelLoadError(f"token {i} {piece!r} is not byte-level BPE: {e.args[0]!r} stands for no byte") from e
+
+
 DIGIT_GROUPS = [str(i).zfill(w) for w in (1, 2, 3) for i in range(10 ** w)]  # "0".."9", "00".."99", "000".."999"
 
 
@@ -179,25 +190,30 @@ class BPETokenizer(RustTokenizer):
     def __init__(self, tk):
         self.tk = tk
         tk.encode_special_tokens = True  # plain encode() reads "<|end|>" in a text as characters
-        vocab = tk.get_vocab(with_added_tokens=True)
-        self.special_tokens = {s: vocab[s] for s in SPECIAL_TOKENS if s in vocab}
+        ids = {s: tk.token_to_id(s) for s in SPECIAL_TOKENS}
+        self.special_tokens = {s: i for s, i in ids.items() if i is not None}
         missing = set(SPECIAL_TOKENS) - set(self.special_tokens)
         if missing:
             raise ModelLoadError(f"BPE tokenizer lacks the special tokens {sorted(missing)}")
         self.id_to_special = {i: s for s, i in self.special_tokens.items()}
         self._special_re = re.compile("(" + "|".join(re.escape(s) for s in self.special_tokens) + ")")
-        alphabet = _byte_alphabet()
-        self._bytes: list[bytes | None] = [None] * len(vocab)
-        for piece, i in vocab.items():
-            if i not in self.id_to_special:
-                self._bytes[i] = bytes(alphabet[c] for c in piece)
+        self._vocab_size = tk.get_vocab_size(with_added_tokens=True)
+        # Each token's bytes are worked out on first use, not for the whole vocabulary here:
+        # `docqa ask` decodes a few dozen of 9,292 pieces, and the scan (with get_vocab) was 8 ms
+        # of its 54 ms model load (issue 14, item 4). Per instance: it lives as long as the tokenizer.
+        self._bytes: dict[int, bytes] = {}
 
     @property
     def vocab_size(self) -> int:
-        return len(self._bytes)
+        return self._vocab_size
 
     def token_bytes(self, i: int) -> bytes | None:
-        return self._bytes[i] if 0 <= i < len(self._bytes) else None
+        b = self._bytes.get(i)
+        if b is None and i not in self.id_to_special and 0 <= i < self._vocab_size:
+            piece = self.tk.id_to_token(i)  # None for an id the vocabulary skips
+            if piece is not None:
+                b = self._bytes[i] = _piece_bytes(i, piece)
+        return b
 
     @classmethod
     def load(cls, path: Path) -> BPETokenizer:
@@ -234,13 +250,29 @@ def _no_surrogates(text: str) -> str:
 
 
 def load_tokenizer(path: Path):
-    """A model directory's tokenizer.json, of either kind."""
+    """A model directory's tokenizer.json, of either kind. A BPE file is parsed once, by the Rust
+    library: reading and parsing its 0.7 MB in Python as well, only to learn its type, was 10 ms
+    of `docqa ask`'s 54 ms model load (issue 14, item 4)."""
+    from tokenizers import Tokenizer, models
+
+    try:
+        tk = Tokenizer.from_file(str(path))
+    except Exception as e:  # a bare Exception for any file it cannot read, docqa's byte tokenizer included
+        return _load_byte_tokenizer(path, not_tokenizers=e)
+    if not isinstance(tk.model, models.BPE):
+        raise ModelLoadError(f"tokenizer {path} is neither docqa's byte tokenizer nor a BPE tokenizer.json "
+                             f"(its model is {type(tk.model).__name__})")
+    return BPETokenizer(tk)
+
+
+def _load_byte_tokenizer(path: Path, not_tokenizers: Exception) -> ByteTokenizer:
+    """docqa's own byte tokenizer file, which the `tokenizers` library refused with `not_tokenizers`."""
     try:
         d = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise ModelLoadError(f"cannot read tokenizer {path}: {e}") from e
     if isinstance(d, dict) and d.get("type") == ByteTokenizer.kind:
-        return ByteTokenizer.load(path)
+        return ByteTokenizer(d["special_tokens"])
     if isinstance(d, dict) and isinstance(d.get("model"), dict) and d["model"].get("type") == "BPE":
-        return BPETokenizer.load(path)
+        raise ModelLoadError(f"cannot read tokenizer {path}: {not_tokenizers}") from not_tokenizers
     raise ModelLoadError(f"tokenizer {path} is neither docqa's byte tokenizer nor a BPE tokenizer.json")

@@ -57,14 +57,19 @@ class Block(nn.Module):
 
 
 class InfiniTransformer(nn.Module):
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, init: bool = True):
+        """init=False leaves out the random initialisation, for a model whose every parameter is
+        about to be replaced by loaded ones (docqa.model.io: on the path of every `docqa ask`)."""
         super().__init__()
         self.cfg = cfg
-        self.emb = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        V, C = cfg.vocab_size, cfg.d_model
+        # from_pretrained: an embedding without nn.Embedding's own N(0, 1) draw (V x C numbers)
+        self.emb = nn.Embedding(V, C) if init else nn.Embedding.from_pretrained(torch.empty(V, C), freeze=False)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.norm_f = nn.RMSNorm(cfg.d_model, eps=cfg.norm_eps)
-        nn.init.normal_(self.emb.weight, 0.0, 0.02)
-        init_weights(self, cfg.n_layer)
+        if init:
+            nn.init.normal_(self.emb.weight, 0.0, 0.02)
+            init_weights(self, cfg.n_layer)
 
     @property
     def device(self) -> torch.device:
