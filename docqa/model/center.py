@@ -4,8 +4,9 @@ tokens do not share.
 
 Layers are fitted in order, each with every layer before it already centred, since centring a
 layer's memory changes what it passes on. The model starts from the stream's empty memory, as
-ingest does; the fit is a data-dependent initialisation (training then moves the centres with
-everything else), not a running statistic.
+ingest does, in eval mode (stored centres, as at inference). The fit is where a model's centres
+start; in training mode every forward then centres by its own means and moves the stored ones
+towards them (InfiniAttention._memory_qk), as batch norm keeps its running mean.
 """
 
 from __future__ import annotations
@@ -23,6 +24,15 @@ def fit_memory_center(model, tokens: torch.Tensor, chunk_segments: int = 16) -> 
     if tokens.shape[1] < model.cfg.segment_len:
         raise ConfigError(f"fitting memory_center needs at least one segment ({model.cfg.segment_len} tokens), "
                           f"got {tokens.shape[1]}")
+    was_training = model.training
+    model.eval()
+    try:
+        _fit(model, tokens, chunk_segments)
+    finally:
+        model.train(was_training)
+
+
+def _fit(model, tokens: torch.Tensor, chunk_segments: int) -> None:
     for block in model.blocks:
         block.attn.mem_center.zero_()
     for block in model.blocks:

@@ -256,6 +256,9 @@ class SegmentCache:
         return sum(t.shape[-2] for t in self.k)
 
 
+CENTER_MOMENTUM = 0.01  # memory_center: how far one training forward moves the stored centres
+
+
 class InfiniAttention(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -272,8 +275,13 @@ class InfiniAttention(nn.Module):
         self.mem_qk = nn.Linear(cfg.d_model, 2 * cfg.d_model, bias=False) if cfg.memory_qk else None
         if self.mem_qk is not None:
             nn.init.zeros_(self.mem_qk.weight)
-        # (2, H, D): c_q and c_k, subtracted from the memory's queries and keys (ModelConfig.memory_center)
-        self.mem_center = nn.Parameter(torch.zeros(2, cfg.n_head, cfg.d_head)) if cfg.memory_center else None
+        # (2, H, D): c_q and c_k, subtracted from the memory's queries and keys (ModelConfig.memory_center);
+        # a statistic, as batch norm's running mean, not a parameter: a learned centre stayed put
+        # while training rebuilt the shared direction around it (docs/TRAINING.md, sixth session)
+        if cfg.memory_center:
+            self.register_buffer("mem_center", torch.zeros(2, cfg.n_head, cfg.d_head))
+        else:
+            self.mem_center = None
 
     def _conv(self, u: torch.Tensor, prev: torch.Tensor | None) -> torch.Tensor:
         """Causal depthwise conv along T of u (..., T, 3C); `prev` (..., K-1, 3C) holds the
@@ -299,17 +307,27 @@ class InfiniAttention(nn.Module):
             beta = torch.sigmoid(self.write_strength(x)).transpose(-1, -2)  # (..., H, T)
         return q, k, v, beta
 
-    def _memory_qk(self, x: torch.Tensor, q: torch.Tensor, k: torch.Tensor):
+    def _memory_qk(self, x: torch.Tensor, q: torch.Tensor, k: torch.Tensor, batch_stats: bool = False):
         """The queries and keys of eq. 7-9: local attention's q, k (..., H, T, D), plus the
-        memory's own correction from x (..., T, C) with memory_qk, less the centres with memory_center."""
+        memory's own correction from x (..., T, C) with memory_qk, less the centres with memory_center.
+
+        `batch_stats` (forward() in training mode): centre by this call's own means, with their
+        gradient, so no shared direction can pay off in training, and move the stored centres
+        towards them (CENTER_MOMENTUM), as batch norm does; otherwise by the stored centres."""
         if self.mem_qk is not None:
             H, D = self.cfg.n_head, self.cfg.d_head
             dq, dk = (t.unflatten(-1, (H, D)).transpose(-2, -3) for t in self.mem_qk(x).split(self.cfg.d_model, -1))
             q, k = q + dq, k + dk
-        if self.mem_center is not None:
-            c = self.mem_center.to(q.dtype).unsqueeze(-2)  # (2, H, 1, D)
-            q, k = q - c[0], k - c[1]
-        return q, k
+        if self.mem_center is None:
+            return q, k
+        if batch_stats:  # means over every token of the call, per head: (2, H, D)
+            c = torch.stack([t.movedim(-3, 0).flatten(1, -2).mean(1) for t in (q, k)])
+            with torch.no_grad():
+                self.mem_center.lerp_(c.to(self.mem_center.dtype), CENTER_MOMENTUM)
+        else:
+            c = self.mem_center.to(q.dtype)
+        c = c.unsqueeze(-2)  # (2, H, 1, D)
+        return q - c[0], k - c[1]
 
     def projections(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The memory's queries and keys (B, H, T, D), before the feature map, and write strengths
@@ -354,7 +372,7 @@ class InfiniAttention(nn.Module):
             rope(q, pos, cfg.rope_base), rope(k, pos, cfg.rope_base), v, is_causal=True)
         a_mem = None
         if use_memory:
-            mq, mk = self._memory_qk(x, q, k)
+            mq, mk = self._memory_qk(x, q, k, batch_stats=self.training)
             a_mem, mem = memory_scan(cfg, mq, mk, v, beta, mem, n_full)  # (B,N,H,S,D)
         y = self._mix(a_dot, a_mem)  # (B, N, S, C)
         return y.reshape(B, n_seg * S, C)[:, :T], mem
@@ -389,9 +407,10 @@ class InfiniAttention(nn.Module):
         return memory_commit(self.cfg, torch.cat(cache.k, -2), torch.cat(cache.v, -2), torch.cat(cache.beta, -1), mem)
 
 
-# Parameters InfiniAttention initialises itself so that they change nothing (the short conv as the
-# identity, memory_qk's correction and memory_center's centres at zero): init_weights leaves them,
-# and a trained model may gain them through `model_overrides` (docqa/train/loop.py).
+# Parameters (and memory_center's statistics) InfiniAttention initialises itself so that they change
+# nothing (the short conv as the identity, memory_qk's correction and the centres at zero):
+# init_weights leaves them, and a trained model may gain them through `model_overrides`
+# (docqa/train/loop.py, which fits new centres to its text).
 OWN_INIT = ("attn.conv", "attn.mem_qk.weight", "attn.mem_center")
 
 

@@ -68,3 +68,28 @@ def test_fitting_refuses_a_model_without_centres_and_too_little_text():
         fit_memory_center(model(), torch.randint(0, 256, (1, 24)))
     with pytest.raises(ConfigError, match="at least one segment"):
         fit_memory_center(model(memory_center=True), torch.randint(0, 256, (1, 7)))
+
+
+def test_in_training_a_forward_centres_by_its_own_means_and_moves_the_stored_ones_towards_them():
+    from docqa.model.infini import CENTER_MOMENTUM
+
+    m = model(memory_center=True)
+    tokens = torch.randint(0, 256, (2, 40))
+    with torch.no_grad():
+        for b in m.blocks:
+            b.attn.mem_center.normal_(0.0, 1.0)
+    stored = m.blocks[0].attn.mem_center.clone()
+    m.eval()
+    centred_by_stored = memory_qk(m, tokens)[0]
+    x0 = m.emb(tokens)  # layer 0's input does not depend on any memory
+    x0 = m.blocks[0].norm1(x0)
+    with torch.no_grad():
+        m.blocks[0].attn.mem_center.zero_()
+        q, k, _ = m.blocks[0].attn.projections(x0)  # uncentred (B, H, T, D)
+        m.blocks[0].attn.mem_center.copy_(stored)
+    means = torch.stack([q.mean((0, 2)), k.mean((0, 2))])
+    m.train()
+    m(tokens)
+    torch.testing.assert_close(m.blocks[0].attn.mem_center, torch.lerp(stored, means, CENTER_MOMENTUM))
+    # and eval mode read the stored centres: q - stored, not q - mean
+    torch.testing.assert_close(centred_by_stored[1], k - stored[1].unsqueeze(-2))

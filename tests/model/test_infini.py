@@ -40,7 +40,7 @@ def make(seed=0, dtype=torch.float64, **kw):
                 blk.attn.mem_qk.weight.normal_(0.0, 0.3)
             if cfg.memory_center:  # away from the zero it starts at
                 blk.attn.mem_center.normal_(0.0, 0.5)
-    return model
+    return model.eval()  # memory_center centres by the stored means only outside training
 
 
 def ids(vid):

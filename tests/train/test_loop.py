@@ -154,7 +154,7 @@ def test_write_penalty_adds_the_mean_write_strength_to_the_loss(tmp_path):
 
 
 def test_a_phase_that_adds_memory_center_fits_the_centres_to_its_text(tmp_path):
-    """The centres start at the mean of the memory's q and k on the run's own text (lr 0: as fitted)."""
+    """The centres start at the mean of the memory's q and k on the run's own text."""
     import random
 
     from dataclasses import replace
@@ -174,6 +174,5 @@ def test_a_phase_that_adds_memory_center_fits_the_centres_to_its_text(tmp_path):
     expected.load_state_dict(parent.model.state_dict(), strict=False)
     text = Filler(parent.tokenizer).tokens(random.Random("3:center"), CENTER_SEGMENTS * 64)
     fit_memory_center(expected, torch.tensor([text]))
-    for g, e in zip(grown.blocks, expected.blocks):
-        assert g.attn.mem_center.abs().max() > 0.01
-        torch.testing.assert_close(g.attn.mem_center, e.attn.mem_center, rtol=1e-5, atol=1e-6)
+    for g, e in zip(grown.blocks, expected.blocks):  # the step's forwards then move them by a few CENTER_MOMENTUMs
+        assert (g.attn.mem_center - e.attn.mem_center).norm() < 0.1 * e.attn.mem_center.norm()
