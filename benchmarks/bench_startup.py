@@ -12,7 +12,9 @@ which a busy machine inflates far less than wall time. Every command runs once u
 (file cache, and bytecode: PYTHONDONTWRITEBYTECODE is unset for the children). The `ask` row answers the README's
 question from the README's demo corpus (examples/demo, ingested once before timing), and the
 last line is its ratio to `import torch` in the same run (issue 14's target: at most 1.2).
---source DIR runs the docqa found in DIR (another checkout) instead of the installed one.
+--source DIR runs the docqa found in DIR (another checkout) instead of the installed one;
+--compare DIR adds a second ask row that runs DIR's docqa, in the same rounds as the first (a
+before/after comparison on one machine load), and a second ratio line for it.
 """
 
 from __future__ import annotations
@@ -56,10 +58,17 @@ def make_store(db: Path, env: dict) -> None:
                    cwd=env["DOCQA_BENCH_CWD"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def on_path(checkout: Path, env: dict) -> str:
+    """PYTHONPATH with the checkout first, so that its docqa is the one imported."""
+    return os.pathsep.join([str(checkout.resolve()), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--source", type=Path, default=None, help="Run the docqa package found in this checkout.")
+    ap.add_argument("--compare", type=Path, default=None,
+                    help="Add an ask row that runs the docqa package found in this checkout.")
     ap.add_argument("--rows", choices=["all", "ask"], default="all",
                     help="ask: only python, import torch and docqa ask (the issue 14 comparison).")
     args = ap.parse_args()
@@ -68,7 +77,7 @@ def main() -> None:
     # writes __pycache__ on first import), not compiling every module at every start
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     if args.source:
-        env["PYTHONPATH"] = os.pathsep.join([str(args.source.resolve()), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        env["PYTHONPATH"] = on_path(args.source, env)
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "docqa.db"
         env["DOCQA_DB"] = str(db)
@@ -86,12 +95,18 @@ def main() -> None:
         ]
         if args.rows == "ask":
             rows = [rows[0], rows[1], rows[-1]]
-        for _, argv in rows:  # once unmeasured: warms the file cache and writes __pycache__
-            timed(argv, env)
+        envs = {label: env for label, _ in rows}
+        asks = [rows[-1][0]]
+        if args.compare:
+            asks.append(f"{asks[0]} ({args.compare})")
+            rows.append((asks[1], rows[-1][1]))
+            envs[asks[1]] = {**env, "PYTHONPATH": on_path(args.compare, env)}
+        for label, argv in rows:  # once unmeasured: warms the file cache and writes __pycache__
+            timed(argv, envs[label])
         times: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in rows}
         for _ in range(args.runs):
             for label, argv in rows:
-                times[label].append(timed(argv, env))
+                times[label].append(timed(argv, envs[label]))
         print(f"start-up time, {args.runs} interleaved runs each; docqa from {Path(where).parent}\n")
         print("| command | median wall s | fastest wall s | median CPU s |")
         print("|---|---|---|---|")
@@ -100,8 +115,12 @@ def main() -> None:
             wall, cpu = zip(*times[label])
             med[label] = (statistics.median(wall), statistics.median(cpu))
             print(f"| `{label}` | {med[label][0]:.2f} | {min(wall):.2f} | {med[label][1]:.2f} |")
-        ask, torch = med[rows[-1][0]], med[rows[1][0]]
-        print(f"\nask / import torch: {ask[0] / torch[0]:.2f} (median wall), {ask[1] / torch[1]:.2f} (median CPU)")
+        torch = med[rows[1][0]]
+        print()
+        for label, which in zip(asks, ["", f" ({args.compare})"]):
+            ask = med[label]
+            print(f"ask{which} / import torch: {ask[0] / torch[0]:.2f} (median wall), {ask[1] / torch[1]:.2f} "
+                  "(median CPU)")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from docqa.cli.options import progress
 from docqa.cli.options import (db_option, device_option, dtype_option, echo_json, json_option, model_option,
                                 threads_option)
 from docqa.cli.sources import attribution_json, echo_sources, sources_option
+from docqa.cli.startup import model_imports
 from docqa.prompt import DEFAULT_MAX_TOKENS
 
 generation_options = [
@@ -46,9 +47,10 @@ def ask(corpus, question, template, max_tokens, temperature, seed, snapshot, mod
     """Answer QUESTION from CORPUS's memory, streaming the answer to stdout."""
     if not question.strip():
         raise click.UsageError(f'the question is empty: ask something, e.g. docqa ask {corpus} "What is the pass key?"')
-    from docqa.api import Corpus
-    from docqa.precision import precision
-    from docqa.threads import set_threads
+    with model_imports():  # torch and the model code, the collector paused: docqa.cli.startup
+        from docqa.api import Corpus
+        from docqa.precision import precision
+        from docqa.threads import set_threads
 
     set_threads(threads)
     click.get_current_context().with_resource(precision(device, dtype))  # for the rest of the command
@@ -90,9 +92,10 @@ def ask(corpus, question, template, max_tokens, temperature, seed, snapshot, mod
 def chat(corpus, continue_, conversation, messages, template, max_tokens, temperature, seed, snapshot, model_path, device,
          dtype, db_path, as_json, threads, show_sources) -> None:
     """Chat with CORPUS. Turns are kept in the store; the corpus memory never changes."""
-    from docqa.chat import Chat
-    from docqa.precision import precision
-    from docqa.threads import set_threads
+    with model_imports():  # torch and the model code, the collector paused: docqa.cli.startup
+        from docqa.chat import Chat
+        from docqa.precision import precision
+        from docqa.threads import set_threads
 
     set_threads(threads)
     click.get_current_context().with_resource(precision(device, dtype))  # for the rest of the command

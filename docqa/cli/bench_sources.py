@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from docqa.cli.options import device_option, echo_json, json_option, model_option, progress, threads_option
+from docqa.cli.startup import model_imports
 from docqa.cli.train import bench
 from docqa.store import DEFAULT_CHECKPOINT_SEGMENTS, DEFAULT_KEEP_CHECKPOINTS
 
@@ -51,10 +52,11 @@ def bench_sources(model_path, n_docs, trials, trials_for, doc_bytes, haystack, s
     """Attribution: hide the passkey in document k of N, ingest through the real connectors,
     ask, and count how often the answer's top source is document k; without a needle, how
     often no source is found. Per answer: forward passes, documents replayed, wall time."""
-    from docqa.bench.sources import format_table, sources_bench, to_json
-    from docqa.ingest import IngestOptions
-    from docqa.model.io import load_model
-    from docqa.threads import set_threads
+    with model_imports():  # torch and the model code, the collector paused: docqa.cli.startup
+        from docqa.bench.sources import format_table, sources_bench, to_json
+        from docqa.ingest import IngestOptions
+        from docqa.model.io import load_model
+        from docqa.threads import set_threads
 
     set_threads(threads)
     lm = load_model(model_path, device=device)

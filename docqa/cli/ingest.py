@@ -15,6 +15,7 @@ from docqa.cli.main import cli
 from docqa.cli.options import (db_option, device_option, dtype_option, echo_json, json_option, model_option, progress,
                                 threads_option)
 from docqa.cli.progress import IngestProgress
+from docqa.cli.startup import model_imports
 from docqa.errors import CorpusNotFound
 from docqa.store import DEFAULT_CHECKPOINT_SEGMENTS, DEFAULT_KEEP_CHECKPOINTS
 
@@ -61,10 +62,11 @@ def ingest(paths, corpus_name, connector, include, exclude, password, checkpoint
     Re-running on the same corpus resumes an interrupted ingest, does nothing when nothing
     changed, and re-streams from the first changed source otherwise.
     """
-    from docqa.api import Corpus
-    from docqa.ingest import IngestOptions
-    from docqa.precision import precision
-    from docqa.threads import set_threads
+    with model_imports():  # torch and the model code, the collector paused: docqa.cli.startup
+        from docqa.api import Corpus
+        from docqa.ingest import IngestOptions
+        from docqa.precision import precision
+        from docqa.threads import set_threads
 
     if corpus_per_path and corpus_name:
         raise click.UsageError("--corpus-per-path names each corpus from its path: leave out --corpus")

@@ -13,6 +13,7 @@ import sys
 
 import click
 
+from docqa.cli.startup import running_as_program
 from docqa.errors import DocqaError
 
 
@@ -21,6 +22,13 @@ class InternalError(click.ClickException):
 
 
 class DocqaGroup(click.Group):
+    def __call__(self, *args, **kwargs):
+        # `cli()` is how the console script starts docqa: the process is the program's until it
+        # exits, so a model command may pause the collector for its imports (docqa.cli.startup).
+        # CliRunner and other in-process callers go through `main()` and keep their own settings.
+        with running_as_program():
+            return super().__call__(*args, **kwargs)
+
     def invoke(self, ctx: click.Context):
         debug = os.environ.get("DOCQA_DEBUG", "")
         try:

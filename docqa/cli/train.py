@@ -10,6 +10,7 @@ import click
 from docqa.cli.main import cli
 from docqa.cli.options import (device_option, dtype_option, echo_json, json_option, model_option, progress,
                                 threads_option)
+from docqa.cli.startup import model_imports
 from docqa.errors import ConfigError
 
 
@@ -48,8 +49,9 @@ def train(ctx: click.Context, run_dir: str, steps: int | None, minutes: float | 
     names new ones. RUN_DIR/checkpoint/model is a model directory usable with --model once the first
     checkpoint lands.
     """
-    from docqa.threads import default_threads
-    from docqa.train.loop import TrainConfig, checkpoint_dir, train as run_training
+    with model_imports():  # torch and the model code, the collector paused: docqa.cli.startup
+        from docqa.threads import default_threads
+        from docqa.train.loop import TrainConfig, checkpoint_dir, train as run_training
 
     run = Path(run_dir)
     overrides = _parse_sets(sets) | ({"init_from": init_from} if init_from else {})
@@ -111,9 +113,10 @@ def bench_recall(model_path, lengths, depths, n, facts, facts_length, seed, plot
     of key-value facts stored. With --haystack DIR: needles (varied phrasings and values), named
     facts and entity tracking hidden in DIR's real text, seen and held-out phrasings reported
     apart, each beside what SQLite FTS5 (BM25, 512-byte chunks) finds in the same text."""
-    from docqa.model.io import load_model
-    from docqa.precision import precision
-    from docqa.threads import set_threads
+    with model_imports():  # torch and the model code, the collector paused: docqa.cli.startup
+        from docqa.model.io import load_model
+        from docqa.precision import precision
+        from docqa.threads import set_threads
 
     set_threads(threads)
     click.get_current_context().with_resource(precision(device, dtype))  # for the rest of the command
@@ -175,10 +178,11 @@ def bench_code(folder, model_path, n, seed, device, dtype, threads, as_json) -> 
     """Ask FOLDER's code questions found with `ast` (which file defines f, the parameters of f,
     a constant's value, a class's base) through the real ingest and ask path, beside a
     memory knockout and the FTS5 baseline."""
-    from docqa.bench.code import code_bench, format_table, to_json
-    from docqa.model.io import load_model
-    from docqa.precision import precision
-    from docqa.threads import set_threads
+    with model_imports():  # torch and the model code, the collector paused: docqa.cli.startup
+        from docqa.bench.code import code_bench, format_table, to_json
+        from docqa.model.io import load_model
+        from docqa.precision import precision
+        from docqa.threads import set_threads
 
     set_threads(threads)
     click.get_current_context().with_resource(precision(device, dtype))  # for the rest of the command
