@@ -76,6 +76,11 @@ class ModelConfig:
     # near-parallel keys, and the delta rule needs a large M to tell them apart (docs/TRAINING.md,
     # December, sixth session). Zero at init; `docqa.model.center` fits it to the mean on text.
     memory_center: bool = False
+    # With memory_center: the centred q and k are also whitened, W (q - c_q) and W (k - c_k), with
+    # W = (Sigma + eps I)^-1/2 from their covariance (a statistic, kept as the centres are). Centred
+    # keys still used ~16 of 64 directions, and ||M|| kept growing in the thin ones, where a write
+    # adds beta k_thin v but takes back only beta k_thin^2 M (docs/TRAINING.md, sixth session).
+    memory_whiten: bool = False
     # alpha: before each segment's write the memory is scaled, M <- alpha M (and z <- alpha z), as
     # Gated DeltaNet's decay, per segment and fixed. With unit keys the delta rule is a contraction
     # only along the keys written: under 1,024 segments of real text the norm of M kept growing
@@ -92,6 +97,8 @@ class ModelConfig:
             raise ConfigError(f"d_model={self.d_model} is not divisible by n_head={self.n_head}")
         if self.d_head % 2:
             raise ConfigError(f"d_head={self.d_head} must be even for rotary positions")
+        if self.memory_whiten and not self.memory_center:
+            raise ConfigError("memory_whiten whitens the centred q and k; set memory_center=True too")
         if self.short_conv < 0:
             raise ConfigError(f"short_conv={self.short_conv} must be 0 (off) or a kernel size")
         for name in ("vocab_size", "n_layer", "n_head", "d_model", "segment_len", "mlp_ratio"):

@@ -257,6 +257,15 @@ class SegmentCache:
 
 
 CENTER_MOMENTUM = 0.01  # memory_center: how far one training forward moves the stored centres
+WHITEN_EPS = 1e-2  # memory_whiten: eps of W = (Sigma + eps I)^-1/2, relative to Sigma's mean eigenvalue
+
+
+def whitening(cov: torch.Tensor) -> torch.Tensor:
+    """W = (Sigma + eps I)^-1/2 for covariances cov (..., D, D), symmetric, in float64: the same
+    bits for the same statistics, whichever call asks (streaming and cached decoding agree)."""
+    lam, V = torch.linalg.eigh(cov.double())
+    eps = WHITEN_EPS * lam.mean(-1, keepdim=True).clamp_min(1e-12)
+    return (V * (lam.clamp_min(0.0) + eps).rsqrt().unsqueeze(-2)) @ V.transpose(-1, -2)
 
 
 class InfiniAttention(nn.Module):
@@ -282,6 +291,12 @@ class InfiniAttention(nn.Module):
             self.register_buffer("mem_center", torch.zeros(2, cfg.n_head, cfg.d_head))
         else:
             self.mem_center = None
+        # (2, H, D, D): the covariances of the centred q and k (ModelConfig.memory_whiten); the
+        # identity at init, whose W is a multiple of I, which the l2 feature map cancels
+        if cfg.memory_whiten:
+            self.register_buffer("mem_cov", torch.eye(cfg.d_head).expand(2, cfg.n_head, -1, -1).clone())
+        else:
+            self.mem_cov = None
 
     def _conv(self, u: torch.Tensor, prev: torch.Tensor | None) -> torch.Tensor:
         """Causal depthwise conv along T of u (..., T, 3C); `prev` (..., K-1, 3C) holds the
@@ -307,18 +322,20 @@ class InfiniAttention(nn.Module):
             beta = torch.sigmoid(self.write_strength(x)).transpose(-1, -2)  # (..., H, T)
         return q, k, v, beta
 
-    def _memory_qk(self, x: torch.Tensor, q: torch.Tensor, k: torch.Tensor, batch_stats: bool = False):
+    def _memory_qk(self, x: torch.Tensor, q: torch.Tensor, k: torch.Tensor, batch_stats: bool = False,
+                   raw: bool = False):
         """The queries and keys of eq. 7-9: local attention's q, k (..., H, T, D), plus the
         memory's own correction from x (..., T, C) with memory_qk, less the centres with memory_center.
 
         `batch_stats` (forward() in training mode): centre by this call's own means, with their
         gradient, so no shared direction can pay off in training, and move the stored centres
-        towards them (CENTER_MOMENTUM), as batch norm does; otherwise by the stored centres."""
+        towards them (CENTER_MOMENTUM), as batch norm does; otherwise by the stored centres. The
+        same for the whitening with memory_whiten. `raw`: neither (what the statistics are of)."""
         if self.mem_qk is not None:
             H, D = self.cfg.n_head, self.cfg.d_head
             dq, dk = (t.unflatten(-1, (H, D)).transpose(-2, -3) for t in self.mem_qk(x).split(self.cfg.d_model, -1))
             q, k = q + dq, k + dk
-        if self.mem_center is None:
+        if self.mem_center is None or raw:
             return q, k
         if batch_stats:  # means over every token of the call, per head: (2, H, D)
             c = torch.stack([t.movedim(-3, 0).flatten(1, -2).mean(1) for t in (q, k)])
@@ -327,18 +344,30 @@ class InfiniAttention(nn.Module):
         else:
             c = self.mem_center.to(q.dtype)
         c = c.unsqueeze(-2)  # (2, H, 1, D)
-        return q - c[0], k - c[1]
+        q, k = q - c[0], k - c[1]
+        if self.mem_cov is None:
+            return q, k
+        if batch_stats:  # this call's covariances (no gradient through W: it is a statistic)
+            with torch.no_grad():
+                flat = [t.detach().movedim(-3, 0).flatten(1, -2).double() for t in (q, k)]  # (H, n, D)
+                cov = torch.stack([f.transpose(-1, -2) @ f / f.shape[1] for f in flat])  # (2, H, D, D)
+                self.mem_cov.lerp_(cov.to(self.mem_cov.dtype), CENTER_MOMENTUM)
+        else:
+            cov = self.mem_cov
+        W = whitening(cov).to(q.dtype)  # (2, H, D, D), symmetric
+        return q @ W[0], k @ W[1]
 
-    def projections(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def projections(self, x: torch.Tensor, raw: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The memory's queries and keys (B, H, T, D), before the feature map, and write strengths
         (B, H, T) of this layer for input x (B, T, C) that starts at a segment boundary: what a diagnostic
-        needs to see which stored facts a read addresses and which tokens a fact competes with."""
+        needs to see which stored facts a read addresses and which tokens a fact competes with.
+        `raw`: before memory_center's centring and whitening (docqa/model/center.py fits those)."""
         B, T, C = x.shape
         S = self.cfg.segment_len
         n_seg = -(-T // S)
         x = F.pad(x, (0, 0, 0, n_seg * S - T)).view(B, n_seg, S, C)  # as forward() sees it
         q, k, _, beta = self._project(x)  # (B, N, H, S, D), (B, N, H, S)
-        q, k = self._memory_qk(x, q, k)  # the memory's
+        q, k = self._memory_qk(x, q, k, raw=raw)  # the memory's
         q, k = (t.transpose(1, 2).flatten(2, 3)[:, :, :T] for t in (q, k))
         return q, k, beta.transpose(1, 2).flatten(2, 3)[:, :, :T]
 
@@ -411,7 +440,7 @@ class InfiniAttention(nn.Module):
 # nothing (the short conv as the identity, memory_qk's correction and the centres at zero):
 # init_weights leaves them, and a trained model may gain them through `model_overrides`
 # (docqa/train/loop.py, which fits new centres to its text).
-OWN_INIT = ("attn.conv", "attn.mem_qk.weight", "attn.mem_center")
+OWN_INIT = ("attn.conv", "attn.mem_qk.weight", "attn.mem_center", "attn.mem_cov")
 
 
 def init_weights(module: nn.Module, n_layer: int) -> None:

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from docqa.errors import ConfigError
+from docqa.model.infini import whitening
 from docqa.model.transformer import InfiniTransformer
 
 
@@ -69,6 +70,10 @@ def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, 
         qm, km = q + d[:, :cfg.d_model], k + d[:, cfg.d_model:]
     if layer.mem_center is not None:  # memory_center: c_q, c_k per head, laid out as q and k are
         qm, km = qm - layer.mem_center[0].flatten(), km - layer.mem_center[1].flatten()
+    if layer.mem_cov is not None:  # memory_whiten: each head's slice times W = (Sigma + eps I)^-1/2
+        W = whitening(layer.mem_cov).to(x.dtype)  # (2, H, D, D)
+        qm, km = (torch.cat([t[:, h * cfg.d_head:(h + 1) * cfg.d_head] @ W[i, h] for h in range(cfg.n_head)], 1)
+                  for i, t in enumerate((qm, km)))
     if layer.write_strength is not None:
         beta_all = torch.sigmoid(x @ layer.write_strength.weight.T + layer.write_strength.bias)  # (T, H)
     else:

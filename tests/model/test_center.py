@@ -93,3 +93,32 @@ def test_in_training_a_forward_centres_by_its_own_means_and_moves_the_stored_one
     torch.testing.assert_close(m.blocks[0].attn.mem_center, torch.lerp(stored, means, CENTER_MOMENTUM))
     # and eval mode read the stored centres: q - stored, not q - mean
     torch.testing.assert_close(centred_by_stored[1], k - stored[1].unsqueeze(-2))
+
+
+def test_whitening_inverts_the_regularised_covariance_and_is_symmetric():
+    from docqa.model.infini import WHITEN_EPS, whitening
+
+    a = torch.randn(3, 6, 6, dtype=torch.float64)
+    cov = a @ a.transpose(-1, -2)
+    W = whitening(cov)
+    torch.testing.assert_close(W, W.transpose(-1, -2))
+    eps = WHITEN_EPS * torch.linalg.eigvalsh(cov).mean(-1)
+    reg = cov + eps.view(-1, 1, 1) * torch.eye(6, dtype=torch.float64)
+    torch.testing.assert_close(W @ reg @ W, torch.eye(6, dtype=torch.float64).expand(3, 6, 6), rtol=0, atol=1e-9)
+
+
+def test_fitted_whitening_leaves_the_memory_keys_uncorrelated_in_every_layer():
+    m = model(memory_center=True, memory_whiten=True)
+    tokens = torch.randint(0, 256, (2, 64))
+    fit_memory_center(m, tokens)
+    for layer, (q, k) in enumerate(memory_qk(m, tokens)):
+        for t in (q, k):
+            flat = t.transpose(0, 1).flatten(1, 2)  # (H, n, D)
+            torch.testing.assert_close(flat.mean(1), torch.zeros_like(flat[:, 0]), atol=1e-9, rtol=0)
+            ev = torch.linalg.eigvalsh(flat.transpose(-1, -2) @ flat / flat.shape[1])  # lam / (lam + eps)
+            assert ev.max() <= 1 + 1e-9 and ev.mean() > 0.8, (layer, ev)
+
+
+def test_whitening_needs_centring():
+    with pytest.raises(ConfigError, match="memory_center=True"):
+        ModelConfig.from_name("test", memory_whiten=True)

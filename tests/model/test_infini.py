@@ -24,6 +24,8 @@ VARIANTS = [
     dict(feature_map="l2", update="token_delta", write_strength=True, memory_decay=0.8),
     dict(feature_map="elu1", update="delta", write_strength=True, memory_decay=0.8),
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, memory_center=True),
+    dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, memory_center=True,
+         memory_whiten=True),
 ]
 
 
@@ -40,6 +42,9 @@ def make(seed=0, dtype=torch.float64, **kw):
                 blk.attn.mem_qk.weight.normal_(0.0, 0.3)
             if cfg.memory_center:  # away from the zero it starts at
                 blk.attn.mem_center.normal_(0.0, 0.5)
+            if cfg.memory_whiten:  # away from the identity: a random covariance
+                a = torch.randn(2, cfg.n_head, cfg.d_head, cfg.d_head)
+                blk.attn.mem_cov.copy_(a @ a.transpose(-1, -2) / cfg.d_head)
     return model.eval()  # memory_center centres by the stored means only outside training
 
 
