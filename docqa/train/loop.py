@@ -317,7 +317,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
             (run / "text.json").write_text(json.dumps(describe(texts), indent=2) + "\n")
             filler.save(pools)
     new_centres = isinstance(model, InfiniTransformer) and model.cfg.memory_center and (
-        not tc.init_from or any(k.endswith("attn.mem_center") for k in gained))
+        not tc.init_from or any(k.endswith(("attn.mem_center", "attn.mem_cov")) for k in gained))
     if ckpt is None and new_centres:  # at the mean of the memory's q and k on this run's text (model/center.py)
         text = filler.tokens(random.Random(f"{tc.seed}:center"), CENTER_SEGMENTS * S)
         fit_memory_center(model, torch.tensor([text], device=tc.device))

@@ -153,8 +153,11 @@ def test_write_penalty_adds_the_mean_write_strength_to_the_loss(tmp_path):
     assert abs(pen["loss"] - plain["loss"] - 2.0 * plain["write"]) < 2e-4
 
 
-def test_a_phase_that_adds_memory_center_fits_the_centres_to_its_text(tmp_path):
-    """The centres start at the mean of the memory's q and k on the run's own text."""
+@pytest.mark.parametrize("parent, added", [({}, {"memory_center": True}),
+                                           ({"memory_center": True}, {"memory_whiten": True})])
+def test_a_phase_that_adds_memory_center_fits_the_centres_to_its_text(tmp_path, parent, added):
+    """The centres (and covariances) start at the statistics of the memory's q and k on the run's
+    own text, also when the parent had centres and the phase adds only the whitening."""
     import random
 
     from dataclasses import replace
@@ -164,15 +167,19 @@ def test_a_phase_that_adds_memory_center_fits_the_centres_to_its_text(tmp_path):
     from docqa.train.loop import CENTER_SEGMENTS
     from docqa.train.tasks import Filler
 
-    train(tmp_path / "a", TrainConfig(**{**TINY, "steps": 2}))
+    train(tmp_path / "a", TrainConfig(**{**TINY, "steps": 2, "model_overrides": {**TINY["model_overrides"], **parent}}))
     parent = load_model(tmp_path / "a" / "checkpoint" / "model")
     cfg = {**TINY, "steps": 1, "lr": 0.0, "gate_lr": 0.0, "weight_decay": 0.0, "seed": 3,
-           "init_from": str(tmp_path / "a" / "checkpoint" / "model"), "model_overrides": {"memory_center": True}}
+           "init_from": str(tmp_path / "a" / "checkpoint" / "model"), "model_overrides": added}
     train(tmp_path / "b", TrainConfig(**cfg))
     grown = load_model(tmp_path / "b" / "checkpoint" / "model").model
-    expected = InfiniTransformer(replace(parent.config, memory_center=True))
+    expected = InfiniTransformer(replace(parent.config, **added))
     expected.load_state_dict(parent.model.state_dict(), strict=False)
     text = Filler(parent.tokenizer).tokens(random.Random("3:center"), CENTER_SEGMENTS * 64)
     fit_memory_center(expected, torch.tensor([text]))
     for g, e in zip(grown.blocks, expected.blocks):  # the step's forwards then move them by a few CENTER_MOMENTUMs
         assert (g.attn.mem_center - e.attn.mem_center).norm() < 0.1 * e.attn.mem_center.norm()
+        if "memory_whiten" in added:
+            eye = torch.eye(grown.cfg.d_head)
+            assert (e.attn.mem_cov - eye).norm() > 0.5 * eye.norm()  # fitted: far from the identity it starts at
+            assert (g.attn.mem_cov - e.attn.mem_cov).norm() < 0.1 * e.attn.mem_cov.norm()
