@@ -25,6 +25,7 @@ import random
 import torch
 
 from docqa.bench.haystack import Haystack
+from docqa.model.center import memory_projections
 from docqa.model.infini import feature_map
 from docqa.model.io import load_model
 from docqa.train.tasks import SIMPLE_FILLER
@@ -44,19 +45,9 @@ def spread(units: torch.Tensor) -> dict[str, float]:
 def key_geometry(model, tokens: list[int]) -> list[dict[str, float]]:
     """One row per (layer, head), layer-major: the memory's keys and queries over one stream,
     as eq. 7-9 see them (after the feature map, centres and memory_qk included)."""
-    inputs: list[list[torch.Tensor]] = [[] for _ in model.blocks]
-    hooks = [b.attn.register_forward_pre_hook(lambda _m, args, i=i: inputs[i].append(args[0]))
-             for i, b in enumerate(model.blocks)]
-    try:
-        model.ingest(torch.tensor([tokens]), model.new_memory(1))
-    finally:
-        for h in hooks:
-            h.remove()
     rows = []
-    for block, xs in zip(model.blocks, inputs):
-        attn = block.attn
-        parts = [attn.projections(x) for x in xs]  # each call's input starts at a segment boundary
-        q, k, beta = (torch.cat([p[i] for p in parts], 2) for i in range(3))  # (1, H, T, D), beta (1, H, T)
+    for block, (q, k, beta) in zip(model.blocks, memory_projections(model, torch.tensor([tokens]))):
+        attn = block.attn  # q, k (1, H, T, D), beta (1, H, T)
         for h in range(q.shape[1]):
             sk = feature_map(k[0, h].double(), "l2")
             sq = feature_map(q[0, h].double(), "l2")

@@ -17,47 +17,46 @@ from docqa.errors import ConfigError
 
 
 @torch.no_grad()
+def memory_projections(model, tokens: torch.Tensor, chunk_segments: int = 16,
+                       raw: bool = False) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Each layer's memory queries and keys (B, H, T, D), before the feature map, and write
+    strengths (B, H, T), as `ingest` computes them on tokens (B, T) from an empty memory, in eval
+    mode (the stored centres; a training-mode forward would move them). `raw`: before memory_center."""
+    inputs: list[list[torch.Tensor]] = [[] for _ in model.blocks]  # each call's x (B, T, C), from a segment boundary
+    hooks = [b.attn.register_forward_pre_hook(lambda _m, args, i=i: inputs[i].append(args[0]))
+             for i, b in enumerate(model.blocks)]
+    was_training = model.training
+    model.eval()
+    try:
+        model.ingest(tokens, model.new_memory(tokens.shape[0]), chunk_segments=chunk_segments)
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+    out = []
+    for block, xs in zip(model.blocks, inputs):
+        parts = [block.attn.projections(x, raw=raw) for x in xs]
+        out.append(tuple(torch.cat([p[i] for p in parts], -2 if i < 2 else -1) for i in range(3)))
+    return out
+
+
+@torch.no_grad()
 def fit_memory_center(model, tokens: torch.Tensor, chunk_segments: int = 16) -> None:
-    """Set every layer's mem_center from tokens (B, T) (T at least one segment): in place."""
+    """Set every layer's mem_center (and mem_cov) from tokens (B, T) (T at least one segment): in place."""
     if not model.cfg.memory_center:
         raise ConfigError("the model has no memory_center to fit; build it with memory_center=True")
     if tokens.shape[1] < model.cfg.segment_len:
         raise ConfigError(f"fitting memory_center needs at least one segment ({model.cfg.segment_len} tokens), "
                           f"got {tokens.shape[1]}")
-    was_training = model.training
-    model.eval()
-    try:
-        _fit(model, tokens, chunk_segments)
-    finally:
-        model.train(was_training)
-
-
-def _fit(model, tokens: torch.Tensor, chunk_segments: int) -> None:
     for block in model.blocks:  # layers after the one being fitted start as the identity
         block.attn.mem_center.zero_()
         if block.attn.mem_cov is not None:
             block.attn.mem_cov.copy_(torch.eye(model.cfg.d_head))
-    for block in model.blocks:
-        attn = block.attn
-        H, D = model.cfg.n_head, model.cfg.d_head
-        sums = torch.zeros(2, H, D, dtype=torch.float64)
-        squares = torch.zeros(2, H, D, D, dtype=torch.float64)
-        count = 0
-
-        def add(_module, args):  # args[0]: the layer's input x (B, T, C), from a segment boundary
-            nonlocal count
-            q, k, _ = attn.projections(args[0], raw=True)  # (B, H, T, D)
-            for i, t in enumerate((q.double(), k.double())):
-                sums[i] += t.sum((0, 2))
-                squares[i] += torch.einsum("bhti,bhtj->hij", t, t)
-            count += q.shape[0] * q.shape[2]
-
-        hook = attn.register_forward_pre_hook(add)
-        try:
-            model.ingest(tokens, model.new_memory(tokens.shape[0]), chunk_segments=chunk_segments)
-        finally:
-            hook.remove()
-        mean = sums / count
-        attn.mem_center.copy_(mean)
-        if attn.mem_cov is not None:  # covariance of the centred q and k: E[x x^T] - c c^T
-            attn.mem_cov.copy_(squares / count - mean.unsqueeze(-1) * mean.unsqueeze(-2))
+    for i, block in enumerate(model.blocks):  # in order: layer i's inputs depend on the centres before it
+        q, k, _ = memory_projections(model, tokens, chunk_segments, raw=True)[i]  # (B, H, T, D)
+        flat = torch.stack([t.double().transpose(0, 1).flatten(1, 2) for t in (q, k)])  # (2, H, B*T, D)
+        mean = flat.mean(2)
+        block.attn.mem_center.copy_(mean)
+        if block.attn.mem_cov is not None:  # covariance of the centred q and k
+            centred = flat - mean.unsqueeze(2)
+            block.attn.mem_cov.copy_(centred.transpose(-1, -2) @ centred / flat.shape[2])

@@ -107,9 +107,9 @@ class TrainConfig:
 
 def _from_model(tc: TrainConfig):
     """Start from a trained model and its tokenizer; `model_overrides` may add parts it lacks
-    (a short conv, memory_qk, memory_center), which start as they are initialised (the conv as
-    the identity, memory_qk and the centres at zero; `train` then fits new centres to the
-    training text). A converted model continues from its checkpoint with the base frozen (see
+    (a short conv, memory_qk, memory_center, memory_whiten), which start as they are initialised
+    (the conv as the identity, memory_qk and the centres at zero; `train` then fits the centres'
+    and covariances' statistics to the training text). A converted model continues from its checkpoint with the base frozen (see
     `_trainable`). Returns the model, its tokenizer and the names of the parameters it gained."""
     base = load_model(tc.init_from, device=tc.device)
     if not isinstance(base.model, InfiniTransformer):
@@ -274,8 +274,8 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
     run = Path(run)
     where = {k: v for k, v in (("device", device), ("threads", threads)) if v is not None}
     ckpt = checkpoint_dir(run)
+    gained: list[str] = []  # parameters a new phase adds to its init_from model (_from_model)
     if ckpt is not None:
-        gained = []
         state = json.loads((ckpt / "state.json").read_text())
         tc = TrainConfig.from_dict({**state["train_config"], **({} if tc is None else {"steps": tc.steps}), **where})
         state["train_config"] = asdict(tc)
@@ -290,7 +290,6 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         set_threads(tc.threads)
         state = {"step": 0, "elapsed": 0.0, "train_config": asdict(tc), "tokens": 0}
         torch.manual_seed(tc.seed)
-        gained: list[str] = []
         if tc.init_from:
             model, tok, gained = _from_model(tc)
             model.train()

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from docqa.errors import ConfigError
-from docqa.model.center import fit_memory_center
+from docqa.model.center import fit_memory_center, memory_projections
 from docqa.model.config import ModelConfig
 from docqa.model.transformer import InfiniTransformer
 
@@ -16,13 +16,7 @@ def model(**kw):
 
 def memory_qk(m, tokens):
     """Each layer's memory queries and keys (B, H, T, D) as the model computes them on `tokens`."""
-    inputs = []
-    hooks = [b.attn.register_forward_pre_hook(lambda _m, args: inputs.append(args[0])) for b in m.blocks]
-    with torch.no_grad():
-        m(tokens)
-    for h in hooks:
-        h.remove()
-    return [b.attn.projections(x)[:2] for b, x in zip(m.blocks, inputs)]
+    return [(q, k) for q, k, _ in memory_projections(m, tokens)]
 
 
 def test_fitted_centres_leave_the_memory_queries_and_keys_with_zero_mean_in_every_layer():
