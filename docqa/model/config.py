@@ -56,6 +56,14 @@ class ModelConfig:
     update: str = "token_delta"
     # A per-token, per-head write strength in (0, 1) multiplying each write (DeltaNet's beta_t).
     write_strength: bool = True
+    # With write_strength: a token whose beta is at most this writes nothing (beta -> 0; above it
+    # beta is kept). Under the delta rule with unit keys a fact T tokens back keeps about
+    # exp(-sum beta / d_head) of itself; bpe-c3 gives every prose token a small beta (mean 0.019
+    # in its memory-only head) and a fact a large one (up to 0.93), so 64K tokens of prose
+    # write ~19 d_head's worth over it. A threshold drops those writes and keeps the fact's: the
+    # answer's loss stops growing with the stream (docs/TRAINING.md, December, seventh session).
+    # 0 = off. Gradient reaches beta only above the threshold.
+    write_threshold: float = 0.0
     # Divide the memory read by sigma(q) z (eq. 7). None: on for "elu1", off for "l2", since
     # unit-length features do not need the normaliser and it makes token_delta ill-defined.
     use_z: bool | None = None
@@ -99,6 +107,10 @@ class ModelConfig:
             raise ConfigError(f"d_head={self.d_head} must be even for rotary positions")
         if self.memory_whiten and not self.memory_center:
             raise ConfigError("memory_whiten whitens the centred q and k; set memory_center=True too")
+        if not 0.0 <= self.write_threshold < 1.0:
+            raise ConfigError(f"write_threshold={self.write_threshold} must be in [0, 1) (0 = off)")
+        if self.write_threshold and not self.write_strength:
+            raise ConfigError("write_threshold cuts the write strength beta; set write_strength=True too")
         if self.short_conv < 0:
             raise ConfigError(f"short_conv={self.short_conv} must be 0 (off) or a kernel size")
         for name in ("vocab_size", "n_layer", "n_head", "d_model", "segment_len", "mlp_ratio"):

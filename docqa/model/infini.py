@@ -52,6 +52,14 @@ def memory_read(sq: torch.Tensor, M: torch.Tensor, z: torch.Tensor | None, use_z
     return num / torch.where(den == 0, torch.ones_like(den), den)
 
 
+def write_gate(cfg: ModelConfig, beta: torch.Tensor) -> torch.Tensor:
+    """ModelConfig.write_threshold: beta (any shape) with the writes at or below the threshold
+    dropped. Gradient flows through the kept ones."""
+    if not cfg.write_threshold:
+        return beta
+    return beta * (beta > cfg.write_threshold)
+
+
 def memory_write(cfg: ModelConfig, M: torch.Tensor, z: torch.Tensor, sk: torch.Tensor,
                  v: torch.Tensor, beta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Write one segment.  M (B,H,Dk,Dv), z (B,H,Dk), sk (B,H,S,Dk), v (B,H,S,Dv), beta (B,H,S).
@@ -319,7 +327,7 @@ class InfiniAttention(nn.Module):
         if self.write_strength is None:
             beta = torch.ones(q.shape[:-1], dtype=q.dtype, device=q.device)
         else:
-            beta = torch.sigmoid(self.write_strength(x)).transpose(-1, -2)  # (..., H, T)
+            beta = write_gate(self.cfg, torch.sigmoid(self.write_strength(x))).transpose(-1, -2)  # (..., H, T)
         return q, k, v, beta
 
     def _memory_qk(self, x: torch.Tensor, q: torch.Tensor, k: torch.Tensor, batch_stats: bool = False,

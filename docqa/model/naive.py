@@ -76,6 +76,9 @@ def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, 
                   for i, t in enumerate((qm, km)))
     if layer.write_strength is not None:
         beta_all = torch.sigmoid(x @ layer.write_strength.weight.T + layer.write_strength.bias)  # (T, H)
+        if cfg.write_threshold:  # write_threshold: a write at or below it is no write
+            beta_all = torch.stack([torch.stack([b if b > cfg.write_threshold else b * 0 for b in row])
+                                    for row in beta_all])
     else:
         beta_all = torch.ones(T, H, dtype=x.dtype)
     heads_out = []

@@ -5,6 +5,7 @@ import itertools
 import pytest
 import torch
 
+from docqa.errors import ConfigError
 from docqa.memory import Memory
 from docqa.model.config import ModelConfig
 from docqa.model.infini import feature_map, rope
@@ -26,6 +27,7 @@ VARIANTS = [
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, memory_center=True),
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, memory_center=True,
          memory_whiten=True),
+    dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.5),
 ]
 
 
@@ -414,3 +416,27 @@ def test_memory_qk_starts_as_the_shared_projections_and_then_moves_only_the_memo
     _, x, local_shared = segment_outputs(shared, tokens, -1e4)
     _, _, local_own = segment_outputs(own, tokens, -1e4)
     torch.testing.assert_close(local_own, local_shared, rtol=1e-10, atol=1e-12)
+
+
+def test_write_threshold_drops_the_writes_at_or_below_it():
+    model = make(write_threshold=0.5)
+    tokens = torch.randint(0, 256, (1, 21))
+    with torch.no_grad():
+        for blk in model.blocks:  # beta = sigmoid(-3) ~ 0.05 for every token of every head
+            blk.attn.write_strength.weight.zero_()
+            blk.attn.write_strength.bias.fill_(-3.0)
+    memory = model.ingest(tokens, model.new_memory())
+    assert all(float(layer.M.abs().max()) == 0.0 for layer in memory.layers)
+    with torch.no_grad():  # sigmoid(3) ~ 0.95: every write kept, the memory moves
+        for blk in model.blocks:
+            blk.attn.write_strength.bias.fill_(3.0)
+    memory = model.ingest(tokens, model.new_memory())
+    assert all(float(layer.M.abs().max()) > 0.0 for layer in memory.layers)
+
+
+@pytest.mark.parametrize("kw, message", [(dict(write_threshold=1.0), "in \\[0, 1\\)"),
+                                         (dict(write_threshold=-0.1), "in \\[0, 1\\)"),
+                                         (dict(write_threshold=0.5, write_strength=False), "write_strength=True")])
+def test_write_threshold_is_checked(kw, message):
+    with pytest.raises(ConfigError, match=message):
+        ModelConfig.from_name("test", **kw)
