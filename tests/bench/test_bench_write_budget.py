@@ -1,0 +1,66 @@
+"""benchmarks/bench_write_budget.py: the answer's loss is the one answering sees, and the
+threshold probe runs the same weights with the writes cut."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from docqa.bench.haystack import Haystack
+from docqa.model.base import LoadedModel
+from docqa.model.config import ModelConfig
+from docqa.model.tokenizer import BPETokenizer
+from docqa.model.transformer import InfiniTransformer
+from docqa.prompt import answer_tokens, question_tokens
+from docqa.train import phrasings as ph
+
+from by_path import benchmark
+
+PROSE = ("The river winds through the valley, past mills and quiet farms.\n"
+         "Each spring the water rises and the ferry stops for a week.\n")
+
+
+@pytest.fixture(scope="module")
+def lm():
+    tok = BPETokenizer.train([PROSE * 3 + " ".join(ph.STATEMENTS + ph.QUESTIONS + ph.SUBJECTS)], vocab_size=400)
+    torch.manual_seed(0)
+    model = InfiniTransformer(ModelConfig.from_name("test", vocab_size=tok.vocab_size, segment_len=16)).eval()
+    return LoadedModel(model, tok, model.cfg, "0" * 64, Path("."))
+
+
+@pytest.fixture()
+def hay(lm, tmp_path):
+    (tmp_path / "prose.txt").write_text(PROSE * 40)
+    return Haystack(lm, [str(tmp_path / "prose.txt")])
+
+
+def test_answer_loss_is_the_loss_of_decoding_the_answer_token_by_token(lm):
+    bench = benchmark("bench_write_budget")
+    memory = lm.model.ingest(torch.randint(0, lm.tokenizer.vocab_size, (1, 48)), lm.model.new_memory())
+    question, answer = "What is the vault code?", "4821"
+    nll, acc = bench.answer_loss(lm, memory, question, answer)
+    prompt, ans = question_tokens(lm.tokenizer, question), answer_tokens(lm.tokenizer, answer)
+    dec = lm.model.decoder(memory)
+    logits = [dec.feed(torch.tensor([prompt]))]
+    for t in ans[:-1]:
+        logits.append(dec.feed(torch.tensor([[t]])))
+    ref = torch.cat(logits)  # (len(ans), V): each predicts the next answer token
+    target = torch.tensor(ans)
+    assert nll == pytest.approx(float(F.cross_entropy(ref, target)), rel=1e-4)
+    assert acc == pytest.approx(float((ref.argmax(-1) == target).float().mean()))
+
+
+def test_a_threshold_above_every_write_leaves_the_memory_empty(lm, hay):
+    bench = benchmark("bench_write_budget")
+    cut = bench.with_threshold(lm, 0.999)
+    assert lm.config.write_threshold == 0.0 and cut.config.write_threshold == 0.999
+    streams = [bench.needle_stream(lm, hay, random.Random(i), 128, 0.5)[:2] for i in range(2)]
+    assert all(r["needle_max"] == 0.0 and r["text_mean"] == 0.0 for r in bench.write_rows(cut, streams))
+    assert any(r["needle_max"] > 0.0 for r in bench.write_rows(lm, streams))
+    rows = bench.loss_rows(cut, hay, [64], 2, 0)  # nothing written: the memory reads as knocked out
+    assert rows[0]["nll"] == pytest.approx(rows[0]["knockout_nll"], rel=1e-5)
+    assert bench.loss_rows(lm, hay, [64], 2, 0)[0]["nll"] != pytest.approx(rows[0]["knockout_nll"], rel=1e-5)
