@@ -54,10 +54,13 @@ def memory_read(sq: torch.Tensor, M: torch.Tensor, z: torch.Tensor | None, use_z
 
 def write_gate(cfg: ModelConfig, beta: torch.Tensor) -> torch.Tensor:
     """ModelConfig.write_threshold: beta (any shape) with the writes at or below the threshold
-    dropped. Gradient flows through the kept ones."""
+    dropped. Gradient flows through the kept ones, or all with write_straight_through."""
     if not cfg.write_threshold:
         return beta
-    return beta * (beta > cfg.write_threshold)
+    kept = beta * (beta > cfg.write_threshold)
+    if cfg.write_straight_through:  # forward: kept exactly (x + (0 - x) = 0 in floats); backward: d/d beta = 1
+        return beta + (kept - beta).detach()
+    return kept
 
 
 def memory_write(cfg: ModelConfig, M: torch.Tensor, z: torch.Tensor, sk: torch.Tensor,
