@@ -6,7 +6,7 @@ text around it, and the answer's loss by stream length.
 
 Under the token-level delta rule with unit keys, a fact written T tokens back keeps about
 exp(-sum beta / d_head) of itself, the sum over the writes since (docs/TRAINING.md, December,
-sixth session). Two tables over streams of real text with one needle (a training phrasing):
+sixth session). Two tables over streams of real text with one needle (training phrasings, or `--split heldout`):
 
 - per layer and head, the write strength beta at the needle's tokens (mean and max) and at the
   text's (mean, 99th percentile), and the text's sum beta / d_head extrapolated to 64K tokens;
@@ -44,10 +44,12 @@ def with_threshold(lm: LoadedModel, threshold: float) -> LoadedModel:
     return dataclasses.replace(lm, model=model.eval(), config=cfg)
 
 
-def needle_stream(lm: LoadedModel, hay: Haystack, rng: random.Random, length: int, depth: float):
-    """(tokens, needle span (start, end), question, answer): one needle of the training phrasings."""
+def needle_stream(lm: LoadedModel, hay: Haystack, rng: random.Random, length: int, depth: float,
+                  split: str = "train"):
+    """(tokens, needle span (start, end), question, answer): one needle, phrased from `split`
+    ("train": the training phrasings; "heldout": those never trained on)."""
     tok, S = lm.tokenizer, lm.config.segment_len
-    facts = needle_facts(rng, "train")
+    facts = needle_facts(rng, split)
     stream = hide(tok, hay.window(rng, length), facts, [depth], length // S * S)
     needle = tok.encode(facts[0][0])
     start = next(p for p in range(len(stream)) if stream[p:p + len(needle)] == needle)
@@ -87,10 +89,11 @@ def write_rows(lm: LoadedModel, streams: list[tuple[list[int], tuple[int, int]]]
 
 
 @torch.no_grad()
-def loss_rows(lm: LoadedModel, hay: Haystack, lengths: list[int], n: int, seed: int) -> list[dict[str, float]]:
+def loss_rows(lm: LoadedModel, hay: Haystack, lengths: list[int], n: int, seed: int,
+              split: str = "train") -> list[dict[str, float]]:
     rows = []
     for length in lengths:
-        trials = [needle_stream(lm, hay, random.Random(f"{seed}:budget:{i}"), length, 0.0) for i in range(n)]
+        trials = [needle_stream(lm, hay, random.Random(f"{seed}:budget:{i}"), length, 0.0, split) for i in range(n)]
         memory = lm.model.ingest(torch.tensor([t[0] for t in trials], device=lm.model.device), lm.model.new_memory(n))
         kept = [answer_loss(lm, memory.select(j), q, a) for j, (_, _, q, a) in enumerate(trials)]
         knocked = [answer_loss(lm, memory.select(j).zero_(), q, a) for j, (_, _, q, a) in enumerate(trials)]
@@ -107,6 +110,7 @@ def main() -> None:
     ap.add_argument("--write-tokens", type=int, default=4096, help="stream length of the write table")
     ap.add_argument("--n", type=int, default=8)
     ap.add_argument("--threshold", type=float, default=None, help="run with this write_threshold (probe)")
+    ap.add_argument("--split", default="train", choices=["train", "heldout"], help="the needles' phrasings")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -117,8 +121,8 @@ def main() -> None:
         lm = with_threshold(lm, args.threshold)
     hay = Haystack(lm, args.haystack)
     print(f"model {lm.name}, write_threshold {lm.config.write_threshold}, d_head {lm.config.d_head}, "
-          f"n {args.n}, seed {args.seed}\n")
-    streams = [needle_stream(lm, hay, random.Random(f"{args.seed}:writes:{i}"), args.write_tokens, 0.5)[:2]
+          f"{args.split} phrasings, n {args.n}, seed {args.seed}\n")
+    streams = [needle_stream(lm, hay, random.Random(f"{args.seed}:writes:{i}"), args.write_tokens, 0.5, args.split)[:2]
                for i in range(args.n)]
     print(f"write strength, one needle mid-stream in {args.write_tokens:,} tokens:\n")
     print("| layer.head | needle mean | needle max | text mean | text p99 | text sum beta / D per 64K |")
@@ -128,7 +132,7 @@ def main() -> None:
               f"{r['text_p99']:.4f} | {r['text_sum_64k']:.2f} |")
     print("\nanswer after the stream, needle at the start (teacher-forced):\n")
     print("| tokens | NLL | token acc | knockout NLL |\n|---|---|---|---|")
-    for r in loss_rows(lm, hay, [int(x) for x in args.lengths.split(",")], args.n, args.seed):
+    for r in loss_rows(lm, hay, [int(x) for x in args.lengths.split(",")], args.n, args.seed, args.split):
         print(f"| {r['tokens']:,} | {r['nll']:.3f} | {r['acc']:.2f} | {r['knockout_nll']:.3f} |", flush=True)
 
 
