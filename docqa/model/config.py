@@ -62,13 +62,8 @@ class ModelConfig:
     # in its memory-only head) and a fact a large one (up to 0.93), so 64K tokens of prose
     # write ~19 d_head's worth over it. A threshold drops those writes and keeps the fact's: the
     # answer's loss stops growing with the stream (docs/TRAINING.md, December, seventh session).
-    # 0 = off. Gradient reaches beta only above the threshold, unless write_straight_through.
+    # 0 = off. Gradient reaches beta only above the threshold.
     write_threshold: float = 0.0
-    # With write_threshold: a dropped write still passes the gradient of beta (straight-through:
-    # the forward drops it, the backward is that of beta itself), so the loss can raise the beta
-    # of a token it needs written; without it a token below the threshold can never rise above
-    # it through the loss. Changes training only; inference is the same.
-    write_straight_through: bool = False
     # Divide the memory read by sigma(q) z (eq. 7). None: on for "elu1", off for "l2", since
     # unit-length features do not need the normaliser and it makes token_delta ill-defined.
     use_z: bool | None = None
@@ -116,8 +111,6 @@ class ModelConfig:
             raise ConfigError(f"write_threshold={self.write_threshold} must be in [0, 1) (0 = off)")
         if self.write_threshold and not self.write_strength:
             raise ConfigError("write_threshold cuts the write strength beta; set write_strength=True too")
-        if self.write_straight_through and not self.write_threshold:
-            raise ConfigError("write_straight_through is the gradient of write_threshold; set write_threshold > 0 too")
         if self.short_conv < 0:
             raise ConfigError(f"short_conv={self.short_conv} must be 0 (off) or a kernel size")
         for name in ("vocab_size", "n_layer", "n_head", "d_model", "segment_len", "mlp_ratio"):

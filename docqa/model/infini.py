@@ -54,13 +54,10 @@ def memory_read(sq: torch.Tensor, M: torch.Tensor, z: torch.Tensor | None, use_z
 
 def write_gate(cfg: ModelConfig, beta: torch.Tensor) -> torch.Tensor:
     """ModelConfig.write_threshold: beta (any shape) with the writes at or below the threshold
-    dropped. Gradient flows through the kept ones, or all with write_straight_through."""
+    dropped. Gradient flows through the kept ones."""
     if not cfg.write_threshold:
         return beta
-    kept = beta * (beta > cfg.write_threshold)
-    if cfg.write_straight_through:  # forward: kept exactly (x + (0 - x) = 0 in floats); backward: d/d beta = 1
-        return beta + (kept - beta).detach()
-    return kept
+    return beta * (beta > cfg.write_threshold)
 
 
 def memory_write(cfg: ModelConfig, M: torch.Tensor, z: torch.Tensor, sk: torch.Tensor,

@@ -77,8 +77,7 @@ def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, 
     if layer.write_strength is not None:
         beta_all = torch.sigmoid(x @ layer.write_strength.weight.T + layer.write_strength.bias)  # (T, H)
         if cfg.write_threshold:  # write_threshold: a write at or below it is no write
-            dropped = (lambda b: b - b.detach()) if cfg.write_straight_through else (lambda b: b * 0)
-            beta_all = torch.stack([torch.stack([b if b > cfg.write_threshold else dropped(b) for b in row])
+            beta_all = torch.stack([torch.stack([b if b > cfg.write_threshold else b * 0 for b in row])
                                     for row in beta_all])
     else:
         beta_all = torch.ones(T, H, dtype=x.dtype)

@@ -28,8 +28,6 @@ VARIANTS = [
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, memory_center=True,
          memory_whiten=True),
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.5),
-    dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.5,
-         write_straight_through=True),
 ]
 
 
@@ -438,25 +436,7 @@ def test_write_threshold_drops_the_writes_at_or_below_it():
 
 @pytest.mark.parametrize("kw, message", [(dict(write_threshold=1.0), "in \\[0, 1\\)"),
                                          (dict(write_threshold=-0.1), "in \\[0, 1\\)"),
-                                         (dict(write_threshold=0.5, write_strength=False), "write_strength=True"),
-                                         (dict(write_straight_through=True), "write_threshold > 0")])
+                                         (dict(write_threshold=0.5, write_strength=False), "write_strength=True")])
 def test_write_threshold_is_checked(kw, message):
     with pytest.raises(ConfigError, match=message):
         ModelConfig.from_name("test", **kw)
-
-
-def test_straight_through_passes_gradient_to_a_dropped_write_and_nothing_else_changes():
-    tokens = torch.randint(0, 256, (1, 21))
-    grads, outs = {}, {}
-    for st in (False, True):
-        model = make(write_threshold=0.5, write_straight_through=st)
-        with torch.no_grad():  # every write below the threshold: nothing reaches M in either forward
-            for blk in model.blocks:
-                blk.attn.write_strength.bias.fill_(-3.0)
-        logits, _ = model(tokens)
-        outs[st] = logits
-        w = model.blocks[0].attn.write_strength.weight
-        grads[st] = torch.autograd.grad(logits.square().sum(), w, allow_unused=True)[0]
-    torch.testing.assert_close(outs[False], outs[True], rtol=0, atol=0)
-    assert grads[False] is None or float(grads[False].abs().max()) == 0.0
-    assert float(grads[True].abs().max()) > 0.0
