@@ -7,13 +7,13 @@ It drives both training and the benches, so it sits above both (until issue 12 i
 docqa.train.recipe, and made training import the benches).
 
 `bpe` (the shipped default since December, phase c3, and the candidates around it,
-checkpoints/bpe-c2 to bpe-c4) first trains the BPE tokenizer on the training text
+checkpoints/bpe-c2 to bpe-c4 and bpe-c13) first trains the BPE tokenizer on the training text
 (docqa.train.vocab; `apt-get install python3-doc` adds the Python documentation to that text,
 man pages and /usr/share/doc come with Debian), then trains on questions about real text;
 `byte` replays the byte-level passkey model of November (the default until December,
 checkpoints/byte-p5). Phases run up to the one the default model came from (SHIPPED), or to
-`--until PHASE`, e.g. `--until c4` for the candidate after it. Each phase is a `docqa train` run
-that starts from the previous phase's model; a phase that already finished is skipped, so the
+`--until PHASE`, e.g. `--until c4` or `--until w1` for the candidates after it. Each phase is a
+`docqa train` run that starts from the previous phase's model (or the one STARTS_FROM names); a phase that already finished is skipped, so the
 command resumes after an interruption. At the end the recall bench runs on the final model
 (with `--haystack`, also on real text the model never saw) and its tables and JSON land in
 OUT_DIR. `--quick` runs every phase for a few steps on the test preset: the CPU check.
@@ -64,6 +64,7 @@ _C3 = dict(_C2, steps=400, min_segments=8, start_max_segments=48, max_segments=8
            lr=1e-3, warmup=10, history_fraction=0.6, history_advance=6)
 _C4 = dict(_C3, start_max_segments=64, max_segments=96, curriculum_steps=100, write_penalty=2.0,
            history_advance=12)
+_W1 = dict(_C3, steps=300, start_max_segments=80, curriculum_steps=1, model_overrides={"write_threshold": 0.5})
 BPE_PHASES: list[tuple[str, int | None, dict]] = [
     ("s1", 800, dict(_COMMON, task_mix={"needle": 1, "facts": 1}, keep_every=250,
                      model_overrides={"segment_len": 128, "short_conv": 4, "n_head": 2},
@@ -101,8 +102,15 @@ BPE_PHASES: list[tuple[str, int | None, dict]] = [
     # documents to 96 segments and doubles the write penalty, for the 64K and 128K rows. The run
     # started from c3 step 300, the recipe from c3's stop (350): a replay of the settings, not the run.
     ("c4", 100, _C4),
+    # w1 (checkpoints/bpe-c13, run c13) drops every write whose strength is at most 0.5
+    # (write_threshold), so the prose streamed after a fact no longer wears it away; from c3's stop,
+    # c3's settings from the first step (docs/TRAINING.md, December, seventh session).
+    ("w1", 225, _W1),
 ]
 RECIPES = {"bpe": BPE_PHASES, "byte": BYTE_PHASES}
+# A phase starts from the model of the phase before it in its recipe, or from the phase named
+# here: c4 and w1 both continue c3.
+STARTS_FROM = {"w1": "c3"}
 # The phase each recipe's shipped model stopped at: docqa/models/default is bpe's c3, step 350.
 SHIPPED = {"bpe": "c3", "byte": "p5"}
 PHASES = BPE_PHASES
@@ -113,13 +121,18 @@ QUICK = dict(preset="small", batch=2, steps=4, warmup=1, save_every=2, eval_ever
 
 
 def phases_until(recipe: str, until: str | None = None) -> list[tuple[str, int | None, dict]]:
-    """The recipe's phases up to and including `until` (default: the shipped model's phase)."""
+    """The phases that lead to `until` (default: the shipped model's phase), first to last: each
+    one's predecessor in the list, or the phase STARTS_FROM names."""
     phases = RECIPES[recipe]
     names = [p[0] for p in phases]
     last = until or SHIPPED[recipe]
     if last not in names:
         raise ConfigError(f"recipe {recipe!r} has no phase {last!r}; its phases: {', '.join(names)}")
-    return phases[:names.index(last) + 1]
+    chain, i = [], names.index(last)
+    while i >= 0:
+        chain.append(phases[i])
+        i = names.index(STARTS_FROM[names[i]]) if names[i] in STARTS_FROM else i - 1
+    return chain[::-1]
 
 
 def run_recipe(out: Path, device: str = "cpu", quick: bool = False, lengths: list[int] | None = None,

@@ -35,6 +35,8 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
 def test_until_cuts_the_recipe_at_a_phase_and_names_the_phases_when_there_is_none():
     names = [p[0] for p in RECIPES["bpe"]]
     assert [p[0] for p in phases_until("bpe", "r1")] == names[:names.index("r1") + 1]
-    assert [p[0] for p in phases_until("bpe", names[-1])] == names
+    assert [p[0] for p in phases_until("bpe", "c4")] == names[:names.index("c4") + 1]
+    assert [p[0] for p in phases_until("bpe", "w1")] == names[:names.index("c3") + 1] + ["w1"]  # c3, not c4
+    assert "w1" not in [p[0] for p in phases_until("bpe", "c4")]
     with pytest.raises(ConfigError, match="has no phase 'c9'; its phases: s1, "):
         phases_until("bpe", "c9")
