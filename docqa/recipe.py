@@ -105,7 +105,7 @@ BPE_PHASES: list[tuple[str, int | None, dict]] = [
     # w1 (checkpoints/bpe-c13, run c13) drops every write whose strength is at most 0.5
     # (write_threshold), so the prose streamed after a fact no longer wears it away; from c3's stop,
     # c3's settings from the first step (docs/TRAINING.md, December, seventh session).
-    ("w1", 225, _W1),
+    ("w1", 150, _W1),
 ]
 RECIPES = {"bpe": BPE_PHASES, "byte": BYTE_PHASES}
 # A phase starts from the model of the phase before it in its recipe, or from the phase named
