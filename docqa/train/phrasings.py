@@ -24,6 +24,33 @@ STATEMENTS = [
     "It is important to remember that the {s} is {v}.",
     "The current {s} reads {v}.",
 ]
+# Statement frames for training only (TrainConfig.open_frames), never held out and never in the
+# bench, on top of STATEMENTS' training share: with nine frames to learn from, the write strength learned to fire on those nine, and a needle in a
+# held-out frame was often not written at all under write_threshold (docs/TRAINING.md, December,
+# seventh session). None of them shares the held-out frames' wording ("for the record", "agreed
+# on", "current ... reads"); tests/train/test_phrasings.py checks that.
+TRAIN_ONLY_STATEMENTS = [
+    "Heads up: the {s} is {v}.",
+    "The {s}? It is {v}.",
+    "We set the {s} to {v} yesterday.",
+    "{v} is the {s}.",
+    "Use {v} as the {s}.",
+    "The new {s} will be {v}.",
+    "Just so you know, our {s} is now {v}.",
+    "The {s} was changed to {v}.",
+    "Keep in mind that the {s} is {v}.",
+    "The {s} you need is {v}.",
+    "In case you forget, the {s} is {v}.",
+    "My {s} is {v}.",
+    "Their {s} is {v}.",
+    "Someone changed the {s} to {v}.",
+    "The {s} is listed as {v}.",
+    "Officially, the {s} is {v}.",
+    "Here is the {s}: {v}.",
+    "The {s} stays {v} until further notice.",
+    "Do not share it: the {s} is {v}.",
+    "Last week the {s} became {v}.",
+]
 QUESTIONS = [
     "What is the {s}?",
     "Tell me the {s}.",
