@@ -6,7 +6,8 @@ text around it, and the answer's loss by stream length.
 
 Under the token-level delta rule with unit keys, a fact written T tokens back keeps about
 exp(-sum beta / d_head) of itself, the sum over the writes since (docs/TRAINING.md, December,
-sixth session). Two tables over streams of real text with one needle (training phrasings, or `--split heldout`):
+sixth session). Two tables over streams of real text with one needle (training phrasings, or
+`--split heldout`):
 
 - per layer and head, the write strength beta at the needle's tokens (mean and max) and at the
   text's (mean, 99th percentile), and the text's sum beta / d_head extrapolated to 64K tokens;

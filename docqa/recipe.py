@@ -13,10 +13,10 @@ man pages and /usr/share/doc come with Debian), then trains on questions about r
 `byte` replays the byte-level passkey model of November (the default until December,
 checkpoints/byte-p5). Phases run up to the one the default model came from (SHIPPED), or to
 `--until PHASE`, e.g. `--until c4` or `--until w1` for the candidates after it. Each phase is a
-`docqa train` run that starts from the previous phase's model (or the one STARTS_FROM names); a phase that already finished is skipped, so the
-command resumes after an interruption. At the end the recall bench runs on the final model
-(with `--haystack`, also on real text the model never saw) and its tables and JSON land in
-OUT_DIR. `--quick` runs every phase for a few steps on the test preset: the CPU check.
+`docqa train` run that starts from the previous phase's model (or the one STARTS_FROM names); a
+phase that already finished is skipped, so the command resumes after an interruption. At the end
+the recall bench runs on the final model (with `--haystack`, also on real text the model never
+saw) and its tables and JSON land in OUT_DIR. `--quick` runs every phase for a few steps on the test preset: the CPU check.
 """
 
 from __future__ import annotations

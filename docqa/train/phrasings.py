@@ -25,10 +25,11 @@ STATEMENTS = [
     "The current {s} reads {v}.",
 ]
 # Statement frames for training only (TrainConfig.open_frames), never held out and never in the
-# bench, on top of STATEMENTS' training share: with nine frames to learn from, the write strength learned to fire on those nine, and a needle in a
-# held-out frame was often not written at all under write_threshold (docs/TRAINING.md, December,
-# seventh session). None of them shares the held-out frames' wording ("for the record", "agreed
-# on", "current ... reads"); tests/train/test_phrasings.py checks that.
+# bench, on top of STATEMENTS' training share: with nine frames to learn from, the write strength
+# learned to fire on those nine, and a needle in a held-out frame was often not written at all
+# under write_threshold (docs/TRAINING.md, December, seventh session). None of them shares the
+# held-out frames' wording ("for the record", "agreed on", "current ... reads");
+# tests/train/test_question_tasks.py checks that.
 TRAIN_ONLY_STATEMENTS = [
     "Heads up: the {s} is {v}.",
     "The {s}? It is {v}.",
