@@ -64,6 +64,13 @@ class ModelConfig:
     # answer's loss stops growing with the stream (docs/TRAINING.md, December, seventh session).
     # 0 = off. Gradient reaches beta only above the threshold.
     write_threshold: float = 0.0
+    # With write_threshold: a write at or below the threshold is kept after all when a token within
+    # this many positions of it (either side, in its segment) clears the threshold. A fact is
+    # written by a few strong tokens and several weak ones (its name, the frame's words); the
+    # threshold alone drops the weak ones with the prose's writes, and a needle phrased as in no
+    # training example may clear it with one token only (docs/TRAINING.md, December, eighth
+    # session). 0 = the threshold alone.
+    write_window: int = 0
     # Divide the memory read by sigma(q) z (eq. 7). None: on for "elu1", off for "l2", since
     # unit-length features do not need the normaliser and it makes token_delta ill-defined.
     use_z: bool | None = None
@@ -111,6 +118,10 @@ class ModelConfig:
             raise ConfigError(f"write_threshold={self.write_threshold} must be in [0, 1) (0 = off)")
         if self.write_threshold and not self.write_strength:
             raise ConfigError("write_threshold cuts the write strength beta; set write_strength=True too")
+        if self.write_window < 0:
+            raise ConfigError(f"write_window={self.write_window} must be 0 (off) or a number of tokens")
+        if self.write_window and not self.write_threshold:
+            raise ConfigError("write_window widens what write_threshold keeps; set write_threshold too")
         if self.short_conv < 0:
             raise ConfigError(f"short_conv={self.short_conv} must be 0 (off) or a kernel size")
         for name in ("vocab_size", "n_layer", "n_head", "d_model", "segment_len", "mlp_ratio"):

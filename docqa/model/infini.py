@@ -53,11 +53,21 @@ def memory_read(sq: torch.Tensor, M: torch.Tensor, z: torch.Tensor | None, use_z
 
 
 def write_gate(cfg: ModelConfig, beta: torch.Tensor) -> torch.Tensor:
-    """ModelConfig.write_threshold: beta (any shape) with the writes at or below the threshold
-    dropped. Gradient flows through the kept ones."""
+    """ModelConfig.write_threshold and write_window: beta (..., S), one segment along the last
+    dim, with the writes dropped that are at or below the threshold and have no token above it
+    within write_window positions (either side, inside the segment). Gradient flows through the
+    kept ones.
+
+    The window is why the gate needs the whole segment: a write is committed only at the
+    segment's end, so a token may be kept for a strong one after it (decoding gates at commit)."""
     if not cfg.write_threshold:
         return beta
-    return beta * (beta > cfg.write_threshold)
+    keep = beta > cfg.write_threshold
+    if cfg.write_window:  # dilate the mask: a max over the window, per row of the segment
+        w = cfg.write_window
+        flat = keep.to(beta.dtype).reshape(-1, 1, beta.shape[-1])
+        keep = F.max_pool1d(flat, 2 * w + 1, stride=1, padding=w).reshape(beta.shape) > 0
+    return beta * keep
 
 
 def memory_write(cfg: ModelConfig, M: torch.Tensor, z: torch.Tensor, sk: torch.Tensor,
@@ -327,7 +337,7 @@ class InfiniAttention(nn.Module):
         if self.write_strength is None:
             beta = torch.ones(q.shape[:-1], dtype=q.dtype, device=q.device)
         else:
-            beta = write_gate(self.cfg, torch.sigmoid(self.write_strength(x))).transpose(-1, -2)  # (..., H, T)
+            beta = torch.sigmoid(self.write_strength(x)).transpose(-1, -2)  # (..., H, T), before write_gate
         return q, k, v, beta
 
     def _memory_qk(self, x: torch.Tensor, q: torch.Tensor, k: torch.Tensor, batch_stats: bool = False,
@@ -375,6 +385,7 @@ class InfiniAttention(nn.Module):
         n_seg = -(-T // S)
         x = F.pad(x, (0, 0, 0, n_seg * S - T)).view(B, n_seg, S, C)  # as forward() sees it
         q, k, _, beta = self._project(x)  # (B, N, H, S, D), (B, N, H, S)
+        beta = write_gate(self.cfg, beta)  # what is written
         q, k = self._memory_qk(x, q, k, raw=raw)  # the memory's
         q, k = (t.transpose(1, 2).flatten(2, 3)[:, :, :T] for t in (q, k))
         return q, k, beta.transpose(1, 2).flatten(2, 3)[:, :, :T]
@@ -404,6 +415,7 @@ class InfiniAttention(nn.Module):
         n_seg, n_full = -(-T // S), T // S
         x = F.pad(x, (0, 0, 0, n_seg * S - T)).view(B, n_seg, S, C)
         q, k, v, beta = self._project(x)  # (B, N, H, S, D), beta (B, N, H, S)
+        beta = write_gate(cfg, beta)  # per segment: the padded tail of a partial one is never written
         pos = torch.arange(S, device=x.device)  # positions restart at 0 in every segment
         a_dot = F.scaled_dot_product_attention(  # eq. 6, causal within each segment
             rope(q, pos, cfg.rope_base), rope(k, pos, cfg.rope_base), v, is_causal=True)
@@ -441,7 +453,8 @@ class InfiniAttention(nn.Module):
 
     def commit(self, cache: SegmentCache, mem: LayerMemory) -> LayerMemory:
         """Write the cached (complete) segment to memory, exactly as forward() would."""
-        return memory_commit(self.cfg, torch.cat(cache.k, -2), torch.cat(cache.v, -2), torch.cat(cache.beta, -1), mem)
+        beta = write_gate(self.cfg, torch.cat(cache.beta, -1))  # the segment is whole only now
+        return memory_commit(self.cfg, torch.cat(cache.k, -2), torch.cat(cache.v, -2), beta, mem)
 
 
 # Parameters (and memory_center's statistics) InfiniAttention initialises itself so that they change

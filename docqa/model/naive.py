@@ -76,9 +76,14 @@ def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, 
                   for i, t in enumerate((qm, km)))
     if layer.write_strength is not None:
         beta_all = torch.sigmoid(x @ layer.write_strength.weight.T + layer.write_strength.bias)  # (T, H)
-        if cfg.write_threshold:  # write_threshold: a write at or below it is no write
-            beta_all = torch.stack([torch.stack([b if b > cfg.write_threshold else b * 0 for b in row])
-                                    for row in beta_all])
+        if cfg.write_threshold:  # a write at or below it is no write, unless a token within
+            # write_window positions of it in its segment clears it
+            def kept(t: int, h: int) -> bool:
+                near = [u for u in range(t - cfg.write_window, t + cfg.write_window + 1)
+                        if 0 <= u < T and start[u] == start[t]]
+                return any(bool(beta_all[u, h] > cfg.write_threshold) for u in near)
+            beta_all = torch.stack([torch.stack([beta_all[t, h] if kept(t, h) else beta_all[t, h] * 0
+                                                 for h in range(H)]) for t in range(T)])
     else:
         beta_all = torch.ones(T, H, dtype=x.dtype)
     heads_out = []

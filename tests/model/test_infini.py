@@ -8,7 +8,7 @@ import torch
 from docqa.errors import ConfigError
 from docqa.memory import Memory
 from docqa.model.config import ModelConfig
-from docqa.model.infini import feature_map, rope
+from docqa.model.infini import feature_map, rope, write_gate
 from docqa.model.naive import naive_forward
 from docqa.model.transformer import Decoder, InfiniTransformer
 
@@ -28,7 +28,10 @@ VARIANTS = [
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, memory_center=True,
          memory_whiten=True),
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.5),
+    dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.5,
+         write_window=2),
 ]
+WINDOW = VARIANTS[-1]
 
 
 def make(seed=0, dtype=torch.float64, **kw):
@@ -126,7 +129,8 @@ def test_linear_rule_read_equals_direct_recomputation_from_all_past_keys_and_val
     torch.testing.assert_close(mem.z[0], z_direct, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5], VARIANTS[7], VARIANTS[8], VARIANTS[9], VARIANTS[10]], ids=ids)
+@pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5], VARIANTS[7], VARIANTS[8], VARIANTS[9], VARIANTS[10],
+                                     WINDOW], ids=ids)
 def test_streaming_in_any_split_equals_one_call(variant):
     model = make(**variant)
     tokens = torch.randint(0, 256, (1, 40))
@@ -149,7 +153,8 @@ def test_streaming_in_any_split_equals_one_call(variant):
             torch.testing.assert_close(a.z, b.z, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5], VARIANTS[7], VARIANTS[8], VARIANTS[9], VARIANTS[10]], ids=ids)
+@pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5], VARIANTS[7], VARIANTS[8], VARIANTS[9], VARIANTS[10],
+                                     WINDOW], ids=ids)
 def test_cached_decoding_equals_full_forward(variant):
     model = make(**variant)
     history = torch.randint(0, 256, (1, 17))  # 2 segments in memory, 3 tokens pending
@@ -434,7 +439,24 @@ def test_write_threshold_drops_the_writes_at_or_below_it():
     assert all(float(layer.M.abs().max()) > 0.0 for layer in memory.layers)
 
 
+def test_write_window_keeps_the_neighbours_of_a_strong_write_inside_its_segment():
+    S = 7
+    beta = torch.full((2, 1, 3 * S), 0.1)  # (B, H, T): three segments of weak writes
+    beta[0, 0, 3] = 0.9  # strong, mid-segment 0
+    beta[1, 0, S - 1] = 0.8  # strong, at the end of segment 0: nothing of segment 1 is its neighbour
+    segs = beta.unflatten(-1, (3, S)).transpose(1, 2)  # (B, N, H, S), as forward() gates it
+    alone = ModelConfig.from_name("test", segment_len=S, write_threshold=0.5)
+    wide = ModelConfig.from_name("test", segment_len=S, write_threshold=0.5, write_window=2)
+    for cfg, kept0, kept1 in ((alone, [3], [S - 1]), (wide, [1, 2, 3, 4, 5], [S - 3, S - 2, S - 1])):
+        out = write_gate(cfg, segs).transpose(1, 2).flatten(1)  # back to (B, T) for one head
+        assert torch.nonzero(out[0]).flatten().tolist() == kept0
+        assert torch.nonzero(out[1]).flatten().tolist() == kept1
+        assert torch.equal(out[out > 0], beta.flatten(1)[out > 0])  # kept writes keep their strength
+
+
 @pytest.mark.parametrize("kw, message", [(dict(write_threshold=1.0), "in \\[0, 1\\)"),
+                                         (dict(write_threshold=0.5, write_window=-1), "write_window=-1"),
+                                         (dict(write_window=2), "set write_threshold"),
                                          (dict(write_threshold=-0.1), "in \\[0, 1\\)"),
                                          (dict(write_threshold=0.5, write_strength=False), "write_strength=True")])
 def test_write_threshold_is_checked(kw, message):
