@@ -3,6 +3,7 @@ text around it, and the answer's loss by stream length.
 
     python benchmarks/bench_write_budget.py --model docqa/models/default --haystack runs/eval/prose
     python benchmarks/bench_write_budget.py --haystack runs/eval/prose --threshold 0.6   # a probe
+    python benchmarks/bench_write_budget.py --haystack runs/eval/prose --threshold 0.4 --window 4
 
 Under the token-level delta rule with unit keys, a fact written T tokens back keeps about
 exp(-sum beta / d_head) of itself, the sum over the writes since (docs/TRAINING.md, December,
@@ -15,8 +16,9 @@ sixth session). Two tables over streams of real text with one needle (training p
   each length with the needle at the start, and the same over a zeroed memory (knockout).
   Exact-match counts are coarse at n 10; the loss shows a needle fading before it is lost.
 
-`--threshold` runs the same weights with ModelConfig.write_threshold set (an inference probe of
-what a trained threshold could give). A diagnostic of the mechanism, not a recall claim.
+`--threshold` runs the same weights with ModelConfig.write_threshold set (and `--window`,
+write_window): an inference probe of what a trained threshold could give. The write table shows
+the gated strengths. A diagnostic of the mechanism, not a recall claim.
 """
 
 from __future__ import annotations
@@ -37,9 +39,9 @@ from docqa.prompt import answer_tokens, question_tokens
 from docqa.train.tasks import needle_facts
 
 
-def with_threshold(lm: LoadedModel, threshold: float) -> LoadedModel:
-    """The same weights under ModelConfig.write_threshold = threshold."""
-    cfg = dataclasses.replace(lm.config, write_threshold=threshold)
+def with_threshold(lm: LoadedModel, threshold: float, window: int = 0) -> LoadedModel:
+    """The same weights under ModelConfig.write_threshold = threshold, write_window = window."""
+    cfg = dataclasses.replace(lm.config, write_threshold=threshold, write_window=window)
     model = InfiniTransformer(cfg, init=False)
     model.load_state_dict(lm.model.state_dict())
     return dataclasses.replace(lm, model=model.eval(), config=cfg)
@@ -111,6 +113,7 @@ def main() -> None:
     ap.add_argument("--write-tokens", type=int, default=4096, help="stream length of the write table")
     ap.add_argument("--n", type=int, default=8)
     ap.add_argument("--threshold", type=float, default=None, help="run with this write_threshold (probe)")
+    ap.add_argument("--window", type=int, default=0, help="with --threshold: this write_window (probe)")
     ap.add_argument("--split", default="train", choices=["train", "heldout"], help="the needles' phrasings")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -118,10 +121,12 @@ def main() -> None:
     lm = load_model(args.model)
     if not lm.config.write_strength:
         raise SystemExit(f"{lm.name} has no write strength (write_strength=False): nothing to measure")
+    if args.window and args.threshold is None:
+        raise SystemExit("--window widens what --threshold keeps; give --threshold too")
     if args.threshold is not None:
-        lm = with_threshold(lm, args.threshold)
+        lm = with_threshold(lm, args.threshold, args.window)
     hay = Haystack(lm, args.haystack)
-    print(f"model {lm.name}, write_threshold {lm.config.write_threshold}, d_head {lm.config.d_head}, "
+    print(f"model {lm.name}, write_threshold {lm.config.write_threshold}, write_window {lm.config.write_window}, d_head {lm.config.d_head}, "
           f"{args.split} phrasings, n {args.n}, seed {args.seed}\n")
     streams = [needle_stream(lm, hay, random.Random(f"{args.seed}:writes:{i}"), args.write_tokens, 0.5, args.split)[:2]
                for i in range(args.n)]

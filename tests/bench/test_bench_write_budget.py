@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from docqa.bench.haystack import Haystack
 from docqa.model.base import LoadedModel
+from docqa.model.center import memory_projections
 from docqa.model.config import ModelConfig
 from docqa.model.tokenizer import BPETokenizer
 from docqa.model.transformer import InfiniTransformer
@@ -64,3 +65,14 @@ def test_a_threshold_above_every_write_leaves_the_memory_empty(lm, hay):
     rows = bench.loss_rows(cut, hay, [64], 2, 0)  # nothing written: the memory reads as knocked out
     assert rows[0]["nll"] == pytest.approx(rows[0]["knockout_nll"], rel=1e-5)
     assert bench.loss_rows(lm, hay, [64], 2, 0)[0]["nll"] != pytest.approx(rows[0]["knockout_nll"], rel=1e-5)
+
+
+def test_a_window_keeps_the_writes_next_to_a_strong_one(lm, hay):
+    bench = benchmark("bench_write_budget")
+    tokens = torch.tensor([bench.needle_stream(lm, hay, random.Random(0), 128, 0.5)[0]])
+    plain = memory_projections(lm.model, tokens)[0][2]  # layer 0's beta (1, H, T), ungated
+    tau = float(plain.flatten().kthvalue(plain.numel() - 3).values)  # a few writes clear it
+    alone, wide = bench.with_threshold(lm, tau), bench.with_threshold(lm, tau, 3)
+    assert wide.config.write_window == 3 and alone.config.write_window == 0
+    kept = [int((memory_projections(m.model, tokens)[0][2] > 0).sum()) for m in (alone, wide)]
+    assert kept[0] == int((plain > tau).sum()) and kept[1] > kept[0]
