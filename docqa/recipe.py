@@ -14,7 +14,8 @@ man pages and /usr/share/doc come with Debian), then trains on questions about r
 checkpoints/byte-p5). Phases run up to the one the default model came from (SHIPPED), or to
 `--until PHASE`, e.g. `--until c4` or `--until w1` for the candidates after it. Each phase is a
 `docqa train` run that starts from the previous phase's model (or the one STARTS_FROM names); a
-phase that already finished is skipped, so the command resumes after an interruption. At the end
+phase that already finished is skipped, so the command resumes after an interruption. The shipped
+phase's model then gets the write gate it ships with (SHIPPED_GATE; OUT_DIR/shipped). At the end
 the recall bench runs on the final model (with `--haystack`, also on real text the model never
 saw) and its tables and JSON land in OUT_DIR. `--quick` runs every phase for a few steps on the test preset: the CPU check.
 """
@@ -30,7 +31,7 @@ from docqa.bench.haystack import format_table as haystack_table
 from docqa.bench.haystack import to_json as haystack_json
 from docqa.bench.recall import facts_curve, format_table, passkey_table, to_json
 from docqa.errors import ConfigError
-from docqa.model.io import load_model
+from docqa.model.io import load_model, regate_model
 from docqa.train.loop import TrainConfig, checkpoint_dir, train
 from docqa.train.vocab import train_vocab
 
@@ -113,6 +114,11 @@ RECIPES = {"bpe": BPE_PHASES, "byte": BYTE_PHASES}
 STARTS_FROM = {"w1": "c3"}
 # The phase each recipe's shipped model stopped at: docqa/models/default is bpe's c3, step 350.
 SHIPPED = {"bpe": "c3", "byte": "p5"}
+# The write gate the shipped model runs with, set on the last phase's weights without training
+# (docqa.model.io.regate_model): a write at or below 0.4 is dropped unless a token within 4 of it
+# clears 0.4, so the prose after a fact no longer wears it away (docs/TRAINING.md, December,
+# eighth session). Only the shipped phase gets it; `--until` another phase gives that phase as trained.
+SHIPPED_GATE = {"bpe": {"write_threshold": 0.4, "write_window": 4}}
 PHASES = BPE_PHASES
 VOCAB_SIZE = 8192
 
@@ -160,12 +166,16 @@ def run_recipe(out: Path, device: str = "cpu", quick: bool = False, lengths: lis
         if not finished:
             train(run, None if ckpt is not None else TrainConfig.from_dict(cfg), on_log=on_log, stop_at=stop)
         previous = checkpoint_dir(run) / "model"
+    gate = SHIPPED_GATE.get(recipe) if phases[-1][0] == SHIPPED[recipe] else None
+    if gate:
+        regate_model(previous, out / "shipped", **gate)
+        previous = out / "shipped"
     lm = load_model(previous, device=device)
     lengths = lengths or ([256] if quick else [1024, 4096, 16384])
     cells = passkey_table(lm, lengths, ["start", "middle", "end"], 2 if quick else n)
     cells += facts_curve(lm, [1, 2] if quick else [1, 2, 4, 8, 16], 512 if quick else 2048, 2 if quick else n)
     md = f"model {lm.name}\n\n{format_table(cells)}\n"
-    result = {"model": lm.name, "model_dir": str(previous), "phases": [p[0] for p in phases],
+    result = {"model": lm.name, "model_dir": str(previous), "phases": [p[0] for p in phases], "gate": gate,
               "cells": to_json(cells)}
     if haystack:
         hay = Haystack(lm, haystack)

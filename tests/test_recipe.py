@@ -3,7 +3,7 @@ import json
 import pytest
 
 from docqa.errors import ConfigError
-from docqa.recipe import RECIPES, SHIPPED, phases_until, run_recipe
+from docqa.recipe import RECIPES, SHIPPED, SHIPPED_GATE, phases_until, run_recipe
 
 
 @pytest.mark.parametrize("recipe", ["byte", "bpe"])
@@ -21,6 +21,14 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
     if len(phases) > 1:
         second = json.loads((out / phases[1][0] / "checkpoint" / "state.json").read_text())
         assert second["train_config"]["init_from"] == str(out / phases[0][0] / "checkpoint" / "model")
+    gate = SHIPPED_GATE.get(recipe)
+    assert result["gate"] == gate
+    if gate:  # the shipped phase's weights under the gate the default ships with
+        assert result["model_dir"] == str(out / "shipped")
+        shipped = json.loads((out / "shipped" / "config.json").read_text())
+        assert {k: shipped[k] for k in gate} == gate
+        trained = json.loads((out / phases[-1][0] / "checkpoint" / "model" / "config.json").read_text())
+        assert trained.get("write_threshold", 0.0) == 0.0
     assert {c["task"] for c in result["cells"]} == {"passkey", "facts=1", "facts=2"}
     assert {c["task"] for c in result["haystack_cells"]} == {"needle", "facts=2", "track"}
     if recipe == "bpe":

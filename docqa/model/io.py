@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -63,6 +64,28 @@ def save_model(model, tokenizer, directory: Path | str) -> str:
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(directory / "model.safetensors"))
     return fingerprint(directory)
+
+
+# ModelConfig fields that change how the memory is written, not any parameter's shape or meaning
+# elsewhere, so trained weights take new values of them as they are (docs/TRAINING.md, December,
+# eighth session: bpe-c3's weights under write_threshold 0.4 and write_window 4).
+GATE_FIELDS = ("write_threshold", "write_window")
+
+
+def regate_model(src: Path | str, dst: Path | str, **gate) -> str:
+    """Copy the model directory `src` to `dst` with the write gate's fields (GATE_FIELDS) set as
+    given, the weights and tokenizer unchanged; return the new fingerprint. A snapshot written by
+    `src` is refused by `dst`: the same text leaves a different memory."""
+    unknown = sorted(set(gate) - set(GATE_FIELDS))
+    if unknown:
+        raise ConfigError(f"regate_model sets only {', '.join(GATE_FIELDS)}, not {', '.join(unknown)}")
+    lm = load_model(src)
+    if not isinstance(lm.model, InfiniTransformer):
+        raise ConfigError(f"{src} is a converted model; its memory has no write gate to set")
+    cfg = replace(lm.config, **gate)  # __post_init__ checks the values
+    model = InfiniTransformer(cfg, init=False)
+    model.load_state_dict(lm.model.state_dict())
+    return save_model(model, lm.tokenizer, dst)
 
 
 def load_model(directory: Path | str | None = None, device: str = "cpu") -> LoadedModel:

@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from docqa.errors import ModelLoadError
+from docqa.errors import ConfigError, ModelLoadError
 from docqa.memory import Memory
 from docqa.model.config import ModelConfig
-from docqa.model.io import load_model, save_model
+from docqa.model.io import load_model, regate_model, save_model
 from docqa.model.tokenizer import ByteTokenizer
 from docqa.model.transformer import InfiniTransformer
 
@@ -42,6 +42,30 @@ def test_model_directory_round_trip(tmp_path):
     with torch.no_grad():
         model.blocks[0].attn.gate.add_(1.0)
     assert save_model(model, ByteTokenizer(), tmp_path / "m2") != fp
+
+
+def test_regate_sets_the_write_gate_on_the_same_weights_and_a_new_fingerprint(tmp_path):
+    torch.manual_seed(0)
+    model = InfiniTransformer(ModelConfig.from_name("test"))
+    with torch.no_grad():  # write strengths spread over (0, 1), so a gate at 0.5 cuts some
+        for blk in model.blocks:
+            blk.attn.write_strength.weight.normal_(0.0, 1.0)
+            blk.attn.write_strength.bias.zero_()
+    fp = save_model(model, ByteTokenizer(), tmp_path / "m")
+    new_fp = regate_model(tmp_path / "m", tmp_path / "g", write_threshold=0.5, write_window=2)
+    gated = load_model(tmp_path / "g")
+    assert new_fp == gated.fingerprint != fp  # a snapshot of the ungated model is not this one's
+    assert (gated.config.write_threshold, gated.config.write_window) == (0.5, 2)
+    for (n, a), (_, b) in zip(model.state_dict().items(), gated.model.state_dict().items()):
+        assert torch.equal(a, b), n
+    tokens = torch.randint(0, 256, (1, 3 * model.cfg.segment_len))
+    plain, cut = (m.ingest(tokens, m.new_memory()) for m in (load_model(tmp_path / "m").model, gated.model))
+    assert not torch.equal(plain.layers[0].M, cut.layers[0].M)
+    with pytest.raises(ConfigError, match="sets only write_threshold, write_window, not n_layer"):
+        regate_model(tmp_path / "m", tmp_path / "x", n_layer=4)
+    with pytest.raises(ConfigError, match="set write_threshold too"):
+        regate_model(tmp_path / "m", tmp_path / "x", write_window=2)
+    assert not (tmp_path / "x").exists()
 
 
 def test_missing_or_bad_model_directory_is_a_clear_error(tmp_path):
