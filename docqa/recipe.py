@@ -115,10 +115,10 @@ STARTS_FROM = {"w1": "c3"}
 # The phase each recipe's shipped model stopped at: docqa/models/default is bpe's c3, step 350.
 SHIPPED = {"bpe": "c3", "byte": "p5"}
 # The write gate the shipped model runs with, set on the last phase's weights without training
-# (docqa.model.io.regate_model): a write at or below 0.4 is dropped unless a token within 4 of it
+# (docqa.model.io.regate_model): a write at or below 0.4 is dropped unless a token within 2 of it
 # clears 0.4, so the prose after a fact no longer wears it away (docs/TRAINING.md, December,
 # eighth session). Only the shipped phase gets it; `--until` another phase gives that phase as trained.
-SHIPPED_GATE = {"bpe": {"write_threshold": 0.4, "write_window": 4}}
+SHIPPED_GATE = {"bpe": {"write_threshold": 0.4, "write_window": 2}}
 PHASES = BPE_PHASES
 VOCAB_SIZE = 8192
 
