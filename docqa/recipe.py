@@ -112,7 +112,8 @@ RECIPES = {"bpe": BPE_PHASES, "byte": BYTE_PHASES}
 # A phase starts from the model of the phase before it in its recipe, or from the phase named
 # here: c4 and w1 both continue c3.
 STARTS_FROM = {"w1": "c3"}
-# The phase each recipe's shipped model stopped at: docqa/models/default is bpe's c3, step 350.
+# The phase each recipe's shipped model stopped at: docqa/models/default is bpe's c3, step 350,
+# under SHIPPED_GATE.
 SHIPPED = {"bpe": "c3", "byte": "p5"}
 # The write gate the shipped model runs with, set on the last phase's weights without training
 # (docqa.model.io.regate_model): a write at or below 0.4 is dropped unless a token within 2 of it
