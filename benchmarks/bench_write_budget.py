@@ -24,7 +24,6 @@ the gated strengths. A diagnostic of the mechanism, not a recall claim.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import random
 
 import torch
@@ -33,18 +32,14 @@ import torch.nn.functional as F
 from docqa.bench.haystack import Haystack, hide
 from docqa.model.base import LoadedModel
 from docqa.model.center import memory_projections
-from docqa.model.io import load_model
-from docqa.model.transformer import InfiniTransformer
+from docqa.model.io import load_model, with_gate
 from docqa.prompt import answer_tokens, question_tokens
 from docqa.train.tasks import needle_facts
 
 
 def with_threshold(lm: LoadedModel, threshold: float, window: int = 0) -> LoadedModel:
     """The same weights under ModelConfig.write_threshold = threshold, write_window = window."""
-    cfg = dataclasses.replace(lm.config, write_threshold=threshold, write_window=window)
-    model = InfiniTransformer(cfg, init=False)
-    model.load_state_dict(lm.model.state_dict())
-    return dataclasses.replace(lm, model=model.eval(), config=cfg)
+    return with_gate(lm, write_threshold=threshold, write_window=window)
 
 
 def needle_stream(lm: LoadedModel, hay: Haystack, rng: random.Random, length: int, depth: float,

@@ -72,20 +72,26 @@ def save_model(model, tokenizer, directory: Path | str) -> str:
 GATE_FIELDS = ("write_threshold", "write_window")
 
 
+def with_gate(lm: LoadedModel, **gate) -> LoadedModel:
+    """lm's weights and tokenizer, in memory, with the write gate's fields (GATE_FIELDS) set as
+    given. The fingerprint stays lm's: only `regate_model`, which saves, gives a new one."""
+    unknown = sorted(set(gate) - set(GATE_FIELDS))
+    if unknown:
+        raise ConfigError(f"the write gate sets only {', '.join(GATE_FIELDS)}, not {', '.join(unknown)}")
+    if not isinstance(lm.model, InfiniTransformer):
+        raise ConfigError(f"{lm.path} is a converted model; its memory has no write gate to set")
+    cfg = replace(lm.config, **gate)  # __post_init__ checks the values
+    model = InfiniTransformer(cfg, init=False)
+    model.load_state_dict(lm.model.state_dict())
+    return replace(lm, model=model.eval(), config=cfg)
+
+
 def regate_model(src: Path | str, dst: Path | str, **gate) -> str:
     """Copy the model directory `src` to `dst` with the write gate's fields (GATE_FIELDS) set as
     given, the weights and tokenizer unchanged; return the new fingerprint. A snapshot written by
     `src` is refused by `dst`: the same text leaves a different memory."""
-    unknown = sorted(set(gate) - set(GATE_FIELDS))
-    if unknown:
-        raise ConfigError(f"regate_model sets only {', '.join(GATE_FIELDS)}, not {', '.join(unknown)}")
-    lm = load_model(src)
-    if not isinstance(lm.model, InfiniTransformer):
-        raise ConfigError(f"{src} is a converted model; its memory has no write gate to set")
-    cfg = replace(lm.config, **gate)  # __post_init__ checks the values
-    model = InfiniTransformer(cfg, init=False)
-    model.load_state_dict(lm.model.state_dict())
-    return save_model(model, lm.tokenizer, dst)
+    gated = with_gate(load_model(src), **gate)
+    return save_model(gated.model, gated.tokenizer, dst)
 
 
 def load_model(directory: Path | str | None = None, device: str = "cpu") -> LoadedModel:
