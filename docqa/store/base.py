@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -54,7 +55,7 @@ class StoreBase:
         try:
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            self.db.enable_wal()  # before any transaction: the journal mode cannot change inside one
+            self._enable_wal()  # before any transaction: the journal mode cannot change inside one
             self._migrate()
             damage.verify_schema(self.db, self.path)
         except sqlite3.DatabaseError as e:
@@ -71,6 +72,22 @@ class StoreBase:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def _enable_wal(self) -> None:
+        """Switch the file to WAL, waiting up to BUSY_TIMEOUT_MS for another connection's write.
+
+        SQLite answers a journal-mode switch "database is locked" at once, without calling the
+        busy handler, while another connection holds a rollback-journal write lock; on a new
+        store that is the other opener's own switch to WAL. So the wait is done here."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                self.db.enable_wal()
+                return
+            except sqlite3.OperationalError as e:
+                if e.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.01)
 
     def _migrate(self) -> None:
         """Apply pending migrations under the write lock, so two processes opening a fresh

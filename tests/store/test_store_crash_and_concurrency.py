@@ -124,3 +124,22 @@ def test_readers_in_another_process_while_a_writer_ingests(db_path, store, corpu
                 break
     assert writer.wait(timeout=5) == 0, writer.stderr.read()
     assert max(seen) == n + 1 and loads > 1
+
+
+def test_opening_a_fresh_store_waits_out_another_connections_journal_switch(tmp_path):
+    """Two connections opening a new store at once: one switches the file to WAL while the other
+    asks for the same switch. SQLite answers the second "database is locked" at once, without
+    its busy handler (seen as a flaky `ingest A B --corpus-per-path`); opening must wait instead.
+    A rollback-journal write transaction held for a moment stands in for the first switch."""
+    import sqlite3
+    import threading
+
+    path = tmp_path / "s.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE t(x)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t VALUES (1)")
+    threading.Timer(0.3, lambda: other.execute("COMMIT")).start()
+    with Store(path) as store:
+        assert store.db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    other.close()
