@@ -63,6 +63,9 @@ class BaseConfig:
     warmup: int = 100
     weight_decay: float = 0.1
     qa_fraction: float = 0.25  # share of sequences that are in-context question documents
+    # share of sequences with a span of the text repeated later (copy_document): the cheapest
+    # signal for a copying (induction) head, which a real pretrained LLM has and this one lacked
+    copy_fraction: float = 0.0
     max_files: int = 600  # per corpus source: ~4.7M tokens, about one pass at the default budget
     heldout_every: int = 50  # every 50th text is held out (never trained on)
     save_every: int = 100
@@ -116,12 +119,34 @@ def split_texts(tok, max_files: int, heldout_every: int) -> tuple[Filler, torch.
     return filler, heldout, {"train": describe(kept), "heldout": describe(held)}
 
 
+def copy_document(rng: random.Random, window: list[int]) -> tuple[list[int], list[bool]]:
+    """`window` with a span of it (8 to a sixth of its length) written again further on; the
+    answers are the repeat's tokens after its first, which only a look back at the span predicts.
+
+    This is the repeated-sequence data on which small transformers grow induction heads
+    (Olsson et al. 2022), cut from real text so the rest of the window stays language."""
+    n = len(window)
+    length = rng.randint(8, max(8, n // 6))
+    src = rng.randint(0, n // 2 - length)
+    dst = rng.randint(src + length + 8, n - length)
+    tokens = window[:dst] + window[src:src + length] + window[dst + length:]
+    answers = [False] * n
+    for i in range(dst + 1, dst + length):
+        answers[i] = True
+    return tokens, answers
+
+
 def make_batch(tok, rng: random.Random, filler: Filler, cfg: BaseConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """(batch, context) token ids: windows of real text, and in-context question documents;
-    and where the answers are (True on answer tokens)."""
+    """(batch, context) token ids: windows of real text, in-context question documents and
+    copy documents; and where the answers are (True on answer tokens)."""
     rows, answers = [], []
     for _ in range(cfg.batch):
-        if rng.random() < cfg.qa_fraction:
+        kind = rng.random()
+        if kind < cfg.copy_fraction:
+            tokens, marked = copy_document(rng, filler.tokens(rng, cfg.context))
+            rows.append(tokens)
+            answers.append(marked)
+        elif kind < cfg.copy_fraction + cfg.qa_fraction:
             S = rng.choice([cfg.context // 4, cfg.context // 2])  # the needle one or more S-blocks back
             doc = sample_task(tok, rng, filler, cfg.context, S, rng.choice(QA_TASKS), max_facts=4)
             rows.append(doc.tokens[:cfg.context])
@@ -253,6 +278,10 @@ def train_base(out: Path, cfg: BaseConfig, minutes: float | None = None, on_log=
             timed_out = minutes is not None and time.time() - t0 > minutes * 60
             if state["step"] % cfg.save_every == 0 or state["step"] >= cfg.steps or timed_out:
                 _save_state(run, lm, opt, state)
+                if on_log:  # is copying from the context being learned yet (20 short forwards)
+                    lm.eval()
+                    on_log({"step": state["step"], "in_context_passkey": in_context_passkey(lm, tok, cfg.context)})
+                    lm.train()
             if timed_out:
                 break
     if state["step"] >= cfg.steps or minutes is not None:

@@ -118,3 +118,19 @@ def test_write_penalty_reaches_a_converted_models_branches(converted, tmp_path):
         runs[name] = [json.loads(line)["write"] for line in (tmp_path / name / "log.jsonl").read_text().splitlines()]
     assert runs["free"][0] == pytest.approx(0.5, abs=1e-3)  # zero weights: sigmoid(0) on every token
     assert runs["sparse"][-1] < runs["free"][-1] - 0.05
+
+
+def test_copy_document_repeats_a_span_and_marks_only_its_predictable_tokens():
+    import random
+
+    window = list(range(1000, 1256))
+    for seed in range(50):
+        tokens, answers = base_llama.copy_document(random.Random(seed), window)
+        assert len(tokens) == len(answers) == 256
+        marked = [i for i, a in enumerate(answers) if a]
+        dst, end = marked[0] - 1, marked[-1] + 1  # the repeat: its first token is not an answer
+        span = tokens[dst:end]
+        src = window.index(span[0])
+        assert span == window[src:src + len(span)] and src + len(span) + 8 <= dst  # an earlier span
+        assert marked == list(range(dst + 1, end)) and 8 <= len(span) <= 256 // 6
+        assert tokens[:dst] == window[:dst] and tokens[end:] == window[end:]  # the rest is the text
