@@ -385,7 +385,8 @@ class InfiniAttention(nn.Module):
         n_seg = -(-T // S)
         x = F.pad(x, (0, 0, 0, n_seg * S - T)).view(B, n_seg, S, C)  # as forward() sees it
         q, k, _, beta = self._project(x)  # (B, N, H, S, D), (B, N, H, S)
-        beta = write_gate(self.cfg, beta)  # what is written
+        real = torch.arange(n_seg * S, device=x.device).view(n_seg, 1, S) < T  # (N, 1, S)
+        beta = write_gate(self.cfg, beta * real)  # what is written; padding keeps no neighbour
         q, k = self._memory_qk(x, q, k, raw=raw)  # the memory's
         q, k = (t.transpose(1, 2).flatten(2, 3)[:, :, :T] for t in (q, k))
         return q, k, beta.transpose(1, 2).flatten(2, 3)[:, :, :T]

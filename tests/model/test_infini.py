@@ -462,3 +462,19 @@ def test_write_window_keeps_the_neighbours_of_a_strong_write_inside_its_segment(
 def test_write_threshold_is_checked(kw, message):
     with pytest.raises(ConfigError, match=message):
         ModelConfig.from_name("test", **kw)
+
+
+def test_projections_gate_a_partial_segment_by_its_own_tokens_not_its_padding():
+    """A trailing partial segment is padded to S for the projections; the padding (zero input,
+    write strength sigmoid(bias)) must not keep a weak real write inside the window."""
+    model = make(**WINDOW)  # threshold 0.5, window 2, S 7
+    attn, S, C = model.blocks[0].attn, 7, model.cfg.d_model
+    with torch.no_grad():
+        attn.write_strength.weight.zero_()
+        attn.write_strength.weight[:, 0] = 1.0
+        attn.write_strength.bias.fill_(1.0)  # the padding writes with sigmoid(1) ~ 0.73: above 0.5
+    x = torch.zeros(1, S + 4, C, dtype=torch.float64)
+    x[..., 0] = -4.0  # every real token writes with sigmoid(-3) ~ 0.05: all dropped
+    _, _, beta = attn.projections(x)
+    assert beta.shape == (1, model.cfg.n_head, S + 4)
+    assert float(beta.abs().max()) == 0.0
