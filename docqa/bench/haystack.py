@@ -15,7 +15,7 @@ the question's segment, so only the memory can carry them.
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 
@@ -41,6 +41,9 @@ class HayCell:
     exact: float
     knockout: float
     fts: float  # FTS5 top-1 chunk (512 bytes) contains the answer
+    # the trials docqa got wrong (memory on): statement, question, answer, what came back, and
+    # every value stored in that trial, so a miss reads as eroded, another fact's, or neither
+    misses: list[dict] = field(default_factory=list)
 
 
 class Haystack:
@@ -120,20 +123,25 @@ def run_cell(lm: LoadedModel, hay: Haystack, task: str, split: str, length: int,
         facts, ask, depths = _trial(task, rng, split, DEPTHS.get(depth))
         stream = hide(tok, hay.window(rng, length), facts, depths, limit)
         question, answer = facts[ask][1]
-        trials.append((stream, question, answer))
+        trials.append((stream, question, answer, facts[ask][0], [f[1][1] for f in facts]))
     exact = knock = fts = 0
+    misses = []
     device = lm.model.device
     for b in range(0, n, batch):
         group = trials[b:b + batch]
         memory = lm.model.ingest(torch.tensor([t[0] for t in group], device=device), lm.model.new_memory(len(group)))
-        for j, (stream, question, answer) in enumerate(group):
+        for j, (stream, question, answer, statement, stored) in enumerate(group):
             prompt = question_tokens(tok, question)
             mem = memory.select(j)
             max_new = len(tok.encode(tok.answer_prefix + answer)) + 4
-            exact += _answer(lm, prompt, mem, max_new) == answer
+            got = _answer(lm, prompt, mem, max_new)
+            exact += got == answer
+            if got != answer:
+                misses.append({"statement": statement, "question": question, "answer": answer, "got": got,
+                               "stored": stored})
             knock += _answer(lm, prompt, mem.zero_(), max_new) == answer
             fts += top1_contains(tok.decode(stream), question, answer)
-    return HayCell(task, split, length, depth, n, exact / n, knock / n, fts / n)
+    return HayCell(task, split, length, depth, n, exact / n, knock / n, fts / n, misses)
 
 
 def haystack_bench(lm: LoadedModel, hay: Haystack, lengths: list[int], depths: list[str],

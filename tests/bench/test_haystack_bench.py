@@ -76,6 +76,12 @@ def test_bench_recall_on_a_haystack_folder(model_dir, folder, tmp_path):
     # at the start it always lies whole inside the first 512-byte chunk.
     assert all(c["fts"] == 1.0 for c in cells if c["depth"] == "start"), cells
     assert all(0 <= c["exact"] <= 1 and 0 <= c["knockout"] <= 1 for c in cells)
+    for c in cells:  # every wrong trial is listed, with the fact it asked for and what came back
+        assert len(c["misses"]) == round((1 - c["exact"]) * c["n"])
+        for m in c["misses"]:
+            assert m["got"] != m["answer"] and m["answer"] in m["stored"]
+            assert m["answer"] in m["statement"] or c["task"] == "track"
+    assert sum(len(c["misses"]) for c in cells) > 0  # a random model misses
     assert result["haystack_tokens"] > 1024
     assert (tmp_path / "h.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
