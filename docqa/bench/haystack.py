@@ -42,7 +42,8 @@ class HayCell:
     knockout: float
     fts: float  # FTS5 top-1 chunk (512 bytes) contains the answer
     # the trials docqa got wrong (memory on): statement, question, answer, what came back, and
-    # every value stored in that trial, so a miss reads as eroded, another fact's, or neither
+    # every value stored in that trial in the order written, so a miss reads as eroded, another
+    # fact's (the last written?), or neither
     misses: list[dict] = field(default_factory=list)
 
 
@@ -123,7 +124,8 @@ def run_cell(lm: LoadedModel, hay: Haystack, task: str, split: str, length: int,
         facts, ask, depths = _trial(task, rng, split, DEPTHS.get(depth))
         stream = hide(tok, hay.window(rng, length), facts, depths, limit)
         question, answer = facts[ask][1]
-        trials.append((stream, question, answer, facts[ask][0], [f[1][1] for f in facts]))
+        written = sorted(range(len(facts)), key=lambda i: depths[i])  # hide()'s order in the stream
+        trials.append((stream, question, answer, facts[ask][0], [facts[i][1][1] for i in written]))
     exact = knock = fts = 0
     misses = []
     device = lm.model.device

@@ -105,3 +105,19 @@ def test_bench_code_asks_ast_questions_through_ingest(model_dir, folder):
                                                              "text, width, wrap"]
     assert kinds["params", "train"]["examples"][0][1] == "text, width, wrap"
     assert kinds["constant", "train"]["fts"] == 1.0  # "MAX_WIDTH = 80" sits in one chunk
+
+
+def test_a_miss_lists_the_stored_values_in_the_order_they_were_written(model_dir, folder, monkeypatch):
+    from docqa.bench import haystack
+    from docqa.model.io import load_model
+
+    lm = load_model(model_dir)
+    streams = []
+    real_hide = haystack.hide
+    monkeypatch.setattr(haystack, "hide", lambda *a: streams.append(real_hide(*a)) or streams[-1])
+    cell = haystack.run_cell(lm, haystack.Haystack(lm, [str(folder)]), "facts=3", "train", 256, "spread", 4, 0)
+    assert len(cell.misses) == 4 - round(cell.exact * 4) and cell.misses
+    for miss in cell.misses:
+        text = lm.tokenizer.decode(next(s for s in streams if miss["statement"] in lm.tokenizer.decode(s)))
+        where = [text.index(v) for v in miss["stored"]]
+        assert where == sorted(where)
