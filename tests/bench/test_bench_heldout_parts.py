@@ -1,0 +1,53 @@
+"""benchmarks/bench_heldout_parts.py: each part of a needle from its own split."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from docqa.bench.haystack import Haystack
+from docqa.model.base import LoadedModel
+from docqa.model.config import ModelConfig
+from docqa.model.tokenizer import BPETokenizer
+from docqa.model.transformer import InfiniTransformer
+from docqa.train import phrasings as ph
+
+from by_path import benchmark
+
+PROSE = "The river winds through the valley, past mills and quiet farms.\n"
+
+
+def frame_of(text: str, frames: list[str]) -> list[str]:
+    """The frames (with any subject and value) that `text` is an instance of."""
+    pattern = lambda f: re.escape(f).replace(re.escape("{s}"), ".+").replace(re.escape("{v}"), ".+")
+    return [f for f in frames if re.fullmatch(pattern(f), text)]
+
+
+@pytest.mark.parametrize("combo", list(itertools.product(("train", "heldout"), repeat=3)))
+def test_each_part_comes_from_its_own_split(combo):
+    bench = benchmark("bench_heldout_parts")
+    splits = dict(zip(bench.PARTS, combo))
+    for seed in range(20):
+        statement, question, answer = bench.needle(random.Random(seed), splits)
+        subject = next(s for s in ph.SUBJECTS if f" {s} " in f" {question[:-1]} ")
+        assert subject in ph.split(ph.SUBJECTS, splits["subject"])
+        assert frame_of(statement.strip(), ph.STATEMENTS)[0] in ph.split(ph.STATEMENTS, splits["statement"])
+        assert frame_of(question, ph.QUESTIONS)[0] in ph.split(ph.QUESTIONS, splits["question"])
+        assert answer in statement and subject in statement
+
+
+def test_table_has_a_row_per_combination(tmp_path):
+    bench = benchmark("bench_heldout_parts")
+    tok = BPETokenizer.train([PROSE * 3 + " ".join(ph.STATEMENTS + ph.QUESTIONS + ph.SUBJECTS)], vocab_size=400)
+    torch.manual_seed(0)
+    model = InfiniTransformer(ModelConfig.from_name("test", vocab_size=tok.vocab_size, segment_len=16)).eval()
+    lm = LoadedModel(model, tok, model.cfg, "0" * 64, Path("."))
+    (tmp_path / "prose.txt").write_text(PROSE * 80)
+    rows = bench.table(lm, Haystack(lm, [str(tmp_path / "prose.txt")]), 64, "middle", 1).splitlines()[2:]
+    assert [r.split(" | ")[:3] for r in rows] == [["| " + a, b, c] for a, b, c in
+                                                  itertools.product(("train", "heldout"), repeat=3)]
