@@ -52,6 +52,39 @@ TRAIN_ONLY_STATEMENTS = [
     "Do not share it: the {s} is {v}.",
     "Last week the {s} became {v}.",
 ]
+# Composed statement frames for training only (TrainConfig.composed_frames): an opener, a
+# determiner, a link to the value and a closer, drawn independently, about 12,000 frames. Held out
+# is not one frame but a way of saying a fact; so the model should learn that any link from a
+# subject to a value states it, not a list of links. Nothing here shares a held-out frame's own
+# wording ("for the record", "agreed", "current", "reads", "our"); tests/train/test_question_tasks.py
+# checks that.
+COMPOSED_OPENERS = ["", "", "", "Heads up: ", "FYI, ", "Note: ", "Important: ", "As of today, ",
+                    "Since Monday, ", "According to the admin, ", "Reminder: ", "By the way, ",
+                    "Quick update: ", "Officially, "]
+COMPOSED_DETERMINERS = ["the", "the", "my", "their", "your", "his", "her", "the new", "the old",
+                        "the official", "the team's", "this year's", "the main"]
+COMPOSED_LINKS = ["is {v}", "is now {v}", "was set to {v}", "has become {v}", "equals {v}",
+                  "shows {v}", "says {v}", "stands at {v}", "is listed as {v}", "was changed to {v}",
+                  "= {v}", "is still {v}", "will be {v}", "remains {v}", "comes out as {v}",
+                  "displays {v}", "was updated to {v}", "is given as {v}", "turned out to be {v}",
+                  "should be {v}", "is exactly {v}", "matches {v}"]
+COMPOSED_CLOSERS = [".", ".", ".", ". Keep it safe.", ". Do not share it.", " (do not lose it).",
+                    ". Write it down.", ", as far as I know.", ", for now.", " again."]
+
+
+def composed_statement(rng: random.Random) -> str:
+    """A training statement frame ("{s}", "{v}") drawn from the COMPOSED_* parts; a sixth of them
+    put the value first ("{v} is the {s}.")."""
+    opener, det = rng.choice(COMPOSED_OPENERS), rng.choice(COMPOSED_DETERMINERS)
+    closer = rng.choice(COMPOSED_CLOSERS)
+    if rng.random() < 1 / 6:
+        body = f"{{v}} is {det} {{s}}"
+    else:
+        body = f"{det} {{s}} {rng.choice(COMPOSED_LINKS)}"
+    text = opener + body + closer
+    return text[0].upper() + text[1:] if not text.startswith("{") else text
+
+
 QUESTIONS = [
     "What is the {s}?",
     "Tell me the {s}.",

@@ -227,3 +227,27 @@ def test_kv_words_asks_by_keys_of_one_token_each(bpe):
     assert len(asked) == 3
     assert all(any(re.search(rf"\b{k}\b", q) for k in keys) for q in asked)
     assert not any(re.search(rf"\b{n}\b", q) for n in ph.NAMES for q in asked)
+
+
+def test_composed_frames_are_many_and_share_no_heldout_wording():
+    rng = random.Random(0)
+    frames = [ph.composed_statement(rng) for _ in range(5000)]
+    assert len(set(frames)) > 2000
+    for frame in set(frames):
+        assert frame.count("{s}") == 1 and frame.count("{v}") == 1, frame
+        assert not re.search(r"record|agreed|current|reads|\bour\b", frame, re.I), frame
+        assert frame[0].isupper() or frame.startswith("{v}"), frame
+    assert not set(frames) & set(ph.split(ph.STATEMENTS, "heldout"))
+
+    def composed_share(split, composed, open_frames=0.0):
+        rng = random.Random(1)
+        fixed = [re.escape(f).replace(r"\{s\}", ".+").replace(r"\{v\}", ".+")
+                 for f in ph.STATEMENTS + ph.TRAIN_ONLY_STATEMENTS]
+        used = [needle_facts(rng, split, open_frames=open_frames, composed_frames=composed)[0][0].strip()
+                for _ in range(400)]
+        return sum(not any(re.fullmatch(p, u) for p in fixed) for u in used) / len(used)
+
+    assert composed_share("train", 0.0) == 0.0
+    assert 0.3 < composed_share("train", 0.5) < 0.6  # a few composed frames happen to match a fixed one
+    assert 0.15 < composed_share("train", 0.5, open_frames=0.5) < 0.35  # of the needles open_frames leaves
+    assert composed_share("heldout", 1.0) == 0.0
