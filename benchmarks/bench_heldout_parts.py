@@ -28,10 +28,11 @@ from docqa.train import phrasings as ph
 PARTS = ("subject", "statement", "question")
 
 
-def needle(rng: random.Random, splits: dict[str, str]):
-    """(statement, question, answer) with each part from its own split."""
+def needle(rng: random.Random, splits: dict[str, str], frame: str | None = None):
+    """(statement, question, answer) with each part from its own split (`frame`: this statement frame)."""
     s = rng.choice(ph.split(ph.SUBJECTS, splits["subject"]))
     st = rng.choice(ph.split(ph.STATEMENTS, splits["statement"]))
+    st = st if frame is None else frame
     q = rng.choice(ph.split(ph.QUESTIONS, splits["question"]))
     v = ph.value(rng)
     return " " + st.format(s=s, v=v) + " ", q.format(s=s), v
@@ -39,14 +40,14 @@ def needle(rng: random.Random, splits: dict[str, str]):
 
 @torch.no_grad()
 def exact(lm: LoadedModel, hay: Haystack, splits: dict[str, str], length: int, depth: str, n: int,
-          seed: int = 0) -> float:
+          seed: int = 0, frame: str | None = None) -> float:
     tok, S = lm.tokenizer, lm.config.segment_len
     limit = length // S * S
     stops = list(tok.special_tokens.values())
     right = 0
     for i in range(n):
         window_rng, parts_rng = random.Random(f"{seed}:window:{i}"), random.Random(f"{seed}:parts:{i}")
-        statement, question, answer = needle(parts_rng, splits)
+        statement, question, answer = needle(parts_rng, splits, frame)
         stream = hide(tok, hay.window(window_rng, length), [(statement, (question, answer))], [DEPTHS[depth]], limit)
         memory = lm.model.ingest(torch.tensor([stream]), lm.model.new_memory(1))
         max_new = len(tok.encode(tok.answer_prefix + answer)) + 4
@@ -63,6 +64,17 @@ def table(lm: LoadedModel, hay: Haystack, length: int, depth: str, n: int, seed:
     return "\n".join(rows)
 
 
+def frame_table(lm: LoadedModel, hay: Haystack, length: int, depth: str, n: int, seed: int = 0) -> str:
+    """Exact match per statement frame, subject and question from the seen share."""
+    held = set(ph.split(ph.STATEMENTS, "heldout"))
+    rows = ["| statement frame | split | exact |", "|---|---|---|"]
+    for frame in ph.STATEMENTS:
+        splits = dict.fromkeys(PARTS, "train")
+        rows.append(f"| {frame} | {'heldout' if frame in held else 'train'} | "
+                    f"{exact(lm, hay, splits, length, depth, n, seed, frame):.2f} |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default=None)
@@ -72,11 +84,15 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--by-frame", action="store_true", help="also a row per statement frame")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     lm = load_model(a.model)
     print(f"model {lm.name}, {a.length} tokens, needle at {a.depth}, n {a.n}\n")
-    print(table(lm, Haystack(lm, [a.haystack]), a.length, a.depth, a.n, a.seed))
+    hay = Haystack(lm, [a.haystack])
+    print(table(lm, hay, a.length, a.depth, a.n, a.seed))
+    if a.by_frame:
+        print("\n" + frame_table(lm, hay, a.length, a.depth, a.n, a.seed))
 
 
 if __name__ == "__main__":
