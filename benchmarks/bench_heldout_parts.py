@@ -18,11 +18,10 @@ import random
 
 import torch
 
-from docqa.bench.haystack import Haystack, hide
+from docqa.bench.haystack import Haystack, greedy_answer, hide
 from docqa.bench.recall import DEPTHS
-from docqa.model.base import LoadedModel, generate
+from docqa.model.base import LoadedModel
 from docqa.model.io import load_model
-from docqa.prompt import question_tokens
 from docqa.train import phrasings as ph
 
 PARTS = ("subject", "statement", "question")
@@ -43,16 +42,13 @@ def exact(lm: LoadedModel, hay: Haystack, splits: dict[str, str], length: int, d
           seed: int = 0, frame: str | None = None) -> float:
     tok, S = lm.tokenizer, lm.config.segment_len
     limit = length // S * S
-    stops = list(tok.special_tokens.values())
     right = 0
     for i in range(n):
         window_rng, parts_rng = random.Random(f"{seed}:window:{i}"), random.Random(f"{seed}:parts:{i}")
         statement, question, answer = needle(parts_rng, splits, frame)
         stream = hide(tok, hay.window(window_rng, length), [(statement, (question, answer))], [DEPTHS[depth]], limit)
         memory = lm.model.ingest(torch.tensor([stream]), lm.model.new_memory(1))
-        max_new = len(tok.encode(tok.answer_prefix + answer)) + 4
-        got = tok.decode(list(generate(lm.model, question_tokens(tok, question), memory, max_new, stop_ids=stops)))
-        right += got.strip() == answer
+        right += greedy_answer(lm, question, answer, memory) == answer
     return right / n
 
 
@@ -68,8 +64,8 @@ def frame_table(lm: LoadedModel, hay: Haystack, length: int, depth: str, n: int,
     """Exact match per statement frame, subject and question from the seen share."""
     held = set(ph.split(ph.STATEMENTS, "heldout"))
     rows = ["| statement frame | split | exact |", "|---|---|---|"]
+    splits = dict.fromkeys(PARTS, "train")
     for frame in ph.STATEMENTS:
-        splits = dict.fromkeys(PARTS, "train")
         rows.append(f"| {frame} | {'heldout' if frame in held else 'train'} | "
                     f"{exact(lm, hay, splits, length, depth, n, seed, frame):.2f} |")
     return "\n".join(rows)

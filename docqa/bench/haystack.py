@@ -108,9 +108,13 @@ def _trial(task: str, rng: random.Random, split: str, depth: float | None):
     raise InputError(f"unknown haystack task {task!r}: use needle, facts=K or track")
 
 
-def _answer(lm: LoadedModel, prompt: list[int], memory, max_new: int) -> str:
-    stops = list(lm.tokenizer.special_tokens.values())
-    return lm.tokenizer.decode(list(generate(lm.model, prompt, memory, max_new, stop_ids=stops))).strip()
+def greedy_answer(lm: LoadedModel, question: str, answer: str, memory) -> str:
+    """The model's greedy answer to `question` from `memory`, as `docqa ask` gives it, with room
+    for the expected `answer`'s tokens and 4 more."""
+    tok = lm.tokenizer
+    max_new = len(tok.encode(tok.answer_prefix + answer)) + 4
+    stops = list(tok.special_tokens.values())
+    return tok.decode(list(generate(lm.model, question_tokens(tok, question), memory, max_new, stop_ids=stops))).strip()
 
 
 @torch.no_grad()
@@ -133,15 +137,13 @@ def run_cell(lm: LoadedModel, hay: Haystack, task: str, split: str, length: int,
         group = trials[b:b + batch]
         memory = lm.model.ingest(torch.tensor([t[0] for t in group], device=device), lm.model.new_memory(len(group)))
         for j, (stream, question, answer, statement, stored) in enumerate(group):
-            prompt = question_tokens(tok, question)
             mem = memory.select(j)
-            max_new = len(tok.encode(tok.answer_prefix + answer)) + 4
-            got = _answer(lm, prompt, mem, max_new)
+            got = greedy_answer(lm, question, answer, mem)
             exact += got == answer
             if got != answer:
                 misses.append({"statement": statement, "question": question, "answer": answer, "got": got,
                                "stored": stored})
-            knock += _answer(lm, prompt, mem.zero_(), max_new) == answer
+            knock += greedy_answer(lm, question, answer, mem.zero_()) == answer
             fts += top1_contains(tok.decode(stream), question, answer)
     return HayCell(task, split, length, depth, n, exact / n, knock / n, fts / n, misses)
 

@@ -41,14 +41,21 @@ def test_each_part_comes_from_its_own_split(combo):
         assert answer in statement and subject in statement
 
 
-def test_table_has_a_row_per_combination(tmp_path):
-    bench = benchmark("bench_heldout_parts")
+@pytest.fixture(scope="module")
+def lm_hay(tmp_path_factory):
+    """A tiny random model and a haystack of repeated prose."""
     tok = BPETokenizer.train([PROSE * 3 + " ".join(ph.STATEMENTS + ph.QUESTIONS + ph.SUBJECTS)], vocab_size=400)
     torch.manual_seed(0)
     model = InfiniTransformer(ModelConfig.from_name("test", vocab_size=tok.vocab_size, segment_len=16)).eval()
     lm = LoadedModel(model, tok, model.cfg, "0" * 64, Path("."))
-    (tmp_path / "prose.txt").write_text(PROSE * 80)
-    rows = bench.table(lm, Haystack(lm, [str(tmp_path / "prose.txt")]), 64, "middle", 1).splitlines()[2:]
+    prose = tmp_path_factory.mktemp("hay") / "prose.txt"
+    prose.write_text(PROSE * 80)
+    return lm, Haystack(lm, [str(prose)])
+
+
+def test_table_has_a_row_per_combination(lm_hay):
+    bench = benchmark("bench_heldout_parts")
+    rows = bench.table(*lm_hay, 64, "middle", 1).splitlines()[2:]
     assert [r.split(" | ")[:3] for r in rows] == [["| " + a, b, c] for a, b, c in
                                                   itertools.product(("train", "heldout"), repeat=3)]
 
@@ -61,13 +68,9 @@ def test_a_fixed_frame_is_the_statement_used():
         assert frame_of(statement.strip(), [frame]) == [frame] and answer in statement
 
 
-def test_frame_table_has_a_row_per_frame_marked_by_split(tmp_path):
+def test_frame_table_has_a_row_per_frame_marked_by_split(lm_hay):
     bench = benchmark("bench_heldout_parts")
-    tok = BPETokenizer.train([PROSE * 3 + " ".join(ph.STATEMENTS + ph.QUESTIONS + ph.SUBJECTS)], vocab_size=400)
-    model = InfiniTransformer(ModelConfig.from_name("test", vocab_size=tok.vocab_size, segment_len=16)).eval()
-    lm = LoadedModel(model, tok, model.cfg, "0" * 64, Path("."))
-    (tmp_path / "prose.txt").write_text(PROSE * 80)
-    rows = bench.frame_table(lm, Haystack(lm, [str(tmp_path / "prose.txt")]), 64, "middle", 1).splitlines()[2:]
+    rows = bench.frame_table(*lm_hay, 64, "middle", 1).splitlines()[2:]
     held = set(ph.split(ph.STATEMENTS, "heldout"))
     assert [r.split(" | ")[:2] for r in rows] == [["| " + f, "heldout" if f in held else "train"]
                                                   for f in ph.STATEMENTS]
