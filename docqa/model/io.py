@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -92,6 +92,31 @@ def regate_model(src: Path | str, dst: Path | str, **gate) -> str:
     `src` is refused by `dst`: the same text leaves a different memory."""
     gated = with_gate(load_model(src), **gate)
     return save_model(gated.model, gated.tokenizer, dst)
+
+
+def soup_models(a: Path | str, b: Path | str, weight: float, dst: Path | str) -> str:
+    """Write to `dst` the model whose every weight is (1 - weight) * a's + weight * b's (a "model
+    soup", Wortsman et al. 2022), with a's config and tokenizer; return its fingerprint. Averaging
+    is meaningful only between fine-tunes of one parent, which this cannot check: it checks that
+    the two have the same architecture (every config field but the write gate's, which `dst`
+    takes from `a`) and the same tokenizer, so that every weight means the same thing in both."""
+    if not 0.0 <= weight <= 1.0:
+        raise ConfigError(f"soup weight {weight} must be in [0, 1] (the share of {b})")
+    ma, mb = load_model(a), load_model(b)
+    for m in (ma, mb):
+        if not isinstance(m.model, InfiniTransformer):
+            raise ConfigError(f"{m.path} is a converted model; only docqa's own models are averaged")
+    fa = {k: v for k, v in asdict(ma.config).items() if k not in GATE_FIELDS}
+    fb = {k: v for k, v in asdict(mb.config).items() if k not in GATE_FIELDS}
+    differ = sorted(k for k in fa.keys() | fb.keys() if fa.get(k) != fb.get(k))
+    if differ:
+        raise ConfigError(f"{a} and {b} differ in {', '.join(differ)}: only models of one architecture average")
+    if (Path(a) / "tokenizer.json").read_bytes() != (Path(b) / "tokenizer.json").read_bytes():
+        raise ConfigError(f"{a} and {b} have different tokenizers: their embeddings do not line up")
+    sa, sb = ma.model.state_dict(), mb.model.state_dict()
+    ma.model.load_state_dict({k: (1 - weight) * sa[k] + weight * sb[k] if sa[k].is_floating_point() else sa[k]
+                              for k in sa})
+    return save_model(ma.model, ma.tokenizer, dst)
 
 
 def load_model(directory: Path | str | None = None, device: str = "cpu") -> LoadedModel:

@@ -1,10 +1,12 @@
+from dataclasses import replace
+
 import pytest
 import torch
 
 from docqa.errors import ConfigError, ModelLoadError
 from docqa.memory import Memory
 from docqa.model.config import ModelConfig
-from docqa.model.io import load_model, regate_model, save_model
+from docqa.model.io import load_model, regate_model, save_model, soup_models
 from docqa.model.tokenizer import ByteTokenizer
 from docqa.model.transformer import InfiniTransformer
 
@@ -150,3 +152,30 @@ def test_a_model_built_without_init_has_the_same_parameters_and_shapes():
     b.load_state_dict(a.state_dict())
     tokens = torch.tensor([[1, 2, 3, 4, 5]])
     assert torch.equal(a(tokens)[0], b(tokens)[0])
+
+
+def test_soup_averages_every_weight_and_refuses_other_architectures(tmp_path):
+    cfg = ModelConfig.from_name("test")
+    torch.manual_seed(0)
+    a = InfiniTransformer(replace(cfg, write_strength=True, write_threshold=0.4, write_window=2))
+    b = InfiniTransformer(replace(cfg, write_strength=True))  # another gate, the same architecture
+    save_model(a, ByteTokenizer(), tmp_path / "a")
+    save_model(b, ByteTokenizer(), tmp_path / "b")
+    fp = soup_models(tmp_path / "a", tmp_path / "b", 0.25, tmp_path / "s")
+    soup = load_model(tmp_path / "s")
+    assert soup.fingerprint == fp and soup.config == a.cfg  # a's gate, as documented
+    sa, sb = a.state_dict(), b.state_dict()
+    for name, w in soup.model.state_dict().items():
+        assert torch.allclose(w, 0.75 * sa[name] + 0.25 * sb[name], atol=1e-6), name
+    moved = [n for n, w in soup.model.state_dict().items() if not torch.equal(w, sa[n])]
+    assert "emb.weight" in moved  # not a's weights copied
+    # the ends are the models themselves
+    soup_models(tmp_path / "a", tmp_path / "b", 1.0, tmp_path / "one")
+    for name, w in load_model(tmp_path / "one").model.state_dict().items():
+        assert torch.equal(w, sb[name]), name
+    save_model(InfiniTransformer(replace(cfg, n_layer=3)), ByteTokenizer(), tmp_path / "deep")
+    with pytest.raises(ConfigError, match="differ in n_layer"):
+        soup_models(tmp_path / "a", tmp_path / "deep", 0.5, tmp_path / "x")
+    with pytest.raises(ConfigError, match=r"soup weight 1.5 must be in \[0, 1\]"):
+        soup_models(tmp_path / "a", tmp_path / "b", 1.5, tmp_path / "x")
+    assert not (tmp_path / "x").exists()
