@@ -15,7 +15,9 @@ checkpoints/byte-p5). Phases run up to the one the default model came from (SHIP
 `--until PHASE`, e.g. `--until c4` or `--until w1` for the candidates after it. Each phase is a
 `docqa train` run that starts from the previous phase's model (or the one STARTS_FROM names); a
 phase that already finished is skipped, so the command resumes after an interruption. The shipped
-phase's model then gets the write gate it ships with (SHIPPED_GATE; OUT_DIR/shipped). At the end
+phase's weights are then averaged with those of the phase SHIPPED_SOUP names (trained too if it is
+not yet; OUT_DIR/soup), and that model gets the write gate it ships with (SHIPPED_GATE;
+OUT_DIR/shipped). At the end
 the recall bench runs on the final model (with `--haystack`, also on real text the model never
 saw) and its tables and JSON land in OUT_DIR. `--quick` runs every phase for a few steps on the test preset: the CPU check.
 """
@@ -31,7 +33,7 @@ from docqa.bench.haystack import format_table as haystack_table
 from docqa.bench.haystack import to_json as haystack_json
 from docqa.bench.recall import facts_curve, format_table, passkey_table, to_json
 from docqa.errors import ConfigError
-from docqa.model.io import load_model, regate_model
+from docqa.model.io import load_model, regate_model, soup_models
 from docqa.train.loop import TrainConfig, checkpoint_dir, train
 from docqa.train.vocab import train_vocab
 
@@ -66,6 +68,7 @@ _C3 = dict(_C2, steps=400, min_segments=8, start_max_segments=48, max_segments=8
 _C4 = dict(_C3, start_max_segments=64, max_segments=96, curriculum_steps=100, write_penalty=2.0,
            history_advance=12)
 _W1 = dict(_C3, steps=300, start_max_segments=80, curriculum_steps=1, model_overrides={"write_threshold": 0.5})
+_C22 = dict(_C3, open_frames=0.25, composed_frames=0.67, seed=26)
 BPE_PHASES: list[tuple[str, int | None, dict]] = [
     ("s1", 800, dict(_COMMON, task_mix={"needle": 1, "facts": 1}, keep_every=250,
                      model_overrides={"segment_len": 128, "short_conv": 4, "n_head": 2},
@@ -107,11 +110,16 @@ BPE_PHASES: list[tuple[str, int | None, dict]] = [
     # (write_threshold), so the prose streamed after a fact no longer wears it away; from c3's stop,
     # c3's settings from the first step (docs/TRAINING.md, December, seventh session).
     ("w1", 150, _W1),
+    # c22 (checkpoints/bpe-c22) is c3's phase again from c2, with a quarter of the training needles
+    # in training-only fixed frames and half in composed ones (opener, determiner, link, closer), so
+    # that a needle in wording never seen reads as one; it gains the held-out short rows and loses
+    # the long ones (docs/TRAINING.md, December, ninth session). Shipped only inside the soup below.
+    ("c22", 300, _C22),
 ]
 RECIPES = {"bpe": BPE_PHASES, "byte": BYTE_PHASES}
 # A phase starts from the model of the phase before it in its recipe, or from the phase named
 # here: c4 and w1 both continue c3.
-STARTS_FROM = {"w1": "c3"}
+STARTS_FROM = {"w1": "c3", "c22": "c2"}
 # The phase each recipe's shipped model stopped at: docqa/models/default is bpe's c3, step 350,
 # under SHIPPED_GATE.
 SHIPPED = {"bpe": "c3", "byte": "p5"}
@@ -120,6 +128,10 @@ SHIPPED = {"bpe": "c3", "byte": "p5"}
 # clears 0.4, so the prose after a fact no longer wears it away (docs/TRAINING.md, December,
 # eighth session). Only the shipped phase gets it; `--until` another phase gives that phase as trained.
 SHIPPED_GATE = {"bpe": {"write_threshold": 0.4, "write_window": 2}}
+# The shipped weights are the shipped phase's averaged with another phase's that shares its parent
+# (docqa.model.io.soup_models; this phase's share): c3 keeps the long rows, c22 reads held-out
+# wordings, and their mean beats c3 on both (docs/TRAINING.md, December, tenth session).
+SHIPPED_SOUP = {"bpe": ("c22", 0.7)}
 PHASES = BPE_PHASES
 VOCAB_SIZE = 8192
 
@@ -142,6 +154,25 @@ def phases_until(recipe: str, until: str | None = None) -> list[tuple[str, int |
     return chain[::-1]
 
 
+def _train_chain(out: Path, phases: list[tuple[str, int | None, dict]], overrides: dict, quick: bool,
+                 on_log=None) -> Path:
+    """Train each phase of the chain not yet finished, each from the one before; return the last
+    phase's model. A phase already trained (by this chain or another sharing it) is skipped."""
+    previous: Path | None = None
+    for name, stop_at, fields in phases:
+        run = out / name
+        cfg = {**fields, **overrides}
+        if previous is not None:
+            cfg["init_from"] = str(previous)
+        stop = None if quick else stop_at
+        ckpt = checkpoint_dir(run)
+        finished = ckpt is not None and json.loads((ckpt / "state.json").read_text())["step"] >= (stop or cfg["steps"])
+        if not finished:
+            train(run, None if ckpt is not None else TrainConfig.from_dict(cfg), on_log=on_log, stop_at=stop)
+        previous = checkpoint_dir(run) / "model"
+    return previous
+
+
 def run_recipe(out: Path, device: str = "cpu", quick: bool = False, lengths: list[int] | None = None,
                n: int = 10, on_log=None, recipe: str = "bpe", haystack: list[str] | None = None,
                until: str | None = None) -> dict:
@@ -155,19 +186,18 @@ def run_recipe(out: Path, device: str = "cpu", quick: bool = False, lengths: lis
         extra = {"tokenizer": str(tok_path)}
         if quick:  # the quick check leaves out the slow parts: the full text and the code modules
             extra |= {"text": "stdlib", "max_facts": 2, "task_mix": {"needle": 1, "facts": 1, "track": 1}}
-    previous: Path | None = None
-    for name, stop_at, fields in phases:
-        run = out / name
-        cfg = {**fields, **(QUICK if quick else {}), **extra, "device": device}
-        if previous is not None:
-            cfg["init_from"] = str(previous)
-        stop = None if quick else stop_at
-        ckpt = checkpoint_dir(run)
-        finished = ckpt is not None and json.loads((ckpt / "state.json").read_text())["step"] >= (stop or cfg["steps"])
-        if not finished:
-            train(run, None if ckpt is not None else TrainConfig.from_dict(cfg), on_log=on_log, stop_at=stop)
-        previous = checkpoint_dir(run) / "model"
-    gate = SHIPPED_GATE.get(recipe) if phases[-1][0] == SHIPPED[recipe] else None
+    overrides = {**(QUICK if quick else {}), **extra, "device": device}
+    previous = _train_chain(out, phases, overrides, quick, on_log)
+    trained = [p[0] for p in phases]
+    shipped = phases[-1][0] == SHIPPED[recipe]
+    soup = SHIPPED_SOUP.get(recipe) if shipped else None
+    if soup:
+        other_phases = phases_until(recipe, soup[0])
+        other = _train_chain(out, other_phases, overrides, quick, on_log)
+        trained += [p[0] for p in other_phases if p[0] not in trained]
+        soup_models(previous, other, soup[1], out / "soup")
+        previous = out / "soup"
+    gate = SHIPPED_GATE.get(recipe) if shipped else None
     if gate:
         regate_model(previous, out / "shipped", **gate)
         previous = out / "shipped"
@@ -176,7 +206,8 @@ def run_recipe(out: Path, device: str = "cpu", quick: bool = False, lengths: lis
     cells = passkey_table(lm, lengths, ["start", "middle", "end"], 2 if quick else n)
     cells += facts_curve(lm, [1, 2] if quick else [1, 2, 4, 8, 16], 512 if quick else 2048, 2 if quick else n)
     md = f"model {lm.name}\n\n{format_table(cells)}\n"
-    result = {"model": lm.name, "model_dir": str(previous), "phases": [p[0] for p in phases], "gate": gate,
+    result = {"model": lm.name, "model_dir": str(previous), "phases": trained, "gate": gate,
+              "soup": list(soup) if soup else None,
               "cells": to_json(cells)}
     if haystack:
         hay = Haystack(lm, haystack)

@@ -1,9 +1,10 @@
 import json
 
 import pytest
+import torch
 
 from docqa.errors import ConfigError
-from docqa.recipe import RECIPES, SHIPPED, SHIPPED_GATE, phases_until, run_recipe
+from docqa.recipe import RECIPES, SHIPPED, SHIPPED_GATE, SHIPPED_SOUP, STARTS_FROM, phases_until, run_recipe
 
 
 @pytest.mark.parametrize("recipe", ["byte", "bpe"])
@@ -13,9 +14,22 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
     hay = tmp_path / "hay"
     hay.mkdir()
     (hay / "a.txt").write_text("The river winds through the valley, past mills and quiet farms.\n" * 80)
+    soup = SHIPPED_SOUP.get(recipe)
+    if soup:  # the soup's other phase and whatever leads to it that the shipped chain lacks
+        phases += [p for p in phases_until(recipe, soup[0]) if p not in phases]
     result = run_recipe(tmp_path / "out", quick=True, recipe=recipe, haystack=[str(hay)])
     out = tmp_path / "out"
     assert result["phases"] == [p[0] for p in phases]
+    if soup:  # every weight the mean of the two phases' at the soup's share
+        from docqa.model.io import load_model
+
+        a, b, s = (load_model(d).model.state_dict() for d in
+                   (out / SHIPPED[recipe] / "checkpoint" / "model", out / soup[0] / "checkpoint" / "model", out / "shipped"))
+        for name in a:
+            assert torch.allclose(s[name], (1 - soup[1]) * a[name] + soup[1] * b[name], atol=1e-6), name
+        assert not torch.equal(s["emb.weight"], a["emb.weight"])
+        other = json.loads((out / soup[0] / "checkpoint" / "state.json").read_text())
+        assert other["train_config"]["init_from"] == str(out / STARTS_FROM[soup[0]] / "checkpoint" / "model")
     for name, _, _ in phases:
         assert json.loads((out / name / "checkpoint" / "state.json").read_text())["step"] == 4
     if len(phases) > 1:
