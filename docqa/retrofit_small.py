@@ -1,6 +1,6 @@
 """The retrofit recipe proven end to end at small scale, on CPU (issue 11, item 5).
 
-    python -m docqa.retrofit_small OUT [--base-minutes 27] [--steps 2700] [--minutes 45] [--quick]
+    python -m docqa.retrofit_small OUT [--base-minutes 27] [--steps 5400] [--minutes 80] [--n 20] [--quick]
 
 Phases, each skipped when its output exists (a rerun resumes where it stopped):
 1. OUT/base: a full-attention LlamaForCausalLM trained from scratch with transformers
@@ -126,10 +126,10 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Train a small Llama, retrofit it with memory, bench it (CPU).")
     ap.add_argument("out", type=Path)
     ap.add_argument("--base-minutes", type=float, default=None, help="cap on each base phase's training")
-    ap.add_argument("--steps", type=int, default=2700, help="memory-training steps (the schedule's length; r4 of docs/retrofit.md)")
+    ap.add_argument("--steps", type=int, default=5400, help="memory-training steps (the schedule's length; r7 of docs/retrofit.md)")
     ap.add_argument("--minutes", type=float, default=None, help="cap on the memory's training")
     ap.add_argument("--lengths", default="4096", help="passkey bench lengths in tokens")
-    ap.add_argument("--n", type=int, default=10, help="trials per bench cell")
+    ap.add_argument("--n", type=int, default=20, help="trials per bench cell")
     ap.add_argument("--quick", action="store_true", help="tiny models, a few steps: the CPU check")
     a = ap.parse_args(argv)
     log = (lambda e: print(json.dumps(e), file=sys.stderr) if e["step"] % 50 == 0 else None)
