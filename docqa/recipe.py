@@ -6,8 +6,8 @@
 It drives both training and the benches, so it sits above both (until issue 12 it was
 docqa.train.recipe, and made training import the benches).
 
-`bpe` (the shipped default since December, phase c3, and the candidates around it,
-checkpoints/bpe-c2 to bpe-c4 and bpe-c13) first trains the BPE tokenizer on the training text
+`bpe` (the shipped default since December: phase c3, and since the tenth session c3 averaged
+with phase c22; the candidates around it, checkpoints/bpe-c2 to bpe-c4, bpe-c13 and bpe-c22) first trains the BPE tokenizer on the training text
 (docqa.train.vocab; `apt-get install python3-doc` adds the Python documentation to that text,
 man pages and /usr/share/doc come with Debian), then trains on questions about real text;
 `byte` replays the byte-level passkey model of November (the default until December,
@@ -121,7 +121,7 @@ RECIPES = {"bpe": BPE_PHASES, "byte": BYTE_PHASES}
 # here: c4 and w1 both continue c3.
 STARTS_FROM = {"w1": "c3", "c22": "c2"}
 # The phase each recipe's shipped model stopped at: docqa/models/default is bpe's c3, step 350,
-# under SHIPPED_GATE.
+# averaged with c22 (SHIPPED_SOUP) under SHIPPED_GATE.
 SHIPPED = {"bpe": "c3", "byte": "p5"}
 # The write gate the shipped model runs with, set on the last phase's weights without training
 # (docqa.model.io.regate_model): a write at or below 0.4 is dropped unless a token within 2 of it
@@ -130,7 +130,7 @@ SHIPPED = {"bpe": "c3", "byte": "p5"}
 SHIPPED_GATE = {"bpe": {"write_threshold": 0.4, "write_window": 2}}
 # The shipped weights are the shipped phase's averaged with another phase's that shares its parent
 # (docqa.model.io.soup_models; this phase's share): c3 keeps the long rows, c22 reads held-out
-# wordings, and their mean beats c3 on both (docs/TRAINING.md, December, tenth session).
+# wordings, and their mean beats either on held-out phrasings (docs/TRAINING.md, December, tenth session).
 SHIPPED_SOUP = {"bpe": ("c22", 0.7)}
 PHASES = BPE_PHASES
 VOCAB_SIZE = 8192
