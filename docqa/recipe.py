@@ -8,8 +8,9 @@ docqa.train.recipe, and made training import the benches).
 
 `bpe` (the shipped default since December: phase c3, and since the tenth session c3 averaged
 with phase c22; the candidates around it, checkpoints/bpe-c2 to bpe-c4, bpe-c13 and bpe-c22)
-first trains the BPE tokenizer on the training text (docqa.train.vocab; `apt-get install python3-doc` adds the Python documentation to that text,
-man pages and /usr/share/doc come with Debian), then trains on questions about real text;
+first trains the BPE tokenizer on the training text (docqa.train.vocab; `apt-get install
+python3-doc` adds the Python documentation to that text, man pages and /usr/share/doc come with
+Debian), then trains on questions about real text;
 `byte` replays the byte-level passkey model of November (the default until December,
 checkpoints/byte-p5). Phases run up to the one the default model came from (SHIPPED), or to
 `--until PHASE`, e.g. `--until c4` or `--until w1` for the candidates after it. Each phase is a
