@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from docqa.errors import ConfigError
+from docqa.model.io import load_model
 from docqa.recipe import RECIPES, SHIPPED, SHIPPED_GATE, SHIPPED_SOUP, STARTS_FROM, phases_until, run_recipe
 
 
@@ -21,8 +22,6 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
     out = tmp_path / "out"
     assert result["phases"] == [p[0] for p in phases]
     if soup:  # every weight the mean of the two phases' at the soup's share
-        from docqa.model.io import load_model
-
         a, b, s = (load_model(d).model.state_dict() for d in
                    (out / SHIPPED[recipe] / "checkpoint" / "model", out / soup[0] / "checkpoint" / "model", out / "shipped"))
         for name in a:
