@@ -23,7 +23,7 @@ from docqa.bench.fts import top1_contains
 from docqa.bench.recall import DEPTHS
 from docqa.errors import InputError
 from docqa.ingest import documents
-from docqa.model.base import LoadedModel, generate
+from docqa.model.base import LoadedModel, greedy_text
 from docqa.prompt import document_tokens, question_tokens
 from docqa.train import phrasings as ph
 from docqa.train.tasks import Fact, named_facts, needle_facts, tracking_facts
@@ -112,9 +112,7 @@ def greedy_answer(lm: LoadedModel, question: str, answer: str, memory) -> str:
     """The model's greedy answer to `question` from `memory`, as `docqa ask` gives it, with room
     for the expected `answer`'s tokens and 4 more."""
     tok = lm.tokenizer
-    max_new = len(tok.encode(tok.answer_prefix + answer)) + 4
-    stops = list(tok.special_tokens.values())
-    return tok.decode(list(generate(lm.model, question_tokens(tok, question), memory, max_new, stop_ids=stops))).strip()
+    return greedy_text(lm, question_tokens(tok, question), memory, len(tok.encode(tok.answer_prefix + answer)) + 4)
 
 
 @torch.no_grad()

@@ -196,3 +196,10 @@ def generate(model: MemoryModel, prompt: Iterable[int], memory: Memory, max_new_
         yield tok
         if i + 1 < max_new_tokens:
             logits = decoder.feed(torch.tensor([[tok]], device=device))
+
+
+def greedy_text(lm: LoadedModel, prompt: Iterable[int], memory: Memory, max_new_tokens: int) -> str:
+    """The greedy answer to `prompt` from `memory` as stripped text, stopped by any special token
+    as `docqa ask` stops. The one decoding rule the recall benches and training's evaluation share."""
+    stops = lm.tokenizer.special_tokens.values()
+    return lm.tokenizer.decode(list(generate(lm.model, prompt, memory, max_new_tokens, stop_ids=stops))).strip()

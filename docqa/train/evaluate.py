@@ -13,13 +13,8 @@ import random
 import torch
 import torch.nn.functional as F
 
-from docqa.model.base import LoadedModel, generate
+from docqa.model.base import LoadedModel, greedy_text
 from docqa.train.tasks import Filler, build_doc, kv_facts, passkey_facts
-
-
-def _answer(lm: LoadedModel, prompt: list[int], memory, max_new: int) -> str:
-    end = lm.tokenizer.special_tokens["<|end|>"]
-    return lm.tokenizer.decode(list(generate(lm.model, prompt, memory, max_new, stop_ids=[end]))).strip()
 
 
 def _score(answer: str, truth: str) -> tuple[float, float]:
@@ -50,8 +45,8 @@ def run_cell(lm: LoadedModel, task: str, length: int, depth: float, n: int, seed
         for j, d in enumerate(group):
             prompt = d.tokens[d.question_start:d.answer_start]
             mem = memory.select(j)
-            e, g = _score(_answer(lm, prompt, mem, len(d.answer) + 2), d.answer)
-            ke, kg = _score(_answer(lm, prompt, mem.zero_(), len(d.answer) + 2), d.answer)
+            e, g = _score(greedy_text(lm, prompt, mem, len(d.answer) + 2), d.answer)
+            ke, kg = _score(greedy_text(lm, prompt, mem.zero_(), len(d.answer) + 2), d.answer)
             for k, v in zip(scores, (e, g, ke, kg)):
                 scores[k].append(v)
     return {k: sum(v) / len(v) for k, v in scores.items()}
