@@ -255,6 +255,7 @@ def train_base(out: Path, cfg: BaseConfig, minutes: float | None = None, on_log=
         load_optimizer(opt, run / "state" / "optimizer.safetensors")
     lm.train()
     t0, start = time.time(), state["elapsed"]
+    probe = None  # (step, in-context passkey) of the last save, which the summary reuses
     with (run / "log.jsonl").open("a") as log:
         while state["step"] < cfg.steps:
             rng = random.Random(f"{cfg.seed}:{state['step']}")  # a resume replays the same batches
@@ -280,7 +281,8 @@ def train_base(out: Path, cfg: BaseConfig, minutes: float | None = None, on_log=
                 _save_state(run, lm, opt, state)
                 if on_log:  # is copying from the context being learned yet (20 short forwards)
                     lm.eval()
-                    on_log({"step": state["step"], "in_context_passkey": in_context_passkey(lm, tok, cfg.context)})
+                    probe = (state["step"], in_context_passkey(lm, tok, cfg.context))
+                    on_log({"step": state["step"], "in_context_passkey": probe[1]})
                     lm.train()
             if timed_out:
                 break
@@ -288,7 +290,8 @@ def train_base(out: Path, cfg: BaseConfig, minutes: float | None = None, on_log=
         lm.eval()
         heldout = load_file(str(held))["tokens"]
         state["heldout_loss"] = round(window_loss(lm, heldout, cfg.context), 4)
-        state["in_context_passkey"] = in_context_passkey(lm, tok, cfg.context)
+        state["in_context_passkey"] = (probe[1] if probe and probe[0] == state["step"]
+                                       else in_context_passkey(lm, tok, cfg.context))
         state["parameters"] = sum(p.numel() for p in lm.parameters())
         state["tokens_per_s"] = round(state["tokens"] / max(state["elapsed"], 1e-9))
         shutil.rmtree(base, ignore_errors=True)

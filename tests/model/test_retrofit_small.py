@@ -89,6 +89,25 @@ def test_resume_lengthens_the_run(base, tmp_path):
     assert steps == [1, 2, 3, 4]
 
 
+def test_in_context_passkey_runs_once_per_save(tmp_path, monkeypatch):
+    """The last step is also a save: its probe is the one the summary reports, not a second run."""
+    calls = []
+    real = base_llama.in_context_passkey
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(base_llama, "load_texts", lambda max_files: TEXTS)
+    monkeypatch.setattr(base_llama, "in_context_passkey", counted)
+    logged = []
+    state = base_llama.train_base(tmp_path / "small", base_llama.BaseConfig(**{**base_llama.TINY, "steps": 4}),
+                                  on_log=logged.append)
+    probes = [e["in_context_passkey"] for e in logged if "in_context_passkey" in e]
+    assert len(probes) == 2 == len(calls)  # saves at steps 2 and 4
+    assert state["in_context_passkey"] == probes[-1]
+
+
 def test_driver_end_to_end_quick(base, tmp_path):
     """Every phase of docqa.retrofit_small on the tiny base (already trained: skipped)."""
     import shutil
