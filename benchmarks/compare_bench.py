@@ -1,0 +1,90 @@
+"""Two `docqa bench recall --haystack ... --json` outputs, trial by trial: which model answers
+the trials the other misses, and is the difference more than the draw of trials?
+
+    python benchmarks/compare_bench.py A.json B.json [A64.json B64.json ...]
+
+Files go in pairs (A then B); each pair must be the same bench (same haystack, seed and n), so
+that cell by cell both models saw the same trials. A trial is named by its statement, question
+and answer; a cell's misses are the trials a model got wrong, so a miss of A's that B does not
+have is a trial only B answered. Per task, split and length, and over all cells of each split:
+the trials only A answered, only B answered, and the two-sided sign test's p on those
+discordant trials (McNemar's exact test). Paired trials need far fewer of them than two exact
+rates side by side to tell a difference from the draw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter, defaultdict
+from math import comb
+from pathlib import Path
+
+
+def sign_test(a: int, b: int) -> float:
+    """Two-sided exact p of a and b discordant trials under no difference (each side 1/2)."""
+    n = a + b
+    if n == 0:
+        return 1.0
+    tail = sum(comb(n, i) for i in range(min(a, b) + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
+
+
+def _misses(cell: dict) -> Counter:
+    return Counter((m["statement"], m["question"], m["answer"]) for m in cell["misses"])
+
+
+def discordant(a: dict, b: dict) -> dict[tuple, tuple[int, int, int]]:
+    """(task, split, length, depth) -> (n, trials only A answered, trials only B answered) over
+    the cells both benches have. Raises ValueError when the two are not the same bench."""
+    if a["haystack_tokens"] != b["haystack_tokens"]:
+        raise ValueError(f"different haystacks ({a['haystack_tokens']} and {b['haystack_tokens']} tokens)")
+    cells_b = {(c["task"], c["split"], c["length"], c["depth"]): c for c in b["cells"]}
+    out = {}
+    for c in a["cells"]:
+        key = (c["task"], c["split"], c["length"], c["depth"])
+        if key not in cells_b:
+            continue
+        other = cells_b[key]
+        if c["n"] != other["n"]:
+            raise ValueError(f"cell {key}: n {c['n']} against {other['n']}: run both with the same --n")
+        ma, mb = _misses(c), _misses(other)
+        out[key] = (c["n"], sum((mb - ma).values()), sum((ma - mb).values()))
+    return out
+
+
+def table(pairs: dict[tuple, tuple[int, int, int]], name_a: str, name_b: str) -> str:
+    rows: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for (task, split, length, _depth), counts in pairs.items():
+        for key in ((task, split, str(length)), (task, split, "all")):
+            rows[key] = [x + y for x, y in zip(rows[key], counts)]
+    lines = [f"A = {name_a}, B = {name_b}", "",
+             "| task | split | length | trials | only A right | only B right | sign test p |",
+             "|---|---|---|---|---|---|---|"]
+    order = sorted(rows, key=lambda k: (k[0], k[1], k[2] == "all", int(k[2]) if k[2] != "all" else 0))
+    for key in order:
+        n, only_a, only_b = rows[key]
+        lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {n} | {only_a} | {only_b} | {sign_test(only_a, only_b):.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("files", nargs="+", type=Path, help="bench JSONs in pairs: A B [A B ...]")
+    args = ap.parse_args()
+    if len(args.files) % 2:
+        ap.error("give the files in pairs (A then B)")
+    pairs: dict[tuple, tuple[int, int, int]] = {}
+    names = ("", "")
+    for fa, fb in zip(args.files[::2], args.files[1::2]):
+        a, b = json.loads(fa.read_text()), json.loads(fb.read_text())
+        try:
+            pairs |= discordant(a, b)
+        except ValueError as e:
+            ap.error(f"{fa} and {fb}: {e}")
+        names = (a["model"], b["model"])
+    print(table(pairs, *names), end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""benchmarks/compare_bench.py: two benches of the same trials, compared trial by trial."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from math import comb
+from pathlib import Path
+
+import pytest
+
+from by_path import benchmark
+
+compare = benchmark("compare_bench")
+
+
+def miss(i: int) -> dict:
+    return {"statement": f"The code is {i}.", "question": "What is the code?", "answer": str(i), "got": "x", "stored": []}
+
+
+def bench(misses_by_cell: dict[tuple, list[int]], tokens: int = 1000, n: int = 10) -> dict:
+    cells = [{"task": "needle", "split": split, "length": length, "depth": depth, "n": n,
+              "exact": 1 - len(m) / n, "knockout": 0.0, "fts": 1.0, "misses": [miss(i) for i in m]}
+             for (split, length, depth), m in misses_by_cell.items()]
+    return {"model": "m", "fingerprint": "f", "haystack": ["h"], "haystack_tokens": tokens, "cells": cells}
+
+
+def test_discordant_trials_are_counted_per_cell():
+    a = bench({("train", 1024, "start"): [1, 2, 3], ("heldout", 1024, "start"): [4]})
+    b = bench({("train", 1024, "start"): [3, 5], ("heldout", 1024, "start"): [4, 6, 7], ("train", 4096, "end"): [1]})
+    d = compare.discordant(a, b)
+    # A missed 1, 2 (B answered them), B missed 5 (A answered it); 3 both missed
+    assert d[("needle", "train", 1024, "start")] == (10, 1, 2)
+    assert d[("needle", "heldout", 1024, "start")] == (10, 2, 0)
+    assert ("needle", "train", 4096, "end") not in d  # a cell only one bench has is left out
+
+
+def test_sign_test_is_the_exact_binomial():
+    assert compare.sign_test(0, 0) == 1.0
+    assert compare.sign_test(3, 3) == 1.0
+    assert compare.sign_test(0, 5) == pytest.approx(2 / 32)
+    assert compare.sign_test(2, 10) == pytest.approx(2 * sum(comb(12, i) for i in range(3)) / 2 ** 12)
+    assert compare.sign_test(10, 2) == compare.sign_test(2, 10)
+
+
+def test_refuses_two_different_benches():
+    a = bench({("train", 1024, "start"): [1]})
+    with pytest.raises(ValueError, match="different haystacks"):
+        compare.discordant(a, bench({("train", 1024, "start"): [1]}, tokens=999))
+    with pytest.raises(ValueError, match="same --n"):
+        compare.discordant(a, bench({("train", 1024, "start"): [1]}, n=20))
+
+
+def test_cli_prints_rows_and_totals(tmp_path: Path):
+    a = bench({("train", 1024, "start"): [1, 2], ("train", 4096, "start"): [3]})
+    b = bench({("train", 1024, "start"): [], ("train", 4096, "start"): [4, 5]})
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    script = Path(__file__).parents[2] / "benchmarks" / "compare_bench.py"
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "a.json"), str(tmp_path / "b.json")],
+                         capture_output=True, text=True, check=True).stdout
+    assert "| needle | train | 1024 | 10 | 0 | 2 |" in out
+    assert "| needle | train | 4096 | 10 | 2 | 1 |" in out
+    assert "| needle | train | all | 20 | 2 | 3 | 1.000 |" in out
+    odd = subprocess.run([sys.executable, str(script), str(tmp_path / "a.json")], capture_output=True, text=True)
+    assert odd.returncode != 0 and "in pairs" in odd.stderr
