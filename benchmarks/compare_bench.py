@@ -48,6 +48,8 @@ def discordant(a: dict, b: dict) -> dict[tuple, tuple[int, int, int]]:
         other = cells_b[key]
         if c["n"] != other["n"]:
             raise ValueError(f"cell {key}: n {c['n']} against {other['n']}: run both with the same --n")
+        if "misses" not in c or "misses" not in other:
+            raise ValueError(f"cell {key} lists no misses (a bench JSON from before they were recorded): rerun it")
         ma, mb = _misses(c), _misses(other)
         out[key] = (c["n"], sum((mb - ma).values()), sum((ma - mb).values()))
     return out

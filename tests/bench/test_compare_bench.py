@@ -50,6 +50,10 @@ def test_refuses_two_different_benches():
         compare.discordant(a, bench({("train", 1024, "start"): [1]}, tokens=999))
     with pytest.raises(ValueError, match="same --n"):
         compare.discordant(a, bench({("train", 1024, "start"): [1]}, n=20))
+    old = bench({("train", 1024, "start"): [1]})
+    del old["cells"][0]["misses"]
+    with pytest.raises(ValueError, match="lists no misses"):
+        compare.discordant(a, old)
 
 
 def test_cli_prints_rows_and_totals(tmp_path: Path):
