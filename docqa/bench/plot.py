@@ -45,10 +45,14 @@ def plot_recall(cells, path: Path, title: str) -> None:
 
 
 def plot_haystack(cells, path: Path, title: str) -> None:
-    """Needles by length (docqa, knockout and FTS5, per split) and the named-facts curve."""
+    """Needles by length (docqa, knockout and FTS5, per split) and the named-facts curve, each
+    panel only when the bench has its cells (`--lengths ""` runs the facts curve alone)."""
     plt = _pyplot()
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, prefix in ((ax1, "needle"), (ax2, "facts=")):
+    prefixes = [p for p in ("needle", "facts=") if any(c.task.startswith(p) for c in cells)]
+    if not prefixes:
+        raise InputError("nothing to plot: the bench has no needle or named-facts cells")
+    fig, axes = plt.subplots(1, len(prefixes), figsize=(5.5 * len(prefixes), 4), squeeze=False)
+    for ax, prefix in zip(axes[0], prefixes):
         for split in dict.fromkeys(c.split for c in cells):
             rows = [c for c in cells if c.task.startswith(prefix) and c.split == split]
             if not rows:

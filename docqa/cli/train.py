@@ -148,21 +148,23 @@ def _ints(csv: str) -> list[int]:
 def _bench_haystack(lm, paths, lengths, depths, n, facts, facts_length, splits, seed, track, plot_path, as_json):
     from docqa.bench.haystack import Haystack, format_table, haystack_bench, to_json
 
+    if plot_path and not _ints(lengths) and not _ints(facts):
+        raise click.UsageError("--plot draws the needles and the named-facts curve: give --lengths or --facts")
     hay = Haystack(lm, paths)
     progress(f"haystack: {len(hay.tokens):,} tokens from {', '.join(paths)}")
     show = (lambda c: progress(f"{c.task} {c.split} {c.length} {c.depth}: exact {c.exact:.2f} "
                                f"knockout {c.knockout:.2f} fts {c.fts:.2f}"))
     cells = haystack_bench(lm, hay, _ints(lengths), depths.split(","), _ints(facts), facts_length,
                            splits.split(","), n, seed, track, on_cell=show)
-    if plot_path:
-        from docqa.bench.plot import plot_haystack
-        plot_haystack(cells, Path(plot_path), title=f"{lm.name} on {', '.join(paths)}")
     if as_json:
         echo_json({"model": lm.name, "fingerprint": lm.fingerprint, "haystack": paths,
                    "haystack_tokens": len(hay.tokens), "cells": to_json(cells)})
     else:
         click.echo(f"model {lm.name}, haystack {', '.join(paths)} ({len(hay.tokens):,} tokens)\n")
         click.echo(format_table(cells))
+    if plot_path:  # after the results, so a failed plot never costs the bench's output
+        from docqa.bench.plot import plot_haystack
+        plot_haystack(cells, Path(plot_path), title=f"{lm.name} on {', '.join(paths)}")
 
 
 @bench.command("code")

@@ -121,3 +121,10 @@ def test_a_miss_lists_the_stored_values_in_the_order_they_were_written(model_dir
         text = lm.tokenizer.decode(next(s for s in streams if miss["statement"] in lm.tokenizer.decode(s)))
         where = [text.index(v) for v in miss["stored"]]
         assert where == sorted(where)
+
+
+def test_plot_of_a_bench_with_nothing_to_draw_is_refused_before_it_runs(model_dir, folder, tmp_path):
+    out = CliRunner().invoke(cli, ["bench", "recall", "--model", str(model_dir), "--haystack", str(folder),
+                                   "--lengths", "", "--facts", "", "--n", "2", "--plot", str(tmp_path / "h.png")])
+    assert out.exit_code == 2 and "give --lengths or --facts" in out.output
+    assert "haystack:" not in out.output and not (tmp_path / "h.png").exists()  # refused before streaming

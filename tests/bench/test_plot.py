@@ -1,0 +1,38 @@
+"""docqa.bench.plot: a haystack bench of one kind of cell draws only that panel."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from docqa.bench.haystack import HayCell
+
+pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
+
+from docqa.bench.plot import plot_haystack  # noqa: E402
+
+
+def cells(task: str, xs: list[int]) -> list[HayCell]:
+    return [HayCell(task if task == "needle" else f"facts={x}", split, x if task == "needle" else 2048,
+                    "middle" if task == "needle" else "spread", 4, 0.5, 0.0, 1.0)
+            for x in xs for split in ("train", "heldout")]
+
+
+@pytest.mark.parametrize("kind", ["needle", "facts"])
+def test_a_bench_of_one_kind_plots_without_an_empty_panel(tmp_path, monkeypatch, kind):
+    import matplotlib.pyplot as plt
+
+    drawn = []
+    real = plt.Figure.savefig
+
+    def spy(fig, *args, **kwargs):
+        drawn.append([ax.get_title() for ax in fig.axes])
+        return real(fig, *args, **kwargs)
+
+    monkeypatch.setattr(plt.Figure, "savefig", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns when a panel has no lines to label
+        plot_haystack(cells(kind, [1, 2, 4]), tmp_path / "p.png", "t")
+    assert (tmp_path / "p.png").stat().st_size > 0
+    assert drawn == [["needles, mean over depths" if kind == "needle" else "named facts"]]
