@@ -15,7 +15,7 @@ import torch
 
 from docqa.errors import InputError
 from docqa.memory import Memory
-from docqa.model.base import LoadedModel, generate
+from docqa.model.base import LoadedModel, answer_stops, generate
 from docqa.prompt import DEFAULT_MAX_TOKENS, prompt_limit
 
 
@@ -57,12 +57,11 @@ class AnswerStream:
             gen.manual_seed(self.seed)
         else:  # this generator's own random seed: torch.seed() would also reseed the global one (and probe CUDA)
             gen.seed()
-        specials = list(self.lm.tokenizer.special_tokens.values())  # <|end|>, or any marker, ends an answer
         decoder = self.lm.tokenizer.stream_decoder()
         held = ""  # text that might be the start of a stop sequence
         self.finish_reason = "length"
         for tok in generate(self.lm.model, self.prompt, self.memory, self.max_tokens, self.temperature,
-                            self.top_k, stop_ids=specials, generator=gen):
+                            self.top_k, stop_ids=answer_stops(self.lm.tokenizer), generator=gen):
             if self.first_token_s is None:
                 self.first_token_s = time.perf_counter() - t0
             self.answer_tokens += 1

@@ -198,8 +198,13 @@ def generate(model: MemoryModel, prompt: Iterable[int], memory: Memory, max_new_
             logits = decoder.feed(torch.tensor([[tok]], device=device))
 
 
+def answer_stops(tokenizer) -> list[int]:
+    """The tokens that end an answer (`generate`'s stop_ids): <|end|>, or any other special marker."""
+    return list(tokenizer.special_tokens.values())
+
+
 def greedy_text(lm: LoadedModel, prompt: Iterable[int], memory: Memory, max_new_tokens: int) -> str:
-    """The greedy answer to `prompt` from `memory` as stripped text, stopped by any special token
-    as `docqa ask` stops. The one decoding rule the recall benches and training's evaluation share."""
-    stops = lm.tokenizer.special_tokens.values()
+    """The greedy answer to `prompt` from `memory` as stripped text, ended as `docqa ask` ends one
+    (answer_stops). The one decoding rule the recall benches and training's evaluation share."""
+    stops = answer_stops(lm.tokenizer)
     return lm.tokenizer.decode(list(generate(lm.model, prompt, memory, max_new_tokens, stop_ids=stops))).strip()
