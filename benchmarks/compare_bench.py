@@ -30,6 +30,10 @@ def sign_test(a: int, b: int) -> float:
     return min(1.0, 2 * tail)
 
 
+def _key(cell: dict) -> tuple:
+    return cell["task"], cell["split"], cell["length"], cell["depth"]
+
+
 def _misses(cell: dict) -> Counter:
     return Counter((m["statement"], m["question"], m["answer"]) for m in cell["misses"])
 
@@ -39,10 +43,10 @@ def discordant(a: dict, b: dict) -> dict[tuple, tuple[int, int, int]]:
     the cells both benches have. Raises ValueError when the two are not the same bench."""
     if a["haystack_tokens"] != b["haystack_tokens"]:
         raise ValueError(f"different haystacks ({a['haystack_tokens']} and {b['haystack_tokens']} tokens)")
-    cells_b = {(c["task"], c["split"], c["length"], c["depth"]): c for c in b["cells"]}
+    cells_b = {_key(c): c for c in b["cells"]}
     out = {}
     for c in a["cells"]:
-        key = (c["task"], c["split"], c["length"], c["depth"])
+        key = _key(c)
         if key not in cells_b:
             continue
         other = cells_b[key]
