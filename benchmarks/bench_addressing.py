@@ -33,15 +33,7 @@ from docqa.model.infini import InfiniAttention
 from docqa.model.io import load_model
 from docqa.prompt import question_tokens
 from docqa.train import phrasings as ph
-from docqa.train.tasks import named_facts, word_keys
-
-
-def lead(tok, val: list[int]) -> int:
-    """Tokens of the answer prefix alone at the start of an encoded value: 1 where the prefix is a
-    token of its own (" " before the digit group "016"), else 0 (" grape" is one token). That
-    token is the same for every value, so it is predicted without the memory; the first token
-    that tells values apart comes after it, and that is where a read must be addressed."""
-    return int(len(val) > 1 and tok.decode(val[:1]) == tok.answer_prefix)
+from docqa.train.tasks import named_facts, value_lead, word_keys
 
 
 def framed_facts(rng: random.Random, n: int, split: str, frame: str, names: list[str]) -> list:
@@ -94,11 +86,11 @@ def main() -> None:
                 needle, val = tok.encode(statement), tok.encode(tok.answer_prefix + value)
                 at = next(p for p in range(len(stream)) if stream[p:p + len(needle)] == needle)
                 off = next(j for j in range(len(needle)) if needle[j:j + len(val)] == val)
-                firsts.append(at + off + {"first": lead(tok, val), "last": len(val) - 1, "after": len(val)}[args.at])
+                firsts.append(at + off + {"first": value_lead(tok, val), "last": len(val) - 1, "after": len(val)}[args.at])
             prompt = question_tokens(tok, facts[ask][1][0])
             # the answer as far as its first informative token, which the query at the last position predicts
             answer = tok.encode(tok.answer_prefix + facts[ask][1][1])
-            prompt += answer[:lead(tok, answer)]
+            prompt += answer[:value_lead(tok, answer)]
             captured.clear()
             with torch.no_grad():
                 lm.model(torch.tensor([stream + prompt]))

@@ -34,6 +34,7 @@ from docqa.model.io import load_model, save_model
 from docqa.model.tokenizer import ByteTokenizer, load_tokenizer
 from docqa.model.transformer import InfiniTransformer
 from docqa.threads import set_threads
+from docqa.train.address import address_loss, address_targets
 from docqa.train.corpus import describe, load_texts
 from docqa.train.evaluate import run_cell
 from docqa.train.tasks import CodeFiles, Filler, sample_doc
@@ -79,6 +80,13 @@ class TrainConfig:
     # k erases a share beta (k . k_n)^2 of a stored fact's key direction k_n, so a fact survives a
     # long stream only if most tokens hardly write (docs/TRAINING.md, December: retention).
     write_penalty: float = 0.0
+    # Weight of the address loss (docqa/train/address.py): the memory's query at each named-facts
+    # question should match the asked fact's key better than the other facts' keys, per head of
+    # `address_layers` (None: every layer but the first, whose query at a question cannot yet
+    # have read the name), cosines times `address_scale` as logits. 0 = off.
+    address_weight: float = 0.0
+    address_layers: list | None = None
+    address_scale: float = 10.0
     code_fraction: float = 0.0  # share of filler drawn from real Python source, reached at the end
     prose_fraction: float = 0.0  # share drawn from English prose (stdlib docstrings), likewise
     lm_weight: float = 0.05  # weight of next-token loss on non-answer tokens
@@ -205,7 +213,7 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int, code: CodeF
     w = torch.where(ans, 1.0, tc.lm_weight * real)
     first = ans & ~torch.cat([torch.zeros_like(ans[:, :1]), ans[:, :-1]], 1)  # answer starts
     w = torch.where(first, tc.first_answer_weight, w)
-    return x, w, ans, n_seg, [d.task for d in docs]
+    return x, w, ans, n_seg, docs
 
 
 def gate_stats(model) -> list[list[float]]:
@@ -331,6 +339,20 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
     for mod in model.modules():  # docqa's attention layers, or a converted model's memory branches
         if isinstance(getattr(mod, "write_strength", None), torch.nn.Linear):
             mod.write_strength.register_forward_hook(lambda _m, _inp, out: writes.append(out))
+    # address_weight: the memory's q and k of the chosen layers, for the rows that have facts to address
+    qk: list[tuple[torch.Tensor, torch.Tensor]] = []
+    rows: list[int] = []
+    if tc.address_weight:
+        if not isinstance(model, InfiniTransformer) or model.cfg.feature_map != "l2":
+            raise ConfigError("address_weight needs docqa's own model with feature_map='l2' (unit keys: "
+                              "the loss's cosines are what the memory reads with)")
+        chosen = tc.address_layers if tc.address_layers is not None else range(1, model.cfg.n_layer)
+        bad = [i for i in chosen if not 0 <= i < model.cfg.n_layer]
+        if bad:
+            raise ConfigError(f"address_layers {bad} are not layers of a {model.cfg.n_layer}-layer model")
+        for i in chosen:
+            model.blocks[i].attn.register_forward_pre_hook(
+                lambda m, args: qk.append(m.projections(args[0][rows])[:2]) if rows else None)
     t0, start_elapsed = time.time(), state["elapsed"]
     log = (run / "log.jsonl").open("a")
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=tc.device == "cuda")
@@ -342,13 +364,18 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         for g in opt.param_groups:
             base = tc.gate_lr if g["name"] == "gate" else tc.lr
             g["lr"] = base * lr_scale(step, tc)
-        x, w, ans, n_seg, tasks = make_batch(tok, rng, filler, tc, step, S, code)
+        x, w, ans, n_seg, docs = make_batch(tok, rng, filler, tc, step, S, code)
+        tasks = [d.task for d in docs]
         x, w, ans = x.to(tc.device), w.to(tc.device), ans.to(tc.device)
         use_bank = rng.random() < tc.history_fraction
         memory = bank.advance(rng, filler, tc.history_advance, tc.history_reset) if use_bank else None
         writes.clear()
+        qk.clear()
+        targets = address_targets(docs) if tc.address_weight else []
+        rows[:] = [t[0] for t in targets]  # the hooks capture this forward only (not the bank's or an eval's)
         with autocast:
             h, _ = model.hidden(x, memory if memory is not None else model.new_memory(x.shape[0]))
+        rows.clear()
         wt = w[:, :-1]
         sel = wt > 0  # the LM head runs only where a loss is taken
         logits = model.logits(h[:, :-1][sel]).float()  # (n_sel, V)
@@ -357,6 +384,9 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         write = torch.stack([torch.sigmoid(b.float()).mean() for b in writes]).mean() if writes else None
         if tc.write_penalty:
             loss = loss + tc.write_penalty * write
+        address = address_loss(qk, targets, tc.address_scale) if targets else None
+        if address is not None:
+            loss = loss + tc.address_weight * address[0]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -381,6 +411,8 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
                  "elapsed": round(state["elapsed"], 1), "tokens": state["tokens"]}
         if write is not None:
             entry["write"] = round(float(write.detach()), 4)
+        if address is not None:  # the address loss and how often the asked fact's key matched best
+            entry["address"] = [round(float(address[0].detach()), 4), round(address[1], 3)]
         if state["step"] % 50 == 0:
             entry["gates"] = gate_stats(model)
         if tc.eval_every and state["step"] % tc.eval_every == 0:

@@ -143,6 +143,34 @@ class TaskDoc:
     question_start: int  # index of <|question|>
     answer_start: int  # index of the first answer token: tokens[question_start:answer_start] is the prompt
     task: str = ""
+    # Where each fact is addressed, for TrainConfig.address_weight: the index of each fact's key
+    # token in `tokens` (its value's first informative token, see value_lead; -1 where the value
+    # is not found as tokens of the statement), and for each question the index of the token whose
+    # memory read predicts that token in the answer, with the asked fact's number.
+    keys: tuple[int, ...] = ()
+    asks: tuple[tuple[int, int], ...] = ()
+
+
+def value_lead(tok, val: list[int]) -> int:
+    """Tokens of the answer prefix alone at the start of an encoded value: 1 where the prefix is a
+    token of its own (" " before the digit group "016"), else 0 (" grape" is one token). That
+    token is the same for every value, so it is predicted without the memory; the first token
+    that tells values apart comes after it, and that is where a read must be addressed."""
+    return int(len(val) > 1 and tok.decode(val[:1]) == tok.answer_prefix)
+
+
+def key_offset(tok, needle: list[int], value: str) -> int:
+    """The index in a statement's tokens of its value's first informative token, or -1 where the
+    statement's tokens do not hold the value's own (BPE merged it with a neighbour)."""
+    val = tok.encode(tok.answer_prefix + value)
+    at = next((j for j in range(len(needle) - len(val) + 1) if needle[j:j + len(val)] == val), -1)
+    return at + value_lead(tok, val) if at >= 0 else -1
+
+
+def query_offset(tok, answer: str) -> int:
+    """The index, counted from the answer's first token, of the token that predicts the answer's
+    first informative token (-1: the last prompt token, <|answer|>)."""
+    return value_lead(tok, tok.encode(tok.answer_prefix + answer)) - 1
 
 
 def needle_room(n_tokens: int, S: int, header: int, question: int) -> int:
@@ -167,15 +195,21 @@ def build_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, fa
     depths = depths if depths is not None else [rng.random() for _ in facts]
     body: list[int] = []
     used = 0  # filler tokens placed so far
+    keys = [-1] * len(facts)
     for i in sorted(range(len(facts)), key=lambda i: depths[i]):
         gap = int(depths[i] * free) - used
-        body += filler.tokens(rng, gap) + needles[i]
+        body += filler.tokens(rng, gap)
+        off = key_offset(tok, needles[i], facts[i][1][1])
+        keys[i] = len(header) + len(body) + off if off >= 0 else -1
+        body += needles[i]
         used += max(gap, 0)
     body += filler.tokens(rng, hay - len(body))
     tokens = header + body + prompt + ans
     target = [False] * (len(tokens) - len(ans)) + [True] * len(ans)
     q = len(header) + len(body)
-    return TaskDoc(tokens, target, facts[ask][1][1], q, q + len(prompt), task)
+    a = q + len(prompt)
+    return TaskDoc(tokens, target, facts[ask][1][1], q, a, task, tuple(keys),
+                   ((a + query_offset(tok, facts[ask][1][1]), ask),))
 
 
 def qa_tokens(tok, question: str, answer: str) -> tuple[list[int], list[int]]:
@@ -183,15 +217,18 @@ def qa_tokens(tok, question: str, answer: str) -> tuple[list[int], list[int]]:
     return question_tokens(tok, question), answer_tokens(tok, answer)
 
 
-def ask_more(doc: TaskDoc, extra: list[tuple[list[int], list[int]]]) -> TaskDoc:
-    """Further questions after the first answer, each with its answer as a target. As in MQAR
-    (Zoology), asking several of a document's facts gives each document several recall targets;
-    an answer already given names another fact's key, so it tells nothing about the next one."""
-    tokens, target = list(doc.tokens), list(doc.target)
-    for prompt, ans in extra:
+def ask_more(tok, doc: TaskDoc, facts: list[Fact], asked: list[int]) -> TaskDoc:
+    """Further questions after the first answer: facts[i] for i in `asked`, each with its answer as
+    a target. As in MQAR (Zoology), asking several of a document's facts gives each document
+    several recall targets; an answer already given names another fact's key, so it tells
+    nothing about the next one."""
+    tokens, target, asks = list(doc.tokens), list(doc.target), list(doc.asks)
+    for i in asked:
+        prompt, ans = qa_tokens(tok, *facts[i][1])
+        asks.append((len(tokens) + len(prompt) + query_offset(tok, facts[i][1][1]), i))
         tokens += prompt + ans
         target += [False] * len(prompt) + [True] * len(ans)
-    return replace(doc, tokens=tokens, target=target)
+    return replace(doc, tokens=tokens, target=target, asks=tuple(asks))
 
 
 def passkey_facts(rng: random.Random) -> list[Fact]:
@@ -360,9 +397,9 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
         facts = named_facts(rng, n, split, open_subjects=open_subjects)
         if questions > 1 and n > 1:
             asks = rng.sample(range(n), min(n, questions))
-            extra = [qa_tokens(tok, *facts[i][1]) for i in asks[1:]]
-            more = sum(len(p) + len(a) for p, a in extra)
-            return ask_more(build_doc(tok, rng, filler, n_tokens - more, S, facts, asks[0], task=task), extra)
+            more = sum(len(p) + len(a) for p, a in (qa_tokens(tok, *facts[i][1]) for i in asks[1:]))
+            return ask_more(tok, build_doc(tok, rng, filler, n_tokens - more, S, facts, asks[0], task=task),
+                            facts, asks[1:])
         return build_doc(tok, rng, filler, n_tokens, S, facts, rng.randrange(n), task=task)
     if task in ("kv", "kv_words"):  # MQAR (Zoology) in the facts' words: the haystack is facts, several asked
         room -= S  # the further questions' segment
@@ -377,7 +414,8 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
         while len(facts) > len(qa) and sum(lengths) > limit:  # drop facts nobody asks until they fit
             facts.pop()
             lengths.pop()
-        return ask_more(build_doc(tok, rng, filler, n_tokens - more, S, facts, 0, task=task), qa[1:])
+        return ask_more(tok, build_doc(tok, rng, filler, n_tokens - more, S, facts, 0, task=task), facts,
+                        list(range(1, len(qa))))
     if task == "track":
         n_moves = max(1, min(rng.randint(2, 8), room // 24))
         story, ask = tracking_facts(rng, min(rng.randint(1, 3), n_moves), n_moves, split)

@@ -1,0 +1,69 @@
+"""The address loss: teach the memory's read to pick the asked fact's key, directly.
+
+Under the token-level delta rule with unit keys, a read returns about sum_i (q . k_i) u_i over
+what was written, so a question about one of N named facts is answered by the fact whose key
+best matches the read's query. Measured on every model so far (docs/TRAINING.md, December,
+fourth session), the asked fact's key is almost never the best match: the facts' keys share
+most of their direction, the read is an even mixture, and the value loss alone gives the
+addressing too little signal to leave that plateau within a CPU session (the MQAR probe needed
+~360K answered queries with one-token keys, more with names of 2-4 tokens).
+
+This loss supervises the match itself. For each question of a named-facts document (the task
+generator knows where every fact's key token and every answer's query token are: TaskDoc.keys,
+TaskDoc.asks) and each memory head of the chosen layers, the cosines of the query with the
+document's fact keys, times `scale`, are logits over the facts, and the loss is the cross-entropy
+of the asked one, InfoNCE with the document's other facts as negatives. Queries and keys are the
+memory's own (model.infini.InfiniAttention.projections: after the short conv, memory_qk and the
+centring, before the feature map), so the loss moves exactly what eq. 7 reads with.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+Target = tuple[int, list[int], list[tuple[int, int]]]  # (batch row, key positions, [(query position, fact)])
+
+
+def address_targets(docs) -> list[Target]:
+    """The rows of a batch that have something to address: at least two facts whose key token was
+    found and a question about one of them. Facts whose key was not found are left out of the
+    candidates (-1 in TaskDoc.keys), and so are questions about them."""
+    out = []
+    for row, d in enumerate(docs):
+        found = [i for i, p in enumerate(d.keys) if p >= 0]
+        if len(found) < 2:
+            continue
+        index = {i: j for j, i in enumerate(found)}
+        asks = [(a, index[i]) for a, i in d.asks if i in index]
+        if asks:
+            out.append((row, [d.keys[i] for i in found], asks))
+    return out
+
+
+def address_logits(q: torch.Tensor, k: torch.Tensor, target: Target, scale: float) -> torch.Tensor:
+    """q, k (H, T, D) of one document (its row of the batch) -> logits (A, H, N): for each of
+    its A questions and each head, scale x the cosine of the query with each of the N facts' keys."""
+    _, keys, asks = target
+    qa = F.normalize(q[:, [a for a, _ in asks]].float(), dim=-1)  # (H, A, D)
+    kn = F.normalize(k[:, keys].float(), dim=-1)  # (H, N, D)
+    return scale * (qa @ kn.transpose(-1, -2)).transpose(0, 1)  # (A, H, N)
+
+
+def address_loss(qk: list[tuple[torch.Tensor, torch.Tensor]], targets: list[Target],
+                 scale: float) -> tuple[torch.Tensor, float]:
+    """Mean cross-entropy of the asked fact over every question, layer and head, and the share of
+    those where the asked fact's key is the best match (the address accuracy; chance 1/N).
+
+    qk: per chosen layer, the memory's q and k (B', H, T, D) of the rows in `targets`, in order."""
+    losses, right, count = [], 0, 0
+    for q, k in qk:
+        for b, target in enumerate(targets):
+            logits = address_logits(q[b], k[b], target, scale)  # (A, H, N)
+            A, H, N = logits.shape
+            asked = torch.tensor([i for _, i in target[2]], device=logits.device).repeat_interleave(H)
+            flat = logits.reshape(A * H, N)
+            losses.append(F.cross_entropy(flat, asked, reduction="sum"))
+            right += int((flat.argmax(-1) == asked).sum())
+            count += A * H
+    return torch.stack(losses).sum() / count, right / count

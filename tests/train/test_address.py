@@ -1,0 +1,151 @@
+"""The address loss (docqa/train/address.py): where a named-facts document's keys and queries are,
+the loss against a slow per-question computation, and the loss a training run logs."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from docqa.errors import ConfigError
+from docqa.model.config import ModelConfig
+from docqa.model.tokenizer import BPETokenizer, ByteTokenizer, load_tokenizer
+from docqa.model.transformer import InfiniTransformer
+from docqa.train import phrasings as ph
+from docqa.train.address import address_loss, address_targets
+from docqa.train.loop import TrainConfig, make_batch, train
+from docqa.train.tasks import Filler, TaskDoc, sample_task, value_lead
+
+from by_path import ROOT
+
+
+@pytest.fixture(scope="module")
+def bpe():
+    text = " ".join(ph.STATEMENTS + ph.FACT_STATEMENTS + ph.QUESTIONS + ph.NAMES) + " The grass is green. "
+    return BPETokenizer.train([text * 5], vocab_size=600)
+
+
+def test_the_informative_token_skips_an_answer_prefix_that_stands_alone():
+    tok = load_tokenizer(ROOT / "checkpoints" / "bpe-c2" / "tokenizer.json")
+    digits = tok.encode(tok.answer_prefix + "016097")
+    assert tok.decode(digits[:1]) == tok.answer_prefix and value_lead(tok, digits) == 1
+    assert tok.decode(digits[1:2]) == "016"
+    word = tok.encode(tok.answer_prefix + "file")
+    assert len(word) == 1 and value_lead(tok, word) == 0
+
+
+@pytest.mark.parametrize("task", ["facts", "kv"])
+@pytest.mark.parametrize("tok_name", ["bpe", "bytes"])
+def test_each_question_is_addressed_to_the_key_of_the_fact_it_asks(bpe, task, tok_name):
+    """The token after a question's query position is its answer's first informative token, and
+    the asked fact's key position holds that same token inside a statement of that same value,
+    stored before the questions' segment."""
+    tok = bpe if tok_name == "bpe" else ByteTokenizer()
+    S, filler, found, asks = (32, Filler(tok), 0, 0) if tok_name == "bpe" else (64, Filler(tok), 0, 0)
+    end, opens = (tok.encode(t, allow_special=True)[0] for t in ("<|end|>", "<|answer|>"))
+    for seed in range(10):
+        doc = sample_task(tok, random.Random(seed), filler, 14 * S if tok_name == "bpe" else 40 * S, S, task, max_facts=8, questions=3)
+        assert len(doc.keys) >= 1 and 1 <= len(doc.asks) <= 3
+        found += sum(p >= 0 for p in doc.keys) / len(doc.keys)
+        for a, i in doc.asks:
+            assert doc.keys[i] >= 0, "every fact of these phrasings has its value as tokens of its own"
+            asks += 1
+            stop = doc.tokens.index(end, a)
+            answer = tok.decode(doc.tokens[a + 1:stop])  # from the informative token to <|end|>
+            # the query is <|answer|> itself, or the answer's prefix standing alone after it
+            assert doc.tokens[a] == opens or (tok.decode(doc.tokens[a:a + 1]) == tok.answer_prefix
+                                              and doc.tokens[a - 1] == opens)
+            assert doc.target[a + 1] and doc.tokens[a + 1] == doc.tokens[doc.keys[i]]
+            statement = tok.decode(doc.tokens[doc.keys[i] - 12:doc.keys[i] + 12])
+            assert answer.strip() in statement
+            assert doc.keys[i] < doc.question_start // S * S
+    assert found == 10 and asks >= 20
+
+
+def _doc(keys, asks):
+    return TaskDoc([0], [False], "", 0, 0, "facts", tuple(keys), tuple(asks))
+
+
+def test_targets_drop_facts_whose_key_was_not_found_and_documents_with_one_fact():
+    docs = [_doc([5, -1, 9], [(20, 0), (24, 1), (28, 2)]),  # fact 1 not found: its question goes
+            _doc([5, -1], [(20, 0)]),  # one candidate left: nothing to tell apart
+            _doc([], []),  # a needle or passkey
+            _doc([3, 7], [(30, 1)])]
+    assert address_targets(docs) == [(0, [5, 9], [(20, 0), (28, 1)]), (3, [3, 7], [(30, 1)])]
+
+
+def test_address_loss_is_the_mean_cross_entropy_of_the_asked_key_per_question_and_head():
+    torch.manual_seed(0)
+    B, H, T, D = 3, 2, 40, 8
+    qk = [(torch.randn(B, H, T, D, dtype=torch.float64), torch.randn(B, H, T, D, dtype=torch.float64))
+          for _ in range(2)]
+    targets = [(4, [3, 9, 15], [(30, 2), (33, 0)]), (6, [1, 2], [(38, 1)]), (7, [5, 6, 7, 8], [(20, 3)])]
+    loss, acc = address_loss(qk, targets, scale=7.0)
+    terms, right = [], []
+    for q, k in qk:
+        for b, (_, keys, asks) in enumerate(targets):
+            for a, asked in asks:
+                for h in range(H):
+                    cos = [float(q[b, h, a] @ k[b, h, p] / (q[b, h, a].norm() * k[b, h, p].norm())) for p in keys]
+                    logits = [7.0 * c for c in cos]
+                    top = max(logits)
+                    lse = top + torch.tensor([c - top for c in logits], dtype=torch.float64).exp().sum().log()
+                    terms.append(float(lse) - logits[asked])
+                    right.append(max(range(len(keys)), key=lambda j: logits[j]) == asked)
+    assert loss.item() == pytest.approx(sum(terms) / len(terms), rel=1e-5)
+    assert acc == pytest.approx(sum(right) / len(right))
+
+
+ADDRESS = dict(preset="test", model_overrides={"segment_len": 32}, batch=3, steps=1, warmup=1, save_every=1,
+               min_segments=8, max_segments=8, start_max_segments=8, curriculum_steps=1, history_fraction=0.0,
+               task_mix={"facts": 1}, max_facts=6, questions=3, eval_every=0, lm_sample=1.0, seed=3)
+
+
+def test_a_run_logs_the_address_loss_of_its_batch_before_the_update(tmp_path):
+    """The first step's logged address loss is the loss of the first batch on the initial model, as
+    computed here without the training loop's hooks."""
+    tc = TrainConfig(**ADDRESS, address_weight=0.5, address_layers=[0, 1])
+    train(tmp_path / "r", tc)
+    entry = json.loads((tmp_path / "r" / "log.jsonl").read_text().splitlines()[0])
+
+    torch.manual_seed(tc.seed)
+    model = InfiniTransformer(ModelConfig.from_name("test", vocab_size=ByteTokenizer().vocab_size, segment_len=32))
+    rng = random.Random(f"{tc.seed}:0")
+    x, _, _, _, docs = make_batch(ByteTokenizer(), rng, Filler(), tc, 0, 32)
+    targets = address_targets(docs)
+    assert targets, "a facts batch has questions to address"
+    rows = [t[0] for t in targets]
+    qk, h = [], model.emb(x)
+    memory = model.new_memory(x.shape[0])
+    with torch.no_grad():
+        for block, mem in zip(model.blocks, memory.layers):
+            q, k, _ = block.attn.projections(block.norm1(h)[rows])
+            qk.append((q, k))
+            h, _ = block(h, mem)
+    loss, acc = address_loss(qk, targets, tc.address_scale)
+    assert entry["address"][0] == pytest.approx(loss.item(), abs=1e-3)
+    assert entry["address"][1] == pytest.approx(acc, abs=1e-3)
+
+
+def test_the_address_loss_trains_the_queries_and_keys_it_reads(tmp_path):
+    """Off, the run's first update is the language loss's alone; on, it differs in the memory's
+    projections of the chosen layer."""
+    def qkv(run, **extra):
+        train(tmp_path / run, TrainConfig(**ADDRESS, **extra))
+        from docqa.model.io import load_model
+        return load_model(tmp_path / run / "checkpoint" / "model").model.blocks[1].attn.qkv.weight
+
+    off, on = qkv("off"), qkv("on", address_weight=1.0)
+    assert not torch.allclose(off, on)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (dict(address_layers=[5]), "not layers"),
+    (dict(model_overrides={"segment_len": 32, "feature_map": "elu1", "update": "delta"}), "feature_map='l2'"),
+])
+def test_address_settings_that_cannot_run_are_refused(tmp_path, extra, message):
+    with pytest.raises(ConfigError, match=message):
+        train(tmp_path / "r", TrainConfig(**{**ADDRESS, "address_weight": 1.0, **extra}))
