@@ -12,7 +12,10 @@ This loss supervises the match itself. For each question of a named-facts docume
 generator knows where every fact's key token and every answer's query token are: TaskDoc.keys,
 TaskDoc.asks) and each memory head of the chosen layers, the cosines of the query with the
 document's fact keys, times `scale`, are logits over the facts, and the loss is the cross-entropy
-of the asked one, InfoNCE with the document's other facts as negatives. Queries and keys are the
+of the asked one, InfoNCE with the document's other facts as negatives. `sign` -1 asks for the
+most negative cosine instead: a read along -k_i returns -u_i, and every trained model of this
+lineage reads its facts that way round (the output projection turns the value back); asking for
++1 flips each head's read, which its output then has to relearn (docs/TRAINING.md, twelfth session). Queries and keys are the
 memory's own (model.infini.InfiniAttention.projections: after the short conv, memory_qk and the
 centring, before the feature map), so the loss moves exactly what eq. 7 reads with.
 """
@@ -43,7 +46,8 @@ def address_targets(docs) -> list[Target]:
 
 def address_logits(q: torch.Tensor, k: torch.Tensor, target: Target, scale: float) -> torch.Tensor:
     """q, k (H, T, D) of one document (its row of the batch) -> logits (A, H, N): for each of
-    its A questions and each head, scale x the cosine of the query with each of the N facts' keys."""
+    its A questions and each head, scale x the cosine of the query with each of the N facts' keys
+    (a negative scale: minus the cosine)."""
     _, keys, asks = target
     qa = F.normalize(q[:, [a for a, _ in asks]].float(), dim=-1)  # (H, A, D)
     kn = F.normalize(k[:, keys].float(), dim=-1)  # (H, N, D)
@@ -51,15 +55,16 @@ def address_logits(q: torch.Tensor, k: torch.Tensor, target: Target, scale: floa
 
 
 def address_loss(qk: list[tuple[torch.Tensor, torch.Tensor]], targets: list[Target],
-                 scale: float) -> tuple[torch.Tensor, float]:
+                 scale: float, sign: float = 1.0) -> tuple[torch.Tensor, float]:
     """Mean cross-entropy of the asked fact over every question, layer and head, and the share of
-    those where the asked fact's key is the best match (the address accuracy; chance 1/N).
+    those where the asked fact's key is the best match, by sign x cosine (the address accuracy;
+    chance 1/N).
 
     qk: per chosen layer, the memory's q and k (B', H, T, D) of the rows in `targets`, in order."""
     losses, right, count = [], 0, 0
     for q, k in qk:
         for b, target in enumerate(targets):
-            logits = address_logits(q[b], k[b], target, scale)  # (A, H, N)
+            logits = address_logits(q[b], k[b], target, sign * scale)  # (A, H, N)
             A, H, N = logits.shape
             asked = torch.tensor([i for _, i in target[2]], device=logits.device).repeat_interleave(H)
             flat = logits.reshape(A * H, N)

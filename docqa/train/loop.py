@@ -83,10 +83,12 @@ class TrainConfig:
     # Weight of the address loss (docqa/train/address.py): the memory's query at each named-facts
     # question should match the asked fact's key better than the other facts' keys, per head of
     # `address_layers` (None: every layer but the first, whose query at a question cannot yet
-    # have read the name), cosines times `address_scale` as logits. 0 = off.
+    # have read the name), cosines times `address_scale` as logits; `address_sign` -1 asks for the
+    # most negative cosine, the way round the trained models read (address.py). 0 = off.
     address_weight: float = 0.0
     address_layers: list | None = None
     address_scale: float = 10.0
+    address_sign: float = 1.0
     code_fraction: float = 0.0  # share of filler drawn from real Python source, reached at the end
     prose_fraction: float = 0.0  # share drawn from English prose (stdlib docstrings), likewise
     lm_weight: float = 0.05  # weight of next-token loss on non-answer tokens
@@ -343,6 +345,8 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
     qk: list[tuple[torch.Tensor, torch.Tensor]] = []
     rows: list[int] = []
     if tc.address_weight:
+        if tc.address_sign not in (1.0, -1.0):
+            raise ConfigError(f"address_sign={tc.address_sign} must be 1 or -1")
         if not isinstance(model, InfiniTransformer) or model.cfg.feature_map != "l2":
             raise ConfigError("address_weight needs docqa's own model with feature_map='l2' (unit keys: "
                               "the loss's cosines are what the memory reads with)")
@@ -384,7 +388,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         write = torch.stack([torch.sigmoid(b.float()).mean() for b in writes]).mean() if writes else None
         if tc.write_penalty:
             loss = loss + tc.write_penalty * write
-        address = address_loss(qk, targets, tc.address_scale) if targets else None
+        address = address_loss(qk, targets, tc.address_scale, tc.address_sign) if targets else None
         if address is not None:
             loss = loss + tc.address_weight * address[0]
         opt.zero_grad(set_to_none=True)

@@ -77,20 +77,21 @@ def test_targets_drop_facts_whose_key_was_not_found_and_documents_with_one_fact(
     assert address_targets(docs) == [(0, [5, 9], [(20, 0), (28, 1)]), (3, [3, 7], [(30, 1)])]
 
 
-def test_address_loss_is_the_mean_cross_entropy_of_the_asked_key_per_question_and_head():
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_address_loss_is_the_mean_cross_entropy_of_the_asked_key_per_question_and_head(sign):
     torch.manual_seed(0)
     B, H, T, D = 3, 2, 40, 8
     qk = [(torch.randn(B, H, T, D, dtype=torch.float64), torch.randn(B, H, T, D, dtype=torch.float64))
           for _ in range(2)]
     targets = [(4, [3, 9, 15], [(30, 2), (33, 0)]), (6, [1, 2], [(38, 1)]), (7, [5, 6, 7, 8], [(20, 3)])]
-    loss, acc = address_loss(qk, targets, scale=7.0)
+    loss, acc = address_loss(qk, targets, scale=7.0, sign=sign)
     terms, right = [], []
     for q, k in qk:
         for b, (_, keys, asks) in enumerate(targets):
             for a, asked in asks:
                 for h in range(H):
                     cos = [float(q[b, h, a] @ k[b, h, p] / (q[b, h, a].norm() * k[b, h, p].norm())) for p in keys]
-                    logits = [7.0 * c for c in cos]
+                    logits = [sign * 7.0 * c for c in cos]
                     top = max(logits)
                     lse = top + torch.tensor([c - top for c in logits], dtype=torch.float64).exp().sum().log()
                     terms.append(float(lse) - logits[asked])
@@ -144,6 +145,7 @@ def test_the_address_loss_trains_the_queries_and_keys_it_reads(tmp_path):
 
 @pytest.mark.parametrize("extra, message", [
     (dict(address_layers=[5]), "not layers"),
+    (dict(address_sign=0.5), "1 or -1"),
     (dict(model_overrides={"segment_len": 32, "feature_map": "elu1", "update": "delta"}), "feature_map='l2'"),
 ])
 def test_address_settings_that_cannot_run_are_refused(tmp_path, extra, message):
