@@ -44,31 +44,41 @@ def address_targets(docs) -> list[Target]:
     return out
 
 
-def address_logits(q: torch.Tensor, k: torch.Tensor, target: Target, scale: float) -> torch.Tensor:
-    """q, k (H, T, D) of one document (its row of the batch) -> logits (A, H, N): for each of
-    its A questions and each head, scale x the cosine of the query with each of the N facts' keys
-    (a negative scale: minus the cosine)."""
+def address_cosines(q: torch.Tensor, k: torch.Tensor, target: Target) -> tuple[torch.Tensor, torch.Tensor]:
+    """q, k (H, T, D) of one document (its row of the batch) -> the cosines (A, H, N) of each of its
+    A questions' query with each of its N facts' keys, per head, and of the keys with one another
+    (H, N, N)."""
     _, keys, asks = target
     qa = F.normalize(q[:, [a for a, _ in asks]].float(), dim=-1)  # (H, A, D)
     kn = F.normalize(k[:, keys].float(), dim=-1)  # (H, N, D)
-    return scale * (qa @ kn.transpose(-1, -2)).transpose(0, 1)  # (A, H, N)
+    return (qa @ kn.transpose(-1, -2)).transpose(0, 1), kn @ kn.transpose(-1, -2)
 
 
-def address_loss(qk: list[tuple[torch.Tensor, torch.Tensor]], targets: list[Target],
-                 scale: float, sign: float = 1.0) -> tuple[torch.Tensor, float]:
-    """Mean cross-entropy of the asked fact over every question, layer and head, and the share of
-    those where the asked fact's key is the best match, by sign x cosine (the address accuracy;
-    chance 1/N).
+def address_loss(qk: list[tuple[torch.Tensor, torch.Tensor]], targets: list[Target], scale: float,
+                 sign: float = 1.0, kind: str = "nce") -> tuple[torch.Tensor, float]:
+    """The address loss, averaged over every question, layer and head, and the share of those where
+    the asked fact's key is the best match, by sign x cosine (the address accuracy; chance 1/N).
+
+    kind "nce": the cross-entropy of the asked fact, sign x scale x cosines as logits. It asks only
+    that the asked key match best, by any margin. "gram": what a linear read needs, the squared
+    distance of the cosines from the one-hot (sign at the asked fact, 0 at the others), plus the
+    mean squared cosine between the document's fact keys (0 when they are orthogonal, so that the
+    delta rule's writes of one fact do not erase another); `scale` is unused.
 
     qk: per chosen layer, the memory's q and k (B', H, T, D) of the rows in `targets`, in order."""
     losses, right, count = [], 0, 0
     for q, k in qk:
         for b, target in enumerate(targets):
-            logits = address_logits(q[b], k[b], target, sign * scale)  # (A, H, N)
-            A, H, N = logits.shape
-            asked = torch.tensor([i for _, i in target[2]], device=logits.device).repeat_interleave(H)
-            flat = logits.reshape(A * H, N)
-            losses.append(F.cross_entropy(flat, asked, reduction="sum"))
-            right += int((flat.argmax(-1) == asked).sum())
+            cos, gram = address_cosines(q[b], k[b], target)  # (A, H, N), (H, N, N)
+            A, H, N = cos.shape
+            asked = torch.tensor([i for _, i in target[2]], device=cos.device)  # (A,)
+            if kind == "nce":
+                flat = (sign * scale * cos).reshape(A * H, N)
+                losses.append(F.cross_entropy(flat, asked.repeat_interleave(H), reduction="sum"))
+            else:
+                onehot = sign * F.one_hot(asked, N).to(cos.dtype).unsqueeze(1)  # (A, 1, N)
+                off = gram[:, ~torch.eye(N, dtype=torch.bool, device=gram.device)]  # (H, N(N-1))
+                losses.append(((cos - onehot) ** 2).sum() + A * off.pow(2).mean(-1).sum())
+            right += int(((sign * cos).argmax(-1) == asked.unsqueeze(1)).sum())
             count += A * H
     return torch.stack(losses).sum() / count, right / count

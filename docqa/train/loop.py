@@ -89,6 +89,7 @@ class TrainConfig:
     address_layers: list | None = None
     address_scale: float = 10.0
     address_sign: float = 1.0
+    address_kind: str = "nce"  # or "gram": cosines towards the one-hot and orthogonal fact keys (address.py)
     code_fraction: float = 0.0  # share of filler drawn from real Python source, reached at the end
     prose_fraction: float = 0.0  # share drawn from English prose (stdlib docstrings), likewise
     lm_weight: float = 0.05  # weight of next-token loss on non-answer tokens
@@ -347,6 +348,8 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
     if tc.address_weight:
         if tc.address_sign not in (1.0, -1.0):
             raise ConfigError(f"address_sign={tc.address_sign} must be 1 or -1")
+        if tc.address_kind not in ("nce", "gram"):
+            raise ConfigError(f"address_kind={tc.address_kind!r}; choose 'nce' or 'gram'")
         if not isinstance(model, InfiniTransformer) or model.cfg.feature_map != "l2":
             raise ConfigError("address_weight needs docqa's own model with feature_map='l2' (unit keys: "
                               "the loss's cosines are what the memory reads with)")
@@ -388,7 +391,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         write = torch.stack([torch.sigmoid(b.float()).mean() for b in writes]).mean() if writes else None
         if tc.write_penalty:
             loss = loss + tc.write_penalty * write
-        address = address_loss(qk, targets, tc.address_scale, tc.address_sign) if targets else None
+        address = address_loss(qk, targets, tc.address_scale, tc.address_sign, tc.address_kind) if targets else None
         if address is not None:
             loss = loss + tc.address_weight * address[0]
         opt.zero_grad(set_to_none=True)

@@ -100,6 +100,31 @@ def test_address_loss_is_the_mean_cross_entropy_of_the_asked_key_per_question_an
     assert acc == pytest.approx(sum(right) / len(right))
 
 
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_gram_address_loss_pulls_cosines_to_the_one_hot_and_fact_keys_apart(sign):
+    torch.manual_seed(1)
+    B, H, T, D = 2, 2, 30, 6
+    qk = [(torch.randn(B, H, T, D, dtype=torch.float64), torch.randn(B, H, T, D, dtype=torch.float64))]
+    targets = [(0, [3, 9, 15], [(25, 2), (27, 0)]), (1, [1, 2], [(28, 1)])]
+    loss, _ = address_loss(qk, targets, scale=99.0, sign=sign, kind="gram")
+    cos = lambda a, b: float(a @ b / (a.norm() * b.norm()))
+    terms = []
+    for b, (_, keys, asks) in enumerate(targets):
+        q, k = qk[0][0][b], qk[0][1][b]
+        for a, asked in asks:
+            for h in range(H):
+                query = sum((cos(q[h, a], k[h, p]) - (sign if j == asked else 0.0)) ** 2 for j, p in enumerate(keys))
+                pairs = [cos(k[h, p], k[h, r]) ** 2 for p in keys for r in keys if p != r]
+                terms.append(query + sum(pairs) / len(pairs))
+    assert loss.item() == pytest.approx(sum(terms) / len(terms), rel=1e-6)
+    # the minimum: orthonormal keys and each query on (sign x) its fact's key
+    k = torch.zeros(1, 1, 8, 4, dtype=torch.float64)
+    k[0, 0, [1, 2, 3]] = torch.eye(4, dtype=torch.float64)[:3]
+    q = torch.zeros_like(k)
+    q[0, 0, 6] = sign * k[0, 0, 2]
+    assert address_loss([(q, k)], [(0, [1, 2, 3], [(6, 1)])], 1.0, sign, "gram")[0].item() == pytest.approx(0.0, abs=1e-12)
+
+
 ADDRESS = dict(preset="test", model_overrides={"segment_len": 32}, batch=3, steps=1, warmup=1, save_every=1,
                min_segments=8, max_segments=8, start_max_segments=8, curriculum_steps=1, history_fraction=0.0,
                task_mix={"facts": 1}, max_facts=6, questions=3, eval_every=0, lm_sample=1.0, seed=3)
@@ -146,6 +171,7 @@ def test_the_address_loss_trains_the_queries_and_keys_it_reads(tmp_path):
 @pytest.mark.parametrize("extra, message", [
     (dict(address_layers=[5]), "not layers"),
     (dict(address_sign=0.5), "1 or -1"),
+    (dict(address_kind="softmax"), "choose 'nce' or 'gram'"),
     (dict(model_overrides={"segment_len": 32, "feature_map": "elu1", "update": "delta"}), "feature_map='l2'"),
 ])
 def test_address_settings_that_cannot_run_are_refused(tmp_path, extra, message):
