@@ -124,7 +124,8 @@ class TrainConfig:
 
 def _from_model(tc: TrainConfig):
     """Start from a trained model and its tokenizer; `model_overrides` may add parts it lacks
-    (a short conv, memory_qk, memory_center, memory_whiten), which start as they are initialised
+    (a short conv, memory_qk, memory_center, memory_whiten) or widen its short conv (_grow_conv),
+    which start as they are initialised
     (the conv as the identity, memory_qk and the centres at zero; `train` then fits the centres'
     and covariances' statistics to the training text). A converted model continues from its checkpoint with the base frozen (see
     `_trainable`). Returns the model, its tokenizer and the names of the parameters it gained."""
@@ -138,12 +139,24 @@ def _from_model(tc: TrainConfig):
         raise ConfigError(f"tokenizer {tc.tokenizer} is not the tokenizer of {tc.init_from}; "
                           "a phase keeps its model's tokenizer: leave tokenizer unset")
     model = InfiniTransformer(replace(base.config, **tc.model_overrides)).to(tc.device)
-    result = model.load_state_dict(base.model.state_dict(), strict=False)
+    result = model.load_state_dict(_grow_conv(base.model.state_dict(), base.config.short_conv,
+                                              model.cfg.short_conv), strict=False)
     missing = [k for k in result.missing_keys if not k.endswith(OWN_INIT)]
     if missing or result.unexpected_keys:
         raise ConfigError(f"model_overrides {tc.model_overrides} do not fit {tc.init_from}: "
                           f"missing {missing}, unexpected {result.unexpected_keys}")
     return model, base.tokenizer, result.missing_keys
+
+
+def _grow_conv(state: dict, was: int, now: int) -> dict:
+    """A trained model's short conv widened from `was` to `now` taps: the new taps reach further
+    back and start at zero, so the model computes what it did (docqa/model/infini.py keeps the
+    taps for positions t-K+1 .. t, the current token last). A narrower conv would drop taps."""
+    if not was or now == was:
+        return state
+    if now < was:
+        raise ConfigError(f"short_conv {now} is narrower than the model's {was}: its taps would be lost")
+    return {k: F.pad(v, (now - was, 0)) if k.endswith("attn.conv") else v for k, v in state.items()}
 
 
 def _trainable(model, tc: TrainConfig):

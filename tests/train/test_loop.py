@@ -3,6 +3,7 @@ import json
 import pytest
 import torch
 
+from docqa.errors import ConfigError
 from docqa.model.io import load_model
 from docqa.train.loop import TrainConfig, train
 
@@ -57,6 +58,25 @@ def test_a_new_phase_can_add_a_part_that_starts_as_a_no_op(tmp_path, part):
     tokens = torch.randint(0, 256, (1, 150))
     with torch.no_grad():  # lr 0: the grown model computes exactly what its parent did
         torch.testing.assert_close(grown(tokens)[0], base(tokens)[0], rtol=1e-5, atol=1e-5)
+
+
+def test_a_new_phase_can_widen_the_short_conv_and_computes_what_its_parent_did(tmp_path):
+    """New taps reach further back and start at zero; the parent's taps keep their trained values."""
+    parent = {**TINY, "steps": 2, "model_overrides": {"segment_len": 64, "short_conv": 2}}
+    train(tmp_path / "a", TrainConfig(**parent))
+    base = load_model(tmp_path / "a" / "checkpoint" / "model").model
+    assert not torch.equal(base.blocks[0].attn.conv[:, 0], torch.zeros_like(base.blocks[0].attn.conv[:, 0]))
+    cfg = {**TINY, "steps": 1, "lr": 0.0, "gate_lr": 0.0, "weight_decay": 0.0,
+           "init_from": str(tmp_path / "a" / "checkpoint" / "model"), "model_overrides": {"short_conv": 5}}
+    train(tmp_path / "b", TrainConfig(**cfg))
+    grown = load_model(tmp_path / "b" / "checkpoint" / "model").model
+    assert grown.cfg.short_conv == 5
+    torch.testing.assert_close(grown.blocks[1].attn.conv[:, 3:], base.blocks[1].attn.conv)
+    tokens = torch.randint(0, 256, (1, 150))
+    with torch.no_grad():
+        torch.testing.assert_close(grown(tokens)[0], base(tokens)[0], rtol=1e-5, atol=1e-5)
+    with pytest.raises(ConfigError, match="narrower"):
+        train(tmp_path / "c", TrainConfig(**{**cfg, "model_overrides": {"short_conv": 1}}))
 
 
 def test_make_batch_weights_answers_and_their_first_token():
