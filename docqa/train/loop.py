@@ -54,6 +54,9 @@ class TrainConfig:
     batch: int = 16
     lr: float = 1e-3
     gate_lr: float = 1e-2  # the eq. 10 gates must move fast or memory is never used
+    # The short conv's own learning rate (None: lr). Taps a phase adds (_grow_conv) start at zero,
+    # and at lr 1e-3 they stay too small to matter for a CPU session's few hundred steps.
+    conv_lr: float | None = None
     weight_decay: float = 0.1
     warmup: int = 100
     min_segments: int = 3  # a passkey needle plus the header fill most of a 64-token segment
@@ -172,11 +175,16 @@ def _trainable(model, tc: TrainConfig):
 
 def make_optimizer(model: InfiniTransformer, tc: TrainConfig) -> torch.optim.AdamW:
     g = model.parameter_groups()
-    return torch.optim.AdamW([
+    conv = {id(p) for n, p in model.named_parameters() if n.endswith("attn.conv")} if tc.conv_lr else set()
+    groups = [
         {"params": g["decay"], "lr": tc.lr, "weight_decay": tc.weight_decay, "name": "decay"},
-        {"params": g["no_decay"], "lr": tc.lr, "weight_decay": 0.0, "name": "no_decay"},
+        {"params": [p for p in g["no_decay"] if id(p) not in conv], "lr": tc.lr, "weight_decay": 0.0, "name": "no_decay"},
         {"params": g["gate"], "lr": tc.gate_lr, "weight_decay": 0.0, "name": "gate"},
-    ], betas=(0.9, 0.95))
+    ]
+    if conv:
+        groups.append({"params": [p for p in g["no_decay"] if id(p) in conv], "lr": tc.conv_lr,
+                       "weight_decay": 0.0, "name": "conv"})
+    return torch.optim.AdamW(groups, betas=(0.9, 0.95))
 
 
 def lr_scale(step: int, tc: TrainConfig) -> float:
@@ -382,7 +390,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         ramp = min(1.0, step / max(1, tc.text_ramp_steps or tc.steps))
         filler.code_fraction, filler.prose_fraction = tc.code_fraction * ramp, tc.prose_fraction * ramp
         for g in opt.param_groups:
-            base = tc.gate_lr if g["name"] == "gate" else tc.lr
+            base = {"gate": tc.gate_lr, "conv": tc.conv_lr}.get(g["name"]) or tc.lr
             g["lr"] = base * lr_scale(step, tc)
         x, w, ans, n_seg, docs = make_batch(tok, rng, filler, tc, step, S, code)
         tasks = [d.task for d in docs]

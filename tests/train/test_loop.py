@@ -32,6 +32,26 @@ def test_gates_get_their_own_learning_rate_and_move(tmp_path):
     assert gates.abs().min() > 0.05, "gates initialised at 0 should have moved with lr 0.5"
 
 
+def test_the_short_conv_gets_its_own_learning_rate_and_the_rest_keeps_its_own(tmp_path):
+    """conv_lr moves the conv's taps (and only them) at its own rate; everything else as without it."""
+    conv = {**TINY, "steps": 3, "model_overrides": {"segment_len": 64, "short_conv": 3}}
+    train(tmp_path / "a", TrainConfig(**conv))
+    train(tmp_path / "b", TrainConfig(**conv, conv_lr=0.2))
+    a = load_model(tmp_path / "a" / "checkpoint" / "model").model.state_dict()
+    b = load_model(tmp_path / "b" / "checkpoint" / "model").model.state_dict()
+    identity = torch.zeros_like(a["blocks.0.attn.conv"])
+    identity[:, -1] = 1.0
+    moved = lambda sd: (sd["blocks.0.attn.conv"] - identity).abs().max()
+    assert moved(b) > 10 * moved(a)
+    train(tmp_path / "c", TrainConfig(**{**conv, "steps": 1}))  # one step: the same data, the same grads
+    train(tmp_path / "d", TrainConfig(**{**conv, "steps": 1}, conv_lr=0.2))
+    c = load_model(tmp_path / "c" / "checkpoint" / "model").model.state_dict()
+    d = load_model(tmp_path / "d" / "checkpoint" / "model").model.state_dict()
+    for k in c:
+        if not k.endswith("attn.conv"):
+            torch.testing.assert_close(c[k], d[k], msg=k)
+
+
 def test_stop_at_keeps_the_schedule_of_the_full_run(tmp_path):
     straight = train(tmp_path / "a", TrainConfig(**TINY))
     train(tmp_path / "b", TrainConfig(**TINY), stop_at=4)
