@@ -83,6 +83,12 @@ class TrainConfig:
     # k erases a share beta (k . k_n)^2 of a stored fact's key direction k_n, so a fact survives a
     # long stream only if most tokens hardly write (docs/TRAINING.md, December: retention).
     write_penalty: float = 0.0
+    # Weight of the value-write loss: -log beta at every fact's key token (TaskDoc.keys, the value's
+    # first informative token), each head of each layer. A needle stated in a frame training never
+    # showed writes its value ~60% as strongly as one in a training frame, and under the write gate
+    # the weak ones are not written at all (docs/TRAINING.md, eleventh session); the answer's loss
+    # reaches beta only through what the read returns, this loss at the token itself. 0 = off.
+    value_write_weight: float = 0.0
     # Weight of the address loss (docqa/train/address.py): the memory's query at each named-facts
     # question should match the asked fact's key better than the other facts' keys, per head of
     # `address_layers` (None: every layer but the first, whose query at a question cannot yet
@@ -240,6 +246,12 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int, code: CodeF
     return x, w, ans, n_seg, docs
 
 
+def value_positions(docs) -> tuple[torch.Tensor, torch.Tensor]:
+    """(rows, positions) of every fact's key token in a batch (TaskDoc.keys that were found)."""
+    pairs = [(row, p) for row, d in enumerate(docs) for p in d.keys if p >= 0]
+    return (torch.tensor([r for r, _ in pairs], dtype=torch.long), torch.tensor([p for _, p in pairs], dtype=torch.long))
+
+
 def gate_stats(model) -> list[list[float]]:
     """sigmoid of each layer's eq. 10 gates, per head."""
     return [[round(float(torch.sigmoid(g)), 3) for g in p.detach()] for p in model.parameter_groups()["gate"]]
@@ -378,9 +390,14 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         bad = [i for i in chosen if not 0 <= i < model.cfg.n_layer]
         if bad:
             raise ConfigError(f"address_layers {bad} are not layers of a {model.cfg.n_layer}-layer model")
+        def capture(m, args):
+            if rows:
+                n = len(writes)
+                qk.append(m.projections(args[0][rows])[:2])
+                del writes[n:]  # projections() ran the write strength again: not a write of this forward
+
         for i in chosen:
-            model.blocks[i].attn.register_forward_pre_hook(
-                lambda m, args: qk.append(m.projections(args[0][rows])[:2]) if rows else None)
+            model.blocks[i].attn.register_forward_pre_hook(capture)
     t0, start_elapsed = time.time(), state["elapsed"]
     log = (run / "log.jsonl").open("a")
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=tc.device == "cuda")
@@ -412,6 +429,10 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         write = torch.stack([torch.sigmoid(b.float()).mean() for b in writes]).mean() if writes else None
         if tc.write_penalty:
             loss = loss + tc.write_penalty * write
+        at = value_positions(docs)
+        value_logits = torch.cat([b.flatten(1, 2)[at].float() for b in writes]) if writes and at[0].numel() else None
+        if tc.value_write_weight and value_logits is not None:
+            loss = loss + tc.value_write_weight * F.softplus(-value_logits).mean()  # -log sigmoid
         address = address_loss(qk, targets, tc.address_scale, tc.address_sign, tc.address_kind) if targets else None
         if address is not None:
             loss = loss + tc.address_weight * address[0]
@@ -439,6 +460,8 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
                  "elapsed": round(state["elapsed"], 1), "tokens": state["tokens"]}
         if write is not None:
             entry["write"] = round(float(write.detach()), 4)
+        if value_logits is not None:  # the mean write strength at the facts' key tokens
+            entry["value_write"] = round(float(torch.sigmoid(value_logits.detach()).mean()), 4)
         if address is not None:  # the address loss and how often the asked fact's key matched best
             entry["address"] = [round(float(address[0].detach()), 4), round(address[1], 3)]
         if state["step"] % 50 == 0:

@@ -177,3 +177,39 @@ def test_the_address_loss_trains_the_queries_and_keys_it_reads(tmp_path):
 def test_address_settings_that_cannot_run_are_refused(tmp_path, extra, message):
     with pytest.raises(ConfigError, match=message):
         train(tmp_path / "r", TrainConfig(**{**ADDRESS, "address_weight": 1.0, **extra}))
+
+
+def test_capturing_the_address_queries_leaves_the_logged_write_strength_alone(tmp_path):
+    """The first step's mean write strength (what write_penalty weighs) is that of the batch's
+    forward, with or without the address loss's second look at the chosen layers."""
+    logged = []
+    for run, weight in (("off", 0.0), ("on", 1.0)):
+        train(tmp_path / run, TrainConfig(**ADDRESS, address_weight=weight, write_penalty=1.0))
+        logged.append(json.loads((tmp_path / run / "log.jsonl").read_text().splitlines()[0])["write"])
+    assert logged[0] == logged[1]
+
+
+def test_a_run_logs_the_write_strength_at_the_facts_key_tokens(tmp_path):
+    tc = TrainConfig(**ADDRESS)
+    train(tmp_path / "r", tc)
+    entry = json.loads((tmp_path / "r" / "log.jsonl").read_text().splitlines()[0])
+    torch.manual_seed(tc.seed)
+    model = InfiniTransformer(ModelConfig.from_name("test", vocab_size=ByteTokenizer().vocab_size, segment_len=32))
+    _, _, _, _, docs = make_batch(ByteTokenizer(), random.Random(f"{tc.seed}:0"), Filler(), tc, 0, 32)
+    x = torch.tensor([d.tokens + [0] * (max(len(e.tokens) for e in docs) - len(d.tokens)) for d in docs])
+    betas, h = [], model.emb(x)
+    with torch.no_grad():
+        for block, mem in zip(model.blocks, model.new_memory(len(docs)).layers):
+            betas.append(block.attn.projections(block.norm1(h))[2])  # (B, H, T), gated as trained (no gate here)
+            h, _ = block(h, mem)
+    at = [beta[r, :, p] for beta in betas for r, d in enumerate(docs) for p in d.keys if p >= 0]
+    assert entry["value_write"] == pytest.approx(float(torch.cat(at).mean()), abs=1e-4)
+
+
+def test_the_value_write_loss_raises_the_write_strength_at_the_key_tokens(tmp_path):
+    last = {}
+    for run, weight in (("off", 0.0), ("on", 5.0)):
+        long = dict(min_segments=16, max_segments=16, start_max_segments=16)  # room for the byte facts
+        train(tmp_path / run, TrainConfig(**{**ADDRESS, **long, "steps": 6, "lr": 1e-2}, value_write_weight=weight))
+        last[run] = json.loads((tmp_path / run / "log.jsonl").read_text().splitlines()[-1])["value_write"]
+    assert last["on"] > last["off"] + 0.1
