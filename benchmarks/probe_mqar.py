@@ -12,6 +12,9 @@ A key is `--ktok` tokens from an alphabet of `--alpha` (as BPE cuts a name into 
 trains it (L2 features, token-level delta rule, write strength, short conv), trained from scratch
 on a vocabulary of 516 tokens. Prints one JSON line per 50 steps: loss, accuracy on the values
 (chance 1/256), the mean eq. 10 gate per layer. Numbers measured with it are in docs/TRAINING.md.
+`--address W` adds training's address loss (docqa/train/address.py) at weight W: per head of every
+layer but the first, the cross-entropy of the asked statement's key (at its value token) among the
+document's keys, for the query at each "?"; `addr` is how often the asked key matched best.
 """
 
 from __future__ import annotations
@@ -25,18 +28,21 @@ import torch.nn.functional as F
 
 from docqa.model.config import ModelConfig
 from docqa.model.transformer import InfiniTransformer
+from docqa.train.address import address_loss
 
 N_KEYS, N_VALUES = 256, 256  # token ids: 0..3 specials (2 filler, 1 "?", 3 gap), keys from 4, values after
 QUERY, FILLER, GAP, FIRST_KEY = 1, 2, 3, 4
 FIRST_VALUE = FIRST_KEY + N_KEYS
 
 
-def batch(args, B: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """B documents (B, (nseg + 1) * S) and their targets (-100 except after each "?")."""
+def batch(args, B: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, list]:
+    """B documents (B, (nseg + 1) * S), their targets (-100 except after each "?") and the address
+    loss's targets (row, each statement's value position, [("?" position, statement)])."""
     S, n = args.S, args.nseg
     L = args.ktok + args.gap + 1  # one statement
     x = torch.full((B, (n + 1) * S), FILLER)
     y = torch.full_like(x, -100)
+    targets = []
     for b in range(B):
         codes = torch.randperm(args.alpha ** args.ktok, generator=g)[:args.pairs]  # distinct keys
         frags = torch.stack([(codes // args.alpha ** i) % args.alpha for i in range(args.ktok)], 1) + FIRST_KEY
@@ -47,13 +53,16 @@ def batch(args, B: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]
             x[b, slots[i]:slots[i] + L] = stmt[i]
         order = torch.randperm(args.pairs, generator=g)
         Lq = args.ktok + 2
+        asks = []
         for j in range(min(args.pairs, S // Lq)):  # the questions' segment
             i, p0 = order[j], n * S + j * Lq
             x[b, p0:p0 + args.ktok] = frags[i]
             x[b, p0 + args.ktok] = QUERY
             x[b, p0 + args.ktok + 1] = vals[i]
             y[b, p0 + args.ktok] = vals[i]
-    return x, y
+            asks.append((p0 + args.ktok, int(i)))
+        targets.append((b, [int(slots[i]) + L - 1 for i in range(args.pairs)], asks))
+    return x, y, targets
 
 
 def main() -> None:
@@ -73,6 +82,7 @@ def main() -> None:
     p.add_argument("--d", type=int, default=128, help="d_model")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--address", type=float, default=0.0, help="weight of the address loss (0 = off)")
     args = p.parse_args()
     if args.ktok == 1:
         args.alpha = N_KEYS
@@ -85,13 +95,21 @@ def main() -> None:
     model = InfiniTransformer(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.1, betas=(0.9, 0.98))
     g = torch.Generator().manual_seed(args.seed)
-    t0, accs = time.time(), []
+    qk: list = []
+    for block in model.blocks[1:]:
+        block.attn.register_forward_pre_hook(lambda m, a: qk.append(m.projections(a[0])[:2]))
+    t0, accs, addrs = time.time(), [], []
     for step in range(1, args.steps + 1):
-        x, y = batch(args, args.batch, g)
+        x, y, targets = batch(args, args.batch, g)
         for group in opt.param_groups:
             group["lr"] = args.lr * min(1.0, step / 50)
+        qk.clear()
         logits, _ = model(x)
         loss = F.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=-100)
+        address, addr_acc = address_loss(qk, targets, 10.0)
+        addrs.append(addr_acc)
+        if args.address:
+            loss = loss + args.address * address
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -101,7 +119,8 @@ def main() -> None:
         if step % 50 == 0:
             gates = [round(torch.sigmoid(b.attn.gate).mean().item(), 2) for b in model.blocks]
             print(json.dumps(dict(step=step, loss=round(loss.item(), 3), acc=round(sum(accs[-50:]) / 50, 3),
-                                  gates=gates, seconds=round(time.time() - t0))), flush=True)
+                                  addr=round(sum(addrs[-50:]) / 50, 3), gates=gates,
+                                  seconds=round(time.time() - t0))), flush=True)
 
 
 if __name__ == "__main__":
