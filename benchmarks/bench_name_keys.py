@@ -47,6 +47,9 @@ def main() -> None:
     ap.add_argument("--length", type=int, default=1024)
     ap.add_argument("--split", default="train")
     ap.add_argument("--n", type=int, default=48)
+    ap.add_argument("--at", type=int, default=0,
+                    help="take each key this many tokens after the value's first informative token "
+                         "(a write after the value may hold it: the short conv reaches back)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     lm = load_model(args.model)
@@ -66,7 +69,7 @@ def main() -> None:
             stream = hide(tok, hay.window(rng, args.length), facts, [0.3, 0.6], args.length)
             needle = tok.encode(statement)
             at = next(p for p in range(len(stream)) if stream[p:p + len(needle)] == needle)
-            key_at = at + key_offset(tok, needle, value)
+            key_at = at + key_offset(tok, needle, value) + args.at
             prompt = question_tokens(tok, question)
             answer = tok.encode(tok.answer_prefix + value)
             prompt += answer[:value_lead(tok, answer)]
@@ -83,7 +86,8 @@ def main() -> None:
     qs, qo = same_and_other(queries)
     xs, xo = same_and_other(queries, keys)
     print(f"model {lm.name}, {args.n} facts about {args.names} names of the {args.split} split, "
-          f"{args.length} tokens of {', '.join(args.haystack)}: mean cosine, same name / other names\n")
+          f"{args.length} tokens of {', '.join(args.haystack)}, keys {args.at} tokens after the value's first "
+          "informative token: mean cosine, same name / other names\n")
     print("| layer | head | keys | queries | query . key |")
     print("|---|---|---|---|---|")
     for layer in range(ks.shape[0]):

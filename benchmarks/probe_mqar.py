@@ -12,8 +12,8 @@ A key is `--ktok` tokens from an alphabet of `--alpha` (as BPE cuts a name into 
 trains it (L2 features, token-level delta rule, write strength, short conv), trained from scratch
 on a vocabulary of 516 tokens. Prints one JSON line per 50 steps: loss, accuracy on the values
 (chance 1/256), the mean eq. 10 gate per layer. Numbers measured with it are in docs/TRAINING.md.
-`--address W` adds training's address loss (docqa/train/address.py) at weight W: per head of every
-layer but the first, the cross-entropy of the asked statement's key (at its value token) among the
+`--address W` adds training's address loss (docqa/train/address.py) at weight W: per head of the
+`--address-layers` (default 1), the cross-entropy of the asked statement's key (at its value token) among the
 document's keys, for the query at each "?"; `addr` is how often the asked key matched best.
 """
 
@@ -83,6 +83,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--address", type=float, default=0.0, help="weight of the address loss (0 = off)")
+    p.add_argument("--address-layers", default="1", help="comma-separated layers the address loss (and addr) looks at")
     args = p.parse_args()
     if args.ktok == 1:
         args.alpha = N_KEYS
@@ -96,8 +97,8 @@ def main() -> None:
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.1, betas=(0.9, 0.98))
     g = torch.Generator().manual_seed(args.seed)
     qk: list = []
-    for block in model.blocks[1:]:
-        block.attn.register_forward_pre_hook(lambda m, a: qk.append(m.projections(a[0])[:2]))
+    for i in map(int, args.address_layers.split(",")):
+        model.blocks[i].attn.register_forward_pre_hook(lambda m, a: qk.append(m.projections(a[0])[:2]))
     t0, accs, addrs = time.time(), [], []
     for step in range(1, args.steps + 1):
         x, y, targets = batch(args, args.batch, g)
