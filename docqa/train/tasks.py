@@ -411,8 +411,12 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
         header = len(header_tokens(tok, "notes.txt"))
         limit = needle_room(n_tokens - more, S, header, len(qa[0][0]) + len(qa[0][1]))  # as build_doc's
         lengths = [len(tok.encode(f[0])) for f in facts]
-        while len(facts) > len(qa) and sum(lengths) > limit:  # drop facts nobody asks until they fit
-            facts.pop()
+        while sum(lengths) > limit and len(facts) > 1:
+            if len(facts) == len(qa):  # every fact is asked and the questions leave too little room:
+                qa.pop()  # ask one fewer, and drop its fact
+                more = sum(len(p) + len(a) for p, a in qa[1:])
+                limit = needle_room(n_tokens - more, S, header, len(qa[0][0]) + len(qa[0][1]))
+            facts.pop()  # a fact nobody asks, or the one just unasked
             lengths.pop()
         return ask_more(tok, build_doc(tok, rng, filler, n_tokens - more, S, facts, 0, task=task), facts,
                         list(range(1, len(qa))))

@@ -251,3 +251,21 @@ def test_composed_frames_are_many_and_share_no_heldout_wording():
     assert 0.3 < composed_share("train", 0.5) < 0.6  # a few composed frames happen to match a fixed one
     assert 0.15 < composed_share("train", 0.5, open_frames=0.5) < 0.35  # of the needles open_frames leaves
     assert composed_share("heldout", 1.0) == 0.0
+
+
+def test_kv_documents_whose_questions_leave_too_little_room_ask_fewer():
+    """With every fact asked, the further questions can take the room the facts need (a 640-token
+    document at S=128 with 16 questions: training run a9 stopped on one). Fewer are asked then,
+    each still stored before the questions' segment."""
+    from docqa.model.io import load_model
+    from docqa.train.tasks import Filler
+
+    tok = load_model().tokenizer  # the shipped vocabulary: the lengths of the failing draw
+    rng = random.Random(849)
+    rng.randrange(96)  # as the trainer's question cut drew before it
+    doc = sample_task(tok, rng, Filler(tok), 640, 128, "kv", max_facts=64, questions=16)
+    assert len(doc.tokens) == 640
+    asked = re.findall(r"<\|question\|>(.*?)<\|answer\|> (.*?)<\|end\|>", tok.decode(doc.tokens))
+    stored = tok.decode(doc.tokens[:doc.question_start // 128 * 128])
+    assert 1 <= len(asked) < 16 and all(value in stored for _, value in asked)
+    assert len(doc.asks) == len(asked)
