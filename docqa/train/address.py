@@ -15,8 +15,8 @@ document's fact keys, times `scale`, are logits over the facts, and the loss is 
 of the asked one, InfoNCE with the document's other facts as negatives. `sign` -1 asks for the
 most negative cosine instead: a read along -k_i returns -u_i, and every trained model of this
 lineage reads its facts that way round (the output projection turns the value back); asking for
-+1 flips each head's read, which its output then has to relearn (docs/TRAINING.md, twelfth session). Queries and keys are the
-memory's own (model.infini.InfiniAttention.projections: after the short conv, memory_qk and the
++1 flips each head's read, which its output then has to relearn (docs/TRAINING.md, twelfth
+session). Queries and keys are the memory's own (model.infini.InfiniAttention.projections: after the short conv, memory_qk and the
 centring, before the feature map), so the loss moves exactly what eq. 7 reads with.
 """
 

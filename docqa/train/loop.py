@@ -390,6 +390,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         bad = [i for i in chosen if not 0 <= i < model.cfg.n_layer]
         if bad:
             raise ConfigError(f"address_layers {bad} are not layers of a {model.cfg.n_layer}-layer model")
+
         def capture(m, args):
             if rows:
                 n = len(writes)
@@ -407,7 +408,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         ramp = min(1.0, step / max(1, tc.text_ramp_steps or tc.steps))
         filler.code_fraction, filler.prose_fraction = tc.code_fraction * ramp, tc.prose_fraction * ramp
         for g in opt.param_groups:
-            base = {"gate": tc.gate_lr, "conv": tc.conv_lr}.get(g["name"]) or tc.lr
+            base = {"gate": tc.gate_lr, "conv": tc.conv_lr}.get(g["name"], tc.lr)
             g["lr"] = base * lr_scale(step, tc)
         x, w, ans, n_seg, docs = make_batch(tok, rng, filler, tc, step, S, code)
         tasks = [d.task for d in docs]

@@ -32,6 +32,12 @@ def test_gates_get_their_own_learning_rate_and_move(tmp_path):
     assert gates.abs().min() > 0.05, "gates initialised at 0 should have moved with lr 0.5"
 
 
+def test_a_zero_gate_learning_rate_keeps_the_gates_where_they_are(tmp_path):
+    train(tmp_path / "r", TrainConfig(**{**TINY, "gate_lr": 0.0, "steps": 2}))
+    model = load_model(tmp_path / "r" / "checkpoint" / "model").model
+    assert all(float(b.attn.gate.detach().abs().max()) == 0.0 for b in model.blocks)
+
+
 def test_the_short_conv_gets_its_own_learning_rate_and_the_rest_keeps_its_own(tmp_path):
     """conv_lr moves the conv's taps (and only them) at its own rate; everything else as without it."""
     conv = {**TINY, "steps": 3, "model_overrides": {"segment_len": 64, "short_conv": 3}}
