@@ -217,14 +217,13 @@ def qa_tokens(tok, question: str, answer: str) -> tuple[list[int], list[int]]:
     return question_tokens(tok, question), answer_tokens(tok, answer)
 
 
-def ask_more(tok, doc: TaskDoc, facts: list[Fact], asked: list[int]) -> TaskDoc:
-    """Further questions after the first answer: facts[i] for i in `asked`, each with its answer as
-    a target. As in MQAR (Zoology), asking several of a document's facts gives each document
-    several recall targets; an answer already given names another fact's key, so it tells
-    nothing about the next one."""
+def ask_more(tok, doc: TaskDoc, facts: list[Fact], extra: list[tuple[int, list[int], list[int]]]) -> TaskDoc:
+    """Further questions after the first answer: (i, prompt, answer) asks facts[i] with the prompt and
+    answer tokens of its qa_tokens, each answer a target. As in MQAR (Zoology), asking several of a
+    document's facts gives each document several recall targets; an answer already given names
+    another fact's key, so it tells nothing about the next one."""
     tokens, target, asks = list(doc.tokens), list(doc.target), list(doc.asks)
-    for i in asked:
-        prompt, ans = qa_tokens(tok, *facts[i][1])
+    for i, prompt, ans in extra:
         asks.append((len(tokens) + len(prompt) + query_offset(tok, facts[i][1][1]), i))
         tokens += prompt + ans
         target += [False] * len(prompt) + [True] * len(ans)
@@ -397,9 +396,10 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
         facts = named_facts(rng, n, split, open_subjects=open_subjects)
         if questions > 1 and n > 1:
             asks = rng.sample(range(n), min(n, questions))
-            more = sum(len(p) + len(a) for p, a in (qa_tokens(tok, *facts[i][1]) for i in asks[1:]))
+            extra = [(i, *qa_tokens(tok, *facts[i][1])) for i in asks[1:]]
+            more = sum(len(p) + len(a) for _, p, a in extra)
             return ask_more(tok, build_doc(tok, rng, filler, n_tokens - more, S, facts, asks[0], task=task),
-                            facts, asks[1:])
+                            facts, extra)
         return build_doc(tok, rng, filler, n_tokens, S, facts, rng.randrange(n), task=task)
     if task in ("kv", "kv_words"):  # MQAR (Zoology) in the facts' words: the haystack is facts, several asked
         room -= S  # the further questions' segment
@@ -419,7 +419,7 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
             facts.pop()  # a fact nobody asks, or the one just unasked
             lengths.pop()
         return ask_more(tok, build_doc(tok, rng, filler, n_tokens - more, S, facts, 0, task=task), facts,
-                        list(range(1, len(qa))))
+                        [(i, *qa[i]) for i in range(1, len(qa))])
     if task == "track":
         n_moves = max(1, min(rng.randint(2, 8), room // 24))
         story, ask = tracking_facts(rng, min(rng.randint(1, 3), n_moves), n_moves, split)
