@@ -46,12 +46,11 @@ def address_targets(docs) -> list[Target]:
 
 def address_cosines(q: torch.Tensor, k: torch.Tensor, target: Target) -> tuple[torch.Tensor, torch.Tensor]:
     """q, k (H, T, D) of one document (its row of the batch) -> the cosines (A, H, N) of each of its
-    A questions' query with each of its N facts' keys, per head, and of the keys with one another
-    (H, N, N)."""
+    A questions' query with each of its N facts' keys, per head, and the facts' unit keys (H, N, D)."""
     _, keys, asks = target
     qa = F.normalize(q[:, [a for a, _ in asks]].float(), dim=-1)  # (H, A, D)
     kn = F.normalize(k[:, keys].float(), dim=-1)  # (H, N, D)
-    return (qa @ kn.transpose(-1, -2)).transpose(0, 1), kn @ kn.transpose(-1, -2)
+    return (qa @ kn.transpose(-1, -2)).transpose(0, 1), kn
 
 
 def address_loss(qk: list[tuple[torch.Tensor, torch.Tensor]], targets: list[Target], scale: float,
@@ -69,7 +68,7 @@ def address_loss(qk: list[tuple[torch.Tensor, torch.Tensor]], targets: list[Targ
     losses, right, count = [], 0, 0
     for q, k in qk:
         for b, target in enumerate(targets):
-            cos, gram = address_cosines(q[b], k[b], target)  # (A, H, N), (H, N, N)
+            cos, kn = address_cosines(q[b], k[b], target)  # (A, H, N), (H, N, D)
             A, H, N = cos.shape
             asked = torch.tensor([i for _, i in target[2]], device=cos.device)  # (A,)
             if kind == "nce":
@@ -77,6 +76,7 @@ def address_loss(qk: list[tuple[torch.Tensor, torch.Tensor]], targets: list[Targ
                 losses.append(F.cross_entropy(flat, asked.repeat_interleave(H), reduction="sum"))
             else:
                 onehot = sign * F.one_hot(asked, N).to(cos.dtype).unsqueeze(1)  # (A, 1, N)
+                gram = kn @ kn.transpose(-1, -2)  # (H, N, N): the fact keys with one another
                 off = gram[:, ~torch.eye(N, dtype=torch.bool, device=gram.device)]  # (H, N(N-1))
                 losses.append(((cos - onehot) ** 2).sum() + A * off.pow(2).mean(-1).sum())
             right += int(((sign * cos).argmax(-1) == asked.unsqueeze(1)).sum())
