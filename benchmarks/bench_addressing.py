@@ -33,7 +33,7 @@ from docqa.model.infini import InfiniAttention
 from docqa.model.io import load_model
 from docqa.prompt import question_tokens
 from docqa.train import phrasings as ph
-from docqa.train.tasks import named_facts, value_lead, word_keys
+from docqa.train.tasks import named_facts, value_lead, value_span, word_keys
 
 
 def framed_facts(rng: random.Random, n: int, split: str, frame: str, names: list[str]) -> list:
@@ -83,9 +83,11 @@ def main() -> None:
             stream = hide(tok, hay.window(rng, limit), facts, [rng.random() for _ in facts], limit)
             firsts = []  # position of each fact's value's first informative token in the stream
             for statement, (_, value) in facts:
-                needle, val = tok.encode(statement), tok.encode(tok.answer_prefix + value)
+                needle = tok.encode(statement)
                 at = next(p for p in range(len(stream)) if stream[p:p + len(needle)] == needle)
-                off = next(j for j in range(len(needle)) if needle[j:j + len(val)] == val)
+                off, val = value_span(tok, needle, value)
+                if off < 0:
+                    raise SystemExit(f"the value of {statement!r} is not tokens of its own in the statement")
                 firsts.append(at + off + {"first": value_lead(tok, val), "last": len(val) - 1, "after": len(val)}[args.at])
             prompt = question_tokens(tok, facts[ask][1][0])
             # the answer as far as its first informative token, which the query at the last position predicts

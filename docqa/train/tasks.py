@@ -159,11 +159,16 @@ def value_lead(tok, val: list[int]) -> int:
     return int(len(val) > 1 and tok.decode(val[:1]) == tok.answer_prefix)
 
 
-def key_offset(tok, needle: list[int], value: str) -> int:
-    """The index in a statement's tokens of its value's first informative token, or -1 where the
-    statement's tokens do not hold the value's own (BPE merged it with a neighbour)."""
+def value_span(tok, needle: list[int], value: str) -> tuple[int, list[int]]:
+    """The value's tokens as an answer gives them, and their index in a statement's tokens: -1 where
+    the statement's tokens do not hold them (BPE merged the value with a neighbour)."""
     val = tok.encode(tok.answer_prefix + value)
-    at = next((j for j in range(len(needle) - len(val) + 1) if needle[j:j + len(val)] == val), -1)
+    return next((j for j in range(len(needle) - len(val) + 1) if needle[j:j + len(val)] == val), -1), val
+
+
+def key_offset(tok, needle: list[int], value: str) -> int:
+    """The index in a statement's tokens of its value's first informative token, or -1 (value_span)."""
+    at, val = value_span(tok, needle, value)
     return at + value_lead(tok, val) if at >= 0 else -1
 
 
