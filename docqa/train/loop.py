@@ -89,6 +89,10 @@ class TrainConfig:
     # the weak ones are not written at all (docs/TRAINING.md, eleventh session); the answer's loss
     # reaches beta only through what the read returns, this loss at the token itself. 0 = off.
     value_write_weight: float = 0.0
+    # The layers the value-write loss is taken in (None: every layer). A layer that addresses by
+    # name (address_layers) answers only if it also writes the fact: under the write gate the
+    # default's layer 0 writes nothing at a needle (docs/TRAINING.md, thirteenth session).
+    value_write_layers: list | None = None
     # Weight of the address loss (docqa/train/address.py): the memory's query at each named-facts
     # question should match the asked fact's key better than the other facts' keys, per head of
     # `address_layers` (None: every layer but the first, whose query at a question cannot yet
@@ -252,6 +256,13 @@ def value_positions(docs) -> tuple[torch.Tensor, torch.Tensor]:
     return (torch.tensor([r for r, _ in pairs], dtype=torch.long), torch.tensor([p for _, p in pairs], dtype=torch.long))
 
 
+def value_write_loss(per_layer: list[torch.Tensor], layers: list | None = None) -> torch.Tensor:
+    """-log beta at the facts' key tokens, averaged over `layers` (None: all). per_layer: each
+    layer's write-strength logits (P, H) at the P key tokens of the batch, in layer order."""
+    chosen = per_layer if layers is None else [per_layer[i] for i in layers]
+    return F.softplus(-torch.cat(chosen)).mean()  # -log sigmoid
+
+
 def gate_stats(model) -> list[list[float]]:
     """sigmoid of each layer's eq. 10 gates, per head."""
     return [[round(float(torch.sigmoid(g)), 3) for g in p.detach()] for p in model.parameter_groups()["gate"]]
@@ -372,9 +383,15 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         fit_memory_center(model, torch.tensor([text], device=tc.device))
     code = CodeFiles(tok) if tc.task_mix.get("code") else None
     writes: list[torch.Tensor] = []  # write-strength logits of this step's forward: the log, write_penalty
+    n_writing = 0
     for mod in model.modules():  # docqa's attention layers, or a converted model's memory branches
         if isinstance(getattr(mod, "write_strength", None), torch.nn.Linear):
             mod.write_strength.register_forward_hook(lambda _m, _inp, out: writes.append(out))
+            n_writing += 1
+    bad = [i for i in tc.value_write_layers or [] if not 0 <= i < n_writing]
+    if bad:
+        raise ConfigError(f"value_write_layers {bad}: the model has {n_writing} layers with a write strength "
+                          f"(0..{n_writing - 1})")
     # address_weight: the memory's q and k of the chosen layers, for the rows that have facts to address
     qk: list[tuple[torch.Tensor, torch.Tensor]] = []
     rows: list[int] = []
@@ -431,9 +448,10 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         if tc.write_penalty:
             loss = loss + tc.write_penalty * write
         at = value_positions(docs)
-        value_logits = torch.cat([b.flatten(1, 2)[at].float() for b in writes]) if writes and at[0].numel() else None
-        if tc.value_write_weight and value_logits is not None:
-            loss = loss + tc.value_write_weight * F.softplus(-value_logits).mean()  # -log sigmoid
+        per_layer = [b.flatten(1, 2)[at].float() for b in writes] if writes and at[0].numel() else None
+        value_logits = torch.cat(per_layer) if per_layer else None
+        if tc.value_write_weight and per_layer:
+            loss = loss + tc.value_write_weight * value_write_loss(per_layer, tc.value_write_layers)
         address = address_loss(qk, targets, tc.address_scale, tc.address_sign, tc.address_kind) if targets else None
         if address is not None:
             loss = loss + tc.address_weight * address[0]
@@ -461,8 +479,9 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
                  "elapsed": round(state["elapsed"], 1), "tokens": state["tokens"]}
         if write is not None:
             entry["write"] = round(float(write.detach()), 4)
-        if value_logits is not None:  # the mean write strength at the facts' key tokens
+        if value_logits is not None:  # the mean write strength at the facts' key tokens, and per layer
             entry["value_write"] = round(float(torch.sigmoid(value_logits.detach()).mean()), 4)
+            entry["value_write_by_layer"] = [round(float(torch.sigmoid(v.detach()).mean()), 4) for v in per_layer]
         if address is not None:  # the address loss and how often the asked fact's key matched best
             entry["address"] = [round(float(address[0].detach()), 4), round(address[1], 3)]
         if state["step"] % 50 == 0:

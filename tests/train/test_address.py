@@ -16,7 +16,7 @@ from docqa.model.tokenizer import BPETokenizer, ByteTokenizer, load_tokenizer
 from docqa.model.transformer import InfiniTransformer
 from docqa.train import phrasings as ph
 from docqa.train.address import address_loss, address_targets
-from docqa.train.loop import TrainConfig, make_batch, train
+from docqa.train.loop import TrainConfig, make_batch, train, value_write_loss
 from docqa.train.tasks import Filler, TaskDoc, sample_task, value_lead
 
 from by_path import ROOT
@@ -213,3 +213,28 @@ def test_the_value_write_loss_raises_the_write_strength_at_the_key_tokens(tmp_pa
         train(tmp_path / run, TrainConfig(**{**ADDRESS, **long, "steps": 6, "lr": 1e-2}, value_write_weight=weight))
         last[run] = json.loads((tmp_path / run / "log.jsonl").read_text().splitlines()[-1])["value_write"]
     assert last["on"] > last["off"] + 0.1
+
+
+def test_the_value_write_loss_of_chosen_layers_reaches_only_their_write_strengths():
+    torch.manual_seed(0)
+    per_layer = [torch.randn(5, 2, requires_grad=True) for _ in range(3)]
+    loss = value_write_loss(per_layer, [0, 2])
+    loss.backward()
+    assert per_layer[1].grad is None or not per_layer[1].grad.any()
+    assert per_layer[0].grad.abs().min() > 0 and per_layer[2].grad.abs().min() > 0
+    chosen = torch.cat([per_layer[0], per_layer[2]]).detach().double()
+    assert float(loss.detach()) == pytest.approx(float(-torch.log(torch.sigmoid(chosen)).mean()), rel=1e-6)
+    assert float(value_write_loss(per_layer)) == pytest.approx(
+        float(-torch.log(torch.sigmoid(torch.cat(per_layer).detach().double())).mean()), rel=1e-6)
+
+
+def test_value_write_layers_out_of_range_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="value_write_layers"):
+        train(tmp_path / "r", TrainConfig(**ADDRESS, value_write_weight=1.0, value_write_layers=[7]))
+
+
+def test_a_run_logs_the_write_strength_at_the_key_tokens_per_layer(tmp_path):
+    train(tmp_path / "r", TrainConfig(**ADDRESS))
+    entry = json.loads((tmp_path / "r" / "log.jsonl").read_text().splitlines()[0])
+    by_layer = entry["value_write_by_layer"]
+    assert len(by_layer) == 2 and sum(by_layer) / 2 == pytest.approx(entry["value_write"], abs=2e-4)
