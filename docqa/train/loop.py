@@ -93,6 +93,11 @@ class TrainConfig:
     # name (address_layers) answers only if it also writes the fact: under the write gate the
     # default's layer 0 writes nothing at a needle (docs/TRAINING.md, thirteenth session).
     value_write_layers: list | None = None
+    # Weight of its other half: -log(1 - beta) at every other token of the documents, in the same
+    # layers. With value_write_weight alone a layer that cannot yet tell a fact from text raises
+    # beta everywhere (a14's layer 0: text writes x10 in 100 steps); with both, the two terms
+    # are a balanced cross-entropy of "is this a fact's key token". 0 = off.
+    value_write_negatives: float = 0.0
     # Weight of the address loss (docqa/train/address.py): the memory's query at each named-facts
     # question should match the asked fact's key better than the other facts' keys, per head of
     # `address_layers` (None: every layer but the first, whose query at a question cannot yet
@@ -261,6 +266,22 @@ def value_write_loss(per_layer: list[torch.Tensor], layers: list | None = None) 
     layer's write-strength logits (P, H) at the P key tokens of the batch, in layer order."""
     chosen = per_layer if layers is None else [per_layer[i] for i in layers]
     return F.softplus(-torch.cat(chosen)).mean()  # -log sigmoid
+
+
+def text_positions(docs, T: int) -> torch.Tensor:
+    """(B, T) True at every real token of each document but its facts' key tokens."""
+    mask = torch.zeros(len(docs), T, dtype=torch.bool)
+    for row, d in enumerate(docs):
+        mask[row, :len(d.tokens)] = True
+        mask[row, [p for p in d.keys if p >= 0]] = False
+    return mask
+
+
+def text_write_loss(writes: list[torch.Tensor], mask: torch.Tensor, layers: list | None = None) -> torch.Tensor:
+    """-log(1 - beta) at the tokens of `mask` (B, T), averaged over `layers` (None: all). writes:
+    each layer's write-strength logits (B, N, S, H), N segments of S tokens, N S >= T."""
+    chosen = writes if layers is None else [writes[i] for i in layers]
+    return torch.cat([F.softplus(b.flatten(1, 2)[:, :mask.shape[1]][mask].float()) for b in chosen]).mean()
 
 
 def gate_stats(model) -> list[list[float]]:
@@ -452,6 +473,9 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         value_logits = torch.cat(per_layer) if per_layer else None
         if tc.value_write_weight and per_layer:
             loss = loss + tc.value_write_weight * value_write_loss(per_layer, tc.value_write_layers)
+        if tc.value_write_negatives and writes:
+            other = text_positions(docs, writes[0].shape[1] * writes[0].shape[2])
+            loss = loss + tc.value_write_negatives * text_write_loss(writes, other, tc.value_write_layers)
         address = address_loss(qk, targets, tc.address_scale, tc.address_sign, tc.address_kind) if targets else None
         if address is not None:
             loss = loss + tc.address_weight * address[0]

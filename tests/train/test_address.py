@@ -4,6 +4,7 @@ the loss against a slow per-question computation, and the loss a training run lo
 from __future__ import annotations
 
 import json
+import math
 import random
 
 import pytest
@@ -16,7 +17,7 @@ from docqa.model.tokenizer import BPETokenizer, ByteTokenizer, load_tokenizer
 from docqa.model.transformer import InfiniTransformer
 from docqa.train import phrasings as ph
 from docqa.train.address import address_loss, address_targets
-from docqa.train.loop import TrainConfig, make_batch, train, value_write_loss
+from docqa.train.loop import TrainConfig, make_batch, text_positions, text_write_loss, train, value_write_loss
 from docqa.train.tasks import Filler, TaskDoc, sample_task, value_lead
 
 from by_path import ROOT
@@ -238,3 +239,25 @@ def test_a_run_logs_the_write_strength_at_the_key_tokens_per_layer(tmp_path):
     entry = json.loads((tmp_path / "r" / "log.jsonl").read_text().splitlines()[0])
     by_layer = entry["value_write_by_layer"]
     assert len(by_layer) == 2 and sum(by_layer) / 2 == pytest.approx(entry["value_write"], abs=2e-4)
+
+
+def test_the_text_write_loss_is_minus_log_one_minus_beta_at_every_real_token_but_the_keys():
+    torch.manual_seed(1)
+    docs = [TaskDoc([5] * 7, [False] * 7, "", 0, 0, keys=(2, -1, 4)),
+            TaskDoc([5] * 3, [False] * 3, "", 0, 0, keys=(0,))]
+    mask = text_positions(docs, 8)
+    assert mask.tolist() == [[True, True, False, True, False, True, True, False],
+                             [False, True, True, False, False, False, False, False]]
+    writes = [torch.randn(2, 2, 4, 3) for _ in range(2)]  # (B, N, S, H): 2 segments of 4 tokens
+    slow = [-math.log(1 - 1 / (1 + math.exp(-float(w[b, t // 4, t % 4, h]))))
+            for w in writes[1:] for b in range(2) for t in range(8) if mask[b, t] for h in range(3)]
+    assert float(text_write_loss(writes, mask, [1])) == pytest.approx(sum(slow) / len(slow), rel=1e-5)
+
+
+def test_the_text_write_loss_lowers_the_write_strength_of_the_text(tmp_path):
+    logged = {}
+    for run, weight in (("off", 0.0), ("on", 5.0)):
+        long = dict(min_segments=16, max_segments=16, start_max_segments=16)  # room for the byte facts
+        train(tmp_path / run, TrainConfig(**{**ADDRESS, **long, "steps": 6, "lr": 1e-2}, value_write_negatives=weight))
+        logged[run] = json.loads((tmp_path / run / "log.jsonl").read_text().splitlines()[-1])["write"]
+    assert logged["on"] < logged["off"] - 0.1
