@@ -96,8 +96,14 @@ class TrainConfig:
     # Weight of its other half: -log(1 - beta) at every other token of the documents, in the same
     # layers. With value_write_weight alone a layer that cannot yet tell a fact from text raises
     # beta everywhere (a14's layer 0: text writes x10 in 100 steps); with both, the two terms
-    # are a balanced cross-entropy of "is this a fact's key token". 0 = off.
+    # are a balanced cross-entropy of "is this a fact's token". The other tokens are those outside
+    # every fact's statement (TaskDoc.statements): the statement's own tokens are the model's to
+    # write or not. 0 = off.
     value_write_negatives: float = 0.0
+    # Where the value-write loss asks for a write: "first", the key token alone; "value", every
+    # token of the value from it on (a value of several tokens is read back token by token, and
+    # under the gate a token that does not write is not there to read: a18's near misses).
+    value_write_span: str = "first"
     # Weight of the address loss (docqa/train/address.py): the memory's query at each named-facts
     # question should match the asked fact's key better than the other facts' keys, per head of
     # `address_layers` (None: every layer but the first, whose query at a question cannot yet
@@ -255,9 +261,13 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int, code: CodeF
     return x, w, ans, n_seg, docs
 
 
-def value_positions(docs) -> tuple[torch.Tensor, torch.Tensor]:
-    """(rows, positions) of every fact's key token in a batch (TaskDoc.keys that were found)."""
-    pairs = [(row, p) for row, d in enumerate(docs) for p in d.keys if p >= 0]
+def value_positions(docs, span: str = "first") -> tuple[torch.Tensor, torch.Tensor]:
+    """(rows, positions) of every fact's key token in a batch (TaskDoc.keys that were found), or
+    with span "value" of every token of its value from the key token on (TaskDoc.value_ends)."""
+    if span not in ("first", "value"):
+        raise ConfigError(f"value_write_span={span!r}; choose 'first' or 'value'")
+    pairs = [(row, t) for row, d in enumerate(docs) for i, p in enumerate(d.keys) if p >= 0
+             for t in (range(p, d.value_ends[i]) if span == "value" else (p,))]
     return (torch.tensor([r for r, _ in pairs], dtype=torch.long), torch.tensor([p for _, p in pairs], dtype=torch.long))
 
 
@@ -269,11 +279,12 @@ def value_write_loss(per_layer: list[torch.Tensor], layers: list | None = None) 
 
 
 def text_positions(docs, T: int) -> torch.Tensor:
-    """(B, T) True at every real token of each document but its facts' key tokens."""
+    """(B, T) True at every real token of each document outside its facts' statements."""
     mask = torch.zeros(len(docs), T, dtype=torch.bool)
     for row, d in enumerate(docs):
         mask[row, :len(d.tokens)] = True
-        mask[row, [p for p in d.keys if p >= 0]] = False
+        for start, end in d.statements:
+            mask[row, start:end] = False
     return mask
 
 
@@ -468,7 +479,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         write = torch.stack([torch.sigmoid(b.float()).mean() for b in writes]).mean() if writes else None
         if tc.write_penalty:
             loss = loss + tc.write_penalty * write
-        at = value_positions(docs)
+        at = value_positions(docs, tc.value_write_span)
         per_layer = [b.flatten(1, 2)[at].float() for b in writes] if writes and at[0].numel() else None
         value_logits = torch.cat(per_layer) if per_layer else None
         if tc.value_write_weight and per_layer:

@@ -149,6 +149,11 @@ class TaskDoc:
     # memory read predicts that token in the answer, with the asked fact's number.
     keys: tuple[int, ...] = ()
     asks: tuple[tuple[int, int], ...] = ()
+    # For the value-write loss (TrainConfig.value_write_span, value_write_negatives): where each
+    # fact's value ends (one past its last token; -1 with its key), and the (start, end) of each
+    # fact's statement in `tokens`.
+    value_ends: tuple[int, ...] = ()
+    statements: tuple[tuple[int, int], ...] = ()
 
 
 def value_lead(tok, val: list[int]) -> int:
@@ -200,13 +205,16 @@ def build_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, fa
     depths = depths if depths is not None else [rng.random() for _ in facts]
     body: list[int] = []
     used = 0  # filler tokens placed so far
-    keys = [-1] * len(facts)
+    keys, ends, statements = [-1] * len(facts), [-1] * len(facts), [(0, 0)] * len(facts)
     for i in sorted(range(len(facts)), key=lambda i: depths[i]):
         gap = int(depths[i] * free) - used
         body += filler.tokens(rng, gap)
-        off = key_offset(tok, needles[i], facts[i][1][1])
-        keys[i] = len(header) + len(body) + off if off >= 0 else -1
+        start = len(header) + len(body)
+        at, val = value_span(tok, needles[i], facts[i][1][1])
+        if at >= 0:
+            keys[i], ends[i] = start + at + value_lead(tok, val), start + at + len(val)
         body += needles[i]
+        statements[i] = (start, start + len(needles[i]))
         used += max(gap, 0)
     body += filler.tokens(rng, hay - len(body))
     tokens = header + body + prompt + ans
@@ -214,7 +222,7 @@ def build_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, fa
     q = len(header) + len(body)
     a = q + len(prompt)
     return TaskDoc(tokens, target, facts[ask][1][1], q, a, task, tuple(keys),
-                   ((a + query_offset(tok, facts[ask][1][1]), ask),))
+                   ((a + query_offset(tok, facts[ask][1][1]), ask),), tuple(ends), tuple(statements))
 
 
 def qa_tokens(tok, question: str, answer: str) -> tuple[list[int], list[int]]:

@@ -17,7 +17,7 @@ from docqa.model.tokenizer import BPETokenizer, ByteTokenizer, load_tokenizer
 from docqa.model.transformer import InfiniTransformer
 from docqa.train import phrasings as ph
 from docqa.train.address import address_loss, address_targets
-from docqa.train.loop import TrainConfig, make_batch, text_positions, text_write_loss, train, value_write_loss
+from docqa.train.loop import TrainConfig, make_batch, text_positions, text_write_loss, train, value_positions, value_write_loss
 from docqa.train.tasks import Filler, TaskDoc, sample_task, value_lead
 
 from by_path import ROOT
@@ -225,7 +225,7 @@ def test_the_value_write_loss_of_chosen_layers_reaches_only_their_write_strength
     assert per_layer[0].grad.abs().min() > 0 and per_layer[2].grad.abs().min() > 0
     chosen = torch.cat([per_layer[0], per_layer[2]]).detach().double()
     assert float(loss.detach()) == pytest.approx(float(-torch.log(torch.sigmoid(chosen)).mean()), rel=1e-6)
-    assert float(value_write_loss(per_layer)) == pytest.approx(
+    assert float(value_write_loss(per_layer).detach()) == pytest.approx(
         float(-torch.log(torch.sigmoid(torch.cat(per_layer).detach().double())).mean()), rel=1e-6)
 
 
@@ -243,10 +243,10 @@ def test_a_run_logs_the_write_strength_at_the_key_tokens_per_layer(tmp_path):
 
 def test_the_text_write_loss_is_minus_log_one_minus_beta_at_every_real_token_but_the_keys():
     torch.manual_seed(1)
-    docs = [TaskDoc([5] * 7, [False] * 7, "", 0, 0, keys=(2, -1, 4)),
-            TaskDoc([5] * 3, [False] * 3, "", 0, 0, keys=(0,))]
+    docs = [TaskDoc([5] * 7, [False] * 7, "", 0, 0, keys=(2, -1, 4), statements=((1, 3), (3, 3), (4, 5))),
+            TaskDoc([5] * 3, [False] * 3, "", 0, 0, keys=(0,), statements=((0, 1),))]
     mask = text_positions(docs, 8)
-    assert mask.tolist() == [[True, True, False, True, False, True, True, False],
+    assert mask.tolist() == [[True, False, False, True, False, True, True, False],
                              [False, True, True, False, False, False, False, False]]
     writes = [torch.randn(2, 2, 4, 3) for _ in range(2)]  # (B, N, S, H): 2 segments of 4 tokens
     slow = [-math.log(1 - 1 / (1 + math.exp(-float(w[b, t // 4, t % 4, h]))))
@@ -261,3 +261,26 @@ def test_the_text_write_loss_lowers_the_write_strength_of_the_text(tmp_path):
         train(tmp_path / run, TrainConfig(**{**ADDRESS, **long, "steps": 6, "lr": 1e-2}, value_write_negatives=weight))
         logged[run] = json.loads((tmp_path / run / "log.jsonl").read_text().splitlines()[-1])["write"]
     assert logged["on"] < logged["off"] - 0.1
+
+
+def test_a_task_document_records_each_facts_statement_and_value_span():
+    tok = load_tokenizer(ROOT / "checkpoints" / "bpe-c2" / "tokenizer.json")
+    doc = sample_task(tok, random.Random(5), Filler(tok), 1024, 128, "facts", max_facts=6, questions=3)
+    assert len(doc.statements) == len(doc.keys) == len(doc.value_ends) > 1
+    for (start, end), key, stop in zip(doc.statements, doc.keys, doc.value_ends):
+        text = tok.decode(doc.tokens[start:end])
+        assert key >= 0 and start <= key < stop <= end
+        assert tok.decode(doc.tokens[key:stop]).strip() in text and text.strip().endswith(".")
+    asked = [i for _, i in doc.asks]
+    for i in asked:  # every asked fact's value is the answer the document trains
+        value = tok.decode(doc.tokens[doc.keys[i]:doc.value_ends[i]]).strip()
+        assert value in tok.decode(doc.tokens[doc.question_start:])
+
+
+def test_value_positions_of_the_whole_value():
+    docs = [TaskDoc([5] * 9, [False] * 9, "", 0, 0, keys=(2, -1, 6), value_ends=(5, -1, 7))]
+    rows, at = value_positions(docs, "value")
+    assert at.tolist() == [2, 3, 4, 6] and rows.tolist() == [0, 0, 0, 0]
+    assert value_positions(docs)[1].tolist() == [2, 6]
+    with pytest.raises(ConfigError, match="value_write_span"):
+        value_positions(docs, "all")

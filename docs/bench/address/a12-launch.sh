@@ -1,12 +1,15 @@
 #!/bin/sh
 # a12/a13: give bpe-a11 back its length. c22's phase (documents to 80 segments, the history bank, the
 # write penalty) with the kv task and the layer-0 address loss kept in the mix, from checkpoints/bpe-a11.
+# INIT (default checkpoints/bpe-a11) and ADDR (default [0]) from the environment.
 # Args: RUN WRITE_THRESHOLD WRITE_WINDOW VALUE_WRITE_WEIGHT BATCH MAX_SEGMENTS [VALUE_WRITE_LAYERS]
 # a12: runs/a12 0 0 0 8 80 (ungated, as a11)   a13: runs/a13 0.4 2 0.3 6 64 (under the shipped gate)
 # a14: runs/a14 0.4 2 1.0 6 64 [0] (a13, the value-write loss on layer 0 alone)
 # a15: runs/a15 0.4 2 1.0 6 64 [0] 1.0 (a14 with value_write_negatives 1.0)
+# a17: INIT=runs/a16/models/step-200 ADDR=[1] runs/a17 0 0 0 8 80 (a12 from a16: gate off, at inference)
+# a18: INIT=runs/a16/models/step-200 ADDR=[1] runs/a18 0.4 2 1.0 6 64 [1] 1.0 (under the gate)
 RUN=$1; TH=$2; WIN=$3; VW=$4; B=$5; MAXS=$6; VWL=${7:-null}; VWN=${8:-0}
-MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from checkpoints/bpe-a11 --threads 1 \
+MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoints/bpe-a11} --threads 1 \
   --set lm_sample=0.1 --set lm_weight=0.1 --set eval_every=0 --set save_every=25 --set text=corpus \
   --set code_fraction=0.4 --set prose_fraction=0.5 \
   --set 'task_mix={"kv": 2, "facts": 2, "needle": 1, "track": 0.5, "passkey": 1}' --set keep_every=50 \
@@ -16,6 +19,6 @@ MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from checkpoints/bpe-a
   --set history_fraction=0.6 --set history_advance=6 --set history_reset=0.01 \
   --set question_cut=0.75 --set open_subjects=0.5 --set open_frames=0.25 \
   --set composed_frames=0.67 --set seed=34 --set address_weight=1.0 --set address_sign=-1 \
-  --set address_layers=[0] --set conv_lr=0.01 --set value_write_weight=$VW --set value_write_layers=$VWL \
+  --set address_layers=${ADDR:-[0]} --set conv_lr=0.01 --set value_write_weight=$VW --set value_write_layers=$VWL \
   --set value_write_negatives=$VWN \
   --set "model_overrides={\"write_threshold\": $TH, \"write_window\": $WIN, \"short_conv\": 8}"
