@@ -8,7 +8,8 @@
 # a15: runs/a15 0.4 2 1.0 6 64 [0] 1.0 (a14 with value_write_negatives 1.0)
 # a17: INIT=runs/a16/models/step-200 ADDR=[1] runs/a17 0 0 0 8 80 (a12 from a16: gate off, at inference)
 # a18: INIT=runs/a16/models/step-200 ADDR=[1] runs/a18 0.4 2 1.0 6 64 [1] 1.0 (under the gate)
-RUN=$1; TH=$2; WIN=$3; VW=$4; B=$5; MAXS=$6; VWL=${7:-null}; VWN=${8:-0}
+# a19: INIT=runs/a16/models/step-200 ADDR=[1] runs/a19 0.4 2 1.0 6 64 [1] 1.0 value (a18, whole values, text negatives)
+RUN=$1; TH=$2; WIN=$3; VW=$4; B=$5; MAXS=$6; VWL=${7:-null}; VWN=${8:-0}; VWS=${9:-first}
 MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoints/bpe-a11} --threads 1 \
   --set lm_sample=0.1 --set lm_weight=0.1 --set eval_every=0 --set save_every=25 --set text=corpus \
   --set code_fraction=0.4 --set prose_fraction=0.5 \
@@ -20,5 +21,5 @@ MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoin
   --set question_cut=0.75 --set open_subjects=0.5 --set open_frames=0.25 \
   --set composed_frames=0.67 --set seed=34 --set address_weight=1.0 --set address_sign=-1 \
   --set address_layers=${ADDR:-[0]} --set conv_lr=0.01 --set value_write_weight=$VW --set value_write_layers=$VWL \
-  --set value_write_negatives=$VWN \
+  --set value_write_negatives=$VWN --set value_write_span=$VWS \
   --set "model_overrides={\"write_threshold\": $TH, \"write_window\": $WIN, \"short_conv\": 8}"
