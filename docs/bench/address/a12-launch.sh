@@ -9,6 +9,7 @@
 # a17: INIT=runs/a16/models/step-200 ADDR=[1] runs/a17 0 0 0 8 80 (a12 from a16: gate off, at inference)
 # a18: INIT=runs/a16/models/step-200 ADDR=[1] runs/a18 0.4 2 1.0 6 64 [1] 1.0 (under the gate)
 # a19: INIT=runs/a16/models/step-200 ADDR=[1] runs/a19 0.4 2 1.0 6 64 [1] 1.0 value (a18, whole values, text negatives)
+# a20: INIT=runs/a16/models/step-200 ADDR=[1] runs/a20 0 0 0.3 6 64 [1] 0.3 value (a17 + layer 1's value writes)
 RUN=$1; TH=$2; WIN=$3; VW=$4; B=$5; MAXS=$6; VWL=${7:-null}; VWN=${8:-0}; VWS=${9:-first}
 MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoints/bpe-a11} --threads 1 \
   --set lm_sample=0.1 --set lm_weight=0.1 --set eval_every=0 --set save_every=25 --set text=corpus \
