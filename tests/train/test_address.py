@@ -130,6 +130,8 @@ ADDRESS = dict(preset="test", model_overrides={"segment_len": 32}, batch=3, step
                min_segments=8, max_segments=8, start_max_segments=8, curriculum_steps=1, history_fraction=0.0,
                task_mix={"facts": 1}, max_facts=6, questions=3, eval_every=0, lm_sample=1.0, seed=3)
 
+LONG = dict(min_segments=16, max_segments=16, start_max_segments=16)  # room for the byte facts
+
 
 def test_a_run_logs_the_address_loss_of_its_batch_before_the_update(tmp_path):
     """The first step's logged address loss is the loss of the first batch on the initial model, as
@@ -210,8 +212,7 @@ def test_a_run_logs_the_write_strength_at_the_facts_key_tokens(tmp_path):
 def test_the_value_write_loss_raises_the_write_strength_at_the_key_tokens(tmp_path):
     last = {}
     for run, weight in (("off", 0.0), ("on", 5.0)):
-        long = dict(min_segments=16, max_segments=16, start_max_segments=16)  # room for the byte facts
-        train(tmp_path / run, TrainConfig(**{**ADDRESS, **long, "steps": 6, "lr": 1e-2}, value_write_weight=weight))
+        train(tmp_path / run, TrainConfig(**{**ADDRESS, **LONG, "steps": 6, "lr": 1e-2}, value_write_weight=weight))
         last[run] = json.loads((tmp_path / run / "log.jsonl").read_text().splitlines()[-1])["value_write"]
     assert last["on"] > last["off"] + 0.1
 
@@ -241,7 +242,7 @@ def test_a_run_logs_the_write_strength_at_the_key_tokens_per_layer(tmp_path):
     assert len(by_layer) == 2 and sum(by_layer) / 2 == pytest.approx(entry["value_write"], abs=2e-4)
 
 
-def test_the_text_write_loss_is_minus_log_one_minus_beta_at_every_real_token_but_the_keys():
+def test_the_text_write_loss_is_minus_log_one_minus_beta_at_every_real_token_outside_the_statements():
     torch.manual_seed(1)
     docs = [TaskDoc([5] * 7, [False] * 7, "", 0, 0, keys=(2, -1, 4), statements=((1, 3), (3, 3), (4, 5))),
             TaskDoc([5] * 3, [False] * 3, "", 0, 0, keys=(0,), statements=((0, 1),))]
@@ -257,8 +258,7 @@ def test_the_text_write_loss_is_minus_log_one_minus_beta_at_every_real_token_but
 def test_the_text_write_loss_lowers_the_write_strength_of_the_text(tmp_path):
     logged = {}
     for run, weight in (("off", 0.0), ("on", 5.0)):
-        long = dict(min_segments=16, max_segments=16, start_max_segments=16)  # room for the byte facts
-        train(tmp_path / run, TrainConfig(**{**ADDRESS, **long, "steps": 6, "lr": 1e-2}, value_write_negatives=weight))
+        train(tmp_path / run, TrainConfig(**{**ADDRESS, **LONG, "steps": 6, "lr": 1e-2}, value_write_negatives=weight))
         logged[run] = json.loads((tmp_path / run / "log.jsonl").read_text().splitlines()[-1])["write"]
     assert logged["on"] < logged["off"] - 0.1
 
