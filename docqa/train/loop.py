@@ -79,6 +79,10 @@ class TrainConfig:
     # Share of the other needles phrased with a composed frame (phrasings.composed_statement: opener,
     # determiner, link and closer drawn apart, ~12,000 frames).
     composed_frames: float = 0.0
+    # Share of named facts' statements, and apart of their questions, drawn from composed frames
+    # (phrasings.composed_fact_statement, COMPOSED_FACT_QUESTIONS) instead of the six training
+    # statement and three question frames, in the facts and kv tasks.
+    composed_fact_frames: float = 0.0
     # Weight of the mean write strength (beta of the delta rule) in the loss. Every write with a key
     # k erases a share beta (k . k_n)^2 of a stored fact's key direction k_n, so a fact survives a
     # long stream only if most tokens hardly write (docs/TRAINING.md, December: retention).
@@ -244,7 +248,8 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int, code: CodeF
     for _ in range(tc.batch):
         length = n_seg * S - rng.randrange(max(1, int(S * tc.question_cut)))
         docs.append(sample_doc(tok, rng, filler, length, S, tc.multi_fraction, tc.max_facts, tc.task_mix, code,
-                               tc.questions, tc.open_subjects, tc.open_frames, tc.composed_frames))
+                               tc.questions, tc.open_subjects, tc.open_frames, tc.composed_frames,
+                               tc.composed_fact_frames))
     T = max(len(d.tokens) for d in docs)
     x = torch.zeros(tc.batch, T, dtype=torch.long)
     ans = torch.zeros(tc.batch, T, dtype=torch.bool)  # position t predicts an answer token t+1

@@ -124,6 +124,38 @@ FACT_QUESTIONS = [
     "What {s} was given to {k}?",
 ]
 
+# Composed named-fact frames for training only (TrainConfig.composed_fact_frames): an opener, a
+# phrase that ties the subject to the name, a link to the value and a closer, drawn apart. With six
+# training frames a17 answered 8 facts at 8K 0.70 in them and 0.25 in the two held-out ones
+# (docs/TRAINING.md, fourteenth session). The name always comes before the value, and near it:
+# the memory's key at the value can only hold the name when the short conv reaches back to it.
+# Nothing here shares the held-out frames' or question's wording ("has the", "belongs",
+# "given to"); tests/train/test_question_tasks.py checks that.
+COMPOSED_FACT_TIES = ["{k}'s {s}", "the {s} of {k}", "the {s} for {k}", "the {s} assigned to {k}",
+                      "the {s} used by {k}", "{k}'s new {s}", "the {s} on file for {k}",
+                      "the {s} issued to {k}", "{k}'s official {s}", "the {s} kept for {k}"]
+COMPOSED_FACT_LEADS = ["For {k}, the {s}", "{k} -- {s}", "{k}, {s}", "Regarding {k}: the {s}",
+                       "{k} (the {s})"]
+COMPOSED_FACT_QUESTIONS = ["What is the {s} of {k}?", "What is {k}'s {s}?", "Which {s} goes with {k}?",
+                           "What {s} does {k} use?", "What was {k}'s {s} set to?",
+                           "What {s} is assigned to {k}?", "Tell me the {s} for {k}.",
+                           "Do you know {k}'s {s}?", "Remind me of the {s} of {k}.",
+                           "What did {k}'s {s} become?", "{k}'s {s}: what is it?",
+                           "Which {s} is on file for {k}?"]
+
+
+def composed_fact_statement(rng: random.Random) -> str:
+    """A training named-fact frame ("{k}", "{s}", "{v}") drawn from the COMPOSED_FACT_* parts and
+    the needles' openers, links and closers; the name always precedes the value."""
+    opener, closer = rng.choice(COMPOSED_OPENERS), rng.choice(COMPOSED_CLOSERS)
+    if rng.random() < 0.25:
+        body = rng.choice(COMPOSED_FACT_LEADS) + " " + rng.choice(COMPOSED_LINKS)
+    else:
+        body = rng.choice(COMPOSED_FACT_TIES) + " " + rng.choice(COMPOSED_LINKS)
+    text = opener + body + closer
+    return text[0].upper() + text[1:] if not text.startswith("{") else text
+
+
 NAMES = [
     "Mara", "Oskar", "Leila", "Tomas", "Ines", "Bruno", "Freya", "Hugo", "Anya", "Felix",
     "Nadia", "Pavel", "Greta", "Omar", "Sofia", "Karl", "Yara", "Emil", "Lena", "Ravi",

@@ -243,6 +243,27 @@ def ask_more(tok, doc: TaskDoc, facts: list[Fact], extra: list[tuple[int, list[i
     return replace(doc, tokens=tokens, target=target, asks=tuple(asks))
 
 
+def fit_facts(tok, facts: list[Fact], asks: list[int], n_tokens: int, S: int) -> tuple[list[Fact], list[int]]:
+    """The facts and asked indices (asks[0] the first question, the rest asked by ask_more) cut until
+    the statements fit the room build_doc gives them: unasked facts go first, the last one first,
+    then the last further question with its fact. The facts task sizes a document at 40 tokens a
+    fact, which composed frames (composed_fact_frames) can outgrow; the six fixed frames never did,
+    so their documents are unchanged. Draws nothing."""
+    header = len(header_tokens(tok, "notes.txt"))
+    lengths = [len(tok.encode(f[0])) for f in facts]
+    keep, asks = list(range(len(facts))), list(asks)
+    while len(keep) > 1:
+        qa = [qa_tokens(tok, *facts[i][1]) for i in asks]
+        more = sum(len(p) + len(a) for p, a in qa[1:])
+        if sum(lengths[i] for i in keep) <= needle_room(n_tokens - more, S, header, len(qa[0][0]) + len(qa[0][1])):
+            break
+        unasked = [i for i in keep if i not in asks]
+        drop = unasked[-1] if unasked else asks.pop()
+        keep.remove(drop)
+    where = {i: j for j, i in enumerate(keep)}
+    return [facts[i] for i in keep], [where[i] for i in asks]
+
+
 def passkey_facts(rng: random.Random) -> list[Fact]:
     v = digits(rng)
     form, question = PASSKEY_FORMS[0]
@@ -298,9 +319,12 @@ def word_keys(tok) -> tuple[str, ...]:
 
 
 def named_facts(rng: random.Random, n: int, split: str = "train", kind: str | None = None,
-                open_subjects: float = 0.0, names: list[str] | None = None) -> list[Fact]:
+                open_subjects: float = 0.0, names: list[str] | None = None,
+                composed: float = 0.0) -> list[Fact]:
     """n facts about distinct names that share one subject, so only the name tells them apart.
-    `names` replaces the split's list of names (kv_words: one token each)."""
+    `names` replaces the split's list of names (kv_words: one token each). For training, each
+    fact's statement and its question are, each with chance `composed`, a composed frame
+    (phrasings.composed_fact_statement, COMPOSED_FACT_QUESTIONS) instead of the split's."""
     names = ph.split(ph.NAMES, split) if names is None else names
     if n > len(names):
         raise ValueError(f"{n} named facts need {n} distinct names; the {split} list has {len(names)}")
@@ -310,6 +334,11 @@ def named_facts(rng: random.Random, n: int, split: str = "train", kind: str | No
     for k in rng.sample(names, n):
         v = ph.value(rng, kind)
         st, q = rng.choice(statements), rng.choice(questions)
+        if split == "train" and composed:  # no draw without it: earlier runs' data stays the same
+            if rng.random() < composed:
+                st = ph.composed_fact_statement(rng)
+            if rng.random() < composed:
+                q = rng.choice(ph.COMPOSED_FACT_QUESTIONS)
         out.append((" " + st.format(s=s, k=k, v=v) + " ", (q.format(s=s, k=k), v)))
     return out
 
@@ -388,9 +417,10 @@ TASKS = ("passkey", "needle", "facts", "kv", "kv_words", "track", "code")
 def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, task: str,
                 max_facts: int = 8, split: str = "train", code: CodeFiles | None = None,
                 questions: int = 1, open_subjects: float = 0.0, open_frames: float = 0.0,
-                composed_frames: float = 0.0) -> TaskDoc:
+                composed_frames: float = 0.0, composed_fact_frames: float = 0.0) -> TaskDoc:
     """One document of a named task, sized to fit n_tokens; a named-facts document asks up to
-    `questions` of its facts."""
+    `questions` of its facts. `composed_frames` composes needles' statements, `composed_fact_frames`
+    named facts' statements and questions (training only)."""
     if task == "code":
         if code is None:
             raise ValueError("the code task needs CodeFiles")
@@ -406,19 +436,19 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
         if questions > 1:  # leave a segment's room for the further questions and answers
             room -= S
         n = max(1, min(rng.randint(1, max_facts), room // 40))
-        facts = named_facts(rng, n, split, open_subjects=open_subjects)
-        if questions > 1 and n > 1:
-            asks = rng.sample(range(n), min(n, questions))
-            extra = [(i, *qa_tokens(tok, *facts[i][1])) for i in asks[1:]]
-            more = sum(len(p) + len(a) for _, p, a in extra)
-            return ask_more(tok, build_doc(tok, rng, filler, n_tokens - more, S, facts, asks[0], task=task),
-                            facts, extra)
-        return build_doc(tok, rng, filler, n_tokens, S, facts, rng.randrange(n), task=task)
+        facts = named_facts(rng, n, split, open_subjects=open_subjects, composed=composed_fact_frames)
+        asks = rng.sample(range(n), min(n, questions)) if questions > 1 and n > 1 else [rng.randrange(n)]
+        facts, asks = fit_facts(tok, facts, asks, n_tokens, S)
+        extra = [(i, *qa_tokens(tok, *facts[i][1])) for i in asks[1:]]
+        more = sum(len(p) + len(a) for _, p, a in extra)
+        doc = build_doc(tok, rng, filler, n_tokens - more, S, facts, asks[0], task=task)
+        return ask_more(tok, doc, facts, extra) if extra else doc
     if task in ("kv", "kv_words"):  # MQAR (Zoology) in the facts' words: the haystack is facts, several asked
         room -= S  # the further questions' segment
         n = max(1, min(max_facts, room // KV_FACT_TOKENS))
         names = word_keys(tok) if task == "kv_words" else None
-        facts = named_facts(rng, n, split, open_subjects=open_subjects, names=names)  # random order: ask the first
+        facts = named_facts(rng, n, split, open_subjects=open_subjects, names=names,
+                            composed=composed_fact_frames)  # random order: ask the first
         qa = [qa_tokens(tok, *f[1]) for f in facts[:min(n, max(1, questions))]]
         more = sum(len(p) + len(a) for p, a in qa[1:])
         header = len(header_tokens(tok, "notes.txt"))
@@ -444,7 +474,8 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
 def sample_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int,
                multi_fraction: float = 0.3, max_facts: int = 4, mix: dict[str, float] | None = None,
                code: CodeFiles | None = None, questions: int = 1, open_subjects: float = 0.0,
-               open_frames: float = 0.0, composed_frames: float = 0.0) -> TaskDoc:
+               open_frames: float = 0.0, composed_frames: float = 0.0,
+               composed_fact_frames: float = 0.0) -> TaskDoc:
     """A training document. With `mix` ({task: weight}), a task drawn by weight; without it the
     byte-level recipe: a passkey, or several key-value facts (varied phrasing) asking one."""
     if mix:
@@ -452,7 +483,8 @@ def sample_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int,
             mix = {t: w for t, w in mix.items() if t != "code"}
         task = rng.choices(list(mix), weights=list(mix.values()))[0]
         return sample_task(tok, rng, filler, n_tokens, S, task, max_facts, code=code, questions=questions,
-                           open_subjects=open_subjects, open_frames=open_frames, composed_frames=composed_frames)
+                           open_subjects=open_subjects, open_frames=open_frames, composed_frames=composed_frames,
+                           composed_fact_frames=composed_fact_frames)
     room = (n_tokens // S - 1) * S - 32
     if rng.random() < multi_fraction and room >= 48:
         facts = kv_facts(rng, min(rng.randint(1, max_facts), room // 48), varied=True)

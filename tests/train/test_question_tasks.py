@@ -269,3 +269,62 @@ def test_kv_documents_whose_questions_leave_too_little_room_ask_fewer():
     stored = tok.decode(doc.tokens[:doc.question_start // 128 * 128])
     assert 1 <= len(asked) < 16 and all(value in stored for _, value in asked)
     assert len(doc.asks) == len(asked)
+
+
+HELDOUT_FACT_WORDING = r"has the|belongs|given to|record|agreed|current|reads|\bour\b"
+
+
+def test_composed_fact_frames_are_many_name_the_fact_first_and_share_no_heldout_wording():
+    rng = random.Random(0)
+    frames = {ph.composed_fact_statement(rng) for _ in range(5000)}
+    assert len(frames) > 2000
+    for frame in frames:
+        assert [frame.count(p) for p in ("{k}", "{s}", "{v}")] == [1, 1, 1], frame
+        assert frame.index("{k}") < frame.index("{v}"), frame  # the conv reaches back to the name
+        assert not re.search(HELDOUT_FACT_WORDING, frame, re.I), frame
+        assert frame[0].isupper() or frame.startswith("{k}"), frame
+    assert not frames & set(ph.split(ph.FACT_STATEMENTS, "heldout"))
+    for q in ph.COMPOSED_FACT_QUESTIONS:
+        assert q.count("{k}") == 1 and q.count("{s}") == 1, q
+        assert not re.search(HELDOUT_FACT_WORDING, q, re.I), q
+    assert not set(ph.COMPOSED_FACT_QUESTIONS) & set(ph.split(ph.FACT_QUESTIONS, "heldout"))
+
+
+def _fixed_fact_share(split: str, composed: float) -> tuple[float, float]:
+    """Shares of named facts' statements and questions in none of the fixed frames."""
+    def pattern(frame):
+        return re.escape(frame).replace(r"\{s\}", ".+").replace(r"\{k\}", r"\S+").replace(r"\{v\}", r"\S+")
+    statements = [pattern(f) for f in ph.FACT_STATEMENTS]
+    questions = [pattern(f) for f in ph.FACT_QUESTIONS]
+    facts = [f for seed in range(50) for f in named_facts(random.Random(seed), 8, split, composed=composed)]
+    new_st = sum(not any(re.fullmatch(p, st.strip()) for p in statements) for st, _ in facts)
+    new_q = sum(not any(re.fullmatch(p, q) for p in questions) for _, (q, _) in facts)
+    return new_st / len(facts), new_q / len(facts)
+
+
+def test_named_facts_compose_their_frames_in_training_only():
+    assert _fixed_fact_share("train", 0.0) == (0.0, 0.0)
+    st, q = _fixed_fact_share("train", 0.5)
+    assert 0.35 < st < 0.6 and 0.2 < q < 0.5  # a few composed ones happen to match a fixed frame
+    assert _fixed_fact_share("heldout", 1.0) == (0.0, 0.0)
+
+
+def test_named_facts_without_composed_frames_draw_as_before():
+    """composed=0 draws nothing extra: a run resumed across this change replays its data."""
+    rng_a, rng_b = random.Random(5), random.Random(5)
+    assert named_facts(rng_a, 6, "train") == named_facts(rng_b, 6, "train", composed=0.0)
+    assert rng_a.random() == rng_b.random()
+    composed = named_facts(random.Random(5), 6, "train", composed=1.0)
+    assert composed != named_facts(random.Random(5), 6, "train")
+
+
+@pytest.mark.parametrize("task", ["facts", "kv"])
+def test_composed_fact_documents_store_every_asked_value_before_the_questions(bpe, task):
+    for seed in range(4):
+        doc = sample_task(bpe, random.Random(seed), Filler(bpe), 12 * 32, 32, task, max_facts=12,
+                          questions=4, composed_fact_frames=1.0)
+        assert len(doc.tokens) == 12 * 32
+        asked = re.findall(r"<\|question\|>(.*?)<\|answer\|> (.*?)<\|end\|>", bpe.decode(doc.tokens))
+        stored = bpe.decode(doc.tokens[:doc.question_start // 32 * 32])
+        assert asked and all(value in stored for _, value in asked)
+        assert len(asked) == len(doc.asks) and len({q for q, _ in asked}) == len(asked)
