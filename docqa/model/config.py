@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 from docqa.errors import ConfigError
 
@@ -71,6 +71,11 @@ class ModelConfig:
     # training example may clear it with one token only (docs/TRAINING.md, December, eighth
     # session). 0 = the threshold alone.
     write_window: int = 0
+    # With write_threshold: the layers (0-based) the gate applies to; None, every layer. A model
+    # that keeps named facts in one layer with weak writes and needles in another with strong ones
+    # can gate the second alone (docs/TRAINING.md, December, fourteenth session). Left out of the
+    # saved config while None, so models saved before it keep their bytes (and fingerprints).
+    write_gate_layers: list[int] | None = None
     # Divide the memory read by sigma(q) z (eq. 7). None: on for "elu1", off for "l2", since
     # unit-length features do not need the normaliser and it makes token_delta ill-defined.
     use_z: bool | None = None
@@ -122,6 +127,14 @@ class ModelConfig:
             raise ConfigError(f"write_window={self.write_window} must be 0 (off) or a number of tokens")
         if self.write_window and not self.write_threshold:
             raise ConfigError("write_window widens what write_threshold keeps; set write_threshold too")
+        if self.write_gate_layers is not None:
+            layers = self.write_gate_layers
+            if not self.write_threshold:
+                raise ConfigError("write_gate_layers picks the layers write_threshold gates; set write_threshold too")
+            if not layers or len(set(layers)) != len(layers) or not all(
+                    isinstance(i, int) and 0 <= i < self.n_layer for i in layers):
+                raise ConfigError(f"write_gate_layers={layers} must name distinct layers 0..{self.n_layer - 1}, "
+                                  "or be left unset for every layer")
         if self.short_conv < 0:
             raise ConfigError(f"short_conv={self.short_conv} must be 0 (off) or a kernel size")
         for name in ("vocab_size", "n_layer", "n_head", "d_model", "segment_len", "mlp_ratio"):
@@ -138,8 +151,22 @@ class ModelConfig:
             raise ConfigError(f"unknown preset {name!r}; known: {', '.join(sorted(PRESETS))}")
         return cls(**{**PRESETS[name], "name": name, **overrides})
 
+    def gated(self, layer: int) -> bool:
+        """Whether the write gate (write_threshold, write_window) applies to this layer."""
+        return bool(self.write_threshold) and (self.write_gate_layers is None or layer in self.write_gate_layers)
+
+    def layer_config(self, layer: int) -> ModelConfig:
+        """The config one layer's attention runs with: this one, or without the write gate where
+        write_gate_layers leaves the layer out."""
+        if self.gated(layer) or not self.write_threshold:
+            return self
+        return replace(self, write_threshold=0.0, write_window=0, write_gate_layers=None)
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
+        d = asdict(self)
+        if d["write_gate_layers"] is None:
+            del d["write_gate_layers"]
+        return json.dumps(d, indent=2, sort_keys=True)
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:

@@ -49,10 +49,12 @@ def segment_spans(T: int, S: int, cuts=()) -> list[tuple[int, int, bool]]:
     return spans
 
 
-def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, cuts=()):
+def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, cuts=(),
+                    gate: tuple[float, int] | None = None):
     """x (T, C) for one batch element; M0 (H, D, D), z0 (H, D); segments as `segment_spans` cuts
-    them. Returns y (T, C), M, z."""
+    them. `gate`: (write_threshold, write_window), None for the layer config's. Returns y (T, C), M, z."""
     cfg = layer.cfg
+    threshold, window = (cfg.write_threshold, cfg.write_window) if gate is None else gate
     H, D, S, T = cfg.n_head, cfg.d_head, cfg.segment_len, x.shape[0]
     spans = segment_spans(T, S, cuts)
     start = [s0 for s0, end, _ in spans for _ in range(s0, end)]  # each token's segment start
@@ -76,12 +78,12 @@ def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, 
                   for i, t in enumerate((qm, km)))
     if layer.write_strength is not None:
         beta_all = torch.sigmoid(x @ layer.write_strength.weight.T + layer.write_strength.bias)  # (T, H)
-        if cfg.write_threshold:  # a write at or below it is no write, unless a token within
+        if threshold:  # a write at or below it is no write, unless a token within
             # write_window positions of it in its segment clears it
             def kept(t: int, h: int) -> bool:
-                near = [u for u in range(t - cfg.write_window, t + cfg.write_window + 1)
+                near = [u for u in range(t - window, t + window + 1)
                         if 0 <= u < T and start[u] == start[t]]
-                return any(bool(beta_all[u, h] > cfg.write_threshold) for u in near)
+                return any(bool(beta_all[u, h] > threshold) for u in near)
             beta_all = torch.stack([torch.stack([beta_all[t, h] if kept(t, h) else beta_all[t, h] * 0
                                                  for h in range(H)]) for t in range(T)])
     else:
@@ -151,10 +153,13 @@ def naive_forward(model: InfiniTransformer, tokens: torch.Tensor, cuts=()):
     for b in range(tokens.shape[0]):
         x = model.emb.weight[tokens[b]]
         layer_mems = []
-        for block in model.blocks:
+        for i, block in enumerate(model.blocks):
             H, D = cfg.n_head, cfg.d_head
             zeros_M = torch.zeros(H, D, D, dtype=x.dtype)
-            a, M, z = naive_attention(block.attn, rms(x, block.norm1), zeros_M, torch.zeros(H, D, dtype=x.dtype), cuts)
+            gated = cfg.write_gate_layers is None or i in cfg.write_gate_layers  # from the model's config
+            gate = (cfg.write_threshold, cfg.write_window) if gated else (0.0, 0)
+            a, M, z = naive_attention(block.attn, rms(x, block.norm1), zeros_M, torch.zeros(H, D, dtype=x.dtype),
+                                      cuts, gate)
             x = x + a
             hmid = rms(x, block.norm2)
             x = x + F.gelu(hmid @ block.mlp.fc1.weight.T) @ block.mlp.fc2.weight.T

@@ -29,6 +29,8 @@ VARIANTS = [
          memory_whiten=True),
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.5),
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.5,
+         write_window=2, write_gate_layers=[1]),
+    dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.5,
          write_window=2),
 ]
 WINDOW = VARIANTS[-1]
@@ -439,6 +441,19 @@ def test_write_threshold_drops_the_writes_at_or_below_it():
     assert all(float(layer.M.abs().max()) > 0.0 for layer in memory.layers)
 
 
+def test_write_gate_layers_gates_the_named_layers_only():
+    model = make(write_threshold=0.5, write_gate_layers=[1])
+    tokens = torch.randint(0, 256, (1, 21))
+    with torch.no_grad():  # beta ~ 0.05 everywhere: below the threshold
+        for blk in model.blocks:
+            blk.attn.write_strength.weight.zero_()
+            blk.attn.write_strength.bias.fill_(-3.0)
+    memory = model.ingest(tokens, model.new_memory())
+    assert float(memory.layers[0].M.abs().max()) > 0.0  # layer 0 is not gated: its weak writes land
+    assert float(memory.layers[1].M.abs().max()) == 0.0
+    assert [blk.attn.cfg.write_threshold for blk in model.blocks] == [0.0, 0.5]
+
+
 def test_write_window_keeps_the_neighbours_of_a_strong_write_inside_its_segment():
     S = 7
     beta = torch.full((2, 1, 3 * S), 0.1)  # (B, H, T): three segments of weak writes
@@ -458,7 +473,11 @@ def test_write_window_keeps_the_neighbours_of_a_strong_write_inside_its_segment(
                                          (dict(write_threshold=0.5, write_window=-1), "write_window=-1"),
                                          (dict(write_window=2), "set write_threshold"),
                                          (dict(write_threshold=-0.1), "in \\[0, 1\\)"),
-                                         (dict(write_threshold=0.5, write_strength=False), "write_strength=True")])
+                                         (dict(write_threshold=0.5, write_strength=False), "write_strength=True"),
+                                         (dict(write_gate_layers=[0]), "set write_threshold"),
+                                         (dict(write_threshold=0.5, write_gate_layers=[2]), "distinct layers 0..1"),
+                                         (dict(write_threshold=0.5, write_gate_layers=[0, 0]), "distinct layers"),
+                                         (dict(write_threshold=0.5, write_gate_layers=[]), "distinct layers")])
 def test_write_threshold_is_checked(kw, message):
     with pytest.raises(ConfigError, match=message):
         ModelConfig.from_name("test", **kw)

@@ -63,7 +63,14 @@ def test_regate_sets_the_write_gate_on_the_same_weights_and_a_new_fingerprint(tm
     tokens = torch.randint(0, 256, (1, 3 * model.cfg.segment_len))
     plain, cut = (m.ingest(tokens, m.new_memory()) for m in (load_model(tmp_path / "m").model, gated.model))
     assert not torch.equal(plain.layers[0].M, cut.layers[0].M)
-    with pytest.raises(ConfigError, match="sets only write_threshold, write_window, not n_layer"):
+    one = regate_model(tmp_path / "m", tmp_path / "g0", write_threshold=0.5, write_window=2, write_gate_layers=[0])
+    layer0 = load_model(tmp_path / "g0")
+    assert one == layer0.fingerprint not in (fp, new_fp) and layer0.config.write_gate_layers == [0]
+    only0 = layer0.model.ingest(tokens, layer0.model.new_memory())
+    assert torch.equal(only0.layers[0].M, cut.layers[0].M)  # layer 0 gated as in `gated`; its input has no memory in it
+    assert [blk.attn.cfg.write_threshold for blk in layer0.model.blocks] == [0.5, 0.0]
+    assert "write_gate_layers" not in (tmp_path / "g" / "config.json").read_text()  # older models keep their bytes
+    with pytest.raises(ConfigError, match="sets only write_threshold, write_window, write_gate_layers, not n_layer"):
         regate_model(tmp_path / "m", tmp_path / "x", n_layer=4)
     with pytest.raises(ConfigError, match="set write_threshold too"):
         regate_model(tmp_path / "m", tmp_path / "x", write_window=2)

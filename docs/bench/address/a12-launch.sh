@@ -1,7 +1,8 @@
 #!/bin/sh
 # a12/a13: give bpe-a11 back its length. c22's phase (documents to 80 segments, the history bank, the
 # write penalty) with the kv task and the layer-0 address loss kept in the mix, from checkpoints/bpe-a11.
-# INIT (default checkpoints/bpe-a11) and ADDR (default [0]) from the environment.
+# INIT (default checkpoints/bpe-a11) and ADDR (default [0]) from the environment; EXTRA, further
+# --set words appended last (a later --set wins).
 # Args: RUN WRITE_THRESHOLD WRITE_WINDOW VALUE_WRITE_WEIGHT BATCH MAX_SEGMENTS [VALUE_WRITE_LAYERS]
 # a12: runs/a12 0 0 0 8 80 (ungated, as a11)   a13: runs/a13 0.4 2 0.3 6 64 (under the shipped gate)
 # a14: runs/a14 0.4 2 1.0 6 64 [0] (a13, the value-write loss on layer 0 alone)
@@ -10,6 +11,8 @@
 # a18: INIT=runs/a16/models/step-200 ADDR=[1] runs/a18 0.4 2 1.0 6 64 [1] 1.0 (under the gate)
 # a19: INIT=runs/a16/models/step-200 ADDR=[1] runs/a19 0.4 2 1.0 6 64 [1] 1.0 value (a18, whole values, text negatives)
 # a20: INIT=runs/a16/models/step-200 ADDR=[1] runs/a20 0 0 0.3 6 64 [1] 0.3 value (a17 + layer 1's value writes)
+# a21: INIT=runs/a17/models/step-500 ADDR=[1] EXTRA="--set composed_fact_frames=0.5 --set start_max_segments=64"
+#      runs/a21 0 0 0 6 64 (a17 at full length from the start, half the named facts in composed frames)
 RUN=$1; TH=$2; WIN=$3; VW=$4; B=$5; MAXS=$6; VWL=${7:-null}; VWN=${8:-0}; VWS=${9:-first}
 MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoints/bpe-a11} --threads 1 \
   --set lm_sample=0.1 --set lm_weight=0.1 --set eval_every=0 --set save_every=25 --set text=corpus \
@@ -23,4 +26,4 @@ MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoin
   --set composed_frames=0.67 --set seed=34 --set address_weight=1.0 --set address_sign=-1 \
   --set address_layers=${ADDR:-[0]} --set conv_lr=0.01 --set value_write_weight=$VW --set value_write_layers=$VWL \
   --set value_write_negatives=$VWN --set value_write_span=$VWS \
-  --set "model_overrides={\"write_threshold\": $TH, \"write_window\": $WIN, \"short_conv\": 8}"
+  --set "model_overrides={\"write_threshold\": $TH, \"write_window\": $WIN, \"short_conv\": 8}" $EXTRA
