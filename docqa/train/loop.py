@@ -83,6 +83,9 @@ class TrainConfig:
     # (phrasings.composed_fact_statement, COMPOSED_FACT_QUESTIONS) instead of the six training
     # statement and three question frames, in the facts and kv tasks.
     composed_fact_frames: float = 0.0
+    # Share of named facts' names made up for the document (phrasings.open_name) instead of drawn
+    # from the ~450 training names, in the facts and kv tasks.
+    open_names: float = 0.0
     # Weight of the mean write strength (beta of the delta rule) in the loss. Every write with a key
     # k erases a share beta (k . k_n)^2 of a stored fact's key direction k_n, so a fact survives a
     # long stream only if most tokens hardly write (docs/TRAINING.md, December: retention).
@@ -249,7 +252,7 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int, code: CodeF
         length = n_seg * S - rng.randrange(max(1, int(S * tc.question_cut)))
         docs.append(sample_doc(tok, rng, filler, length, S, tc.multi_fraction, tc.max_facts, tc.task_mix, code,
                                tc.questions, tc.open_subjects, tc.open_frames, tc.composed_frames,
-                               tc.composed_fact_frames))
+                               tc.composed_fact_frames, tc.open_names))
     T = max(len(d.tokens) for d in docs)
     x = torch.zeros(tc.batch, T, dtype=torch.long)
     ans = torch.zeros(tc.batch, T, dtype=torch.bool)  # position t predicts an answer token t+1

@@ -258,6 +258,25 @@ def open_subject(rng: random.Random) -> str:
             return s
 
 
+# Open names for training only (TrainConfig.open_names): syllables from a wider inventory than
+# _invented_names', one to four of them, so that a name's key must come from its letters and not
+# from a list learned by heart. a17 answered 8 facts at 8K 0.50 with training names and 0.20 with
+# held-out ones, while held-out frames cost it nothing (docs/TRAINING.md, fourteenth session).
+OPEN_ONSETS = ["b", "br", "c", "ch", "d", "dr", "f", "g", "gr", "h", "j", "k", "kl", "l", "m", "n", "p",
+               "pr", "r", "s", "sh", "st", "t", "th", "tr", "v", "w", "y", "z", ""]
+OPEN_VOWELS = ["a", "e", "i", "o", "u", "y", "ai", "ea", "ei", "io", "ou", "au"]
+OPEN_CODAS = ["", "", "", "n", "r", "l", "s", "k", "m", "t", "x", "nd", "th"]
+
+
+def open_name(rng: random.Random) -> str:
+    """A made-up training name ("Shauvik", "Tro"), never one of the held-out names."""
+    while True:
+        name = "".join(rng.choice(OPEN_ONSETS) + rng.choice(OPEN_VOWELS) for _ in range(rng.randint(1, 4)))
+        name = (name + rng.choice(OPEN_CODAS)).capitalize()
+        if len(name) >= 3 and name not in _HELDOUT_NAMES:
+            return name
+
+
 SPLITS = ("train", "heldout", "all")
 
 
@@ -281,3 +300,4 @@ def value(rng: random.Random, kind: str | None = None) -> str:
 
 
 _HELDOUT_SUBJECTS = set(split(SUBJECTS, "heldout"))
+_HELDOUT_NAMES = set(split(NAMES, "heldout"))

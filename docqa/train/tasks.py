@@ -320,18 +320,28 @@ def word_keys(tok) -> tuple[str, ...]:
 
 def named_facts(rng: random.Random, n: int, split: str = "train", kind: str | None = None,
                 open_subjects: float = 0.0, names: list[str] | None = None,
-                composed: float = 0.0) -> list[Fact]:
+                composed: float = 0.0, open_names: float = 0.0) -> list[Fact]:
     """n facts about distinct names that share one subject, so only the name tells them apart.
     `names` replaces the split's list of names (kv_words: one token each). For training, each
     fact's statement and its question are, each with chance `composed`, a composed frame
-    (phrasings.composed_fact_statement, COMPOSED_FACT_QUESTIONS) instead of the split's."""
+    (phrasings.composed_fact_statement, COMPOSED_FACT_QUESTIONS) instead of the split's, and each
+    name, with chance `open_names`, a made-up one (phrasings.open_name; not with `names`)."""
+    own_names = names is None
     names = ph.split(ph.NAMES, split) if names is None else names
     if n > len(names):
         raise ValueError(f"{n} named facts need {n} distinct names; the {split} list has {len(names)}")
     s = _subject(rng, split, open_subjects)
     statements, questions = ph.split(ph.FACT_STATEMENTS, split), ph.split(ph.FACT_QUESTIONS, split)
+    keys = rng.sample(names, n)
+    if split == "train" and open_names and own_names:  # no draw without it: earlier runs' data stays the same
+        for i in range(n):
+            if rng.random() < open_names:
+                new = ph.open_name(rng)
+                while new in keys:
+                    new = ph.open_name(rng)
+                keys[i] = new
     out = []
-    for k in rng.sample(names, n):
+    for k in keys:
         v = ph.value(rng, kind)
         st, q = rng.choice(statements), rng.choice(questions)
         if split == "train" and composed:  # no draw without it: earlier runs' data stays the same
@@ -417,10 +427,11 @@ TASKS = ("passkey", "needle", "facts", "kv", "kv_words", "track", "code")
 def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, task: str,
                 max_facts: int = 8, split: str = "train", code: CodeFiles | None = None,
                 questions: int = 1, open_subjects: float = 0.0, open_frames: float = 0.0,
-                composed_frames: float = 0.0, composed_fact_frames: float = 0.0) -> TaskDoc:
+                composed_frames: float = 0.0, composed_fact_frames: float = 0.0,
+                open_names: float = 0.0) -> TaskDoc:
     """One document of a named task, sized to fit n_tokens; a named-facts document asks up to
     `questions` of its facts. `composed_frames` composes needles' statements, `composed_fact_frames`
-    named facts' statements and questions (training only)."""
+    named facts' statements and questions, `open_names` makes up names (training only)."""
     if task == "code":
         if code is None:
             raise ValueError("the code task needs CodeFiles")
@@ -436,7 +447,8 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
         if questions > 1:  # leave a segment's room for the further questions and answers
             room -= S
         n = max(1, min(rng.randint(1, max_facts), room // 40))
-        facts = named_facts(rng, n, split, open_subjects=open_subjects, composed=composed_fact_frames)
+        facts = named_facts(rng, n, split, open_subjects=open_subjects, composed=composed_fact_frames,
+                            open_names=open_names)
         asks = rng.sample(range(n), min(n, questions)) if questions > 1 and n > 1 else [rng.randrange(n)]
         facts, asks = fit_facts(tok, facts, asks, n_tokens, S)
         extra = [(i, *qa_tokens(tok, *facts[i][1])) for i in asks[1:]]
@@ -448,7 +460,7 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
         n = max(1, min(max_facts, room // KV_FACT_TOKENS))
         names = word_keys(tok) if task == "kv_words" else None
         facts = named_facts(rng, n, split, open_subjects=open_subjects, names=names,
-                            composed=composed_fact_frames)  # random order: ask the first
+                            composed=composed_fact_frames, open_names=open_names)  # random order: ask the first
         qa = [qa_tokens(tok, *f[1]) for f in facts[:min(n, max(1, questions))]]
         more = sum(len(p) + len(a) for p, a in qa[1:])
         header = len(header_tokens(tok, "notes.txt"))
@@ -475,7 +487,7 @@ def sample_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int,
                multi_fraction: float = 0.3, max_facts: int = 4, mix: dict[str, float] | None = None,
                code: CodeFiles | None = None, questions: int = 1, open_subjects: float = 0.0,
                open_frames: float = 0.0, composed_frames: float = 0.0,
-               composed_fact_frames: float = 0.0) -> TaskDoc:
+               composed_fact_frames: float = 0.0, open_names: float = 0.0) -> TaskDoc:
     """A training document. With `mix` ({task: weight}), a task drawn by weight; without it the
     byte-level recipe: a passkey, or several key-value facts (varied phrasing) asking one."""
     if mix:
@@ -484,7 +496,7 @@ def sample_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int,
         task = rng.choices(list(mix), weights=list(mix.values()))[0]
         return sample_task(tok, rng, filler, n_tokens, S, task, max_facts, code=code, questions=questions,
                            open_subjects=open_subjects, open_frames=open_frames, composed_frames=composed_frames,
-                           composed_fact_frames=composed_fact_frames)
+                           composed_fact_frames=composed_fact_frames, open_names=open_names)
     room = (n_tokens // S - 1) * S - 32
     if rng.random() < multi_fraction and room >= 48:
         facts = kv_facts(rng, min(rng.randint(1, max_facts), room // 48), varied=True)

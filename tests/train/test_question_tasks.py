@@ -328,3 +328,39 @@ def test_composed_fact_documents_store_every_asked_value_before_the_questions(bp
         stored = bpe.decode(doc.tokens[:doc.question_start // 32 * 32])
         assert asked and all(value in stored for _, value in asked)
         assert len(asked) == len(doc.asks) and len({q for q, _ in asked}) == len(asked)
+
+
+def test_open_names_are_many_and_never_held_out():
+    rng = random.Random(0)
+    names = [ph.open_name(rng) for _ in range(3000)]
+    assert len(set(names)) > 2000
+    assert not set(names) & set(ph.split(ph.NAMES, "heldout"))
+    assert all(n[0].isupper() and n.isalpha() and len(n) >= 3 for n in names)
+
+
+def _name_in(statement: str) -> str:
+    """The name a fixed-frame named-fact statement is about."""
+    for frame in ph.FACT_STATEMENTS:
+        pattern = re.escape(frame).replace(r"\{k\}", r"([A-Za-z]+)").replace(r"\{s\}", ".+").replace(r"\{v\}", r"\S+")
+        m = re.fullmatch(pattern, statement.strip())
+        if m:
+            return m.group(1)
+    raise AssertionError(f"no frame fits {statement!r}")
+
+
+def test_named_facts_make_up_names_in_training_only():
+    def made_up(split, share, names=None):
+        listed = set(ph.NAMES) if names is None else set(names)
+        facts = [f for seed in range(40) for f in named_facts(random.Random(seed), 8, split, open_names=share,
+                                                               names=names)]
+        return sum(_name_in(st) not in listed for st, _ in facts) / len(facts)
+
+    assert made_up("train", 0.0) == 0.0
+    assert 0.35 < made_up("train", 0.5) < 0.65
+    assert made_up("heldout", 1.0) == 0.0
+    assert made_up("train", 1.0, names=["Alpha", "Beta", "Gamma", "Delta", "Omega", "Sigma", "Kappa", "Theta"]) == 0.0
+    for seed in range(20):  # made-up names stay distinct within a document, and each is asked by
+        facts = named_facts(random.Random(seed), 64, "train", open_names=1.0)
+        names = [_name_in(st) for st, _ in facts]
+        assert len(set(names)) == 64 and not set(names) & set(ph.split(ph.NAMES, "heldout"))
+        assert all(name in q for name, (_, (q, _)) in zip(names, facts))
