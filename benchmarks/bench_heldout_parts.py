@@ -1,6 +1,11 @@
 """Which part of a held-out phrasing costs recall: the subject, the statement frame or the question?
 
     python benchmarks/bench_heldout_parts.py --haystack runs/eval/prose [--model DIR] [--length 1024] [--n 20]
+    python benchmarks/bench_heldout_parts.py --haystack runs/eval/prose --facts 8 --length 8192
+
+With --facts K: K named facts spread through the text (as the bench's facts=K cell), one asked,
+with the name, subject, statement frame and question each held out alone (six rows: all seen, each
+part held out, all held out).
 
 `docqa bench recall --haystack` holds out subject, statement frame and question together (each a
 quarter of its list, docqa.train.phrasings). This runs the needle cell with each of the three
@@ -52,6 +57,46 @@ def exact(lm: LoadedModel, hay: Haystack, splits: dict[str, str], length: int, d
     return right / n
 
 
+FACT_PARTS = ("name", "subject", "statement", "question")
+
+
+def named(rng: random.Random, k: int, splits: dict[str, str]) -> list:
+    """k named facts sharing a subject (as docqa.train.tasks.named_facts), each part from its own split."""
+    s = rng.choice(ph.split(ph.SUBJECTS, splits["subject"]))
+    statements, questions = ph.split(ph.FACT_STATEMENTS, splits["statement"]), ph.split(ph.FACT_QUESTIONS, splits["question"])
+    out = []
+    for name in rng.sample(ph.split(ph.NAMES, splits["name"]), k):
+        v = ph.value(rng)
+        out.append((" " + rng.choice(statements).format(s=s, k=name, v=v) + " ",
+                    (rng.choice(questions).format(s=s, k=name), v)))
+    return out
+
+
+@torch.no_grad()
+def facts_exact(lm: LoadedModel, hay: Haystack, splits: dict[str, str], k: int, length: int, n: int,
+                seed: int = 0) -> float:
+    tok, S = lm.tokenizer, lm.config.segment_len
+    limit = length // S * S
+    right = 0
+    for i in range(n):
+        window_rng, parts_rng = random.Random(f"{seed}:window:{i}"), random.Random(f"{seed}:facts:{i}")
+        facts = named(parts_rng, k, splits)
+        ask, depths = parts_rng.randrange(k), [parts_rng.random() for _ in facts]
+        stream = hide(tok, hay.window(window_rng, length), facts, depths, limit)
+        memory = lm.model.ingest(torch.tensor([stream]), lm.model.new_memory(1))
+        question, answer = facts[ask][1]
+        right += greedy_answer(lm, question, answer, memory) == answer
+    return right / n
+
+
+def facts_table(lm: LoadedModel, hay: Haystack, k: int, length: int, n: int, seed: int = 0) -> str:
+    rows = ["| held out | exact |", "|---|---|"]
+    for held in ("nothing", *FACT_PARTS, "all"):
+        splits = {p: "heldout" if held in (p, "all") else "train" for p in FACT_PARTS}
+        rows.append(f"| {held} | {facts_exact(lm, hay, splits, k, length, n, seed):.2f} |")
+    return "\n".join(rows)
+
+
 def table(lm: LoadedModel, hay: Haystack, length: int, depth: str, n: int, seed: int = 0) -> str:
     rows = ["| subject | statement | question | exact |", "|---|---|---|---|"]
     for combo in itertools.product(("train", "heldout"), repeat=3):
@@ -81,9 +126,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--by-frame", action="store_true", help="also a row per statement frame")
+    ap.add_argument("--facts", type=int, default=0, help="K named facts instead of one needle")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     lm = load_model(a.model)
+    if a.facts:
+        print(f"model {lm.name}, {a.length} tokens, {a.facts} named facts, n {a.n}\n")
+        print(facts_table(lm, Haystack(lm, [a.haystack]), a.facts, a.length, a.n, a.seed))
+        return
     print(f"model {lm.name}, {a.length} tokens, needle at {a.depth}, n {a.n}\n")
     hay = Haystack(lm, [a.haystack])
     print(table(lm, hay, a.length, a.depth, a.n, a.seed))

@@ -74,3 +74,28 @@ def test_frame_table_has_a_row_per_frame_marked_by_split(lm_hay):
     held = set(ph.split(ph.STATEMENTS, "heldout"))
     assert [r.split(" | ")[:2] for r in rows] == [["| " + f, "heldout" if f in held else "train"]
                                                   for f in ph.STATEMENTS]
+
+
+@pytest.mark.parametrize("held", ["name", "subject", "statement", "question"])
+def test_named_facts_take_each_part_from_its_own_split(held):
+    bench = benchmark("bench_heldout_parts")
+    splits = {p: "heldout" if p == held else "train" for p in bench.FACT_PARTS}
+    for seed in range(10):
+        facts = bench.named(random.Random(seed), 4, splits)
+        for statement, (question, answer) in facts:
+            name = next(n for n in ph.NAMES if re.search(rf"\b{n}\b", question))
+            subject = next(s for s in sorted(ph.SUBJECTS, key=len, reverse=True) if s in question)
+            assert name in ph.split(ph.NAMES, splits["name"]) and name in statement
+            assert subject in ph.split(ph.SUBJECTS, splits["subject"]) and answer in statement
+            pattern = lambda f: (re.escape(f).replace(re.escape("{s}"), ".+").replace(re.escape("{k}"), r"\S+")
+                                 .replace(re.escape("{v}"), r"\S+"))
+            st = [f for f in ph.FACT_STATEMENTS if re.fullmatch(pattern(f), statement.strip())]
+            q = [f for f in ph.FACT_QUESTIONS if re.fullmatch(pattern(f), question)]
+            assert st and st[0] in ph.split(ph.FACT_STATEMENTS, splits["statement"])
+            assert q and q[0] in ph.split(ph.FACT_QUESTIONS, splits["question"])
+
+
+def test_facts_table_holds_out_one_part_per_row(lm_hay):
+    bench = benchmark("bench_heldout_parts")
+    rows = bench.facts_table(*lm_hay, 2, 64, 1).splitlines()[2:]
+    assert [r.split(" | ")[0] for r in rows] == ["| " + h for h in ("nothing", *bench.FACT_PARTS, "all")]
