@@ -18,6 +18,8 @@
 #      runs/a22 0 0 0 6 64 (a21 plus made-up names, trained under the gate 0.2 / w2 on layers 1 and 2 (not layer 0))
 # a23: a22's INIT, ADDR and EXTRA with runs/a23 0 0 1.0 6 64 [1] 1.0 value (a22 plus the value-write loss on layer 1:
 #      under the gate a22's layer-1 writes at the facts fell from 0.2 to 0.05 in 10 steps)
+# a24: INIT=runs/a17/models/step-600 ADDR=[1] EXTRA="--set open_names=0.5 --set composed_fact_frames=0.5
+#      --set start_max_segments=64" runs/a24 0 0 0 6 64 (a21 plus made-up names, ungated, from a17's step 600)
 RUN=$1; TH=$2; WIN=$3; VW=$4; B=$5; MAXS=$6; VWL=${7:-null}; VWN=${8:-0}; VWS=${9:-first}
 MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoints/bpe-a11} --threads 1 \
   --set lm_sample=0.1 --set lm_weight=0.1 --set eval_every=0 --set save_every=25 --set text=corpus \
