@@ -269,11 +269,14 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int, code: CodeF
     return x, w, ans, n_seg, docs
 
 
+VALUE_SPANS = ("first", "value")
+
+
 def value_positions(docs, span: str = "first") -> tuple[torch.Tensor, torch.Tensor]:
     """(rows, positions) of every fact's key token in a batch (TaskDoc.keys that were found), or
     with span "value" of every token of its value from the key token on (TaskDoc.value_ends)."""
-    if span not in ("first", "value"):
-        raise ConfigError(f"value_write_span={span!r}; choose 'first' or 'value'")
+    if span not in VALUE_SPANS:
+        raise ConfigError(f"value_write_span={span!r}; choose one of {VALUE_SPANS}")
     pairs = [(row, t) for row, d in enumerate(docs) for i, p in enumerate(d.keys) if p >= 0
              for t in (range(p, d.value_ends[i]) if span == "value" else (p,))]
     return (torch.tensor([r for r, _ in pairs], dtype=torch.long), torch.tensor([p for _, p in pairs], dtype=torch.long))
@@ -428,6 +431,13 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         if isinstance(getattr(mod, "write_strength", None), torch.nn.Linear):
             mod.write_strength.register_forward_hook(lambda _m, _inp, out: writes.append(out))
             n_writing += 1
+    if tc.value_write_span not in VALUE_SPANS:  # here, not at the first step's value_positions
+        raise ConfigError(f"value_write_span={tc.value_write_span!r}; choose one of {VALUE_SPANS}")
+    shares = {k: getattr(tc, k) for k in ("open_subjects", "open_frames", "composed_frames",
+                                           "composed_fact_frames", "open_names")}
+    off = {k: v for k, v in shares.items() if not 0.0 <= v <= 1.0}
+    if off:
+        raise ConfigError(f"{', '.join(f'{k}={v}' for k, v in off.items())}: a share of documents, in [0, 1]")
     bad = [i for i in tc.value_write_layers or [] if not 0 <= i < n_writing]
     if bad:
         raise ConfigError(f"value_write_layers {bad}: the model has {n_writing} layers with a write strength "

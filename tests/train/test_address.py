@@ -235,6 +235,15 @@ def test_value_write_layers_out_of_range_is_refused(tmp_path):
         train(tmp_path / "r", TrainConfig(**ADDRESS, value_write_weight=1.0, value_write_layers=[7]))
 
 
+@pytest.mark.parametrize("bad, message", [(dict(value_write_span="all"), "value_write_span='all'"),
+                                          (dict(open_names=1.5), "open_names=1.5"),
+                                          (dict(composed_fact_frames=-0.1), "composed_fact_frames=-0.1")])
+def test_bad_settings_are_refused_before_the_first_step(tmp_path, bad, message):
+    with pytest.raises(ConfigError, match=message):
+        train(tmp_path / "r", TrainConfig(**{**ADDRESS, **bad}), stop_at=1)
+    assert not (tmp_path / "r" / "log.jsonl").exists() or not (tmp_path / "r" / "log.jsonl").read_text()
+
+
 def test_a_run_logs_the_write_strength_at_the_key_tokens_per_layer(tmp_path):
     train(tmp_path / "r", TrainConfig(**ADDRESS))
     entry = json.loads((tmp_path / "r" / "log.jsonl").read_text().splitlines()[0])
