@@ -52,14 +52,20 @@ def memory_read(sq: torch.Tensor, M: torch.Tensor, z: torch.Tensor | None, use_z
     return num / torch.where(den == 0, torch.ones_like(den), den)
 
 
-def write_gate(cfg: ModelConfig, beta: torch.Tensor) -> torch.Tensor:
+def write_gate(cfg: ModelConfig, beta: torch.Tensor, straight_through: bool = False) -> torch.Tensor:
     """ModelConfig.write_threshold and write_window: beta (..., S), one segment along the last
     dim, with the writes dropped that are at or below the threshold and have no token above it
     within write_window positions (either side, inside the segment). Gradient flows through the
     kept ones.
 
     The window is why the gate needs the whole segment: a write is committed only at the
-    segment's end, so a token may be kept for a strong one after it (decoding gates at commit)."""
+    segment's end, so a token may be kept for a strong one after it (decoding gates at commit).
+
+    `straight_through` (training only; InfiniAttention.gate_straight_through): a dropped write
+    still gets the gradient a write of zero strength would get, as if it had been kept. Without it
+    a write under the threshold learns nothing from the answer, only the write penalty's push
+    down, and a fact written just under the threshold sinks and stays (docs/TRAINING.md,
+    fourteenth session: a22). The values are the same either way."""
     if not cfg.write_threshold:
         return beta
     keep = beta > cfg.write_threshold
@@ -67,6 +73,8 @@ def write_gate(cfg: ModelConfig, beta: torch.Tensor) -> torch.Tensor:
         w = cfg.write_window
         flat = keep.to(beta.dtype).reshape(-1, 1, beta.shape[-1])
         keep = F.max_pool1d(flat, 2 * w + 1, stride=1, padding=w).reshape(beta.shape) > 0
+    if straight_through:  # forward beta * keep; backward d/dbeta = 1 at every token
+        return beta * keep + (beta - beta.detach()) * ~keep
     return beta * keep
 
 
@@ -294,6 +302,8 @@ class InfiniAttention(nn.Module):
         self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
         self.gate = nn.Parameter(torch.full((cfg.n_head,), cfg.gate_init))  # beta of eq. 10
         self.write_strength = nn.Linear(cfg.d_model, cfg.n_head) if cfg.write_strength else None
+        # write_gate's straight_through: set by training (TrainConfig.gate_straight_through), never saved
+        self.gate_straight_through = False
         if cfg.short_conv:
             identity = torch.zeros(3 * cfg.d_model, cfg.short_conv)
             identity[:, -1] = 1.0
@@ -416,7 +426,8 @@ class InfiniAttention(nn.Module):
         n_seg, n_full = -(-T // S), T // S
         x = F.pad(x, (0, 0, 0, n_seg * S - T)).view(B, n_seg, S, C)
         q, k, v, beta = self._project(x)  # (B, N, H, S, D), beta (B, N, H, S)
-        beta = write_gate(cfg, beta)  # per segment: the padded tail of a partial one is never written
+        # per segment: the padded tail of a partial one is never written
+        beta = write_gate(cfg, beta, self.gate_straight_through)
         pos = torch.arange(S, device=x.device)  # positions restart at 0 in every segment
         a_dot = F.scaled_dot_product_attention(  # eq. 6, causal within each segment
             rope(q, pos, cfg.rope_base), rope(k, pos, cfg.rope_base), v, is_causal=True)

@@ -50,7 +50,7 @@ def segment_spans(T: int, S: int, cuts=()) -> list[tuple[int, int, bool]]:
 
 
 def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, cuts=(),
-                    gate: tuple[float, int] | None = None):
+                    gate: tuple[float, int] | None = None, straight_through: bool = False):
     """x (T, C) for one batch element; M0 (H, D, D), z0 (H, D); segments as `segment_spans` cuts
     them. `gate`: (write_threshold, write_window), None for the layer config's. Returns y (T, C), M, z."""
     cfg = layer.cfg
@@ -84,7 +84,9 @@ def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, 
                 near = [u for u in range(t - window, t + window + 1)
                         if 0 <= u < T and start[u] == start[t]]
                 return any(bool(beta_all[u, h] > threshold) for u in near)
-            beta_all = torch.stack([torch.stack([beta_all[t, h] if kept(t, h) else beta_all[t, h] * 0
+            def dropped(b):  # zero; with straight_through its gradient as if kept
+                return b - b.detach() if straight_through else b * 0
+            beta_all = torch.stack([torch.stack([beta_all[t, h] if kept(t, h) else dropped(beta_all[t, h])
                                                  for h in range(H)]) for t in range(T)])
     else:
         beta_all = torch.ones(T, H, dtype=x.dtype)
@@ -159,7 +161,7 @@ def naive_forward(model: InfiniTransformer, tokens: torch.Tensor, cuts=()):
             gated = cfg.write_gate_layers is None or i in cfg.write_gate_layers  # from the model's config
             gate = (cfg.write_threshold, cfg.write_window) if gated else (0.0, 0)
             a, M, z = naive_attention(block.attn, rms(x, block.norm1), zeros_M, torch.zeros(H, D, dtype=x.dtype),
-                                      cuts, gate)
+                                      cuts, gate, block.attn.gate_straight_through)
             x = x + a
             hmid = rms(x, block.norm2)
             x = x + F.gelu(hmid @ block.mlp.fc1.weight.T) @ block.mlp.fc2.weight.T

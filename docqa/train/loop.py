@@ -29,7 +29,7 @@ from docqa.errors import ConfigError
 from docqa.memory import Memory
 from docqa.model.center import fit_memory_center
 from docqa.model.config import ModelConfig, from_known_fields
-from docqa.model.infini import OWN_INIT
+from docqa.model.infini import OWN_INIT, InfiniAttention
 from docqa.model.io import load_model, save_model
 from docqa.model.tokenizer import ByteTokenizer, load_tokenizer
 from docqa.model.transformer import InfiniTransformer
@@ -90,6 +90,10 @@ class TrainConfig:
     # k erases a share beta (k . k_n)^2 of a stored fact's key direction k_n, so a fact survives a
     # long stream only if most tokens hardly write (docs/TRAINING.md, December: retention).
     write_penalty: float = 0.0
+    # Under a write gate (model write_threshold), give the writes it drops the gradient they would
+    # get if kept (straight-through; docqa.model.infini.write_gate). Without it a fact's write that
+    # falls under the threshold gets only the write penalty's push down and never comes back.
+    gate_straight_through: bool = False
     # Weight of the value-write loss: -log beta at every fact's key token (TaskDoc.keys, the value's
     # first informative token), each head of each layer. A needle stated in a frame training never
     # showed writes its value ~60% as strongly as one in a training frame, and under the write gate
@@ -425,6 +429,9 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         text = filler.tokens(random.Random(f"{tc.seed}:center"), CENTER_SEGMENTS * S)
         fit_memory_center(model, torch.tensor([text], device=tc.device))
     code = CodeFiles(tok) if tc.task_mix.get("code") else None
+    for mod in model.modules():  # training-time only: the attribute is not saved with the model
+        if isinstance(mod, InfiniAttention):
+            mod.gate_straight_through = tc.gate_straight_through
     writes: list[torch.Tensor] = []  # write-strength logits of this step's forward: the log, write_penalty
     n_writing = 0
     for mod in model.modules():  # docqa's attention layers, or a converted model's memory branches

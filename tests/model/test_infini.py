@@ -441,6 +441,27 @@ def test_write_threshold_drops_the_writes_at_or_below_it():
     assert all(float(layer.M.abs().max()) > 0.0 for layer in memory.layers)
 
 
+def test_straight_through_gate_keeps_the_values_and_gives_dropped_writes_a_gradient():
+    tokens = torch.randint(0, 256, (2, 26))
+    grads = {}
+    for straight in (False, True):
+        model = make(**WINDOW)  # threshold 0.5, window 2
+        for blk in model.blocks:
+            blk.attn.gate_straight_through = straight
+        logits, _ = model(tokens)
+        w = torch.randn(logits.shape, generator=torch.Generator().manual_seed(1), dtype=logits.dtype)
+        ref_logits, _ = naive_forward(model, tokens)
+        torch.testing.assert_close(logits, ref_logits, rtol=1e-9, atol=1e-9)
+        params = [blk.attn.write_strength.weight for blk in model.blocks]
+        fast = torch.autograd.grad((logits * w).sum(), params)
+        ref = torch.autograd.grad((ref_logits * w).sum(), params)
+        for g, rg in zip(fast, ref):
+            torch.testing.assert_close(g, rg, rtol=1e-7, atol=1e-9)
+        grads[straight] = (logits.detach(), fast)
+    assert torch.equal(grads[False][0], grads[True][0])  # the same values
+    assert any(not torch.allclose(a, b) for a, b in zip(grads[False][1], grads[True][1]))
+
+
 def test_write_gate_layers_gates_the_named_layers_only():
     model = make(write_threshold=0.5, write_gate_layers=[1])
     tokens = torch.randint(0, 256, (1, 21))

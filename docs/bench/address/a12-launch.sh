@@ -20,6 +20,9 @@
 #      under the gate a22's layer-1 writes at the facts fell from 0.2 to 0.05 in 10 steps)
 # a24: INIT=runs/a17/models/step-600 ADDR=[1] EXTRA="--set open_names=0.5 --set composed_fact_frames=0.5
 #      --set start_max_segments=64" runs/a24 0 0 0 6 64 (a21 plus made-up names, ungated, from a17's step 600)
+# a25: INIT=runs/a17/models/step-600 ADDR=[1] EXTRA="--set gate_straight_through=true --set start_max_segments=64
+#      --set model_overrides={\"write_threshold\":0.2,\"write_window\":2,\"short_conv\":8,\"write_gate_layers\":[1,2]}"
+#      runs/a25 0 0 0 6 64 (a17 trained under the gate on layers 1-2, dropped writes straight-through)
 RUN=$1; TH=$2; WIN=$3; VW=$4; B=$5; MAXS=$6; VWL=${7:-null}; VWN=${8:-0}; VWS=${9:-first}
 MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoints/bpe-a11} --threads 1 \
   --set lm_sample=0.1 --set lm_weight=0.1 --set eval_every=0 --set save_every=25 --set text=corpus \
