@@ -243,25 +243,35 @@ def ask_more(tok, doc: TaskDoc, facts: list[Fact], extra: list[tuple[int, list[i
     return replace(doc, tokens=tokens, target=target, asks=tuple(asks))
 
 
-def fit_facts(tok, facts: list[Fact], asks: list[int], n_tokens: int, S: int) -> tuple[list[Fact], list[int]]:
-    """The facts and asked indices (asks[0] the first question, the rest asked by ask_more) cut until
-    the statements fit the room build_doc gives them: unasked facts go first, the last one first,
-    then the last further question with its fact. The facts task sizes a document at 40 tokens a
-    fact, which composed frames (composed_fact_frames) can outgrow; the six fixed frames never did,
-    so their documents are unchanged. Draws nothing."""
+def fit_facts(tok, facts: list[Fact], asks: list[int], n_tokens: int,
+              S: int) -> tuple[list[Fact], int, list[tuple[int, list[int], list[int]]]]:
+    """Cut a document's facts until their statements fit the room build_doc gives them before the
+    questions: unasked facts go first, the last one first, then the last further question with its
+    fact. `asks`: the facts asked, asks[0] by build_doc and the rest by ask_more. Returns the facts
+    kept, the index asked first and the further questions (index, prompt, answer) for ask_more.
+    The facts task sizes a document at 40 tokens a fact, which composed frames (composed_fact_frames)
+    can outgrow; the kv task fills its room with facts and relies on this cut. Draws nothing."""
     header = len(header_tokens(tok, "notes.txt"))
     lengths = [len(tok.encode(f[0])) for f in facts]
+    qa = {i: qa_tokens(tok, *facts[i][1]) for i in asks}
     keep, asks = list(range(len(facts))), list(asks)
     while len(keep) > 1:
-        qa = [qa_tokens(tok, *facts[i][1]) for i in asks]
-        more = sum(len(p) + len(a) for p, a in qa[1:])
-        if sum(lengths[i] for i in keep) <= needle_room(n_tokens - more, S, header, len(qa[0][0]) + len(qa[0][1])):
+        more = sum(len(p) + len(a) for p, a in (qa[i] for i in asks[1:]))
+        first = len(qa[asks[0]][0]) + len(qa[asks[0]][1])
+        if sum(lengths[i] for i in keep) <= needle_room(n_tokens - more, S, header, first):  # as build_doc's
             break
         unasked = [i for i in keep if i not in asks]
-        drop = unasked[-1] if unasked else asks.pop()
-        keep.remove(drop)
+        keep.remove(unasked[-1] if unasked else asks.pop())
     where = {i: j for j, i in enumerate(keep)}
-    return [facts[i] for i in keep], [where[i] for i in asks]
+    return [facts[i] for i in keep], where[asks[0]], [(where[i], *qa[i]) for i in asks[1:]]
+
+
+def asking_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, facts: list[Fact],
+               asks: list[int], task: str) -> TaskDoc:
+    """A document of n_tokens holding the facts that fit (fit_facts) and asking those of `asks` kept."""
+    facts, first, extra = fit_facts(tok, facts, asks, n_tokens, S)
+    more = sum(len(p) + len(a) for _, p, a in extra)
+    return ask_more(tok, build_doc(tok, rng, filler, n_tokens - more, S, facts, first, task=task), facts, extra)
 
 
 def passkey_facts(rng: random.Random) -> list[Fact]:
@@ -450,31 +460,14 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
         facts = named_facts(rng, n, split, open_subjects=open_subjects, composed=composed_fact_frames,
                             open_names=open_names)
         asks = rng.sample(range(n), min(n, questions)) if questions > 1 and n > 1 else [rng.randrange(n)]
-        facts, asks = fit_facts(tok, facts, asks, n_tokens, S)
-        extra = [(i, *qa_tokens(tok, *facts[i][1])) for i in asks[1:]]
-        more = sum(len(p) + len(a) for _, p, a in extra)
-        doc = build_doc(tok, rng, filler, n_tokens - more, S, facts, asks[0], task=task)
-        return ask_more(tok, doc, facts, extra) if extra else doc
+        return asking_doc(tok, rng, filler, n_tokens, S, facts, asks, task)
     if task in ("kv", "kv_words"):  # MQAR (Zoology) in the facts' words: the haystack is facts, several asked
         room -= S  # the further questions' segment
         n = max(1, min(max_facts, room // KV_FACT_TOKENS))
         names = word_keys(tok) if task == "kv_words" else None
         facts = named_facts(rng, n, split, open_subjects=open_subjects, names=names,
                             composed=composed_fact_frames, open_names=open_names)  # random order: ask the first
-        qa = [qa_tokens(tok, *f[1]) for f in facts[:min(n, max(1, questions))]]
-        more = sum(len(p) + len(a) for p, a in qa[1:])
-        header = len(header_tokens(tok, "notes.txt"))
-        limit = needle_room(n_tokens - more, S, header, len(qa[0][0]) + len(qa[0][1]))  # as build_doc's
-        lengths = [len(tok.encode(f[0])) for f in facts]
-        while sum(lengths) > limit and len(facts) > 1:
-            if len(facts) == len(qa):  # every fact is asked and the questions leave too little room:
-                qa.pop()  # ask one fewer, and drop its fact
-                more = sum(len(p) + len(a) for p, a in qa[1:])
-                limit = needle_room(n_tokens - more, S, header, len(qa[0][0]) + len(qa[0][1]))
-            facts.pop()  # a fact nobody asks, or the one just unasked
-            lengths.pop()
-        return ask_more(tok, build_doc(tok, rng, filler, n_tokens - more, S, facts, 0, task=task), facts,
-                        [(i, *qa[i]) for i in range(1, len(qa))])
+        return asking_doc(tok, rng, filler, n_tokens, S, facts, list(range(min(n, max(1, questions)))), task)
     if task == "track":
         n_moves = max(1, min(rng.randint(2, 8), room // 24))
         story, ask = tracking_facts(rng, min(rng.randint(1, 3), n_moves), n_moves, split)
