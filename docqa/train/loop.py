@@ -372,6 +372,18 @@ def load_optimizer(opt: torch.optim.AdamW, path: Path) -> None:
     opt.load_state_dict({"state": state, "param_groups": groups})
 
 
+def check_settings(tc: TrainConfig) -> None:
+    """The settings that need no model: refused before the model loads and the text is tokenized,
+    not at the first step."""
+    if tc.value_write_span not in VALUE_SPANS:
+        raise ConfigError(f"value_write_span={tc.value_write_span!r}; choose one of {VALUE_SPANS}")
+    shares = {k: getattr(tc, k) for k in ("open_subjects", "open_frames", "composed_frames",
+                                           "composed_fact_frames", "open_names")}
+    off = {k: v for k, v in shares.items() if not 0.0 <= v <= 1.0}
+    if off:
+        raise ConfigError(f"{', '.join(f'{k}={v}' for k, v in off.items())}: a share of documents, in [0, 1]")
+
+
 def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None, on_log=None,
           stop_at: int | None = None, *, device: str | None = None, threads: int | None = None) -> dict:
     """Train (or resume, when `run` holds a checkpoint) until tc.steps, step `stop_at` (the
@@ -386,6 +398,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
     if ckpt is not None:
         state = json.loads((ckpt / "state.json").read_text())
         tc = TrainConfig.from_dict({**state["train_config"], **({} if tc is None else {"steps": tc.steps}), **where})
+        check_settings(tc)
         state["train_config"] = asdict(tc)
         set_threads(tc.threads)
         lm = load_model(ckpt / "model", device=tc.device)
@@ -395,6 +408,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         load_optimizer(opt, ckpt / "optimizer.safetensors")
     else:
         tc = replace(tc or TrainConfig(), **where)
+        check_settings(tc)
         set_threads(tc.threads)
         state = {"step": 0, "elapsed": 0.0, "train_config": asdict(tc), "tokens": 0}
         torch.manual_seed(tc.seed)
@@ -438,13 +452,6 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         if isinstance(getattr(mod, "write_strength", None), torch.nn.Linear):
             mod.write_strength.register_forward_hook(lambda _m, _inp, out: writes.append(out))
             n_writing += 1
-    if tc.value_write_span not in VALUE_SPANS:  # here, not at the first step's value_positions
-        raise ConfigError(f"value_write_span={tc.value_write_span!r}; choose one of {VALUE_SPANS}")
-    shares = {k: getattr(tc, k) for k in ("open_subjects", "open_frames", "composed_frames",
-                                           "composed_fact_frames", "open_names")}
-    off = {k: v for k, v in shares.items() if not 0.0 <= v <= 1.0}
-    if off:
-        raise ConfigError(f"{', '.join(f'{k}={v}' for k, v in off.items())}: a share of documents, in [0, 1]")
     bad = [i for i in tc.value_write_layers or [] if not 0 <= i < n_writing]
     if bad:
         raise ConfigError(f"value_write_layers {bad}: the model has {n_writing} layers with a write strength "
