@@ -43,18 +43,28 @@ def needle(rng: random.Random, splits: dict[str, str], frame: str | None = None)
 
 
 @torch.no_grad()
-def exact(lm: LoadedModel, hay: Haystack, splits: dict[str, str], length: int, depth: str, n: int,
-          seed: int = 0, frame: str | None = None) -> float:
+def score(lm: LoadedModel, hay: Haystack, length: int, n: int, seed: int, parts: str, trial) -> float:
+    """Exact match over n trials: trial(rng) -> (facts, index asked, depths), drawn from
+    Random(f"{seed}:{parts}:{i}"); the text from Random(f"{seed}:window:{i}"), the same in every row."""
     tok, S = lm.tokenizer, lm.config.segment_len
     limit = length // S * S
     right = 0
     for i in range(n):
-        window_rng, parts_rng = random.Random(f"{seed}:window:{i}"), random.Random(f"{seed}:parts:{i}")
-        statement, question, answer = needle(parts_rng, splits, frame)
-        stream = hide(tok, hay.window(window_rng, length), [(statement, (question, answer))], [DEPTHS[depth]], limit)
+        window_rng, parts_rng = random.Random(f"{seed}:window:{i}"), random.Random(f"{seed}:{parts}:{i}")
+        facts, ask, depths = trial(parts_rng)
+        stream = hide(tok, hay.window(window_rng, length), facts, depths, limit)
         memory = lm.model.ingest(torch.tensor([stream]), lm.model.new_memory(1))
+        question, answer = facts[ask][1]
         right += greedy_answer(lm, question, answer, memory) == answer
     return right / n
+
+
+def exact(lm: LoadedModel, hay: Haystack, splits: dict[str, str], length: int, depth: str, n: int,
+          seed: int = 0, frame: str | None = None) -> float:
+    def trial(rng):
+        statement, question, answer = needle(rng, splits, frame)
+        return [(statement, (question, answer))], 0, [DEPTHS[depth]]
+    return score(lm, hay, length, n, seed, "parts", trial)
 
 
 FACT_PARTS = ("name", "subject", "statement", "question")
@@ -72,21 +82,12 @@ def named(rng: random.Random, k: int, splits: dict[str, str]) -> list:
     return out
 
 
-@torch.no_grad()
 def facts_exact(lm: LoadedModel, hay: Haystack, splits: dict[str, str], k: int, length: int, n: int,
                 seed: int = 0) -> float:
-    tok, S = lm.tokenizer, lm.config.segment_len
-    limit = length // S * S
-    right = 0
-    for i in range(n):
-        window_rng, parts_rng = random.Random(f"{seed}:window:{i}"), random.Random(f"{seed}:facts:{i}")
-        facts = named(parts_rng, k, splits)
-        ask, depths = parts_rng.randrange(k), [parts_rng.random() for _ in facts]
-        stream = hide(tok, hay.window(window_rng, length), facts, depths, limit)
-        memory = lm.model.ingest(torch.tensor([stream]), lm.model.new_memory(1))
-        question, answer = facts[ask][1]
-        right += greedy_answer(lm, question, answer, memory) == answer
-    return right / n
+    def trial(rng):
+        facts = named(rng, k, splits)
+        return facts, rng.randrange(k), [rng.random() for _ in facts]
+    return score(lm, hay, length, n, seed, "facts", trial)
 
 
 def facts_table(lm: LoadedModel, hay: Haystack, k: int, length: int, n: int, seed: int = 0) -> str:
