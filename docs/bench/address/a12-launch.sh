@@ -23,6 +23,13 @@
 # a25: INIT=runs/a17/models/step-600 ADDR=[1] EXTRA="--set gate_straight_through=true --set start_max_segments=64
 #      --set model_overrides={\"write_threshold\":0.2,\"write_window\":2,\"short_conv\":8,\"write_gate_layers\":[1,2]}"
 #      runs/a25 0 0 0 6 64 (a17 trained under the gate on layers 1-2, dropped writes straight-through)
+# a26: INIT=runs/a17/models/step-600 ADDR=[1] EXTRA="--set open_names=0.5 --set start_max_segments=64"
+#      runs/a26 0 0 0 6 64 (a24 without composed fact frames: made-up names alone)
+# a27: INIT=runs/a17/models/step-600 ADDR=[1] EXTRA="--set start_max_segments=64" runs/a27 0 0 0 6 64
+#      (the control: a24's restart from step 600 with neither knob)
+# a28: a26 with EXTRA += "--set lr=0.0003" (a17's own learning rate at step 600 is 4.2e-4), runs/a28
+# a29: INIT=runs/a17/models/step-600 ADDR=[1] EXTRA="--set start_max_segments=64 --set curriculum_steps=100
+#      --set lr=0.0003" runs/a29 0 0 0 4 128 (documents to 128 segments, 16K tokens)
 RUN=$1; TH=$2; WIN=$3; VW=$4; B=$5; MAXS=$6; VWL=${7:-null}; VWN=${8:-0}; VWS=${9:-first}
 MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoints/bpe-a11} --threads 1 \
   --set lm_sample=0.1 --set lm_weight=0.1 --set eval_every=0 --set save_every=25 --set text=corpus \
