@@ -38,11 +38,22 @@ def _misses(cell: dict) -> Counter:
     return Counter((m["statement"], m["question"], m["answer"]) for m in cell["misses"])
 
 
-def discordant(a: dict, b: dict) -> dict[tuple, tuple[int, int, int]]:
+def discordant(a: dict, b: dict, seed_unchecked: bool = False) -> dict[tuple, tuple[int, int, int]]:
     """(task, split, length, depth) -> (n, trials only A answered, trials only B answered) over
-    the cells both benches have. Raises ValueError when the two are not the same bench."""
+    the cells both benches have. Raises ValueError when the two are not the same bench.
+
+    Another seed draws other trials, whose misses would all count as discordant, so the seeds
+    must match; a bench from before the seed was recorded is taken only with `seed_unchecked`."""
     if a["haystack_tokens"] != b["haystack_tokens"]:
         raise ValueError(f"different haystacks ({a['haystack_tokens']} and {b['haystack_tokens']} tokens)")
+    if not seed_unchecked:
+        for name, bench in (("A", a), ("B", b)):
+            if "seed" not in bench:
+                raise ValueError(f"{name} records no seed (a bench from before seeds were recorded): rerun it, or "
+                                 "pass --seed-unchecked if both ran with the same --seed")
+        if a["seed"] != b["seed"]:
+            raise ValueError(f"different seeds ({a['seed']} and {b['seed']}), so different trials: "
+                             "run both with the same --seed")
     cells_b = {_key(c): c for c in b["cells"]}
     out = {}
     for c in a["cells"]:
@@ -77,6 +88,9 @@ def table(pairs: dict[tuple, tuple[int, int, int]], name_a: str, name_b: str) ->
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("files", nargs="+", type=Path, help="bench JSONs in pairs: A B [A B ...]")
+    ap.add_argument("--seed-unchecked", action="store_true",
+                    help="compare benches that record no seed (written before it was recorded), "
+                         "trusting that both ran with the same --seed")
     args = ap.parse_args()
     if len(args.files) % 2:
         ap.error("give the files in pairs (A then B)")
@@ -85,7 +99,7 @@ def main() -> None:
     for fa, fb in zip(args.files[::2], args.files[1::2]):
         a, b = json.loads(fa.read_text()), json.loads(fb.read_text())
         try:
-            pairs |= discordant(a, b)
+            pairs |= discordant(a, b, args.seed_unchecked)
         except ValueError as e:
             ap.error(f"{fa} and {fb}: {e}")
         names = (a["model"], b["model"])

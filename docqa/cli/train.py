@@ -135,7 +135,7 @@ def bench_recall(model_path, lengths, depths, n, facts, facts_length, seed, plot
         from docqa.bench.plot import plot_recall
         plot_recall(cells, Path(plot_path), title=lm.name)
     if as_json:
-        echo_json({"model": lm.name, "fingerprint": lm.fingerprint, "cells": to_json(cells)})
+        echo_json({"model": lm.name, "fingerprint": lm.fingerprint, "seed": seed, "cells": to_json(cells)})
     else:
         click.echo(f"model {lm.name}\n")
         click.echo(format_table(cells))
@@ -158,7 +158,7 @@ def _bench_haystack(lm, paths, lengths, depths, n, facts, facts_length, splits, 
                            splits.split(","), n, seed, track, on_cell=show)
     if as_json:
         echo_json({"model": lm.name, "fingerprint": lm.fingerprint, "haystack": paths,
-                   "haystack_tokens": len(hay.tokens), "cells": to_json(cells)})
+                   "haystack_tokens": len(hay.tokens), "seed": seed, "cells": to_json(cells)})
     else:
         click.echo(f"model {lm.name}, haystack {', '.join(paths)} ({len(hay.tokens):,} tokens)\n")
         click.echo(format_table(cells))
@@ -192,7 +192,7 @@ def bench_code(folder, model_path, n, seed, device, dtype, threads, as_json) -> 
     show = lambda c: progress(f"{c.kind} {c.split}: exact {c.exact:.2f} knockout {c.knockout:.2f} fts {c.fts:.2f}")
     cells, info = code_bench(lm, folder, n, seed, on_cell=show)
     if as_json:
-        echo_json({"model": lm.name, "fingerprint": lm.fingerprint, **info, "cells": to_json(cells)})
+        echo_json({"model": lm.name, "fingerprint": lm.fingerprint, **info, "seed": seed, "cells": to_json(cells)})
     else:
         click.echo(f"model {lm.name}, {info['folder']}: {info['files']} files, {info['tokens']:,} tokens, "
                    f"{info['facts']} facts\n")

@@ -19,11 +19,12 @@ def miss(i: int) -> dict:
     return {"statement": f"The code is {i}.", "question": "What is the code?", "answer": str(i), "got": "x", "stored": []}
 
 
-def bench(misses_by_cell: dict[tuple, list[int]], tokens: int = 1000, n: int = 10) -> dict:
+def bench(misses_by_cell: dict[tuple, list[int]], tokens: int = 1000, n: int = 10, seed: int | None = 0) -> dict:
     cells = [{"task": "needle", "split": split, "length": length, "depth": depth, "n": n,
               "exact": 1 - len(m) / n, "knockout": 0.0, "fts": 1.0, "misses": [miss(i) for i in m]}
              for (split, length, depth), m in misses_by_cell.items()]
-    return {"model": "m", "fingerprint": "f", "haystack": ["h"], "haystack_tokens": tokens, "cells": cells}
+    out = {"model": "m", "fingerprint": "f", "haystack": ["h"], "haystack_tokens": tokens, "cells": cells}
+    return out if seed is None else {**out, "seed": seed}
 
 
 def test_discordant_trials_are_counted_per_cell():
@@ -54,6 +55,30 @@ def test_refuses_two_different_benches():
     del old["cells"][0]["misses"]
     with pytest.raises(ValueError, match="lists no misses"):
         compare.discordant(a, old)
+
+
+def test_refuses_benches_of_different_seeds():
+    # Another seed draws other trials: misses no longer name the same trials, and every one of
+    # them would be counted as a trial the other model answered.
+    a = bench({("train", 1024, "start"): [1]})
+    with pytest.raises(ValueError, match="different seeds"):
+        compare.discordant(a, bench({("train", 1024, "start"): [1]}, seed=1))
+    old = bench({("train", 1024, "start"): [2]}, seed=None)  # written before the seed was recorded
+    with pytest.raises(ValueError, match="records no seed"):
+        compare.discordant(a, old)
+    assert compare.discordant(a, old, seed_unchecked=True)[("needle", "train", 1024, "start")] == (10, 1, 1)
+
+
+def test_cli_takes_old_benches_only_when_told(tmp_path: Path):
+    (tmp_path / "a.json").write_text(json.dumps(bench({("train", 1024, "start"): [1]}, seed=None)))
+    (tmp_path / "b.json").write_text(json.dumps(bench({("train", 1024, "start"): [2]})))
+    script = Path(__file__).parents[2] / "benchmarks" / "compare_bench.py"
+    files = [str(tmp_path / "a.json"), str(tmp_path / "b.json")]
+    refused = subprocess.run([sys.executable, str(script), *files], capture_output=True, text=True)
+    assert refused.returncode != 0 and "--seed-unchecked" in refused.stderr
+    told = subprocess.run([sys.executable, str(script), "--seed-unchecked", *files], capture_output=True, text=True,
+                          check=True).stdout
+    assert "| needle | train | 1024 | 10 | 1 | 1 |" in told
 
 
 def test_cli_prints_rows_and_totals(tmp_path: Path):

@@ -63,7 +63,7 @@ def test_hide_keeps_order_and_length_and_ends_before_the_limit(bpe, seed):
 def test_bench_recall_on_a_haystack_folder(model_dir, folder, tmp_path):
     out = CliRunner().invoke(cli, ["bench", "recall", "--model", str(model_dir), "--haystack", str(folder),
                                    "--lengths", "256", "--depths", "start,end", "--n", "3", "--facts", "2",
-                                   "--facts-length", "256", "--json", "--plot", str(tmp_path / "h.png")],
+                                   "--facts-length", "256", "--seed", "3", "--json", "--plot", str(tmp_path / "h.png")],
                              catch_exceptions=False)
     assert out.exit_code == 0, out.output
     result = json.loads(out.stdout)
@@ -83,6 +83,7 @@ def test_bench_recall_on_a_haystack_folder(model_dir, folder, tmp_path):
             assert m["answer"] in m["statement"] or c["task"] == "track"
     assert sum(len(c["misses"]) for c in cells) > 0  # a random model misses
     assert result["haystack_tokens"] > 1024
+    assert result["seed"] == 3  # what benchmarks/compare_bench.py checks before pairing two benches' trials
     assert (tmp_path / "h.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -98,7 +99,7 @@ def test_bench_code_asks_ast_questions_through_ingest(model_dir, folder):
                              catch_exceptions=False)
     assert out.exit_code == 0, out.output
     result = json.loads(out.stdout)
-    assert result["files"] == 7 and result["facts"] >= 4
+    assert result["files"] == 7 and result["facts"] >= 4 and result["seed"] == 0
     kinds = {(c["kind"], c["split"]): c for c in result["cells"]}
     assert set(kinds) == {(k, s) for k in ("defines", "params", "constant", "base") for s in ("train", "heldout")}
     assert kinds["params", "heldout"]["examples"][0][:2] == ["What does render accept as parameters?",

@@ -15,9 +15,10 @@ def test_bench_recall_json_and_plot(tmp_path):
     save_model(InfiniTransformer(ModelConfig.from_name("test", segment_len=64)), ByteTokenizer(), tmp_path / "m")
     out = CliRunner().invoke(cli, ["bench", "recall", "--model", str(tmp_path / "m"), "--lengths", "256",
                                    "--depths", "start,end", "--n", "2", "--facts", "1,2", "--facts-length", "512",
-                                   "--json", "--plot", str(tmp_path / "r.png")], catch_exceptions=False)
+                                   "--seed", "5", "--json", "--plot", str(tmp_path / "r.png")], catch_exceptions=False)
     assert out.exit_code == 0, out.output
     result = json.loads(out.stdout)
+    assert result["seed"] == 5
     cells = result["cells"]
     assert [(c["task"], c["depth"]) for c in cells] == [("passkey", "start"), ("passkey", "end"),
                                                        ("facts=1", "spread"), ("facts=2", "spread")]
