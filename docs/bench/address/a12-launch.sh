@@ -27,7 +27,7 @@
 #      runs/a26 0 0 0 6 64 (a24 without composed fact frames: made-up names alone)
 # a27: INIT=runs/a17/models/step-600 ADDR=[1] EXTRA="--set start_max_segments=64" runs/a27 0 0 0 6 64
 #      (the control: a24's restart from step 600 with neither knob)
-# a28: a26 with EXTRA += "--set lr=0.0003" (a17's own learning rate at step 600 is 4.2e-4), runs/a28
+# a28: a26 with EXTRA += "--set lr=0.0003" (a17's own learning rate at step 600 is 4.2e-4), runs/a28 (step 250 = checkpoints/bpe-a28)
 # a29: INIT=runs/a17/models/step-600 ADDR=[1] EXTRA="--set start_max_segments=64 --set curriculum_steps=100
 #      --set lr=0.0003" runs/a29 0 0 0 4 128 (documents to 128 segments, 16K tokens)
 RUN=$1; TH=$2; WIN=$3; VW=$4; B=$5; MAXS=$6; VWL=${7:-null}; VWN=${8:-0}; VWS=${9:-first}
