@@ -30,6 +30,11 @@
 # a28: a26 with EXTRA += "--set lr=0.0003" (a17's own learning rate at step 600 is 4.2e-4), runs/a28 (step 250 = checkpoints/bpe-a28)
 # a29: INIT=runs/a17/models/step-600 ADDR=[1] EXTRA="--set start_max_segments=64 --set curriculum_steps=100
 #      --set lr=0.0003" runs/a29 0 0 0 4 128 (documents to 128 segments, 16K tokens)
+# a30: INIT=runs/a28/models/step-350 ADDR=[1] EXTRA="--set open_names=1.0 --set start_max_segments=64
+#      --set lr=0.0003 --set seed=35" runs/a30 0 0 0 6 64 (a28 further, every name made up)
+# a31: INIT=runs/a28/models/step-250 ADDR=[1] EXTRA="--set open_names=0.5 --set start_max_segments=64 --set lr=0.0003
+#      --set seed=36 --set gate_straight_through=true --set model_overrides={\"write_threshold\":0.2,\"write_window\":2,\"short_conv\":8,\"write_gate_layers\":[1,2]}"
+#      runs/a31 0 0 0 6 64 (a25 at a28's learning rate: trained under the gate on layers 1-2)
 RUN=$1; TH=$2; WIN=$3; VW=$4; B=$5; MAXS=$6; VWL=${7:-null}; VWN=${8:-0}; VWS=${9:-first}
 MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoints/bpe-a11} --threads 1 \
   --set lm_sample=0.1 --set lm_weight=0.1 --set eval_every=0 --set save_every=25 --set text=corpus \
