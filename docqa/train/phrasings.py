@@ -85,6 +85,28 @@ def composed_statement(rng: random.Random) -> str:
     return text[0].upper() + text[1:] if not text.startswith("{") else text
 
 
+# Composed needle questions for training only (TrainConfig.composed_questions): an opener, a body
+# and a closer drawn apart, 448 questions, where the training split has six. Nothing here shares
+# the held-out questions' wording ("which value", "give"); tests/train/test_question_tasks.py checks that.
+COMPOSED_QUESTION_OPENERS = ["", "", "", "Quick question: ", "Remind me, ", "Sorry, ", "One more thing: ",
+                             "Before we go on, ", "From the text above, "]
+COMPOSED_QUESTION_BODIES = ["what is the {s}", "what's the {s}", "what was the {s} again",
+                            "what did the {s} say", "what is the {s} now", "what was the {s} set to",
+                            "what do we have as the {s}", "what did I say the {s} was",
+                            "tell me the {s}", "remind me of the {s}", "do you know the {s}",
+                            "what should the {s} be", "what is listed as the {s}",
+                            "what did the {s} turn out to be", "what has the {s} become",
+                            "can you recall the {s}"]
+COMPOSED_QUESTION_CLOSERS = ["?", "?", "?", ", please?", " exactly?", "? Just the value."]
+
+
+def composed_question(rng: random.Random) -> str:
+    """A training needle question frame ("{s}") drawn from the COMPOSED_QUESTION_* parts."""
+    text = (rng.choice(COMPOSED_QUESTION_OPENERS) + rng.choice(COMPOSED_QUESTION_BODIES)
+            + rng.choice(COMPOSED_QUESTION_CLOSERS))
+    return text[0].upper() + text[1:]
+
+
 QUESTIONS = [
     "What is the {s}?",
     "Tell me the {s}.",

@@ -364,3 +364,52 @@ def test_named_facts_make_up_names_in_training_only():
         names = [_name_in(st) for st, _ in facts]
         assert len(set(names)) == 64 and not set(names) & set(ph.split(ph.NAMES, "heldout"))
         assert all(name in q for name, (_, (q, _)) in zip(names, facts))
+
+
+def test_composed_questions_are_many_and_share_no_heldout_wording():
+    rng = random.Random(0)
+    questions = {ph.composed_question(rng) for _ in range(5000)}
+    assert len(questions) > 400
+    for q in questions:
+        assert q.count("{s}") == 1 and "{v}" not in q and q[0].isupper(), q
+        assert not re.search(r"which value|\bgive\b", q, re.I), q  # the held-out questions' wording
+    assert not questions & set(ph.split(ph.QUESTIONS, "heldout"))
+
+
+def _composed_question_share(split, composed_questions):
+    rng = random.Random(2)
+    fixed = set(ph.QUESTIONS)
+    asked = []
+    for _ in range(400):
+        (_, (q, _)), = needle_facts(rng, split, composed_questions=composed_questions)
+        asked.append(q)
+    return sum(not any(q == f.format(s=s) for f in fixed for s in ph.SUBJECTS) for q in asked) / len(asked)
+
+
+def test_needles_compose_their_questions_in_training_only():
+    assert _composed_question_share("train", 0.0) == 0.0
+    assert 0.35 < _composed_question_share("train", 0.5) < 0.6  # "What is the {s}?" is both
+    assert _composed_question_share("heldout", 1.0) == 0.0
+
+
+def test_needles_without_composed_questions_draw_as_before():
+    """composed_questions=0 draws nothing extra: the needle stream of earlier runs replays. The
+    replay is the draws needle_facts made before the knob: subject, value, frame, question."""
+    for seed in range(20):
+        rng, replay = random.Random(seed), random.Random(seed)
+        (statement, (question, value)), = needle_facts(rng, "train", composed_questions=0.0)
+        subject = replay.choice(ph.split(ph.SUBJECTS, "train"))
+        assert ph.value(replay, None) == value
+        frame, q = replay.choice(ph.split(ph.STATEMENTS, "train")), replay.choice(ph.split(ph.QUESTIONS, "train"))
+        assert (statement, question) == (" " + frame.format(s=subject, v=value) + " ", q.format(s=subject))
+        assert rng.random() == replay.random()
+
+
+def test_composed_question_documents_ask_a_composed_question_of_a_stored_needle(bpe):
+    S = 32
+    for seed in range(6):
+        rng = random.Random(seed)
+        doc = sample_task(bpe, rng, Filler(bpe), 8 * S - 5, S, "needle", composed_questions=1.0)
+        asked = bpe.decode(doc.tokens[doc.question_start:doc.answer_start])
+        assert not any(f.format(s=s) in asked for f in ph.QUESTIONS for s in ph.SUBJECTS if f != "What is the {s}?")
+        assert doc.answer in bpe.decode(doc.tokens[:doc.question_start // S * S])
