@@ -80,7 +80,7 @@ class TrainConfig:
     # determiner, link and closer drawn apart, ~12,000 frames).
     composed_frames: float = 0.0
     # Share of needles asked with a composed question (phrasings.composed_question: opener, body and
-    # closer drawn apart, 448 questions) instead of one of the 6 training questions.
+    # closer drawn apart, 1,120 questions and requests) instead of one of the 6 training questions.
     composed_questions: float = 0.0
     # Share of named facts' statements, and apart of their questions, drawn from composed frames
     # (phrasings.composed_fact_statement, COMPOSED_FACT_QUESTIONS) instead of the six training

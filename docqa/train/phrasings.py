@@ -86,8 +86,11 @@ def composed_statement(rng: random.Random) -> str:
 
 
 # Composed needle questions for training only (TrainConfig.composed_questions): an opener, a body
-# and a closer drawn apart, 448 questions, where the training split has six. Nothing here shares
-# the held-out questions' wording ("which value", "give"); tests/train/test_question_tasks.py checks that.
+# and a closer drawn apart. Two families, since people ask both ways: questions (what/which/do you,
+# closed by "?") and requests (a verb and the subject, closed by "."). Nothing here shares the
+# held-out questions' wording ("which value", "give"); tests/train/test_question_tasks.py checks that.
+# a32 (docs/TRAINING.md, seventeenth session) ran with the questions alone; its held-out misses were
+# mostly the held-out request, which this set then did not have.
 COMPOSED_QUESTION_OPENERS = ["", "", "", "Quick question: ", "Remind me, ", "Sorry, ", "One more thing: ",
                              "Before we go on, ", "From the text above, "]
 COMPOSED_QUESTION_BODIES = ["what is the {s}", "what's the {s}", "what was the {s} again",
@@ -96,14 +99,24 @@ COMPOSED_QUESTION_BODIES = ["what is the {s}", "what's the {s}", "what was the {
                             "tell me the {s}", "remind me of the {s}", "do you know the {s}",
                             "what should the {s} be", "what is listed as the {s}",
                             "what did the {s} turn out to be", "what has the {s} become",
-                            "can you recall the {s}"]
+                            "can you recall the {s}", "which {s} did we get", "which {s} was it",
+                            "which {s} was chosen", "which {s} did I mention"]
 COMPOSED_QUESTION_CLOSERS = ["?", "?", "?", ", please?", " exactly?", "? Just the value."]
+COMPOSED_REQUEST_BODIES = ["state the {s}", "name the {s}", "show me the {s}", "repeat the {s}",
+                           "quote the {s}", "report the {s}", "print the {s}", "recall the {s}",
+                           "look up the {s}", "share the {s}", "write down the {s}", "read back the {s}",
+                           "tell me the {s}", "provide the {s}", "send me the {s}", "list the {s}"]
+COMPOSED_REQUEST_CLOSERS = [".", ".", ".", ", please.", " now.", " exactly.", " for me."]
 
 
 def composed_question(rng: random.Random) -> str:
-    """A training needle question frame ("{s}") drawn from the COMPOSED_QUESTION_* parts."""
-    text = (rng.choice(COMPOSED_QUESTION_OPENERS) + rng.choice(COMPOSED_QUESTION_BODIES)
-            + rng.choice(COMPOSED_QUESTION_CLOSERS))
+    """A training needle question frame ("{s}") drawn from the COMPOSED_QUESTION_* parts, or a third
+    of the time a request drawn from the COMPOSED_REQUEST_* parts."""
+    if rng.random() < 1 / 3:
+        body, closer = rng.choice(COMPOSED_REQUEST_BODIES), rng.choice(COMPOSED_REQUEST_CLOSERS)
+    else:
+        body, closer = rng.choice(COMPOSED_QUESTION_BODIES), rng.choice(COMPOSED_QUESTION_CLOSERS)
+    text = rng.choice(COMPOSED_QUESTION_OPENERS) + body + closer
     return text[0].upper() + text[1:]
 
 

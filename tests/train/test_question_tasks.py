@@ -368,8 +368,11 @@ def test_named_facts_make_up_names_in_training_only():
 
 def test_composed_questions_are_many_and_share_no_heldout_wording():
     rng = random.Random(0)
-    questions = {ph.composed_question(rng) for _ in range(5000)}
-    assert len(questions) > 400
+    drawn = [ph.composed_question(rng) for _ in range(5000)]
+    questions = set(drawn)
+    assert len(questions) > 900
+    requests = sum(q.endswith(".") for q in drawn) / len(drawn)  # ". Just the value." is a question's
+    assert 0.28 < requests - sum(q.endswith("? Just the value.") for q in drawn) / len(drawn) < 0.39
     for q in questions:
         assert q.count("{s}") == 1 and "{v}" not in q and q[0].isupper(), q
         assert not re.search(r"which value|\bgive\b", q, re.I), q  # the held-out questions' wording

@@ -38,6 +38,9 @@
 # a32: INIT=checkpoints/bpe-a28 ADDR=[1] EXTRA='--set open_names=0.5 --set start_max_segments=64 --set lr=0.0003
 #      --set seed=37 --set composed_questions=0.5 --set model_overrides={"write_threshold":0,"write_window":0,"short_conv":8,"write_gate_layers":null}'
 #      runs/a32 0 0 0 6 64 (a28 from step 250, ungated as it trained, half the needles asked with composed questions)
+#      (the question lists of commit 555460b: questions only, no requests)
+# a33: a32 without composed_questions (the control), runs/a33
+# a34: a32 with the lists that add requests ("State the {s}."), runs/a34
 RUN=$1; TH=$2; WIN=$3; VW=$4; B=$5; MAXS=$6; VWL=${7:-null}; VWN=${8:-0}; VWS=${9:-first}
 MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoints/bpe-a11} --threads 1 \
   --set lm_sample=0.1 --set lm_weight=0.1 --set eval_every=0 --set save_every=25 --set text=corpus \
