@@ -3,38 +3,25 @@ write strengths it reports, against the model's own projections of the whole str
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from docqa.bench.haystack import Haystack
-from docqa.model.base import LoadedModel
 from docqa.model.center import memory_projections
-from docqa.model.config import ModelConfig
-from docqa.model.tokenizer import BPETokenizer
-from docqa.model.transformer import InfiniTransformer
-from docqa.train import phrasings as ph
 
 from by_path import benchmark
-
-PROSE = ("The river winds through the valley, past mills and quiet farms.\n"
-         "Each spring the water rises and the ferry stops for a week.\n")
+from prose_model import prose_haystack, tiny_prose_lm
 
 
 @pytest.fixture(scope="module")
 def lm():
-    tok = BPETokenizer.train([PROSE * 3 + " ".join(ph.STATEMENTS + ph.QUESTIONS + ph.SUBJECTS)], vocab_size=400)
-    torch.manual_seed(0)
-    model = InfiniTransformer(ModelConfig.from_name("test", vocab_size=tok.vocab_size, segment_len=16)).eval()
-    return LoadedModel(model, tok, model.cfg, "0" * 64, Path("."))
+    return tiny_prose_lm()
 
 
 @pytest.fixture()
 def cases(lm, tmp_path):
-    (tmp_path / "prose.txt").write_text(PROSE * 40)
-    cases = benchmark("bench_needle_context").trials(lm, Haystack(lm, [str(tmp_path / "prose.txt")]), 3, 100, "heldout", 0)
+    cases = benchmark("bench_needle_context").trials(lm, prose_haystack(lm, tmp_path), 3, 100, "heldout", 0)
     assert all(c[5] >= 0 for c in cases), "a value merged with its neighbour: pick another seed"
     return cases
 

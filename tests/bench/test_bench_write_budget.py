@@ -4,39 +4,26 @@ threshold probe runs the same weights with the writes cut."""
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from docqa.bench.haystack import Haystack
-from docqa.model.base import LoadedModel
 from docqa.model.center import memory_projections
-from docqa.model.config import ModelConfig
-from docqa.model.tokenizer import BPETokenizer
-from docqa.model.transformer import InfiniTransformer
 from docqa.prompt import answer_tokens, question_tokens
-from docqa.train import phrasings as ph
 
 from by_path import benchmark
-
-PROSE = ("The river winds through the valley, past mills and quiet farms.\n"
-         "Each spring the water rises and the ferry stops for a week.\n")
+from prose_model import prose_haystack, tiny_prose_lm
 
 
 @pytest.fixture(scope="module")
 def lm():
-    tok = BPETokenizer.train([PROSE * 3 + " ".join(ph.STATEMENTS + ph.QUESTIONS + ph.SUBJECTS)], vocab_size=400)
-    torch.manual_seed(0)
-    model = InfiniTransformer(ModelConfig.from_name("test", vocab_size=tok.vocab_size, segment_len=16)).eval()
-    return LoadedModel(model, tok, model.cfg, "0" * 64, Path("."))
+    return tiny_prose_lm()
 
 
 @pytest.fixture()
 def hay(lm, tmp_path):
-    (tmp_path / "prose.txt").write_text(PROSE * 40)
-    return Haystack(lm, [str(tmp_path / "prose.txt")])
+    return prose_haystack(lm, tmp_path)
 
 
 def test_answer_loss_is_the_loss_of_decoding_the_answer_token_by_token(lm):
