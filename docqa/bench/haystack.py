@@ -94,7 +94,14 @@ def hide(tok, window: list[int], facts: list[Fact], depths: list[float], limit: 
     return out + window[taken:len(window) - sum(map(len, needles))]
 
 
-def _trial(task: str, rng: random.Random, split: str, depth: float | None):
+def trial_rng(seed: int, task: str, split: str, length: int, depth: str, i: int) -> random.Random:
+    """The generator of trial i of a cell: its facts first (trial_facts), then its haystack window.
+    One per trial, so a trial's facts depend on nothing but its name (benchmarks/frame_rates.py
+    draws them again without the model or the haystack)."""
+    return random.Random(f"{seed}:{task}:{split}:{length}:{depth}:{i}")
+
+
+def trial_facts(task: str, rng: random.Random, split: str, depth: float | None):
     """(facts, index asked, depths) for one trial of a task."""
     if task == "needle":
         return needle_facts(rng, split), 0, [depth]
@@ -122,8 +129,8 @@ def run_cell(lm: LoadedModel, hay: Haystack, task: str, split: str, length: int,
     limit = length // S * S  # statements end before the question's segment
     trials = []
     for i in range(n):
-        rng = random.Random(f"{seed}:{task}:{split}:{length}:{depth}:{i}")
-        facts, ask, depths = _trial(task, rng, split, DEPTHS.get(depth))
+        rng = trial_rng(seed, task, split, length, depth, i)
+        facts, ask, depths = trial_facts(task, rng, split, DEPTHS.get(depth))
         stream = hide(tok, hay.window(rng, length), facts, depths, limit)
         question, answer = facts[ask][1]
         written = sorted(range(len(facts)), key=lambda i: depths[i])  # hide()'s order in the stream
