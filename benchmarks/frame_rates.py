@@ -59,8 +59,9 @@ def rates(bench: dict) -> dict[tuple[str, str, str], tuple[int, int]]:
                                 ("question", frame_of(question, QUESTION_PATTERNS))):
                 out[(cell["split"], part, frame)][0] += right
                 out[(cell["split"], part, frame)][1] += 1
-    if any(v > 0 for v in missed.values()):
-        raise ValueError("a miss matches no trial drawn again: a bench of another seed or another version")
+        if any(v > 0 for v in missed.values()):
+            raise ValueError(f"a miss of the {cell['split']} {cell['length']} {cell['depth']} cell matches no trial "
+                             "drawn again: a bench of another seed or another version")
     return {k: tuple(v) for k, v in out.items()}
 
 

@@ -50,3 +50,11 @@ def test_a_miss_from_another_draw_is_refused():
 def test_a_question_that_extends_another_is_given_its_own_frame():
     text = "What is the pass key I was given?"
     assert frame_rates.frame_of(text, frame_rates.QUESTION_PATTERNS) == "What is the {s} I was given?"
+
+
+def test_a_stray_miss_in_any_cell_is_refused_not_only_in_the_last():
+    stray = _drawn(4, "heldout", 4096, "middle", 1)
+    cells = [{"task": "needle", "split": "heldout", "length": 4096, "depth": "middle", "n": 4, "misses": stray},
+             {"task": "needle", "split": "heldout", "length": 4096, "depth": "end", "n": 4, "misses": []}]
+    with pytest.raises(ValueError, match="another seed"):
+        frame_rates.rates({"seed": 3, "cells": cells})
