@@ -312,9 +312,8 @@ def needle_facts(rng: random.Random, split: str = "train", kind: str | None = No
     elif split == "train" and composed_frames and rng.random() < composed_frames:
         frames = [ph.composed_statement(rng)]
     st, q = rng.choice(frames), rng.choice(ph.split(ph.QUESTIONS, split))
-    if split == "train" and composed_questions:  # no draw without it: earlier runs' data stays the same
-        if rng.random() < composed_questions:
-            q = ph.composed_question(rng)
+    if split == "train" and composed_questions and rng.random() < composed_questions:  # no draw when 0: runs replay
+        q = ph.composed_question(rng)
     return [(" " + st.format(s=s, v=v) + " ", (q.format(s=s), v))]
 
 
@@ -446,8 +445,8 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
                 open_names: float = 0.0, composed_questions: float = 0.0) -> TaskDoc:
     """One document of a named task, sized to fit n_tokens; a named-facts document asks up to
     `questions` of its facts. `composed_frames` composes needles' statements, `composed_questions`
-    their questions, `composed_fact_frames`
-    named facts' statements and questions, `open_names` makes up names (training only)."""
+    their questions, `composed_fact_frames` named facts' statements and questions, `open_names`
+    makes up names (training only)."""
     if task == "code":
         if code is None:
             raise ValueError("the code task needs CodeFiles")

@@ -3,7 +3,6 @@ write strengths it reports, against the model's own projections of the whole str
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 import torch.nn.functional as F
