@@ -106,13 +106,16 @@ def table(lm: LoadedModel, hay: Haystack, length: int, depth: str, n: int, seed:
     return "\n".join(rows)
 
 
-def frame_table(lm: LoadedModel, hay: Haystack, length: int, depth: str, n: int, seed: int = 0) -> str:
-    """Exact match per statement frame, subject and question from the seen share."""
-    held = set(ph.split(ph.STATEMENTS, "heldout"))
+def frame_table(lm: LoadedModel, hay: Haystack, length: int, depth: str, n: int, seed: int = 0,
+                frames: list[str] | None = None) -> str:
+    """Exact match per statement frame (`frames`, default every STATEMENTS entry), subject and
+    question from the seen share. A frame in neither STATEMENTS share is marked "new"."""
+    held, seen = set(ph.split(ph.STATEMENTS, "heldout")), set(ph.split(ph.STATEMENTS, "train"))
     rows = ["| statement frame | split | exact |", "|---|---|---|"]
     splits = dict.fromkeys(PARTS, "train")
-    for frame in ph.STATEMENTS:
-        rows.append(f"| {frame} | {'heldout' if frame in held else 'train'} | "
+    for frame in frames or ph.STATEMENTS:
+        where = "heldout" if frame in held else "train" if frame in seen else "new"
+        rows.append(f"| {frame} | {where} | "
                     f"{exact(lm, hay, splits, length, depth, n, seed, frame):.2f} |")
     return "\n".join(rows)
 
@@ -128,6 +131,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--by-frame", action="store_true", help="also a row per statement frame")
     ap.add_argument("--facts", type=int, default=0, help="K named facts instead of one needle")
+    ap.add_argument("--frame", action="append", default=[],
+                    help="only the per-frame rows, for this statement frame ('{s}', '{v}'); repeatable")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     lm = load_model(a.model)
@@ -137,6 +142,12 @@ def main() -> None:
         return
     print(f"model {lm.name}, {a.length} tokens, needle at {a.depth}, n {a.n}\n")
     hay = Haystack(lm, [a.haystack])
+    bad = [f for f in a.frame if "{s}" not in f or "{v}" not in f]
+    if bad:
+        raise SystemExit(f"--frame {bad[0]!r} needs both '{{s}}' and '{{v}}'")
+    if a.frame:
+        print(frame_table(lm, hay, a.length, a.depth, a.n, a.seed, a.frame))
+        return
     print(table(lm, hay, a.length, a.depth, a.n, a.seed))
     if a.by_frame:
         print("\n" + frame_table(lm, hay, a.length, a.depth, a.n, a.seed))

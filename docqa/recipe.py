@@ -6,19 +6,19 @@
 It drives both training and the benches, so it sits above both (until issue 12 it was
 docqa.train.recipe, and made training import the benches).
 
-`bpe` (the shipped default since December: phase c3, and since the tenth session c3 averaged
-with phase c22; the candidates around it, checkpoints/bpe-c2 to bpe-c4, bpe-c13 and bpe-c22)
-first trains the BPE tokenizer on the training text (docqa.train.vocab; `apt-get install
-python3-doc` adds the Python documentation to that text, man pages and /usr/share/doc come with
-Debian), then trains on questions about real text;
+`bpe` (the shipped default since December: phase c3, and since the tenth session the soup s70,
+c3 averaged with phase c22; the candidates around it, checkpoints/bpe-c2 to bpe-c4, bpe-c13,
+bpe-c22, and the named-facts lineage from s70, bpe-a11 to bpe-a34) first trains the BPE tokenizer
+on the training text (docqa.train.vocab; `apt-get install python3-doc` adds the Python
+documentation to that text, man pages and /usr/share/doc come with Debian), then trains on
+questions about real text;
 `byte` replays the byte-level passkey model of November (the default until December,
-checkpoints/byte-p5). Phases run up to the one the default model came from (SHIPPED), or to
-`--until PHASE`, e.g. `--until c4` or `--until w1` for the candidates after it. Each phase is a
-`docqa train` run that starts from the previous phase's model (or the one STARTS_FROM names); a
-phase that already finished is skipped, so the command resumes after an interruption. The shipped
-phase's weights are then averaged with those of the phase SHIPPED_SOUP names (trained too if it is
-not yet; OUT_DIR/soup), and that model gets the write gate it ships with (SHIPPED_GATE;
-OUT_DIR/shipped). At the end
+checkpoints/byte-p5). Phases run up to the default model (SHIPPED), or to `--until NAME`, e.g.
+`--until c4` or `--until a34` for the candidates. Each phase is a `docqa train` run that starts
+from the previous phase's model (or the phase or soup STARTS_FROM names); a phase that already
+finished is skipped, so the command resumes after an interruption. A soup (SOUPS) averages two
+phases' weights (OUT_DIR/NAME). The default model gets the write gate it ships with
+(SHIPPED_GATE; OUT_DIR/shipped). At the end
 the recall bench runs on the final model (with `--haystack`, also on real text the model never
 saw) and its tables and JSON land in OUT_DIR. `--quick` runs every phase for a few steps on the test preset: the CPU check.
 """
@@ -117,22 +117,51 @@ BPE_PHASES: list[tuple[str, int | None, dict]] = [
     # the long ones (docs/TRAINING.md, December, ninth session). Shipped only inside the soup below.
     ("c22", 300, _C22),
 ]
+# The named-facts lineage (docs/TRAINING.md, December, twelfth to seventeenth sessions; the runs'
+# launch lines are in docs/bench/address/*-launch.sh). It starts from the soup s70 (below), widens
+# the short conv to 8 taps and adds the address loss, which pulls a question's memory read towards
+# the key its fact was written under (docqa.train.address).
+# a11 (checkpoints/bpe-a11): MQAR-dense named facts (the kv task, 16 asked per document) with the
+# other tasks kept, the address loss on layer 0, whose conv reaches the name; gate off.
+_ADDRESS = dict(_COMMON, **_REAL, keep_every=100, text_ramp_steps=1, steps=2000, batch=16, min_segments=5,
+                start_max_segments=5, max_segments=5, lr=1e-3, warmup=10, max_facts=64, questions=16,
+                history_fraction=0.0, address_weight=1.0, address_sign=-1, conv_lr=0.01,
+                model_overrides={"write_threshold": 0.0, "write_window": 0, "short_conv": 8})
+_A11 = dict(_ADDRESS, task_mix={"kv": 2, "facts": 1, "needle": 1, "passkey": 1}, max_segments=8, seed=33,
+            address_layers=[0])
+# a16: the kv task alone (~250 questions a step) with the address loss on layer 1, where needles live.
+_A16 = dict(_ADDRESS, task_mix={"kv": 1}, seed=35, address_layers=[1])
+# a17 (checkpoints/bpe-a17): c22's long documents (to 80 segments, the history bank, the write
+# penalty, composed frames) with the kv task and layer 1's address loss kept.
+_A17 = dict(_COMMON, **_REAL, task_mix={"kv": 2, "facts": 2, "needle": 1, "track": 0.5, "passkey": 1},
+            keep_every=50, save_every=25, text_ramp_steps=1, steps=1000, batch=8, min_segments=8,
+            start_max_segments=16, max_segments=80, curriculum_steps=150, lr=1e-3, warmup=10, max_facts=64,
+            questions=8, write_penalty=1.0, history_fraction=0.6, history_advance=6, history_reset=0.01,
+            question_cut=0.75, open_subjects=0.5, open_frames=0.25, composed_frames=0.67, seed=34,
+            address_weight=1.0, address_sign=-1, address_layers=[1], conv_lr=0.01,
+            model_overrides={"write_threshold": 0.0, "write_window": 0, "short_conv": 8})
+# a28 (checkpoints/bpe-a28): half the named facts' names made up, at full length from the first step.
+_A28 = dict(_A17, batch=6, start_max_segments=64, max_segments=64, lr=3e-4, open_names=0.5)
+# a34 (checkpoints/bpe-a34): half the needles asked by a composed question or request.
+_A34 = dict(_A28, seed=37, composed_questions=0.5)
+BPE_PHASES += [("a11", 400, _A11), ("a16", 200, _A16), ("a17", 600, _A17), ("a28", 250, _A28),
+               ("a34", 100, _A34)]
 RECIPES = {"bpe": BPE_PHASES, "byte": BYTE_PHASES}
-# A phase starts from the model of the phase before it in its recipe, or from the phase named
-# here: c4 and w1 both continue c3.
-STARTS_FROM = {"w1": "c3", "c22": "c2"}
-# The phase each recipe's shipped model stopped at: docqa/models/default is bpe's c3, step 350,
-# averaged with c22 (SHIPPED_SOUP) under SHIPPED_GATE.
-SHIPPED = {"bpe": "c3", "byte": "p5"}
-# The write gate the shipped model runs with, set on the last phase's weights without training
+# Soups: a model whose every weight is (1 - share) x the first phase's + share x the second's
+# (docqa.model.io.soup_models), made when a later phase or the shipped model needs it. s70: c3
+# keeps the long rows, c22 reads held-out wordings, and their mean beats either on held-out
+# phrasings (docs/TRAINING.md, December, tenth session): checkpoints' bpe-s70, the default.
+SOUPS: dict[str, dict[str, tuple[str, str, float]]] = {"bpe": {"s70": ("c3", "c22", 0.7)}}
+# A phase starts from the model of the phase before it in its recipe, or from the phase or soup
+# named here: c4 and w1 both continue c3, a11 the soup.
+STARTS_FROM = {"w1": "c3", "c22": "c2", "a11": "s70"}
+# The phase or soup each recipe's default model is: docqa/models/default is bpe's s70.
+SHIPPED = {"bpe": "s70", "byte": "p5"}
+# The write gate the shipped model runs with, set on its weights without training
 # (docqa.model.io.regate_model): a write at or below 0.4 is dropped unless a token within 2 of it
 # clears 0.4, so the prose after a fact no longer wears it away (docs/TRAINING.md, December,
-# eighth session). Only the shipped phase gets it; `--until` another phase gives that phase as trained.
+# eighth session). Only the shipped model gets it; `--until` another phase gives that phase as trained.
 SHIPPED_GATE = {"bpe": {"write_threshold": 0.4, "write_window": 2}}
-# The shipped weights are the shipped phase's averaged with another phase's that shares its parent
-# (docqa.model.io.soup_models; this phase's share): c3 keeps the long rows, c22 reads held-out
-# wordings, and their mean beats either on held-out phrasings (docs/TRAINING.md, December, tenth session).
-SHIPPED_SOUP = {"bpe": ("c22", 0.7)}
 PHASES = BPE_PHASES
 VOCAB_SIZE = 8192
 
@@ -140,44 +169,76 @@ QUICK = dict(preset="small", batch=2, steps=4, warmup=1, save_every=2, eval_ever
              min_segments=3, start_max_segments=3, max_segments=4, curriculum_steps=2)
 
 
-def phases_until(recipe: str, until: str | None = None) -> list[tuple[str, int | None, dict]]:
-    """The phases that lead to `until` (default: the shipped model's phase), first to last: each
-    one's predecessor in the list, or the phase STARTS_FROM names."""
-    phases = RECIPES[recipe]
-    names = [p[0] for p in phases]
+def _names(recipe: str) -> list[str]:
+    return [p[0] for p in RECIPES[recipe]] + list(SOUPS.get(recipe, {}))
+
+
+def _start(recipe: str, name: str) -> str | None:
+    """The phase or soup a phase starts from: STARTS_FROM's, else the phase before it (None: the first)."""
+    names = [p[0] for p in RECIPES[recipe]]
+    i = names.index(name)
+    return STARTS_FROM.get(name) or (names[i - 1] if i else None)
+
+
+def plan(recipe: str, until: str | None = None) -> list[str]:
+    """The phases and soups that lead to `until` (default: the shipped model), each after every
+    one it needs and each once."""
     last = until or SHIPPED[recipe]
-    if last not in names:
-        raise ConfigError(f"recipe {recipe!r} has no phase {last!r}; its phases: {', '.join(names)}")
-    chain, i = [], names.index(last)
-    while i >= 0:
-        chain.append(phases[i])
-        i = names.index(STARTS_FROM[names[i]]) if names[i] in STARTS_FROM else i - 1
-    return chain[::-1]
+    if last not in _names(recipe):
+        raise ConfigError(f"recipe {recipe!r} has no phase or soup {last!r}; its phases: "
+                          f"{', '.join(_names(recipe))}")
+    order: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        soup = SOUPS.get(recipe, {}).get(name)
+        for need in soup[:2] if soup else [_start(recipe, name)]:
+            if need is not None:
+                visit(need)
+        order.append(name)
+
+    visit(last)
+    return order
 
 
-def _train_chain(out: Path, phases: list[tuple[str, int | None, dict]], overrides: dict, quick: bool,
-                 on_log=None) -> Path:
-    """Train each phase of the chain not yet finished, each from the one before; return the last
-    phase's model. A phase already trained (by this chain or another sharing it) is skipped."""
-    previous: Path | None = None
-    for name, stop_at, fields in phases:
+def phases_until(recipe: str, until: str | None = None) -> list[tuple[str, int | None, dict]]:
+    """The phases trained on the way to `until` (default: the shipped model), in training order."""
+    phases = {p[0]: p for p in RECIPES[recipe]}
+    return [phases[n] for n in plan(recipe, until) if n in phases]
+
+
+def _build(out: Path, recipe: str, order: list[str], overrides: dict, quick: bool, on_log=None) -> dict[str, Path]:
+    """Train each phase of `order` not yet finished, from the model it starts from, and average
+    each soup; return every name's model directory. A finished phase is skipped, so an
+    interrupted recipe resumes; a soup is averaged again (it takes seconds)."""
+    phases, soups = {p[0]: p for p in RECIPES[recipe]}, SOUPS.get(recipe, {})
+    models: dict[str, Path] = {}
+    for name in order:
+        if name in soups:
+            a, b, share = soups[name]
+            soup_models(models[a], models[b], share, out / name)
+            models[name] = out / name
+            continue
+        _, stop_at, fields = phases[name]
         run = out / name
         cfg = {**fields, **overrides}
-        if previous is not None:
-            cfg["init_from"] = str(previous)
+        start = _start(recipe, name)
+        if start is not None:
+            cfg["init_from"] = str(models[start])
         stop = None if quick else stop_at
         ckpt = checkpoint_dir(run)
         finished = ckpt is not None and json.loads((ckpt / "state.json").read_text())["step"] >= (stop or cfg["steps"])
         if not finished:
             train(run, None if ckpt is not None else TrainConfig.from_dict(cfg), on_log=on_log, stop_at=stop)
-        previous = checkpoint_dir(run) / "model"
-    return previous
+        models[name] = checkpoint_dir(run) / "model"
+    return models
 
 
 def run_recipe(out: Path, device: str = "cpu", quick: bool = False, lengths: list[int] | None = None,
                n: int = 10, on_log=None, recipe: str = "bpe", haystack: list[str] | None = None,
                until: str | None = None) -> dict:
-    phases = phases_until(recipe, until)
+    plan(recipe, until)  # an unknown phase is refused before the tokenizer trains
     out.mkdir(parents=True, exist_ok=True)
     extra: dict = {}
     if recipe == "bpe":
@@ -188,17 +249,9 @@ def run_recipe(out: Path, device: str = "cpu", quick: bool = False, lengths: lis
         if quick:  # the quick check leaves out the slow parts: the full text and the code modules
             extra |= {"text": "stdlib", "max_facts": 2, "task_mix": {"needle": 1, "facts": 1, "track": 1}}
     overrides = {**(QUICK if quick else {}), **extra, "device": device}
-    previous = _train_chain(out, phases, overrides, quick, on_log)
-    trained = [p[0] for p in phases]
-    shipped = phases[-1][0] == SHIPPED[recipe]
-    soup = SHIPPED_SOUP.get(recipe) if shipped else None
-    if soup:
-        other_phases = phases_until(recipe, soup[0])
-        other = _train_chain(out, other_phases, overrides, quick, on_log)
-        trained += [p[0] for p in other_phases if p[0] not in trained]
-        soup_models(previous, other, soup[1], out / "soup")
-        previous = out / "soup"
-    gate = SHIPPED_GATE.get(recipe) if shipped else None
+    order = plan(recipe, until)
+    previous = _build(out, recipe, order, overrides, quick, on_log)[order[-1]]
+    gate = SHIPPED_GATE.get(recipe) if order[-1] == SHIPPED[recipe] else None
     if gate:
         regate_model(previous, out / "shipped", **gate)
         previous = out / "shipped"
@@ -207,8 +260,9 @@ def run_recipe(out: Path, device: str = "cpu", quick: bool = False, lengths: lis
     cells = passkey_table(lm, lengths, ["start", "middle", "end"], 2 if quick else n)
     cells += facts_curve(lm, [1, 2] if quick else [1, 2, 4, 8, 16], 512 if quick else 2048, 2 if quick else n)
     md = f"model {lm.name}\n\n{format_table(cells)}\n"
-    result = {"model": lm.name, "model_dir": str(previous), "phases": trained, "gate": gate,
-              "soup": list(soup) if soup else None,
+    result = {"model": lm.name, "model_dir": str(previous), "gate": gate,
+              "phases": [n for n in order if n not in SOUPS.get(recipe, {})],
+              "soups": {n: list(SOUPS[recipe][n]) for n in order if n in SOUPS.get(recipe, {})},
               "cells": to_json(cells)}
     if haystack:
         hay = Haystack(lm, haystack)
@@ -231,14 +285,14 @@ def main() -> None:
     ap.add_argument("--lengths", default=None, help="bench lengths, e.g. 1024,16384,262144,1048576")
     ap.add_argument("--n", type=int, default=10)
     ap.add_argument("--recipe", default="bpe", choices=sorted(RECIPES))
-    ap.add_argument("--until", default=None, help="last phase to run (default: the shipped model's, "
+    ap.add_argument("--until", default=None, help="last phase or soup to make (default: the shipped model, "
                     + ", ".join(f"{r} {p}" for r, p in SHIPPED.items()) + ")")
     ap.add_argument("--haystack", action="append", default=None,
                     help="also bench on this folder's text (never trained on), e.g. a package from site-packages")
     args = ap.parse_args()
     lengths = [int(x) for x in args.lengths.split(",")] if args.lengths else None
     try:
-        phases_until(args.recipe, args.until)
+        plan(args.recipe, args.until)
     except ConfigError as e:
         ap.error(str(e))
     result = run_recipe(args.out, args.device, args.quick, lengths, args.n, recipe=args.recipe,

@@ -5,52 +5,58 @@ import torch
 
 from docqa.errors import ConfigError
 from docqa.model.io import load_model
-from docqa.recipe import RECIPES, SHIPPED, SHIPPED_GATE, SHIPPED_SOUP, STARTS_FROM, phases_until, run_recipe
+from docqa.recipe import RECIPES, SHIPPED, SHIPPED_GATE, SOUPS, STARTS_FROM, phases_until, plan, run_recipe
 
 
-@pytest.mark.parametrize("recipe", ["byte", "bpe"])
-def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, recipe):
-    phases = phases_until(recipe)  # up to the shipped model's phase
-    assert phases[-1][0] == SHIPPED[recipe]
+def _model_dir(out, recipe, name):
+    return out / name if name in SOUPS.get(recipe, {}) else out / name / "checkpoint" / "model"
+
+
+@pytest.mark.parametrize("recipe, until", [("byte", None), ("bpe", "a34")])
+def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, recipe, until):
+    """bpe runs to its last candidate, a34, whose chain passes through the shipped soup; the
+    shipped model, made after from the same directory, trains nothing again."""
+    order = plan(recipe, until)
+    assert SHIPPED[recipe] in order
     hay = tmp_path / "hay"
     hay.mkdir()
     (hay / "a.txt").write_text("The river winds through the valley, past mills and quiet farms.\n" * 80)
-    soup = SHIPPED_SOUP.get(recipe)
-    if soup:  # the soup's other phase and whatever leads to it that the shipped chain lacks
-        phases += [p for p in phases_until(recipe, soup[0]) if p not in phases]
-    result = run_recipe(tmp_path / "out", quick=True, recipe=recipe, haystack=[str(hay)])
+    result = run_recipe(tmp_path / "out", quick=True, recipe=recipe, haystack=[str(hay)], until=until)
     out = tmp_path / "out"
-    assert result["phases"] == [p[0] for p in phases]
-    if soup:  # every weight the mean of the two phases' at the soup's share
-        a, b, s = (load_model(d).model.state_dict() for d in
-                   (out / SHIPPED[recipe] / "checkpoint" / "model", out / soup[0] / "checkpoint" / "model", out / "shipped"))
-        for name in a:
-            assert torch.allclose(s[name], (1 - soup[1]) * a[name] + soup[1] * b[name], atol=1e-6), name
+    phases = [n for n in order if n not in SOUPS.get(recipe, {})]
+    assert result["phases"] == phases and len(phases) == len(RECIPES[recipe]) - (recipe == "bpe") * 2  # all but c4, w1
+    assert result["model_dir"] == str(_model_dir(out, recipe, order[-1])) and result["gate"] is None
+    for name in phases:
+        state = json.loads((out / name / "checkpoint" / "state.json").read_text())
+        assert state["step"] == 4
+        start = STARTS_FROM.get(name) or (order[order.index(name) - 1] if name != order[0] else None)
+        assert state["train_config"].get("init_from") == (start and str(_model_dir(out, recipe, start))), name
+    for name in SOUPS.get(recipe, {}):  # every weight the mean of the two phases' at the soup's share
+        a_name, b_name, share = SOUPS[recipe][name]
+        assert result["soups"][name] == [a_name, b_name, share]
+        a, b, s = (load_model(_model_dir(out, recipe, n)).model.state_dict() for n in (a_name, b_name, name))
+        for w in a:
+            assert torch.allclose(s[w], (1 - share) * a[w] + share * b[w], atol=1e-6), w
         assert not torch.equal(s["emb.weight"], a["emb.weight"])
-        other = json.loads((out / soup[0] / "checkpoint" / "state.json").read_text())
-        assert other["train_config"]["init_from"] == str(out / STARTS_FROM[soup[0]] / "checkpoint" / "model")
-    for name, _, _ in phases:
-        assert json.loads((out / name / "checkpoint" / "state.json").read_text())["step"] == 4
-    if len(phases) > 1:
-        second = json.loads((out / phases[1][0] / "checkpoint" / "state.json").read_text())
-        assert second["train_config"]["init_from"] == str(out / phases[0][0] / "checkpoint" / "model")
-    gate = SHIPPED_GATE.get(recipe)
-    assert result["gate"] == gate
-    if gate:  # the shipped phase's weights under the gate the default ships with
-        assert result["model_dir"] == str(out / "shipped")
-        shipped = json.loads((out / "shipped" / "config.json").read_text())
-        assert {k: shipped[k] for k in gate} == gate
-        trained = json.loads((out / phases[-1][0] / "checkpoint" / "model" / "config.json").read_text())
-        assert trained.get("write_threshold", 0.0) == 0.0
     assert {c["task"] for c in result["cells"]} == {"passkey", "facts=1", "facts=2"}
     assert {c["task"] for c in result["haystack_cells"]} == {"needle", "facts=2", "track"}
     if recipe == "bpe":
         assert (out / "tokenizer.json").exists()
-        for name, _, _ in phases:
+        for name in phases:
             assert json.loads((out / name / "checkpoint" / "model" / "tokenizer.json").read_text())["model"]["type"] == "BPE"
-    logs = [(out / n / "log.jsonl").read_text() for n, _, _ in phases]
-    run_recipe(out, quick=True, recipe=recipe)  # finished phases are not trained again
-    assert logs == [(out / n / "log.jsonl").read_text() for n, _, _ in phases]
+    logs = [(out / n / "log.jsonl").read_text() for n in phases]
+    shipped = run_recipe(out, quick=True, recipe=recipe)  # finished phases are not trained again
+    assert logs == [(out / n / "log.jsonl").read_text() for n in phases]
+    gate = SHIPPED_GATE.get(recipe)
+    assert shipped["gate"] == gate
+    if gate:  # the shipped model's weights under the gate the default ships with
+        assert shipped["model_dir"] == str(out / "shipped")
+        config = json.loads((out / "shipped" / "config.json").read_text())
+        assert {k: config[k] for k in gate} == gate
+        trained = json.loads((_model_dir(out, recipe, SHIPPED[recipe]) / "config.json").read_text())
+        assert trained.get("write_threshold", 0.0) == 0.0
+        assert torch.equal(load_model(out / "shipped").model.state_dict()["emb.weight"],
+                           load_model(_model_dir(out, recipe, SHIPPED[recipe])).model.state_dict()["emb.weight"])
 
 
 def test_until_cuts_the_recipe_at_a_phase_and_names_the_phases_when_there_is_none():
@@ -59,5 +65,7 @@ def test_until_cuts_the_recipe_at_a_phase_and_names_the_phases_when_there_is_non
     assert [p[0] for p in phases_until("bpe", "c4")] == names[:names.index("c4") + 1]
     assert [p[0] for p in phases_until("bpe", "w1")] == names[:names.index("c3") + 1] + ["w1"]  # c3, not c4
     assert "w1" not in [p[0] for p in phases_until("bpe", "c4")]
-    with pytest.raises(ConfigError, match="has no phase 'c9'; its phases: s1, "):
+    assert plan("bpe", "a11")[-3:] == ["c22", "s70", "a11"]  # a11 starts from the soup of c3 and c22
+    assert plan("bpe") == [n for n in plan("bpe", "c3")] + ["c22", "s70"]
+    with pytest.raises(ConfigError, match="has no phase or soup 'c9'; its phases: s1, "):
         phases_until("bpe", "c9")

@@ -82,6 +82,10 @@ class TrainConfig:
     # Share of needles asked with a composed question (phrasings.composed_question: opener, body and
     # closer drawn apart, 1,120 questions and requests) instead of one of the 6 training questions.
     composed_questions: float = 0.0
+    # Share of composed statements (composed_frames) whose link to the value is a verb other than
+    # "is" (phrasings.WIDE_LINKS, 84 links: "shows", "is stored as", "came back as" ...) instead of
+    # one of the 22 COMPOSED_LINKS: needles linked by such verbs were recalled about half as often.
+    wide_links: float = 0.0
     # Share of named facts' statements, and apart of their questions, drawn from composed frames
     # (phrasings.composed_fact_statement, COMPOSED_FACT_QUESTIONS) instead of the six training
     # statement and three question frames, in the facts and kv tasks.
@@ -259,7 +263,8 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int, code: CodeF
         length = n_seg * S - rng.randrange(max(1, int(S * tc.question_cut)))
         docs.append(sample_doc(tok, rng, filler, length, S, tc.multi_fraction, tc.max_facts, tc.task_mix, code,
                                tc.questions, tc.open_subjects, tc.open_frames, tc.composed_frames,
-                               tc.composed_fact_frames, tc.open_names, tc.composed_questions))
+                               tc.composed_fact_frames, tc.open_names, tc.composed_questions,
+                               tc.wide_links))
     T = max(len(d.tokens) for d in docs)
     x = torch.zeros(tc.batch, T, dtype=torch.long)
     ans = torch.zeros(tc.batch, T, dtype=torch.bool)  # position t predicts an answer token t+1
@@ -381,7 +386,8 @@ def check_settings(tc: TrainConfig) -> None:
     if tc.value_write_span not in VALUE_SPANS:
         raise ConfigError(f"value_write_span={tc.value_write_span!r}; choose one of {VALUE_SPANS}")
     shares = {k: getattr(tc, k) for k in ("open_subjects", "open_frames", "composed_frames",
-                                           "composed_fact_frames", "open_names", "composed_questions")}
+                                           "composed_fact_frames", "open_names", "composed_questions",
+                                           "wide_links")}
     off = {k: v for k, v in shares.items() if not 0.0 <= v <= 1.0}
     if off:
         raise ConfigError(f"{', '.join(f'{k}={v}' for k, v in off.items())}: a share of documents, in [0, 1]")

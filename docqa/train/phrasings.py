@@ -72,15 +72,48 @@ COMPOSED_CLOSERS = [".", ".", ".", ". Keep it safe.", ". Do not share it.", " (d
                     ". Write it down.", ", as far as I know.", ", for now.", " again."]
 
 
-def composed_statement(rng: random.Random) -> str:
+# Links that are verbs other than "to be", for TrainConfig.wide_links. A needle linked by such a
+# verb is recalled far less often than one linked by "is", seen or not: bpe-a34 at 4K tokens, needle
+# at the end, n 40 (benchmarks/bench_heldout_parts.py --frame): "The {s} is {v}." 0.90, "... shows
+# {v}." 0.75, "... says {v}." 0.50 (both in COMPOSED_LINKS, each a 22nd of its links), "... reads
+# {v}." 0.53, while "The current {s} is {v}." reads 0.90. The held-out frame "The current {s} reads
+# {v}." loses to its verb, not its wording; this list makes such verbs common and many, so that the
+# key a value is written under stops hanging on the word before it. None is a held-out frame's verb
+# ("reads"), and none is one of the probe verbs kept out of every list to check the gain on verbs
+# nobody aimed at ("appears as", "happens to be", "goes by", "reflects"; PROBE_LINKS).
+WIDE_LINKS = ["shows {v}", "says {v}", "displays {v}", "lists {v}", "gives {v}", "holds {v}",
+              "indicates {v}", "notes {v}", "states {v}", "contains {v}", "carries {v}", "spells {v}",
+              "points to {v}", "lands on {v}", "sits at {v}", "stays at {v}", "prints {v}",
+              "outputs {v}", "returns {v}", "yields {v}", "comes to {v}", "amounts to {v}", "totals {v}",
+              "maps to {v}", "resolves to {v}", "translates to {v}", "answers to {v}", "is known as {v}",
+              "is called {v}", "came out as {v}", "came back as {v}", "turned into {v}", "switched to {v}",
+              "moved to {v}", "changed to {v}", "rolled over to {v}", "got reset to {v}", "is pinned to {v}",
+              "is locked at {v}", "is fixed at {v}", "is kept at {v}", "is held at {v}",
+              "is registered as {v}", "is stored as {v}", "is saved as {v}", "is logged as {v}",
+              "is filed as {v}", "is entered as {v}", "is posted as {v}", "is set at {v}",
+              "is marked {v}", "is labelled {v}", "is printed as {v}", "is written as {v}", "reports {v}",
+              "registers {v}", "measures {v}", "signals {v}", "flashes {v}", "announces {v}",
+              "declares {v}", "confirms {v}", "specifies {v}", "mentions {v}", "names {v}", "cites {v}",
+              "quotes {v}", "tells us {v}", "jumped to {v}", "reverted to {v}", "settled on {v}",
+              "ended up at {v}", "defaults to {v}", "refers to {v}", "stands for {v}", "went up to {v}",
+              "dropped to {v}", "shifted to {v}", "was moved to {v}", "was reassigned to {v}",
+              "was fixed at {v}", "gets printed as {v}", "shows up as {v}", "comes up as {v}"]
+# Links kept out of every training list: a check that a gain from WIDE_LINKS is on link verbs in
+# general and not on the words it lists (the bench's held-out "reads" was known when it was written).
+PROBE_LINKS = ["appears as {v}", "happens to be {v}", "goes by {v}", "reflects {v}"]
+
+
+def composed_statement(rng: random.Random, wide_links: float = 0.0) -> str:
     """A training statement frame ("{s}", "{v}") drawn from the COMPOSED_* parts; a sixth of them
-    put the value first ("{v} is the {s}.")."""
+    put the value first ("{v} is the {s}."). With chance `wide_links` a linked frame takes its link
+    from WIDE_LINKS instead of COMPOSED_LINKS (no draw when 0, so earlier runs replay)."""
     opener, det = rng.choice(COMPOSED_OPENERS), rng.choice(COMPOSED_DETERMINERS)
     closer = rng.choice(COMPOSED_CLOSERS)
     if rng.random() < 1 / 6:
         body = f"{{v}} is {det} {{s}}"
     else:
-        body = f"{det} {{s}} {rng.choice(COMPOSED_LINKS)}"
+        wide = wide_links and rng.random() < wide_links
+        body = f"{det} {{s}} {rng.choice(WIDE_LINKS if wide else COMPOSED_LINKS)}"
     text = opener + body + closer
     return text[0].upper() + text[1:] if not text.startswith("{") else text
 

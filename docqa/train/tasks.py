@@ -299,18 +299,19 @@ def _subject(rng: random.Random, split: str, open_subjects: float) -> str:
 
 def needle_facts(rng: random.Random, split: str = "train", kind: str | None = None,
                  open_subjects: float = 0.0, open_frames: float = 0.0, composed_frames: float = 0.0,
-                 composed_questions: float = 0.0) -> list[Fact]:
+                 composed_questions: float = 0.0, wide_links: float = 0.0) -> list[Fact]:
     """One needle: a subject, a statement frame and a question frame from the split's lists; for
     training and with chance `open_frames`, a frame of phrasings.TRAIN_ONLY_STATEMENTS, else with
-    chance `composed_frames` one of phrasings.composed_statement; and with chance
-    `composed_questions` a question of phrasings.composed_question."""
+    chance `composed_frames` one of phrasings.composed_statement (`wide_links` of whose links are
+    verbs of phrasings.WIDE_LINKS); and with chance `composed_questions` a question of
+    phrasings.composed_question."""
     s = _subject(rng, split, open_subjects)
     v = ph.value(rng, kind)
     frames = ph.split(ph.STATEMENTS, split)
     if split == "train" and open_frames and rng.random() < open_frames:
         frames = ph.TRAIN_ONLY_STATEMENTS
     elif split == "train" and composed_frames and rng.random() < composed_frames:
-        frames = [ph.composed_statement(rng)]
+        frames = [ph.composed_statement(rng, wide_links)]
     st, q = rng.choice(frames), rng.choice(ph.split(ph.QUESTIONS, split))
     if split == "train" and composed_questions and rng.random() < composed_questions:  # no draw when 0: runs replay
         q = ph.composed_question(rng)
@@ -442,9 +443,10 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
                 max_facts: int = 8, split: str = "train", code: CodeFiles | None = None,
                 questions: int = 1, open_subjects: float = 0.0, open_frames: float = 0.0,
                 composed_frames: float = 0.0, composed_fact_frames: float = 0.0,
-                open_names: float = 0.0, composed_questions: float = 0.0) -> TaskDoc:
+                open_names: float = 0.0, composed_questions: float = 0.0, wide_links: float = 0.0) -> TaskDoc:
     """One document of a named task, sized to fit n_tokens; a named-facts document asks up to
-    `questions` of its facts. `composed_frames` composes needles' statements, `composed_questions`
+    `questions` of its facts. `composed_frames` composes needles' statements (`wide_links` of their
+    links verbs other than "is"), `composed_questions`
     their questions, `composed_fact_frames` named facts' statements and questions, `open_names`
     makes up names (training only)."""
     if task == "code":
@@ -456,7 +458,8 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
         return build_doc(tok, rng, filler, n_tokens, S, passkey_facts(rng), 0, task=task)
     if task == "needle":
         facts = needle_facts(rng, split, open_subjects=open_subjects, open_frames=open_frames,
-                             composed_frames=composed_frames, composed_questions=composed_questions)
+                             composed_frames=composed_frames, composed_questions=composed_questions,
+                             wide_links=wide_links)
         return build_doc(tok, rng, filler, n_tokens, S, facts, 0, task=task)
     if task == "facts":
         if questions > 1:  # leave a segment's room for the further questions and answers
@@ -486,7 +489,7 @@ def sample_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int,
                code: CodeFiles | None = None, questions: int = 1, open_subjects: float = 0.0,
                open_frames: float = 0.0, composed_frames: float = 0.0,
                composed_fact_frames: float = 0.0, open_names: float = 0.0,
-               composed_questions: float = 0.0) -> TaskDoc:
+               composed_questions: float = 0.0, wide_links: float = 0.0) -> TaskDoc:
     """A training document. With `mix` ({task: weight}), a task drawn by weight; without it the
     byte-level recipe: a passkey, or several key-value facts (varied phrasing) asking one."""
     if mix:
@@ -496,7 +499,7 @@ def sample_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int,
         return sample_task(tok, rng, filler, n_tokens, S, task, max_facts, code=code, questions=questions,
                            open_subjects=open_subjects, open_frames=open_frames, composed_frames=composed_frames,
                            composed_fact_frames=composed_fact_frames, open_names=open_names,
-                           composed_questions=composed_questions)
+                           composed_questions=composed_questions, wide_links=wide_links)
     room = (n_tokens // S - 1) * S - 32
     if rng.random() < multi_fraction and room >= 48:
         facts = kv_facts(rng, min(rng.randint(1, max_facts), room // 48), varied=True)

@@ -253,6 +253,50 @@ def test_composed_frames_are_many_and_share_no_heldout_wording():
     assert composed_share("heldout", 1.0) == 0.0
 
 
+def test_wide_links_are_verbs_that_share_no_heldout_or_probe_wording():
+    for link in ph.WIDE_LINKS + ph.PROBE_LINKS:
+        assert link.endswith(" {v}") and "{s}" not in link, link
+        assert not re.match(r"(is|is now|is still|was|will be|equals|=) \{v\}$", link), link  # not "to be"
+    for link in ph.WIDE_LINKS:
+        assert not re.search(r"record|agreed|current|reads|\bour\b", link), link  # held-out frames' words
+        assert not any(p.split()[0] in link.split() for p in ph.PROBE_LINKS), link
+    assert len(set(ph.WIDE_LINKS)) == len(ph.WIDE_LINKS) > 60
+
+
+def _wide_share(split, composed_frames, wide_links):
+    rng = random.Random(4)
+    only_wide = [l.removesuffix(" {v}") for l in set(ph.WIDE_LINKS) - set(ph.COMPOSED_LINKS)
+                 if not any(c.endswith(" " + l) for c in ph.COMPOSED_LINKS)]  # "changed to": "was changed to"
+    used = [needle_facts(rng, split, composed_frames=composed_frames, wide_links=wide_links)[0]
+            for _ in range(600)]
+    return sum(any(f" {w} {v}" in st for w in only_wide) for st, (_, v) in used) / len(used)
+
+
+def test_wide_links_link_that_share_of_composed_training_needles():
+    assert _wide_share("train", 1.0, 0.0) == 0.0
+    assert 0.3 < _wide_share("train", 1.0, 0.5) < 0.5  # 5/6 of composed frames have a link, 81/84 new
+    assert 0.65 < _wide_share("train", 1.0, 1.0) < 0.9
+    assert _wide_share("train", 0.0, 1.0) == 0.0  # only composed frames take them
+    assert _wide_share("heldout", 1.0, 1.0) == 0.0
+
+
+def test_composed_statements_without_wide_links_draw_as_before():
+    """wide_links=0 draws nothing extra: runs that composed frames before the knob replay. The
+    replay is the draws composed_statement made before it: opener, determiner, closer, order, link."""
+    for seed in range(40):
+        rng, replay = random.Random(seed), random.Random(seed)
+        frame = ph.composed_statement(rng, 0.0)
+        opener, det = replay.choice(ph.COMPOSED_OPENERS), replay.choice(ph.COMPOSED_DETERMINERS)
+        closer = replay.choice(ph.COMPOSED_CLOSERS)
+        if replay.random() < 1 / 6:
+            body = f"{{v}} is {det} {{s}}"
+        else:
+            body = f"{det} {{s}} {replay.choice(ph.COMPOSED_LINKS)}"
+        text = opener + body + closer
+        assert frame == (text[0].upper() + text[1:] if not text.startswith("{") else text)
+        assert rng.random() == replay.random()
+
+
 def test_kv_documents_whose_questions_leave_too_little_room_ask_fewer():
     """With every fact asked, the further questions can take the room the facts need (a 640-token
     document at S=128 with 16 questions: training run a9 stopped on one). Fewer are asked then,
