@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import random
+from pathlib import Path
+from statistics import mean
 
 import torch
 
@@ -43,24 +46,25 @@ def needle(rng: random.Random, splits: dict[str, str], frame: str | None = None)
 
 
 @torch.no_grad()
-def score(lm: LoadedModel, hay: Haystack, length: int, n: int, seed: int, parts: str, trial) -> float:
-    """Exact match over n trials: trial(rng) -> (facts, index asked, depths), drawn from
-    Random(f"{seed}:{parts}:{i}"); the text from Random(f"{seed}:window:{i}"), the same in every row."""
+def score(lm: LoadedModel, hay: Haystack, length: int, n: int, seed: int, parts: str, trial) -> list[bool]:
+    """Exact match of each of n trials: trial(rng) -> (facts, index asked, depths), drawn from
+    Random(f"{seed}:{parts}:{i}"); the text from Random(f"{seed}:window:{i}"), the same in every row,
+    so two rows (or two models) can be compared trial by trial."""
     tok, S = lm.tokenizer, lm.config.segment_len
     limit = length // S * S
-    right = 0
+    right = []
     for i in range(n):
         window_rng, parts_rng = random.Random(f"{seed}:window:{i}"), random.Random(f"{seed}:{parts}:{i}")
         facts, ask, depths = trial(parts_rng)
         stream = hide(tok, hay.window(window_rng, length), facts, depths, limit)
         memory = lm.model.ingest(torch.tensor([stream]), lm.model.new_memory(1))
         question, answer = facts[ask][1]
-        right += greedy_answer(lm, question, answer, memory) == answer
-    return right / n
+        right.append(greedy_answer(lm, question, answer, memory) == answer)
+    return right
 
 
 def exact(lm: LoadedModel, hay: Haystack, splits: dict[str, str], length: int, depth: str, n: int,
-          seed: int = 0, frame: str | None = None) -> float:
+          seed: int = 0, frame: str | None = None) -> list[bool]:
     def trial(rng):
         statement, question, answer = needle(rng, splits, frame)
         return [(statement, (question, answer))], 0, [DEPTHS[depth]]
@@ -83,7 +87,7 @@ def named(rng: random.Random, k: int, splits: dict[str, str]) -> list:
 
 
 def facts_exact(lm: LoadedModel, hay: Haystack, splits: dict[str, str], k: int, length: int, n: int,
-                seed: int = 0) -> float:
+                seed: int = 0) -> list[bool]:
     def trial(rng):
         facts = named(rng, k, splits)
         return facts, rng.randrange(k), [rng.random() for _ in facts]
@@ -94,7 +98,7 @@ def facts_table(lm: LoadedModel, hay: Haystack, k: int, length: int, n: int, see
     rows = ["| held out | exact |", "|---|---|"]
     for held in ("nothing", *FACT_PARTS, "all"):
         splits = {p: "heldout" if held in (p, "all") else "train" for p in FACT_PARTS}
-        rows.append(f"| {held} | {facts_exact(lm, hay, splits, k, length, n, seed):.2f} |")
+        rows.append(f"| {held} | {mean(facts_exact(lm, hay, splits, k, length, n, seed)):.2f} |")
     return "\n".join(rows)
 
 
@@ -102,21 +106,24 @@ def table(lm: LoadedModel, hay: Haystack, length: int, depth: str, n: int, seed:
     rows = ["| subject | statement | question | exact |", "|---|---|---|---|"]
     for combo in itertools.product(("train", "heldout"), repeat=3):
         splits = dict(zip(PARTS, combo))
-        rows.append(f"| {' | '.join(combo)} | {exact(lm, hay, splits, length, depth, n, seed):.2f} |")
+        rows.append(f"| {' | '.join(combo)} | {mean(exact(lm, hay, splits, length, depth, n, seed)):.2f} |")
     return "\n".join(rows)
 
 
 def frame_table(lm: LoadedModel, hay: Haystack, length: int, depth: str, n: int, seed: int = 0,
-                frames: list[str] | None = None) -> str:
+                frames: list[str] | None = None, trials: dict | None = None) -> str:
     """Exact match per statement frame (`frames`, default every STATEMENTS entry), subject and
-    question from the seen share. A frame in neither STATEMENTS share is marked "new"."""
+    question from the seen share. A frame in neither STATEMENTS share is marked "new". `trials`,
+    when given, receives each frame's list of per-trial results."""
     held, seen = set(ph.split(ph.STATEMENTS, "heldout")), set(ph.split(ph.STATEMENTS, "train"))
     rows = ["| statement frame | split | exact |", "|---|---|---|"]
     splits = dict.fromkeys(PARTS, "train")
     for frame in frames or ph.STATEMENTS:
         where = "heldout" if frame in held else "train" if frame in seen else "new"
-        rows.append(f"| {frame} | {where} | "
-                    f"{exact(lm, hay, splits, length, depth, n, seed, frame):.2f} |")
+        right = exact(lm, hay, splits, length, depth, n, seed, frame)
+        if trials is not None:
+            trials[frame] = right
+        rows.append(f"| {frame} | {where} | {mean(right):.2f} |")
     return "\n".join(rows)
 
 
@@ -133,6 +140,8 @@ def main() -> None:
     ap.add_argument("--facts", type=int, default=0, help="K named facts instead of one needle")
     ap.add_argument("--frame", action="append", default=[],
                     help="only the per-frame rows, for this statement frame ('{s}', '{v}'); repeatable")
+    ap.add_argument("--trials", type=Path, default=None,
+                    help="with --frame: write each frame's per-trial results here (JSON), to compare models")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     lm = load_model(a.model)
@@ -146,7 +155,11 @@ def main() -> None:
     if bad:
         raise SystemExit(f"--frame {bad[0]!r} needs both '{{s}}' and '{{v}}'")
     if a.frame:
-        print(frame_table(lm, hay, a.length, a.depth, a.n, a.seed, a.frame))
+        trials: dict = {}
+        print(frame_table(lm, hay, a.length, a.depth, a.n, a.seed, a.frame, trials))
+        if a.trials:
+            a.trials.write_text(json.dumps({"model": lm.name, "length": a.length, "depth": a.depth,
+                                            "seed": a.seed, "trials": trials}, indent=1))
         return
     print(table(lm, hay, a.length, a.depth, a.n, a.seed))
     if a.by_frame:

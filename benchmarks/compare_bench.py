@@ -10,6 +10,9 @@ have is a trial only B answered. Per task, split and length, and over all cells 
 the trials only A answered, only B answered, and the two-sided sign test's p on those
 discordant trials (McNemar's exact test). Paired trials need far fewer of them than two exact
 rates side by side to tell a difference from the draw.
+
+The files may instead be pairs of `benchmarks/bench_heldout_parts.py --frame ... --trials FILE`
+outputs, which keep every trial's result: then per statement frame, and over all frames.
 """
 
 from __future__ import annotations
@@ -70,6 +73,24 @@ def discordant(a: dict, b: dict, seed_unchecked: bool = False) -> dict[tuple, tu
     return out
 
 
+def discordant_trials(a: dict, b: dict) -> dict[tuple, tuple[int, int, int]]:
+    """("frame", frame, length, depth) -> (n, only A right, only B right) over the frames both
+    `bench_heldout_parts.py --trials` files have; trial i is the same text and needle in both."""
+    for key in ("length", "depth", "seed"):
+        if a[key] != b[key]:
+            raise ValueError(f"different {key} ({a[key]} and {b[key]}), so different trials")
+    out = {}
+    for frame, ra in a["trials"].items():
+        if frame not in b["trials"]:
+            continue
+        rb = b["trials"][frame]
+        if len(ra) != len(rb):
+            raise ValueError(f"frame {frame!r}: n {len(ra)} against {len(rb)}: run both with the same --n")
+        out[("frame", frame, a["length"], a["depth"])] = (len(ra), sum(x and not y for x, y in zip(ra, rb)),
+                                                          sum(y and not x for x, y in zip(ra, rb)))
+    return out
+
+
 def table(pairs: dict[tuple, tuple[int, int, int]], name_a: str, name_b: str) -> str:
     rows: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
     for (task, split, length, _depth), counts in pairs.items():
@@ -99,11 +120,15 @@ def main() -> None:
     for fa, fb in zip(args.files[::2], args.files[1::2]):
         a, b = json.loads(fa.read_text()), json.loads(fb.read_text())
         try:
-            pairs |= discordant(a, b, args.seed_unchecked)
-        except ValueError as e:
-            ap.error(f"{fa} and {fb}: {e}")
+            pairs |= discordant_trials(a, b) if "trials" in a else discordant(a, b, args.seed_unchecked)
+        except (ValueError, KeyError) as e:
+            ap.error(f"{fa} and {fb}: not the same bench, or not both bench JSONs of one kind: {e}")
         names = (a["model"], b["model"])
     print(table(pairs, *names), end="")
+    if any(k[0] == "frame" for k in pairs):
+        n, only_a, only_b = (sum(c[i] for c in pairs.values()) for i in range(3))
+        print(f"\nall frames: {n} trials, only A right {only_a}, only B right {only_b}, "
+              f"sign test p {sign_test(only_a, only_b):.3f}")
 
 
 if __name__ == "__main__":

@@ -99,3 +99,15 @@ def test_facts_table_holds_out_one_part_per_row(lm_hay):
     bench = benchmark("bench_heldout_parts")
     rows = bench.facts_table(*lm_hay, 2, 64, 1).splitlines()[2:]
     assert [r.split(" | ")[0] for r in rows] == ["| " + h for h in ("nothing", *bench.FACT_PARTS, "all")]
+
+
+def test_frame_table_takes_given_frames_and_hands_back_each_trial(lm_hay):
+    bench = benchmark("bench_heldout_parts")
+    frames = [ph.STATEMENTS[0], ph.split(ph.STATEMENTS, "heldout")[0], "The {s} appears as {v}."]
+    trials: dict = {}
+    rows = bench.frame_table(*lm_hay, 64, "end", 3, frames=frames, trials=trials).splitlines()[2:]
+    assert [r.split(" | ")[:2] for r in rows] == [["| " + frames[0], "train"], ["| " + frames[1], "heldout"],
+                                                  ["| " + frames[2], "new"]]
+    assert list(trials) == frames and all(len(t) == 3 for t in trials.values())
+    for row, frame in zip(rows, frames):
+        assert float(row.split(" | ")[2].rstrip(" |")) == pytest.approx(sum(trials[frame]) / 3, abs=0.005)

@@ -94,3 +94,29 @@ def test_cli_prints_rows_and_totals(tmp_path: Path):
     assert "| needle | train | all | 20 | 2 | 3 | 1.000 |" in out
     odd = subprocess.run([sys.executable, str(script), str(tmp_path / "a.json")], capture_output=True, text=True)
     assert odd.returncode != 0 and "in pairs" in odd.stderr
+
+
+def trials(by_frame: dict[str, list[bool]], length: int = 4096, seed: int = 0) -> dict:
+    return {"model": "m", "length": length, "depth": "end", "seed": seed, "trials": by_frame}
+
+
+def test_frame_trials_are_compared_trial_by_trial():
+    a = trials({"The {s} is {v}.": [True, True, False, False], "The {s} reads {v}.": [False, True, True, True],
+                "only in A {s} {v}": [True]})
+    b = trials({"The {s} is {v}.": [True, False, True, True], "The {s} reads {v}.": [False, False, True, True]})
+    d = compare.discordant_trials(a, b)
+    assert d == {("frame", "The {s} is {v}.", 4096, "end"): (4, 1, 2),
+                 ("frame", "The {s} reads {v}.", 4096, "end"): (4, 1, 0)}
+    with pytest.raises(ValueError, match="different seed"):
+        compare.discordant_trials(a, trials({}, seed=1))
+    with pytest.raises(ValueError, match="same --n"):
+        compare.discordant_trials(a, trials({"The {s} is {v}.": [True]}))
+
+
+def test_the_script_sums_frames_over_all(tmp_path):
+    fa, fb = tmp_path / "a.json", tmp_path / "b.json"
+    fa.write_text(json.dumps(trials({"x {s} {v}": [True, True, True], "y {s} {v}": [True, False, False]})))
+    fb.write_text(json.dumps(trials({"x {s} {v}": [False, False, True], "y {s} {v}": [False, True, False]})))
+    out = subprocess.run([sys.executable, str(Path(compare.__file__)), str(fa), str(fb)],
+                         capture_output=True, text=True, check=True).stdout
+    assert "all frames: 6 trials, only A right 3, only B right 1, sign test p 0.625" in out

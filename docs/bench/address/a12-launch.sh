@@ -41,6 +41,10 @@
 #      (the question lists of commit 555460b: questions only, no requests)
 # a33: a32 without composed_questions (the control), runs/a33
 # a34: a32 with the lists that add requests ("State the {s}."), runs/a34
+# a35: INIT=checkpoints/bpe-a34 ADDR=[1] EXTRA='--set open_names=0.5 --set start_max_segments=64 --set lr=0.0003
+#      --set seed=38 --set composed_questions=0.5 --set wide_links=0.7 --set model_overrides={"write_threshold":0,"write_window":0,"short_conv":8,"write_gate_layers":null}'
+#      runs/a35 0 0 0 6 64 (a34 further, 70% of composed needle statements linked by a verb of phrasings.WIDE_LINKS)
+# a36: a35 without wide_links (the control), runs/a36
 RUN=$1; TH=$2; WIN=$3; VW=$4; B=$5; MAXS=$6; VWL=${7:-null}; VWN=${8:-0}; VWS=${9:-first}
 MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoints/bpe-a11} --threads 1 \
   --set lm_sample=0.1 --set lm_weight=0.1 --set eval_every=0 --set save_every=25 --set text=corpus \
