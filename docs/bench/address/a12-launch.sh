@@ -45,6 +45,11 @@
 #      --set seed=38 --set composed_questions=0.5 --set wide_links=0.7 --set model_overrides={"write_threshold":0,"write_window":0,"short_conv":8,"write_gate_layers":null}'
 #      runs/a35 0 0 0 6 64 (a34 further, 70% of composed needle statements linked by a verb of phrasings.WIDE_LINKS)
 # a36: a35 without wide_links (the control), runs/a36
+# a37: a35 with --set seed=39 --set wide_links=1.0 --set task_mix={"kv":2,"facts":2,"needle":3,"track":0.5,"passkey":1}
+#      runs/a37 (every composed link a WIDE_LINKS verb, three times the needles)
+# a38: a37 without wide_links (the control), runs/a38
+# a39: INIT=runs/a37/models/step-200, a37's EXTRA with --set seed=40 --set write_penalty=2.0 --set history_advance=12,
+#      runs/a39 0 0 0 6 64 (a37 with c4's long-row settings: the bank aged twice as far, writes penalised twice as much)
 RUN=$1; TH=$2; WIN=$3; VW=$4; B=$5; MAXS=$6; VWL=${7:-null}; VWN=${8:-0}; VWS=${9:-first}
 MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoints/bpe-a11} --threads 1 \
   --set lm_sample=0.1 --set lm_weight=0.1 --set eval_every=0 --set save_every=25 --set text=corpus \
