@@ -82,9 +82,10 @@ class TrainConfig:
     # Share of needles asked with a composed question (phrasings.composed_question: opener, body and
     # closer drawn apart, 1,120 questions and requests) instead of one of the 6 training questions.
     composed_questions: float = 0.0
-    # Share of composed statements (composed_frames) whose link to the value is a verb other than
-    # "is" (phrasings.WIDE_LINKS, 84 links: "shows", "is stored as", "came back as" ...) instead of
-    # one of the 22 COMPOSED_LINKS: needles linked by such verbs were recalled about half as often.
+    # Share of composed statements, of needles (composed_frames) and of named facts
+    # (composed_fact_frames), whose link to the value is a verb other than "is" (phrasings.WIDE_LINKS,
+    # 84 links: "shows", "is stored as", "came back as" ...) instead of one of the 22 COMPOSED_LINKS:
+    # needles linked by such verbs were recalled about half as often.
     wide_links: float = 0.0
     # Share of named facts' statements, and apart of their questions, drawn from composed frames
     # (phrasings.composed_fact_statement, COMPOSED_FACT_QUESTIONS) instead of the six training

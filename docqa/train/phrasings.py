@@ -212,14 +212,15 @@ COMPOSED_FACT_QUESTIONS = ["What is the {s} of {k}?", "What is {k}'s {s}?", "Whi
                            "Which {s} is on file for {k}?"]
 
 
-def composed_fact_statement(rng: random.Random) -> str:
+def composed_fact_statement(rng: random.Random, wide_links: float = 0.0) -> str:
     """A training named-fact frame ("{k}", "{s}", "{v}") drawn from the COMPOSED_FACT_* parts and
-    the needles' openers, links and closers; the name always precedes the value."""
+    the needles' openers, links and closers; the name always precedes the value. With chance
+    `wide_links` the link is one of WIDE_LINKS (no draw when 0, so earlier runs replay)."""
     opener, closer = rng.choice(COMPOSED_OPENERS), rng.choice(COMPOSED_CLOSERS)
-    if rng.random() < 0.25:
-        body = rng.choice(COMPOSED_FACT_LEADS) + " " + rng.choice(COMPOSED_LINKS)
-    else:
-        body = rng.choice(COMPOSED_FACT_TIES) + " " + rng.choice(COMPOSED_LINKS)
+    lead = rng.random() < 0.25
+    tie = rng.choice(COMPOSED_FACT_LEADS if lead else COMPOSED_FACT_TIES)
+    wide = wide_links and rng.random() < wide_links
+    body = tie + " " + rng.choice(WIDE_LINKS if wide else COMPOSED_LINKS)
     text = opener + body + closer
     return text[0].upper() + text[1:] if not text.startswith("{") else text
 

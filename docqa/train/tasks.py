@@ -335,7 +335,7 @@ def word_keys(tok) -> tuple[str, ...]:
 
 def named_facts(rng: random.Random, n: int, split: str = "train", kind: str | None = None,
                 open_subjects: float = 0.0, names: list[str] | None = None,
-                composed: float = 0.0, open_names: float = 0.0) -> list[Fact]:
+                composed: float = 0.0, open_names: float = 0.0, wide_links: float = 0.0) -> list[Fact]:
     """n facts about distinct names that share one subject, so only the name tells them apart.
     `names` replaces the split's list of names (kv_words: one token each). For training, each
     fact's statement and its question are, each with chance `composed`, a composed frame
@@ -361,7 +361,7 @@ def named_facts(rng: random.Random, n: int, split: str = "train", kind: str | No
         st, q = rng.choice(statements), rng.choice(questions)
         if split == "train" and composed:  # no draw without it: earlier runs' data stays the same
             if rng.random() < composed:
-                st = ph.composed_fact_statement(rng)
+                st = ph.composed_fact_statement(rng, wide_links)
             if rng.random() < composed:
                 q = rng.choice(ph.COMPOSED_FACT_QUESTIONS)
         out.append((" " + st.format(s=s, k=k, v=v) + " ", (q.format(s=s, k=k), v)))
@@ -466,7 +466,7 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
             room -= S
         n = max(1, min(rng.randint(1, max_facts), room // 40))
         facts = named_facts(rng, n, split, open_subjects=open_subjects, composed=composed_fact_frames,
-                            open_names=open_names)
+                            open_names=open_names, wide_links=wide_links)
         asks = rng.sample(range(n), min(n, questions)) if questions > 1 and n > 1 else [rng.randrange(n)]
         return asking_doc(tok, rng, filler, n_tokens, S, facts, asks, task)
     if task in ("kv", "kv_words"):  # MQAR (Zoology) in the facts' words: the haystack is facts, several asked
@@ -474,7 +474,8 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
         n = max(1, min(max_facts, room // KV_FACT_TOKENS))
         names = word_keys(tok) if task == "kv_words" else None
         facts = named_facts(rng, n, split, open_subjects=open_subjects, names=names,
-                            composed=composed_fact_frames, open_names=open_names)  # random order: ask the first
+                            composed=composed_fact_frames, open_names=open_names,
+                            wide_links=wide_links)  # random order: ask the first
         return asking_doc(tok, rng, filler, n_tokens, S, facts, list(range(min(n, max(1, questions)))), task)
     if task == "track":
         n_moves = max(1, min(rng.randint(2, 8), room // 24))

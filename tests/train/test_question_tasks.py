@@ -362,6 +362,32 @@ def test_named_facts_without_composed_frames_draw_as_before():
     assert composed != named_facts(random.Random(5), 6, "train")
 
 
+def test_composed_fact_statements_without_wide_links_draw_as_before():
+    """The replay is the draws composed_fact_statement made before wide_links: opener, closer,
+    lead or tie, its phrase, the link."""
+    for seed in range(40):
+        rng, replay = random.Random(seed), random.Random(seed)
+        frame = ph.composed_fact_statement(rng, 0.0)
+        opener, closer = replay.choice(ph.COMPOSED_OPENERS), replay.choice(ph.COMPOSED_CLOSERS)
+        parts = ph.COMPOSED_FACT_LEADS if replay.random() < 0.25 else ph.COMPOSED_FACT_TIES
+        text = opener + replay.choice(parts) + " " + replay.choice(ph.COMPOSED_LINKS) + closer
+        assert frame == (text[0].upper() + text[1:] if not text.startswith("{") else text)
+        assert rng.random() == replay.random()
+
+
+def test_wide_links_link_composed_named_facts_in_training_only():
+    only_wide = [l.removesuffix(" {v}") for l in set(ph.WIDE_LINKS) - set(ph.COMPOSED_LINKS)
+                 if not any(c.endswith(" " + l) for c in ph.COMPOSED_LINKS)]
+
+    def share(split, wide_links, composed=1.0):
+        facts = named_facts(random.Random(6), 64, split, composed=composed, wide_links=wide_links)
+        return sum(any(f" {w} {v}" in st for w in only_wide) for st, (_, v) in facts) / len(facts)
+
+    assert share("train", 0.0) == 0.0 and share("train", 1.0, composed=0.0) == 0.0
+    assert share("train", 1.0) > 0.8 and 0.25 < share("train", 0.5) < 0.75
+    assert share("heldout", 1.0) == 0.0
+
+
 @pytest.mark.parametrize("task", ["facts", "kv"])
 def test_composed_fact_documents_store_every_asked_value_before_the_questions(bpe, task):
     for seed in range(4):
