@@ -50,6 +50,8 @@
 # a38: a37 without wide_links (the control), runs/a38
 # a39: INIT=runs/a37/models/step-200, a37's EXTRA with --set seed=40 --set write_penalty=2.0 --set history_advance=12,
 #      runs/a39 0 0 0 6 64 (a37 with c4's long-row settings: the bank aged twice as far, writes penalised twice as much)
+# a40: a37 with --set composed_fact_frames=0.5 (half the named facts composed, every composed link a WIDE_LINKS verb),
+#      runs/a40 (so that the names' keys, which the address loss trains, stop carrying "is")
 RUN=$1; TH=$2; WIN=$3; VW=$4; B=$5; MAXS=$6; VWL=${7:-null}; VWN=${8:-0}; VWS=${9:-first}
 MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoints/bpe-a11} --threads 1 \
   --set lm_sample=0.1 --set lm_weight=0.1 --set eval_every=0 --set save_every=25 --set text=corpus \
