@@ -185,7 +185,7 @@ def plan(recipe: str, until: str | None = None) -> list[str]:
     one it needs and each once."""
     last = until or SHIPPED[recipe]
     if last not in _names(recipe):
-        raise ConfigError(f"recipe {recipe!r} has no phase or soup {last!r}; its phases: "
+        raise ConfigError(f"recipe {recipe!r} has no phase or soup {last!r}; it has "
                           f"{', '.join(_names(recipe))}")
     order: list[str] = []
 
