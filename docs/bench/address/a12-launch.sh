@@ -52,6 +52,9 @@
 #      runs/a39 0 0 0 6 64 (a37 with c4's long-row settings: the bank aged twice as far, writes penalised twice as much)
 # a40: a37 with --set composed_fact_frames=0.5 (half the named facts composed, every composed link a WIDE_LINKS verb),
 #      runs/a40 (so that the names' keys, which the address loss trains, stop carrying "is")
+# a41: INIT=checkpoints/bpe-a17 ADDR=[1] EXTRA='--set open_names=0.5 --set start_max_segments=64 --set curriculum_steps=100
+#      --set lr=0.0003 --set seed=42 --set write_penalty=2.0 --set history_advance=12 --set model_overrides={"write_threshold":0,"write_window":0,"short_conv":8,"write_gate_layers":null}'
+#      runs/a41 0 0 0 4 128 (a28's knobs from bpe-a17, documents to 128 segments, c4's bank age and write penalty: the long rows)
 RUN=$1; TH=$2; WIN=$3; VW=$4; B=$5; MAXS=$6; VWL=${7:-null}; VWN=${8:-0}; VWS=${9:-first}
 MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoints/bpe-a11} --threads 1 \
   --set lm_sample=0.1 --set lm_weight=0.1 --set eval_every=0 --set save_every=25 --set text=corpus \
