@@ -238,7 +238,7 @@ def _build(out: Path, recipe: str, order: list[str], overrides: dict, quick: boo
 def run_recipe(out: Path, device: str = "cpu", quick: bool = False, lengths: list[int] | None = None,
                n: int = 10, on_log=None, recipe: str = "bpe", haystack: list[str] | None = None,
                until: str | None = None) -> dict:
-    plan(recipe, until)  # an unknown phase is refused before the tokenizer trains
+    order = plan(recipe, until)  # an unknown name is refused before the tokenizer trains
     out.mkdir(parents=True, exist_ok=True)
     extra: dict = {}
     if recipe == "bpe":
@@ -249,7 +249,6 @@ def run_recipe(out: Path, device: str = "cpu", quick: bool = False, lengths: lis
         if quick:  # the quick check leaves out the slow parts: the full text and the code modules
             extra |= {"text": "stdlib", "max_facts": 2, "task_mix": {"needle": 1, "facts": 1, "track": 1}}
     overrides = {**(QUICK if quick else {}), **extra, "device": device}
-    order = plan(recipe, until)
     previous = _build(out, recipe, order, overrides, quick, on_log)[order[-1]]
     gate = SHIPPED_GATE.get(recipe) if order[-1] == SHIPPED[recipe] else None
     if gate:

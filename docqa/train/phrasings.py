@@ -103,6 +103,13 @@ WIDE_LINKS = ["shows {v}", "says {v}", "displays {v}", "lists {v}", "gives {v}",
 PROBE_LINKS = ["appears as {v}", "happens to be {v}", "goes by {v}", "reflects {v}"]
 
 
+def _link(rng: random.Random, wide_links: float) -> str:
+    """A composed link to the value: with chance `wide_links` one of WIDE_LINKS, else one of
+    COMPOSED_LINKS. No draw for the chance when it is 0, so runs from before WIDE_LINKS replay."""
+    wide = wide_links and rng.random() < wide_links
+    return rng.choice(WIDE_LINKS if wide else COMPOSED_LINKS)
+
+
 def composed_statement(rng: random.Random, wide_links: float = 0.0) -> str:
     """A training statement frame ("{s}", "{v}") drawn from the COMPOSED_* parts; a sixth of them
     put the value first ("{v} is the {s}."). With chance `wide_links` a linked frame takes its link
@@ -112,8 +119,7 @@ def composed_statement(rng: random.Random, wide_links: float = 0.0) -> str:
     if rng.random() < 1 / 6:
         body = f"{{v}} is {det} {{s}}"
     else:
-        wide = wide_links and rng.random() < wide_links
-        body = f"{det} {{s}} {rng.choice(WIDE_LINKS if wide else COMPOSED_LINKS)}"
+        body = f"{det} {{s}} {_link(rng, wide_links)}"
     text = opener + body + closer
     return text[0].upper() + text[1:] if not text.startswith("{") else text
 
@@ -219,8 +225,7 @@ def composed_fact_statement(rng: random.Random, wide_links: float = 0.0) -> str:
     opener, closer = rng.choice(COMPOSED_OPENERS), rng.choice(COMPOSED_CLOSERS)
     lead = rng.random() < 0.25
     tie = rng.choice(COMPOSED_FACT_LEADS if lead else COMPOSED_FACT_TIES)
-    wide = wide_links and rng.random() < wide_links
-    body = tie + " " + rng.choice(WIDE_LINKS if wide else COMPOSED_LINKS)
+    body = tie + " " + _link(rng, wide_links)
     text = opener + body + closer
     return text[0].upper() + text[1:] if not text.startswith("{") else text
 

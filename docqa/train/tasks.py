@@ -445,10 +445,9 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
                 composed_frames: float = 0.0, composed_fact_frames: float = 0.0,
                 open_names: float = 0.0, composed_questions: float = 0.0, wide_links: float = 0.0) -> TaskDoc:
     """One document of a named task, sized to fit n_tokens; a named-facts document asks up to
-    `questions` of its facts. `composed_frames` composes needles' statements (`wide_links` of their
-    links verbs other than "is"), `composed_questions`
-    their questions, `composed_fact_frames` named facts' statements and questions, `open_names`
-    makes up names (training only)."""
+    `questions` of its facts. `composed_frames` composes needles' statements, `composed_questions`
+    their questions, `composed_fact_frames` named facts' statements and questions (`wide_links` of
+    both kinds' composed links are verbs other than "is"), `open_names` makes up names (training only)."""
     if task == "code":
         if code is None:
             raise ValueError("the code task needs CodeFiles")

@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import torch
-
-from docqa.bench.haystack import Haystack
-from docqa.model.base import LoadedModel
-from docqa.model.config import ModelConfig
-from docqa.model.tokenizer import BPETokenizer
-from docqa.model.transformer import InfiniTransformer
-from docqa.train import phrasings as ph
 
 from by_path import benchmark
-
-PROSE = "The river winds through the valley, past mills and quiet farms.\n"
+from prose_model import prose_haystack, tiny_prose_lm
 
 
 @pytest.fixture(scope="module")
 def lm_hay(tmp_path_factory):
-    tok = BPETokenizer.train([PROSE * 3 + " ".join(ph.STATEMENTS + ph.QUESTIONS + ph.SUBJECTS)], vocab_size=400)
-    torch.manual_seed(0)
-    cfg = ModelConfig.from_name("test", vocab_size=tok.vocab_size, segment_len=16, write_strength=True)
-    model = InfiniTransformer(cfg).eval()
-    prose = tmp_path_factory.mktemp("hay") / "prose.txt"
-    prose.write_text(PROSE * 120)
-    lm = LoadedModel(model, tok, model.cfg, "0" * 64, Path("."))
-    return lm, Haystack(lm, [str(prose)])
+    lm = tiny_prose_lm()
+    return lm, prose_haystack(lm, tmp_path_factory.mktemp("hay"))
 
 
 def test_a_cell_per_layer_and_head_with_beta_a_strength_and_rank_within_the_text(lm_hay):
