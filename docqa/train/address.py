@@ -22,16 +22,26 @@ centring, before the feature map), so the loss moves exactly what eq. 7 reads wi
 
 from __future__ import annotations
 
+import random
+
 import torch
 import torch.nn.functional as F
 
 Target = tuple[int, list[int], list[tuple[int, int]]]  # (batch row, key positions, [(query position, fact)])
 
 
-def address_targets(docs) -> list[Target]:
+def address_targets(docs, segment_len: int = 0, negatives: int = 0,
+                     rng: random.Random | None = None) -> list[Target]:
     """The rows of a batch that have something to address: at least two facts whose key token was
     found and a question about one of them. Facts whose key was not found are left out of the
-    candidates (-1 in TaskDoc.keys), and so are questions about them."""
+    candidates (-1 in TaskDoc.keys), and so are questions about them.
+
+    `negatives` > 0 adds that many of the document's other tokens (drawn by `rng` from the segments
+    before the questions', where the memory has written them too) after the facts' keys, as
+    candidates no question asks. Among the facts alone the asked key wins once the names differ
+    (every lineage run logs an address accuracy near 1.0), but a read competes with every written
+    key: a fact whose link is not "is" ranks behind ordinary text (docs/TRAINING.md, December,
+    eighteenth session), which only text among the candidates can teach."""
     out = []
     for row, d in enumerate(docs):
         found = [i for i, p in enumerate(d.keys) if p >= 0]
@@ -40,7 +50,12 @@ def address_targets(docs) -> list[Target]:
         index = {i: j for j, i in enumerate(found)}
         asks = [(a, index[i]) for a, i in d.asks if i in index]
         if asks:
-            out.append((row, [d.keys[i] for i in found], asks))
+            keys = [d.keys[i] for i in found]
+            if negatives:
+                taken = set(keys)
+                text = [p for p in range(d.question_start // segment_len * segment_len) if p not in taken]
+                keys += sorted(rng.sample(text, min(negatives, len(text))))
+            out.append((row, keys, asks))
     return out
 
 

@@ -133,6 +133,10 @@ class TrainConfig:
     address_scale: float = 10.0
     address_sign: float = 1.0
     address_kind: str = "nce"  # or "gram": cosines towards the one-hot and orthogonal fact keys (address.py)
+    # Tokens of each addressed document's earlier text added to its facts as candidates no question
+    # asks (address.address_targets): the asked key should beat the text the memory also wrote.
+    # Drawn by an rng of their own, so the batches are those of the same run without them.
+    address_negatives: int = 0
     code_fraction: float = 0.0  # share of filler drawn from real Python source, reached at the end
     prose_fraction: float = 0.0  # share drawn from English prose (stdlib docstrings), likewise
     lm_weight: float = 0.05  # weight of next-token loss on non-answer tokens
@@ -472,6 +476,8 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
     if tc.address_weight:
         if tc.address_sign not in (1.0, -1.0):
             raise ConfigError(f"address_sign={tc.address_sign} must be 1 or -1")
+        if tc.address_negatives < 0:
+            raise ConfigError(f"address_negatives={tc.address_negatives} must be 0 or more text tokens per document")
         if tc.address_kind not in ("nce", "gram"):
             raise ConfigError(f"address_kind={tc.address_kind!r}; choose 'nce' or 'gram'")
         if not isinstance(model, InfiniTransformer) or model.cfg.feature_map != "l2":
@@ -508,7 +514,8 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         memory = bank.advance(rng, filler, tc.history_advance, tc.history_reset) if use_bank else None
         writes.clear()
         qk.clear()
-        targets = address_targets(docs) if tc.address_weight else []
+        targets = address_targets(docs, S, tc.address_negatives,
+                                  random.Random(f"{tc.seed}:{step}:negatives")) if tc.address_weight else []
         rows[:] = [t[0] for t in targets]  # the hooks capture this forward only (not the bank's or an eval's)
         with autocast:
             h, _ = model.hidden(x, memory if memory is not None else model.new_memory(x.shape[0]))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from dataclasses import replace
 
 import pytest
 import torch
@@ -133,6 +134,19 @@ ADDRESS = dict(preset="test", model_overrides={"segment_len": 32}, batch=3, step
 LONG = dict(min_segments=16, max_segments=16, start_max_segments=16)  # room for the byte facts
 
 
+def test_text_negatives_follow_the_facts_and_come_from_the_segments_before_the_questions():
+    doc = replace(_doc([5, 9, -1], [(70, 1), (74, 2)]), question_start=66)  # segments of 16: text is 0..63
+    plain = address_targets([doc])
+    assert plain == [(0, [5, 9], [(70, 1)])]
+    (row, keys, asks), = address_targets([doc], 16, 10, random.Random(0))
+    assert (row, keys[:2], asks) == plain[0]
+    text = keys[2:]
+    assert len(set(text)) == 10 and all(0 <= p < 64 and p not in (5, 9) for p in text)
+    assert address_targets([doc], 16, 10, random.Random(0)) == [(row, keys, asks)]  # drawn by the rng given
+    (_, every, _), = address_targets([doc], 16, 500, random.Random(1))  # fewer tokens than asked for: all
+    assert sorted(every[2:]) == [p for p in range(64) if p not in (5, 9)]
+
+
 def test_a_run_logs_the_address_loss_of_its_batch_before_the_update(tmp_path):
     """The first step's logged address loss is the loss of the first batch on the initial model, as
     computed here without the training loop's hooks."""
@@ -159,6 +173,18 @@ def test_a_run_logs_the_address_loss_of_its_batch_before_the_update(tmp_path):
     assert entry["address"][1] == pytest.approx(acc, abs=1e-3)
 
 
+def test_text_negatives_leave_the_batch_alone_and_make_the_address_harder(tmp_path):
+    """The same first batch (the logged write strength of its forward is the same) with text among
+    the candidates: a softmax over more logits gives the asked key a larger cross-entropy."""
+    logged = {}
+    for run, n in (("off", 0), ("on", 16)):
+        train(tmp_path / run, TrainConfig(**ADDRESS, address_weight=1.0, address_negatives=n))
+        logged[run] = json.loads((tmp_path / run / "log.jsonl").read_text().splitlines()[0])
+    assert logged["on"]["write"] == logged["off"]["write"]
+    assert logged["on"]["address"][0] > logged["off"]["address"][0]
+    assert logged["on"]["address"][1] <= logged["off"]["address"][1]
+
+
 def test_the_address_loss_trains_the_queries_and_keys_it_reads(tmp_path):
     """Off, the run's first update is the language loss's alone; on, it differs in the memory's
     projections of the chosen layer."""
@@ -174,6 +200,7 @@ def test_the_address_loss_trains_the_queries_and_keys_it_reads(tmp_path):
 @pytest.mark.parametrize("extra, message", [
     (dict(address_layers=[5]), "not layers"),
     (dict(address_sign=0.5), "1 or -1"),
+    (dict(address_negatives=-1), "0 or more"),
     (dict(address_kind="softmax"), "choose 'nce' or 'gram'"),
     (dict(model_overrides={"segment_len": 32, "feature_map": "elu1", "update": "delta"}), "feature_map='l2'"),
 ])
