@@ -41,11 +41,12 @@ def address_targets(docs, segment_len: int = 0, negatives: int = 0,
     candidates no question asks. Among the facts alone the asked key wins once the names differ
     (every lineage run logs an address accuracy near 1.0), but a read competes with every written
     key: a fact whose link is not "is" ranks behind ordinary text (docs/TRAINING.md, December,
-    eighteenth session), which only text among the candidates can teach."""
+    eighteenth session), which only text among the candidates can teach. With them, a document of
+    one fact (a needle, a passkey) has something to address as well."""
     out = []
     for row, d in enumerate(docs):
         found = [i for i, p in enumerate(d.keys) if p >= 0]
-        if len(found) < 2:
+        if len(found) < (1 if negatives else 2):  # with text to beat, one fact (a needle) has an address too
             continue
         index = {i: j for j, i in enumerate(found)}
         asks = [(a, index[i]) for a, i in d.asks if i in index]

@@ -145,6 +145,10 @@ def test_text_negatives_follow_the_facts_and_come_from_the_segments_before_the_q
     assert address_targets([doc], 16, 10, random.Random(0)) == [(row, keys, asks)]  # drawn by the rng given
     (_, every, _), = address_targets([doc], 16, 500, random.Random(1))  # fewer tokens than asked for: all
     assert sorted(every[2:]) == [p for p in range(64) if p not in (5, 9)]
+    needle = replace(_doc([12], [(70, 0)]), question_start=66)
+    assert address_targets([needle]) == []  # one fact and nothing to tell it from
+    (_, [key, *others], asks), = address_targets([needle], 16, 3, random.Random(2))
+    assert key == 12 and asks == [(70, 0)] and len(set(others)) == 3 and 12 not in others
 
 
 def test_a_run_logs_the_address_loss_of_its_batch_before_the_update(tmp_path):
