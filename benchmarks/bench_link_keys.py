@@ -7,8 +7,11 @@ For each statement frame, n needles (a training subject, a digit value, the firs
 go mid-way into the same windows of real text; the question's prompt follows the text. Per layer and
 head: the write strength beta at the value's tokens (mean), and where the value's keys rank among every
 key of the text for the memory query at the prompt's last token (the position whose read answers):
-the median over trials of how many keys of the text are closer to the query (cosine) than the value's
-closest. Rank 0 is the value's key first. Queries and keys as `ingest` computes them from an empty
+the median over trials of how many keys of the text are closer to the query than the value's
+closest. Rank 0 is the value's key first. `--by` says closer how: "cos" by cosine; "neg" by minus
+the cosine, the way round a layer trained with the address loss at address_sign -1 reads (a key
+along -q returns -v, and the output turns it back); "abs" by its size, how strongly a key enters the
+read whichever way round (under the l2 feature map the read is linear in the cosine). Queries and keys as `ingest` computes them from an empty
 memory (docqa.model.center.memory_projections). A diagnostic of the mechanism, not a recall claim.
 """
 
@@ -32,9 +35,19 @@ FRAMES = ["The {s} is {v}.", "The {s} reads {v}.", "The {s} says {v}.", "The {s}
           "The {s} happens to be {v}."]
 
 
+BY = {"cos": lambda c: c, "neg": lambda c: -c, "abs": torch.abs}
+
+
+def rank(cos: torch.Tensor, start: int, end: int, by: str = "cos") -> int:
+    """How many of the text's keys are nearer the query than the nearest of the value's (tokens
+    start..end-1), given each key's cosine with the query (T,), nearness as `by` says (BY)."""
+    near = BY[by](cos)
+    return int((near > near[start:end].max()).sum())
+
+
 @torch.no_grad()
 def link_rows(lm: LoadedModel, hay: Haystack, frames: list[str], length: int, n: int,
-              seed: int = 0) -> dict[str, list[tuple[float, float]]]:
+              seed: int = 0, by: str = "cos") -> dict[str, list[tuple[float, float]]]:
     """frame -> per (layer, head), layer-major: (mean beta at the value, median rank of its key)."""
     tok, S = lm.tokenizer, lm.config.segment_len
     per: dict[str, list[list[tuple[float, int]]]] = {f: [] for f in frames}
@@ -53,8 +66,7 @@ def link_rows(lm: LoadedModel, hay: Haystack, frames: list[str], length: int, n:
             for q, k, beta in memory_projections(lm.model, tokens):
                 for h in range(beta.shape[1]):
                     cos = F.normalize(k[0, h, :len(stream)].double(), dim=-1) @ F.normalize(q[0, h, -1].double(), dim=-1)
-                    row.append((float(beta[0, h, at:at + len(value)].mean()),
-                                int((cos > cos[at:at + len(value)].max()).sum())))
+                    row.append((float(beta[0, h, at:at + len(value)].mean()), rank(cos, at, at + len(value), by)))
             per[frame].append(row)
     return {f: [(sum(r[j][0] for r in rows) / len(rows), median(r[j][1] for r in rows))
                 for j in range(len(rows[0]))] for f, rows in per.items()}
@@ -77,6 +89,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=24)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--frame", action="append", default=None, help="a statement frame ('{s}', '{v}'); repeatable")
+    ap.add_argument("--by", choices=sorted(BY), default="cos",
+                    help="rank keys by cosine, by minus the cosine (address_sign -1) or by its size")
     a = ap.parse_args()
     frames = a.frame or FRAMES
     bad = [f for f in frames if "{s}" not in f or "{v}" not in f]
@@ -86,8 +100,8 @@ def main() -> None:
     lm = load_model(a.model)
     if not lm.config.write_strength:
         raise SystemExit(f"{lm.name} has no write strength (write_strength=False): nothing to measure")
-    print(f"model {lm.name}, {a.length} tokens, needle in the middle, n {a.n}, seed {a.seed}\n")
-    print(table(link_rows(lm, Haystack(lm, [a.haystack]), frames, a.length, a.n, a.seed), lm.config.n_head))
+    print(f"model {lm.name}, {a.length} tokens, needle in the middle, n {a.n}, seed {a.seed}, ranked by {a.by}\n")
+    print(table(link_rows(lm, Haystack(lm, [a.haystack]), frames, a.length, a.n, a.seed, a.by), lm.config.n_head))
 
 
 if __name__ == "__main__":
