@@ -5,10 +5,10 @@
 
 For each statement frame, n needles (a training subject, a digit value, the first training question)
 go mid-way into the same windows of real text; the question's prompt follows the text. Per layer and
-head: the write strength beta at the value's tokens (mean), and where the value's keys rank among every
-key of the text for the memory query at the prompt's last token (the position whose read answers):
-the median over trials of how many keys of the text are closer to the query than the value's
-closest. Rank 0 is the value's key first. `--by` says closer how: "cos" by cosine; "neg" by minus
+head: the write strength beta at the value's first informative token, and where its key ranks among
+every key of the text for the memory query that predicts that token (`probe`: the training's
+addressing), the median over trials of how many keys of the text are closer to the query. Rank 0 is
+the value's key first. `--by` says closer how: "cos" by cosine; "neg" by minus
 the cosine, the way round a layer trained with the address loss at address_sign -1 reads (a key
 along -q returns -v, and the output turns it back); "abs" by its size, how strongly a key enters the
 read whichever way round (under the l2 feature map the read is linear in the cosine). Queries and keys as `ingest` computes them from an empty
@@ -30,6 +30,7 @@ from docqa.model.center import memory_projections
 from docqa.model.io import load_model
 from docqa.prompt import question_tokens
 from docqa.train import phrasings as ph
+from docqa.train.tasks import value_lead
 
 FRAMES = ["The {s} is {v}.", "The {s} reads {v}.", "The {s} says {v}.", "The {s} goes by {v}.",
           "The {s} happens to be {v}."]
@@ -43,6 +44,18 @@ def rank(cos: torch.Tensor, start: int, end: int, by: str = "cos") -> int:
     start..end-1), given each key's cosine with the query (T,), nearness as `by` says (BY)."""
     near = BY[by](cos)
     return int((near > near[start:end].max()).sum())
+
+
+def probe(tok, stream: list[int], v: str, question: str) -> tuple[list[int], int]:
+    """The tokens to project (the stream, the question's prompt, and the answer's tokens before its
+    first informative one, as answering generates them) and the index in `stream` of the value's
+    first informative token: the key the question's last query should find. These are the training's
+    key and query (docqa.train.tasks.value_lead, query_offset): a value of digits is " " "482" "13",
+    its key "482", read at the " " the model has just written after <|answer|>."""
+    value = tok.encode(" " + v)
+    at = next(p for p in range(len(stream)) if stream[p:p + len(value)] == value)
+    answer = tok.encode(tok.answer_prefix + v)
+    return stream + question_tokens(tok, question) + answer[:value_lead(tok, answer)], at + value_lead(tok, value)
 
 
 @torch.no_grad()
@@ -59,14 +72,12 @@ def link_rows(lm: LoadedModel, hay: Haystack, frames: list[str], length: int, n:
         for frame in frames:
             stream = hide(tok, window, [(" " + frame.format(s=s, v=v) + " ", (question, v))], [0.5],
                           length // S * S)
-            value = tok.encode(" " + v)
-            at = next(p for p in range(len(stream)) if stream[p:p + len(value)] == value)
-            tokens = torch.tensor([stream + question_tokens(tok, question)], device=lm.model.device)
+            tokens, key = probe(tok, stream, v, question)
             row = []
-            for q, k, beta in memory_projections(lm.model, tokens):
+            for q, k, beta in memory_projections(lm.model, torch.tensor([tokens], device=lm.model.device)):
                 for h in range(beta.shape[1]):
                     cos = F.normalize(k[0, h, :len(stream)].double(), dim=-1) @ F.normalize(q[0, h, -1].double(), dim=-1)
-                    row.append((float(beta[0, h, at:at + len(value)].mean()), rank(cos, at, at + len(value), by)))
+                    row.append((float(beta[0, h, key]), rank(cos, key, key + 1, by)))
             per[frame].append(row)
     return {f: [(sum(r[j][0] for r in rows) / len(rows), median(r[j][1] for r in rows))
                 for j in range(len(rows[0]))] for f, rows in per.items()}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from by_path import benchmark
+from by_path import ROOT, benchmark
+from docqa.model.tokenizer import load_tokenizer
 from prose_model import prose_haystack, tiny_prose_lm
 
 
@@ -37,3 +38,17 @@ def test_keys_rank_by_the_cosine_by_minus_it_or_by_its_size(by, expected):
     bench = benchmark("bench_link_keys")
     cos = torch.tensor([0.5, -0.2, -0.9, 0.1, 0.95, 0.05], dtype=torch.float64)
     assert bench.rank(cos, 2, 4, by) == expected
+
+
+@pytest.mark.parametrize("value, lead, key", [("48213", 1, "482"), ("zebra", 0, " z")])
+def test_the_probe_reads_where_answering_predicts_the_values_first_informative_token(value, lead, key):
+    """A value of digits starts with a " " of its own: its key is the digits' first token, read by the
+    query at the " " answering writes after <|answer|> (the address loss's query), not at <|answer|>."""
+    bench = benchmark("bench_link_keys")
+    tok = load_tokenizer(ROOT / "checkpoints" / "bpe-c2" / "tokenizer.json")
+    stream = tok.encode("Some text. The door code is " + value + ". More text.")
+    tokens, at = bench.probe(tok, stream, value, "What is the door code?")
+    assert tok.decode([stream[at]]) == key
+    opens = tok.encode("<|answer|>", allow_special=True)[0]
+    assert tokens[:len(stream)] == stream and tokens[-1 - lead] == opens
+    assert tokens[len(tokens) - lead:] == tok.encode(tok.answer_prefix + value)[:lead]
