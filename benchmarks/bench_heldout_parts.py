@@ -21,6 +21,7 @@ import argparse
 import itertools
 import json
 import random
+from collections import Counter
 from pathlib import Path
 from statistics import mean
 
@@ -46,29 +47,37 @@ def needle(rng: random.Random, splits: dict[str, str], frame: str | None = None)
 
 
 @torch.no_grad()
-def score(lm: LoadedModel, hay: Haystack, length: int, n: int, seed: int, parts: str, trial) -> list[bool]:
+def score(lm: LoadedModel, hay: Haystack, length: int, n: int, seed: int, parts: str, trial,
+          misses: list | None = None) -> list[bool]:
     """Exact match of each of n trials: trial(rng) -> (facts, index asked, depths), drawn from
     Random(f"{seed}:{parts}:{i}"); the text from Random(f"{seed}:window:{i}"), the same in every row,
-    so two rows (or two models) can be compared trial by trial."""
+    so two rows (or two models) can be compared trial by trial. `misses`, when given, receives each
+    wrong answer: its trial, the answer expected and given, and whether the text around the
+    needle holds the given answer (a read of the wrong key) or not (a value from the model's prior)."""
     tok, S = lm.tokenizer, lm.config.segment_len
     limit = length // S * S
     right = []
     for i in range(n):
         window_rng, parts_rng = random.Random(f"{seed}:window:{i}"), random.Random(f"{seed}:{parts}:{i}")
         facts, ask, depths = trial(parts_rng)
-        stream = hide(tok, hay.window(window_rng, length), facts, depths, limit)
+        window = hay.window(window_rng, length)
+        stream = hide(tok, window, facts, depths, limit)
         memory = lm.model.ingest(torch.tensor([stream]), lm.model.new_memory(1))
         question, answer = facts[ask][1]
-        right.append(greedy_answer(lm, question, answer, memory) == answer)
+        given = greedy_answer(lm, question, answer, memory)
+        right.append(given == answer)
+        if misses is not None and given != answer:
+            misses.append({"trial": i, "expected": answer, "given": given,
+                           "in_text": bool(given.strip()) and given in tok.decode(window[:limit])})
     return right
 
 
 def exact(lm: LoadedModel, hay: Haystack, splits: dict[str, str], length: int, depth: str, n: int,
-          seed: int = 0, frame: str | None = None) -> list[bool]:
+          seed: int = 0, frame: str | None = None, misses: list | None = None) -> list[bool]:
     def trial(rng):
         statement, question, answer = needle(rng, splits, frame)
         return [(statement, (question, answer))], 0, [DEPTHS[depth]]
-    return score(lm, hay, length, n, seed, "parts", trial)
+    return score(lm, hay, length, n, seed, "parts", trial, misses)
 
 
 FACT_PARTS = ("name", "subject", "statement", "question")
@@ -111,19 +120,31 @@ def table(lm: LoadedModel, hay: Haystack, length: int, depth: str, n: int, seed:
 
 
 def frame_table(lm: LoadedModel, hay: Haystack, length: int, depth: str, n: int, seed: int = 0,
-                frames: list[str] | None = None, trials: dict | None = None) -> str:
+                frames: list[str] | None = None, trials: dict | None = None, misses: dict | None = None) -> str:
     """Exact match per statement frame (`frames`, default every STATEMENTS entry), subject and
     question from the seen share. A frame in neither STATEMENTS share is marked "new". `trials`,
-    when given, receives each frame's list of per-trial results."""
+    when given, receives each frame's list of per-trial results, and `misses` its wrong answers (score)."""
     held, seen = set(ph.split(ph.STATEMENTS, "heldout")), set(ph.split(ph.STATEMENTS, "train"))
     rows = ["| statement frame | split | exact |", "|---|---|---|"]
     splits = dict.fromkeys(PARTS, "train")
     for frame in frames or ph.STATEMENTS:
         where = "heldout" if frame in held else "train" if frame in seen else "new"
-        right = exact(lm, hay, splits, length, depth, n, seed, frame)
+        wrong = misses.setdefault(frame, []) if misses is not None else None
+        right = exact(lm, hay, splits, length, depth, n, seed, frame, wrong)
         if trials is not None:
             trials[frame] = right
         rows.append(f"| {frame} | {where} | {mean(right):.2f} |")
+    return "\n".join(rows)
+
+
+def misses_table(misses: dict[str, list[dict]]) -> str:
+    """Per frame: how many answers were wrong, how many of those the text held (the wrong key read),
+    and the wrong answers given most often."""
+    rows = ["| statement frame | wrong | given answer in the text | most given |", "|---|---|---|---|"]
+    for frame, wrong in misses.items():
+        common = Counter(m["given"] for m in wrong).most_common(3)
+        rows.append(f"| {frame} | {len(wrong)} | {sum(m['in_text'] for m in wrong)} | "
+                    + ", ".join(f"{g!r} x{c}" for g, c in common) + " |")
     return "\n".join(rows)
 
 
@@ -156,10 +177,12 @@ def main() -> None:
         raise SystemExit(f"--frame {bad[0]!r} needs both '{{s}}' and '{{v}}'")
     if a.frame:
         trials: dict = {}
-        print(frame_table(lm, hay, a.length, a.depth, a.n, a.seed, a.frame, trials))
+        misses: dict = {}
+        print(frame_table(lm, hay, a.length, a.depth, a.n, a.seed, a.frame, trials, misses))
+        print("\n" + misses_table(misses))
         if a.trials:
             a.trials.write_text(json.dumps({"model": lm.name, "length": a.length, "depth": a.depth,
-                                            "seed": a.seed, "trials": trials}, indent=1))
+                                            "seed": a.seed, "trials": trials, "misses": misses}, indent=1))
         return
     print(table(lm, hay, a.length, a.depth, a.n, a.seed))
     if a.by_frame:

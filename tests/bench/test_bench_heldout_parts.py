@@ -111,3 +111,27 @@ def test_frame_table_takes_given_frames_and_hands_back_each_trial(lm_hay):
     assert list(trials) == frames and all(len(t) == 3 for t in trials.values())
     for row, frame in zip(rows, frames):
         assert float(row.split(" | ")[2].rstrip(" |")) == pytest.approx(sum(trials[frame]) / 3, abs=0.005)
+
+
+def test_frame_table_hands_back_each_wrong_answer_with_its_trial_and_expected_value(lm_hay):
+    bench = benchmark("bench_heldout_parts")
+    frames = [ph.STATEMENTS[0], "The {s} appears as {v}."]
+    trials, misses = {}, {}
+    bench.frame_table(*lm_hay, 64, "end", 4, frames=frames, trials=trials, misses=misses)
+    splits = dict.fromkeys(bench.PARTS, "train")
+    assert any(misses.values()), "the tiny model misses some: there is something to check"
+    for frame in frames:
+        assert [m["trial"] for m in misses[frame]] == [i for i, ok in enumerate(trials[frame]) if not ok]
+        for m in misses[frame]:
+            assert m["expected"] == bench.needle(random.Random(f"0:parts:{m['trial']}"), splits, frame)[2]
+            assert m["given"] != m["expected"] and isinstance(m["in_text"], bool)
+
+
+def test_the_misses_table_counts_wrong_answers_those_the_text_held_and_the_commonest():
+    bench = benchmark("bench_heldout_parts")
+    wrong = [{"trial": 0, "expected": "1", "given": "lynx", "in_text": False},
+             {"trial": 2, "expected": "2", "given": "lynx", "in_text": False},
+             {"trial": 3, "expected": "3", "given": "2020", "in_text": True}]
+    rows = bench.misses_table({"The {s} is {v}.": wrong, "The {s} reads {v}.": []}).splitlines()
+    assert rows[2] == "| The {s} is {v}. | 3 | 1 | 'lynx' x2, '2020' x1 |"
+    assert rows[3] == "| The {s} reads {v}. | 0 | 0 |  |"

@@ -55,6 +55,15 @@
 # a41: INIT=checkpoints/bpe-a17 ADDR=[1] EXTRA='--set open_names=0.5 --set start_max_segments=64 --set curriculum_steps=100
 #      --set lr=0.0003 --set seed=42 --set write_penalty=2.0 --set history_advance=12 --set model_overrides={"write_threshold":0,"write_window":0,"short_conv":8,"write_gate_layers":null}'
 #      runs/a41 0 0 0 4 128 (a28's knobs from bpe-a17, documents to 128 segments, c4's bank age and write penalty: the long rows)
+# a42: a40 (INIT=checkpoints/bpe-a34, seed 39, wide_links 1.0, composed_fact_frames 0.5, needle 3) with
+#      --set address_negatives=256, runs/a42 0 0 0 6 64 (256 tokens of each document's earlier text join the
+#      address loss's candidates; a needle's one key has an address too). Same batches as a40: its control.
+# a43: INIT=runs/a41/models/step-450, a41's EXTRA with --set seed=43 and
+#      --set task_mix={"kv":2,"facts":2,"needle":3,"track":0.5,"passkey":1}, runs/a43 0 0 0 4 128
+#      (a41's long-row knobs with a38's three times the needles)
+# a44: a40 with the value-write loss on layer 1 over whole values (weight 0.1, negatives 0.1):
+#      INIT=checkpoints/bpe-a34, a42's EXTRA without address_negatives, runs/a44 0 0 0.1 6 64 "[1]" 0.1 value
+#      (the write at a value after an unseen link is what falls; same batches as a40: its control)
 RUN=$1; TH=$2; WIN=$3; VW=$4; B=$5; MAXS=$6; VWL=${7:-null}; VWN=${8:-0}; VWS=${9:-first}
 MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoints/bpe-a11} --threads 1 \
   --set lm_sample=0.1 --set lm_weight=0.1 --set eval_every=0 --set save_every=25 --set text=corpus \
