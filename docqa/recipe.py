@@ -144,8 +144,13 @@ _A17 = dict(_COMMON, **_REAL, task_mix={"kv": 2, "facts": 2, "needle": 1, "track
 _A28 = dict(_A17, batch=6, start_max_segments=64, max_segments=64, lr=3e-4, open_names=0.5)
 # a34 (checkpoints/bpe-a34): half the needles asked by a composed question or request.
 _A34 = dict(_A28, seed=37, composed_questions=0.5)
+# a41 (checkpoints/bpe-a41, gated on every layer): a17 again with a28's knobs, documents growing to 128
+# segments, the bank aged twice as far and the write penalty doubled, for the 64K and 128K rows.
+_A41 = dict(_A17, batch=4, start_max_segments=64, max_segments=128, curriculum_steps=100, lr=3e-4,
+            open_names=0.5, seed=42, write_penalty=2.0, history_advance=12,
+            model_overrides=dict(_A17["model_overrides"], write_gate_layers=None))
 BPE_PHASES += [("a11", 400, _A11), ("a16", 200, _A16), ("a17", 600, _A17), ("a28", 250, _A28),
-               ("a34", 100, _A34)]
+               ("a34", 100, _A34), ("a41", 500, _A41)]
 RECIPES = {"bpe": BPE_PHASES, "byte": BYTE_PHASES}
 # Soups: a model whose every weight is (1 - share) x the first phase's + share x the second's
 # (docqa.model.io.soup_models), made when a later phase or the shipped model needs it. s70: c3
@@ -153,8 +158,8 @@ RECIPES = {"bpe": BPE_PHASES, "byte": BYTE_PHASES}
 # phrasings (docs/TRAINING.md, December, tenth session): checkpoints' bpe-s70, the default.
 SOUPS: dict[str, dict[str, tuple[str, str, float]]] = {"bpe": {"s70": ("c3", "c22", 0.7)}}
 # A phase starts from the model of the phase before it in its recipe, or from the phase or soup
-# named here: c4 and w1 both continue c3, a11 the soup.
-STARTS_FROM = {"w1": "c3", "c22": "c2", "a11": "s70"}
+# named here: c4 and w1 both continue c3, a11 the soup, a41 continues a17.
+STARTS_FROM = {"w1": "c3", "c22": "c2", "a11": "s70", "a41": "a17"}
 # The phase or soup each recipe's default model is: docqa/models/default is bpe's s70.
 SHIPPED = {"bpe": "s70", "byte": "p5"}
 # The write gate the shipped model runs with, set on its weights without training

@@ -24,7 +24,7 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
     result = run_recipe(tmp_path / "out", quick=True, recipe=recipe, haystack=[str(hay)], until=until)
     out = tmp_path / "out"
     phases = [n for n in order if n not in SOUPS.get(recipe, {})]
-    assert result["phases"] == phases and len(phases) == len(RECIPES[recipe]) - (recipe == "bpe") * 2  # all but c4, w1
+    assert result["phases"] == phases and len(phases) == len(RECIPES[recipe]) - (recipe == "bpe") * 3  # all but c4, w1, a41
     assert result["model_dir"] == str(_model_dir(out, recipe, order[-1])) and result["gate"] is None
     for name in phases:
         state = json.loads((out / name / "checkpoint" / "state.json").read_text())
@@ -66,6 +66,8 @@ def test_until_cuts_the_recipe_at_a_phase_and_names_the_phases_when_there_is_non
     assert [p[0] for p in phases_until("bpe", "w1")] == names[:names.index("c3") + 1] + ["w1"]  # c3, not c4
     assert "w1" not in [p[0] for p in phases_until("bpe", "c4")]
     assert plan("bpe", "a11")[-3:] == ["c22", "s70", "a11"]  # a11 starts from the soup of c3 and c22
+    assert plan("bpe", "a41")[-3:] == ["a16", "a17", "a41"]  # a41 continues a17, not a34
+    assert {"a28", "a34"}.isdisjoint(plan("bpe", "a41"))
     assert plan("bpe") == [n for n in plan("bpe", "c3")] + ["c22", "s70"]
     with pytest.raises(ConfigError, match="has no phase or soup 'c9'; it has s1, "):
         phases_until("bpe", "c9")
