@@ -14,7 +14,7 @@ documentation to that text, man pages and /usr/share/doc come with Debian), then
 questions about real text;
 `byte` replays the byte-level passkey model of November (the default until December,
 checkpoints/byte-p5). Phases run up to the default model (SHIPPED), or to `--until NAME`, e.g.
-`--until c4` or `--until a34` for the candidates. Each phase is a `docqa train` run that starts
+`--until c4`, `--until a34` or `--until a41` for the candidates. Each phase is a `docqa train` run that starts
 from the previous phase's model (or the phase or soup STARTS_FROM names); a phase that already
 finished is skipped, so the command resumes after an interruption. A soup (SOUPS) averages two
 phases' weights (OUT_DIR/NAME). The default model gets the write gate it ships with
