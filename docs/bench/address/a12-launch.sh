@@ -66,6 +66,9 @@
 #      (the write at a value after an unseen link is what falls; same batches as a40: its control)
 # a45: INIT=runs/a41/models/step-500, a41's EXTRA with --set seed=45, runs/a45 0 0 0.1 4 128 "[1]" 0.1 value
 #      (a41 with a44's value-write loss: does a strong write at the value bring back 128K, whose end is lost?)
+# a46: INIT=runs/a41/models/step-500, a41's EXTRA with --set seed=46 --set start_max_segments=128
+#      --set curriculum_steps=1 --set task_mix={"kv":2,"facts":2,"needle":2,"track":0.5,"passkey":2},
+#      runs/a46 0 0 0 4 128 (a43's lesson: twice the needles and twice the passkeys, full length from step 0)
 RUN=$1; TH=$2; WIN=$3; VW=$4; B=$5; MAXS=$6; VWL=${7:-null}; VWN=${8:-0}; VWS=${9:-first}
 MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoints/bpe-a11} --threads 1 \
   --set lm_sample=0.1 --set lm_weight=0.1 --set eval_every=0 --set save_every=25 --set text=corpus \
