@@ -69,6 +69,11 @@
 # a46: INIT=runs/a41/models/step-500, a41's EXTRA with --set seed=46 --set start_max_segments=128
 #      --set curriculum_steps=1 --set task_mix={"kv":2,"facts":2,"needle":2,"track":0.5,"passkey":2},
 #      runs/a46 0 0 0 4 128 (a43's lesson: twice the needles and twice the passkeys, full length from step 0)
+# a47: INIT=runs/a41/models/step-500, a41's EXTRA with --set seed=47 --set start_max_segments=128
+#      --set curriculum_steps=1 --set address_negatives=256 --set task_mix={"kv":2,"facts":2,"needle":3,"track":0.5,"passkey":1},
+#      runs/a47 0 0 0 4 128 (a43's mix with the filler's keys among the address loss's candidates)
+# a48: a47 without address_negatives and with a41's own task mix, seed 48, runs/a48 (the restart's control:
+#      does a new run from a41 step 500 lose the passkey without any more needles?)
 RUN=$1; TH=$2; WIN=$3; VW=$4; B=$5; MAXS=$6; VWL=${7:-null}; VWN=${8:-0}; VWS=${9:-first}
 MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoints/bpe-a11} --threads 1 \
   --set lm_sample=0.1 --set lm_weight=0.1 --set eval_every=0 --set save_every=25 --set text=corpus \
