@@ -8,11 +8,12 @@ go mid-way into the same windows of real text; the question's prompt follows the
 head: the write strength beta at the value's first informative token, and where its key ranks among
 every key of the text for the memory query that predicts that token (`probe`: the training's
 addressing), the median over trials of how many keys of the text are closer to the query. Rank 0 is
-the value's key first. `--by` says closer how: "cos" by cosine; "neg" by minus
-the cosine, the way round a layer trained with the address loss at address_sign -1 reads (a key
-along -q returns -v, and the output turns it back); "abs" by its size, how strongly a key enters the
-read whichever way round (under the l2 feature map the read is linear in the cosine). Queries and keys as `ingest` computes them from an empty
-memory (docqa.model.center.memory_projections). A diagnostic of the mechanism, not a recall claim.
+the value's key first. `--by` says closer how: "cos" by cosine; "neg" by minus the cosine, the way
+round a layer trained with the address loss at address_sign -1 reads (a key along -q returns -v,
+and the output turns it back); "abs" by its size, how strongly a key enters the read whichever way
+round (under the l2 feature map the read is linear in the cosine). Queries and keys as `ingest`
+computes them from an empty memory (docqa.model.center.memory_projections). A diagnostic of the
+mechanism, not a recall claim.
 """
 
 from __future__ import annotations
@@ -39,11 +40,11 @@ FRAMES = ["The {s} is {v}.", "The {s} reads {v}.", "The {s} says {v}.", "The {s}
 BY = {"cos": lambda c: c, "neg": lambda c: -c, "abs": torch.abs}
 
 
-def rank(cos: torch.Tensor, start: int, end: int, by: str = "cos") -> int:
-    """How many of the text's keys are nearer the query than the nearest of the value's (tokens
-    start..end-1), given each key's cosine with the query (T,), nearness as `by` says (BY)."""
+def rank(cos: torch.Tensor, at: int, by: str = "cos") -> int:
+    """How many of the text's keys are nearer the query than the value's key at `at`, given each
+    key's cosine with the query (T,), nearness as `by` says (BY)."""
     near = BY[by](cos)
-    return int((near > near[start:end].max()).sum())
+    return int((near > near[at]).sum())
 
 
 def probe(tok, stream: list[int], v: str, question: str) -> tuple[list[int], int]:
@@ -61,7 +62,7 @@ def probe(tok, stream: list[int], v: str, question: str) -> tuple[list[int], int
 @torch.no_grad()
 def link_rows(lm: LoadedModel, hay: Haystack, frames: list[str], length: int, n: int,
               seed: int = 0, by: str = "cos") -> dict[str, list[tuple[float, float]]]:
-    """frame -> per (layer, head), layer-major: (mean beta at the value, median rank of its key)."""
+    """frame -> per (layer, head), layer-major: (beta at the value's key, mean over trials; median rank of the key)."""
     tok, S = lm.tokenizer, lm.config.segment_len
     per: dict[str, list[list[tuple[float, int]]]] = {f: [] for f in frames}
     for i in range(n):
@@ -77,7 +78,7 @@ def link_rows(lm: LoadedModel, hay: Haystack, frames: list[str], length: int, n:
             for q, k, beta in memory_projections(lm.model, torch.tensor([tokens], device=lm.model.device)):
                 for h in range(beta.shape[1]):
                     cos = F.normalize(k[0, h, :len(stream)].double(), dim=-1) @ F.normalize(q[0, h, -1].double(), dim=-1)
-                    row.append((float(beta[0, h, key]), rank(cos, key, key + 1, by)))
+                    row.append((float(beta[0, h, key]), rank(cos, key, by)))
             per[frame].append(row)
     return {f: [(sum(r[j][0] for r in rows) / len(rows), median(r[j][1] for r in rows))
                 for j in range(len(rows[0]))] for f, rows in per.items()}
