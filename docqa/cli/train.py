@@ -33,31 +33,43 @@ def _parse_sets(pairs: tuple[str, ...]) -> dict:
 @click.option("--minutes", type=float, default=None, help="Stop (with a checkpoint) after this long.")
 @click.option("--stop-at", type=int, default=None, help="Stop (with a checkpoint) at this step; the schedule keeps --steps.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="Override a TrainConfig field (new runs), e.g. --set max_segments=8.")
+              help="Override a TrainConfig field (new runs and --branch-from), e.g. --set max_segments=8.")
 @click.option("--init-from", type=click.Path(exists=True, file_okay=False), default=None,
               help="Start a new run from this model directory: docqa's own, or one written by `docqa convert` "
                    "(its memory parameters train, the checkpoint stays frozen; --set train_attention=true "
                    "also trains its attention projections).")
+@click.option("--branch-from", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Start RUN_DIR as a copy of this run's latest checkpoint (model, optimizer moments, "
+                   "history bank, step) with the --set changes, and go on from there.")
 @device_option
 @threads_option
 @click.pass_context
 def train(ctx: click.Context, run_dir: str, steps: int | None, minutes: float | None, stop_at: int | None,
-          sets: tuple[str, ...], init_from: str | None, device: str, threads: int | None) -> None:
+          sets: tuple[str, ...], init_from: str | None, branch_from: str | None, device: str,
+          threads: int | None) -> None:
     """Train a model from scratch (or from --init-from) into RUN_DIR, or resume the run there.
 
     A resumed run keeps its device and thread count unless --device or --threads (or $DOCQA_THREADS)
-    names new ones. RUN_DIR/checkpoint/model is a model directory usable with --model once the first
+    names new ones. --branch-from changes a run's settings (the task mix, the learning rate) without
+    the fresh optimizer and empty histories of a new run: the parent run is left as it was. RUN_DIR/checkpoint/model is a model directory usable with --model once the first
     checkpoint lands.
     """
     with model_imports():  # torch and the model code, the collector paused: docqa.cli.startup
         from docqa.threads import default_threads
-        from docqa.train.loop import TrainConfig, checkpoint_dir, train as run_training
+        from docqa.train.loop import TrainConfig, branch_run, checkpoint_dir, train as run_training
 
     run = Path(run_dir)
     overrides = _parse_sets(sets) | ({"init_from": init_from} if init_from else {})
     if ctx.get_parameter_source("device") is click.core.ParameterSource.DEFAULT:
         device = None  # a new run gets the option's default below; a resumed one keeps its own
-    if checkpoint_dir(run) is not None:
+    if branch_from is not None:
+        if init_from:
+            raise ConfigError("--branch-from takes its parent's model; leave out --init-from")
+        branched = branch_run(Path(branch_from), run, _parse_sets(sets) | ({} if steps is None else {"steps": steps}))
+        progress(f"branched {run} from {branch_from} at step {branched['step']}; changed: "
+                 f"{', '.join(sorted(branched['branched_from']['changed'])) or 'nothing'}")
+        tc = None
+    elif checkpoint_dir(run) is not None:
         if overrides:
             raise ConfigError(f"{run} is an existing run; --set and --init-from apply to new runs only")
         tc = None if steps is None else TrainConfig(steps=steps)

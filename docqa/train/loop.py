@@ -373,6 +373,49 @@ def checkpoint_dir(run: Path) -> Path | None:
     return None
 
 
+# What a branch takes from its parent as it is: the model and its tokenizer, the optimizer's
+# parameter groups, the history bank's batch and the encoded training text.
+FIXED_IN_BRANCH = ("preset", "init_from", "model_overrides", "tokenizer", "train_attention", "batch", "text",
+                   "max_text_files")
+
+
+def branch_run(parent: Path, run: Path, overrides: dict) -> dict:
+    """Make `run` a copy of `parent`'s latest checkpoint (model, Adam moments, history bank, step)
+    with `overrides` applied to its train config; `train(run)` then resumes it.
+
+    A new phase started from a checkpoint's model alone (init_from) begins with fresh Adam moments,
+    a fresh warmup and empty histories, and that restart alone can undo what the parent learned
+    (docs/TRAINING.md, a48). A branch changes the settings, not the optimizer's state. The parent
+    is only read. Returns the branch's state."""
+    parent, run = Path(parent), Path(run)
+    ckpt = checkpoint_dir(parent)
+    if ckpt is None:
+        raise ConfigError(f"{parent} holds no checkpoint to branch from; train it first")
+    if run.exists() and any(run.iterdir()):
+        raise ConfigError(f"{run} is not empty; a branch needs a new run directory")
+    fixed = sorted(k for k in overrides if k in FIXED_IN_BRANCH)
+    if fixed:
+        raise ConfigError(f"a branch keeps its parent's {', '.join(fixed)}; start a new run with --init-from "
+                          f"to change {'them' if len(fixed) > 1 else 'it'}")
+    state = json.loads((ckpt / "state.json").read_text())
+    before = asdict(TrainConfig.from_dict(state["train_config"]))  # a field added since it saved: its default
+    tc = TrainConfig.from_dict({**state["train_config"], **overrides})
+    check_settings(tc)
+    changed = {k: v for k, v in asdict(tc).items() if v != before[k]}
+    state = {**state, "train_config": asdict(tc),
+             "branched_from": {"run": str(parent), "step": state["step"], "changed": changed}}
+    run.mkdir(parents=True, exist_ok=True)
+    for name in ("filler.safetensors", "text.json"):  # the parent's encoded text: the same pools
+        if (parent / name).exists():
+            shutil.copyfile(parent / name, run / f"{name}.tmp")
+            (run / f"{name}.tmp").rename(run / name)
+    tmp = run / "tmp-checkpoint"  # the checkpoint lands last and whole: it is what marks a run
+    shutil.copytree(ckpt, tmp)
+    (tmp / "state.json").write_text(json.dumps(state, indent=2))
+    tmp.rename(run / "checkpoint")
+    return state
+
+
 def load_optimizer(opt: torch.optim.AdamW, path: Path) -> None:
     from safetensors import safe_open
     with safe_open(str(path), "pt") as f:

@@ -229,3 +229,46 @@ def test_a_phase_that_adds_memory_center_fits_the_centres_to_its_text(tmp_path, 
             eye = torch.eye(grown.cfg.d_head)
             assert (e.attn.mem_cov - eye).norm() > 0.5 * eye.norm()  # fitted: far from the identity it starts at
             assert (g.attn.mem_cov - e.attn.mem_cov).norm() < 0.1 * e.attn.mem_cov.norm()
+
+
+def test_a_branch_without_changes_replays_its_parent_exactly(tmp_path):
+    """The branch carries the Adam moments, the history bank and the step: with nothing changed it
+    is the uninterrupted run (a new run from the same model would start with none of them)."""
+    from docqa.train.loop import branch_run
+
+    straight = train(tmp_path / "a", TrainConfig(**TINY))
+    train(tmp_path / "p", TrainConfig(**{**TINY, "steps": 3}))
+    parent_files = {f: f.read_bytes() for f in (tmp_path / "p").rglob("*") if f.is_file()}
+    state = branch_run(tmp_path / "p", tmp_path / "b", {})
+    assert state["step"] == 3 and state["branched_from"] == {"run": str(tmp_path / "p"), "step": 3, "changed": {}}
+    resumed = train(tmp_path / "b", TrainConfig(steps=6))
+    assert straight["step"] == resumed["step"] == 6
+    a = load_model(tmp_path / "a" / "checkpoint" / "model").model.state_dict()
+    b = load_model(tmp_path / "b" / "checkpoint" / "model").model.state_dict()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6, msg=k)
+    assert {f: f.read_bytes() for f in (tmp_path / "p").rglob("*") if f.is_file()} == parent_files
+
+
+def test_a_branch_trains_with_its_changed_settings_and_refuses_what_it_cannot_change(tmp_path):
+    from docqa.train.loop import branch_run
+
+    train(tmp_path / "p", TrainConfig(**{**TINY, "steps": 3}))
+    state = branch_run(tmp_path / "p", tmp_path / "b", {"lr": 0.0, "gate_lr": 0.0, "conv_lr": 0.0})
+    assert state["branched_from"]["changed"] == {"lr": 0.0, "gate_lr": 0.0, "conv_lr": 0.0}
+    before = load_model(tmp_path / "b" / "checkpoint" / "model").model.state_dict()
+    train(tmp_path / "b", TrainConfig(steps=5))
+    after = load_model(tmp_path / "b" / "checkpoint" / "model").model.state_dict()
+    saved = json.loads((tmp_path / "b" / "checkpoint" / "state.json").read_text())
+    assert saved["step"] == 5 and saved["train_config"]["lr"] == 0.0 and "branched_from" in saved
+    moved = [k for k in before if not torch.equal(before[k], after[k])]
+    assert moved == [], "every learning rate is 0 in the branch: nothing may move"
+    with pytest.raises(ConfigError, match="keeps its parent's batch, model_overrides"):
+        branch_run(tmp_path / "p", tmp_path / "c", {"batch": 4, "model_overrides": {}})
+    with pytest.raises(ConfigError, match="not empty"):
+        branch_run(tmp_path / "p", tmp_path / "b", {})
+    with pytest.raises(ConfigError, match="no checkpoint"):
+        branch_run(tmp_path / "c", tmp_path / "d", {})
+    with pytest.raises(ConfigError, match="unknown train config keys"):
+        branch_run(tmp_path / "p", tmp_path / "e", {"leraning_rate": 1})
+    assert not (tmp_path / "e").exists() or not any((tmp_path / "e").iterdir())

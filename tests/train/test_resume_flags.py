@@ -104,3 +104,21 @@ def test_a_new_run_takes_set_device_unless_device_is_given(tmp_path, monkeypatch
             CliRunner().invoke(cli, ["train", str(tmp_path / str(i)), "--set", "preset=test", "--set", "device=cuda",
                                      *extra], catch_exceptions=False)
     assert devices == ["cuda", "cpu"]
+
+
+def test_cli_branch_from_applies_its_sets_to_a_copy_and_leaves_the_parent(tmp_path):
+    parent, branch = tmp_path / "p", tmp_path / "b"
+    r = CliRunner().invoke(cli, ["train", str(parent), "--steps", "1", *SETS], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    before = (parent / "checkpoint" / "state.json").read_text()
+    r = CliRunner().invoke(cli, ["train", str(branch), "--branch-from", str(parent), "--steps", "2",
+                                 "--set", "lr=0.0005", "--set", "seed=7"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert "branched" in r.output and "lr, seed, steps" in r.output
+    state = saved(branch)
+    assert state["step"] == 2 and state["train_config"]["lr"] == 0.0005 and state["train_config"]["seed"] == 7
+    assert state["branched_from"]["step"] == 1
+    assert (parent / "checkpoint" / "state.json").read_text() == before
+    r = CliRunner().invoke(cli, ["train", str(tmp_path / "c"), "--branch-from", str(parent), "--init-from",
+                                 str(parent / "checkpoint" / "model")])
+    assert r.exit_code != 0 and "leave out --init-from" in r.output

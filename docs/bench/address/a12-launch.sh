@@ -74,6 +74,11 @@
 #      runs/a47 0 0 0 4 128 (a43's mix with the filler's keys among the address loss's candidates)
 # a48: a47 without address_negatives and with a41's own task mix, seed 48, runs/a48 (the restart's control:
 #      does a new run from a41 step 500 lose the passkey without any more needles?)
+# Branches (not this script: they keep the parent's optimizer moments, history bank and step):
+# a49: cp -r runs/a41/{checkpoint,filler.safetensors,text.json} runs/a49; docqa train runs/a49 --threads 1 --stop-at 700
+#      (a41 resumed as it was: the control of the branches below)
+# a50: docqa train runs/a50 --branch-from runs/a41 --threads 1 --stop-at 700
+#      --set 'task_mix={"kv":2,"facts":2,"needle":3,"track":0.5,"passkey":1}' (a43's needles, without a restart)
 RUN=$1; TH=$2; WIN=$3; VW=$4; B=$5; MAXS=$6; VWL=${7:-null}; VWN=${8:-0}; VWS=${9:-first}
 MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoints/bpe-a11} --threads 1 \
   --set lm_sample=0.1 --set lm_weight=0.1 --set eval_every=0 --set save_every=25 --set text=corpus \
