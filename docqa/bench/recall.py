@@ -6,7 +6,7 @@ memory zeroed (knockout), the needle always before the question's segment. Fixed
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from docqa.model.base import LoadedModel
 from docqa.train.evaluate import run_cell
@@ -24,6 +24,7 @@ class Cell:
     digits: float  # fraction of answer characters right, position by position
     knockout_exact: float
     knockout_digits: float
+    misses: list[dict] = field(default_factory=list)  # trial, answer and what came back, where exact is 0
 
 
 def passkey_table(lm: LoadedModel, lengths: list[int], depths: list[str], n: int, seed: int = 0,

@@ -34,22 +34,26 @@ def run_cell(lm: LoadedModel, task: str, length: int, depth: float, n: int, seed
         depths = [depth] if task == "passkey" else None
         docs.append(build_doc(tok, rng, filler, length, S, facts, ask=rng.randrange(len(facts)), depths=depths))
     scores = {"exact": [], "digits": [], "knockout_exact": [], "knockout_digits": []}
+    misses = []  # what came back where the memory's answer was wrong, trial by trial
     device = lm.model.device
     by_length: dict[int, list] = {}
-    for d in docs:  # streams of one length are ingested together as a batch
-        by_length.setdefault(d.question_start, []).append(d)
+    for i, d in enumerate(docs):  # streams of one length are ingested together as a batch
+        by_length.setdefault(d.question_start, []).append((i, d))
     groups = [g[i:i + batch] for g in by_length.values() for i in range(0, len(g), batch)]
     for group in groups:
-        stream = torch.tensor([d.tokens[:d.question_start] for d in group], device=device)
+        stream = torch.tensor([d.tokens[:d.question_start] for _, d in group], device=device)
         memory = lm.model.ingest(stream, lm.model.new_memory(len(group)))
-        for j, d in enumerate(group):
+        for j, (i, d) in enumerate(group):
             prompt = d.tokens[d.question_start:d.answer_start]
             mem = memory.select(j)
-            e, g = _score(greedy_text(lm, prompt, mem, len(d.answer) + 2), d.answer)
+            got = greedy_text(lm, prompt, mem, len(d.answer) + 2)
+            e, g = _score(got, d.answer)
+            if not e:
+                misses.append({"trial": i, "answer": d.answer, "got": got})
             ke, kg = _score(greedy_text(lm, prompt, mem.zero_(), len(d.answer) + 2), d.answer)
             for k, v in zip(scores, (e, g, ke, kg)):
                 scores[k].append(v)
-    return {k: sum(v) / len(v) for k, v in scores.items()}
+    return {**{k: sum(v) / len(v) for k, v in scores.items()}, "misses": sorted(misses, key=lambda m: m["trial"])}
 
 
 @torch.no_grad()

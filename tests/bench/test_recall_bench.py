@@ -24,3 +24,21 @@ def test_bench_recall_json_and_plot(tmp_path):
                                                        ("facts=1", "spread"), ("facts=2", "spread")]
     assert all(0 <= c[k] <= 1 for c in cells for k in ("exact", "digits", "knockout_exact"))
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_synthetic_cells_list_each_wrong_answer_with_what_came_back(tmp_path):
+    """A random model misses most trials: each miss names its trial, the pass key and the answer
+    given, one per trial that scored 0, none for the ones right (as the haystack cells do)."""
+    from docqa.model.io import load_model
+    from docqa.train.evaluate import run_cell
+
+    torch.manual_seed(0)
+    save_model(InfiniTransformer(ModelConfig.from_name("test", segment_len=64)), ByteTokenizer(), tmp_path / "m")
+    lm = load_model(tmp_path / "m")
+    r = run_cell(lm, "passkey", 256, 0.5, n=5, seed=3, batch=2)
+    assert len(r["misses"]) == round(5 * (1 - r["exact"])) > 0
+    assert [m["trial"] for m in r["misses"]] == sorted({m["trial"] for m in r["misses"]})
+    for m in r["misses"]:
+        assert m["answer"].isdigit() and m["got"] != m["answer"]
+    again = run_cell(lm, "passkey", 256, 0.5, n=5, seed=3, batch=5)  # batching changes nothing
+    assert again["misses"] == r["misses"]
