@@ -115,16 +115,17 @@ def trial_facts(task: str, rng: random.Random, split: str, depth: float | None):
     raise InputError(f"unknown haystack task {task!r}: use needle, facts=K or track")
 
 
-def greedy_answer(lm: LoadedModel, question: str, answer: str, memory) -> str:
+def greedy_answer(lm: LoadedModel, question: str, answer: str, memory, contrast: float = 0.0) -> str:
     """The model's greedy answer to `question` from `memory`, as `docqa ask` gives it, with room
-    for the expected `answer`'s tokens and 4 more."""
+    for the expected `answer`'s tokens and 4 more (`contrast`: model.base.generate)."""
     tok = lm.tokenizer
-    return greedy_text(lm, question_tokens(tok, question), memory, len(tok.encode(tok.answer_prefix + answer)) + 4)
+    return greedy_text(lm, question_tokens(tok, question), memory, len(tok.encode(tok.answer_prefix + answer)) + 4,
+                       contrast)
 
 
 @torch.no_grad()
 def run_cell(lm: LoadedModel, hay: Haystack, task: str, split: str, length: int, depth: str,
-             n: int, seed: int, batch: int = 8) -> HayCell:
+             n: int, seed: int, batch: int = 8, contrast: float = 0.0) -> HayCell:
     tok, S = lm.tokenizer, lm.config.segment_len
     limit = length // S * S  # statements end before the question's segment
     trials = []
@@ -143,19 +144,19 @@ def run_cell(lm: LoadedModel, hay: Haystack, task: str, split: str, length: int,
         memory = lm.model.ingest(torch.tensor([t[0] for t in group], device=device), lm.model.new_memory(len(group)))
         for j, (stream, question, answer, statement, stored) in enumerate(group):
             mem = memory.select(j)
-            got = greedy_answer(lm, question, answer, mem)
+            got = greedy_answer(lm, question, answer, mem, contrast)
             exact += got == answer
             if got != answer:
                 misses.append({"statement": statement, "question": question, "answer": answer, "got": got,
                                "stored": stored})
-            knock += greedy_answer(lm, question, answer, mem.zero_()) == answer
+            knock += greedy_answer(lm, question, answer, mem.zero_(), contrast) == answer
             fts += top1_contains(tok.decode(stream), question, answer)
     return HayCell(task, split, length, depth, n, exact / n, knock / n, fts / n, misses)
 
 
 def haystack_bench(lm: LoadedModel, hay: Haystack, lengths: list[int], depths: list[str],
                    facts: list[int], facts_length: int, splits: list[str], n: int, seed: int = 0,
-                   track: bool = True, on_cell=None) -> list[HayCell]:
+                   track: bool = True, on_cell=None, contrast: float = 0.0) -> list[HayCell]:
     for split in splits:
         if facts and max(facts) > len(ph.split(ph.NAMES, split)):
             raise InputError(f"{max(facts)} named facts need as many distinct names; the {split} list has "
@@ -165,7 +166,7 @@ def haystack_bench(lm: LoadedModel, hay: Haystack, lengths: list[int], depths: l
     plan += [("track", s, facts_length, "spread") for s in splits] if track else []
     cells = []
     for task, split, length, depth in plan:
-        cells.append(run_cell(lm, hay, task, split, length, depth, n, seed))
+        cells.append(run_cell(lm, hay, task, split, length, depth, n, seed, contrast=contrast))
         if on_cell:
             on_cell(cells[-1])
     return cells

@@ -28,11 +28,11 @@ class Cell:
 
 
 def passkey_table(lm: LoadedModel, lengths: list[int], depths: list[str], n: int, seed: int = 0,
-                  on_cell=None) -> list[Cell]:
+                  on_cell=None, contrast: float = 0.0) -> list[Cell]:
     cells = []
     for length in lengths:
         for name in depths:
-            r = run_cell(lm, "passkey", length, DEPTHS[name], n, seed)
+            r = run_cell(lm, "passkey", length, DEPTHS[name], n, seed, contrast=contrast)
             cells.append(Cell("passkey", length, name, n, **r))
             if on_cell:
                 on_cell(cells[-1])
@@ -40,10 +40,10 @@ def passkey_table(lm: LoadedModel, lengths: list[int], depths: list[str], n: int
 
 
 def facts_curve(lm: LoadedModel, counts: list[int], length: int, n: int, seed: int = 0,
-                on_cell=None) -> list[Cell]:
+                on_cell=None, contrast: float = 0.0) -> list[Cell]:
     cells = []
     for k in counts:
-        r = run_cell(lm, "facts", length, 0.0, n, seed, n_facts=k)
+        r = run_cell(lm, "facts", length, 0.0, n, seed, n_facts=k, contrast=contrast)
         cells.append(Cell(f"facts={k}", length, "spread", n, **r))
         if on_cell:
             on_cell(cells[-1])

@@ -113,12 +113,15 @@ def bench() -> None:
 @click.option("--splits", default="train,heldout", show_default=True,
               help="With --haystack: phrasings and names seen in training (train), never seen (heldout).")
 @click.option("--no-track", is_flag=True, help="With --haystack: leave out the entity-tracking cells.")
+@click.option("--contrast", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
+              help="Decode each answer from what the memory adds over the model without it: (1 + C) x its "
+                   "log-probs - C x the knocked-out model's. 0 decodes as `docqa ask` does.")
 @device_option
 @dtype_option
 @threads_option
 @json_option
 def bench_recall(model_path, lengths, depths, n, facts, facts_length, seed, plot_path, haystack, splits,
-                 no_track, device, dtype, threads, as_json) -> None:
+                 no_track, contrast, device, dtype, threads, as_json) -> None:
     """Recall by context length and depth, each cell with a memory-knockout control.
 
     Without --haystack: a passkey in synthetic filler, and a curve of accuracy against the number
@@ -135,19 +138,20 @@ def bench_recall(model_path, lengths, depths, n, facts, facts_length, seed, plot
     lm = load_model(model_path, device=device)
     if haystack:
         _bench_haystack(lm, list(haystack), lengths, depths, n, facts, facts_length, splits, seed,
-                        not no_track, plot_path, as_json)
+                        not no_track, plot_path, as_json, contrast)
         return
     from docqa.bench.recall import facts_curve, format_table, passkey_table, to_json
     show = (lambda c: progress(f"{c.task} {c.length} {c.depth}: exact {c.exact:.2f} "
                                f"knockout {c.knockout_exact:.2f}"))
-    cells = passkey_table(lm, _ints(lengths), depths.split(","), n, seed, on_cell=show)
+    cells = passkey_table(lm, _ints(lengths), depths.split(","), n, seed, on_cell=show, contrast=contrast)
     if facts:
-        cells += facts_curve(lm, _ints(facts), facts_length, n, seed, on_cell=show)
+        cells += facts_curve(lm, _ints(facts), facts_length, n, seed, on_cell=show, contrast=contrast)
     if plot_path:
         from docqa.bench.plot import plot_recall
         plot_recall(cells, Path(plot_path), title=lm.name)
     if as_json:
-        echo_json({"model": lm.name, "fingerprint": lm.fingerprint, "seed": seed, "cells": to_json(cells)})
+        echo_json({"model": lm.name, "fingerprint": lm.fingerprint, "seed": seed, "contrast": contrast,
+                   "cells": to_json(cells)})
     else:
         click.echo(f"model {lm.name}\n")
         click.echo(format_table(cells))
@@ -157,7 +161,8 @@ def _ints(csv: str) -> list[int]:
     return [int(x) for x in csv.split(",") if x]
 
 
-def _bench_haystack(lm, paths, lengths, depths, n, facts, facts_length, splits, seed, track, plot_path, as_json):
+def _bench_haystack(lm, paths, lengths, depths, n, facts, facts_length, splits, seed, track, plot_path, as_json,
+                    contrast):
     from docqa.bench.haystack import Haystack, format_table, haystack_bench, to_json
 
     if plot_path and not _ints(lengths) and not _ints(facts):
@@ -167,10 +172,10 @@ def _bench_haystack(lm, paths, lengths, depths, n, facts, facts_length, splits, 
     show = (lambda c: progress(f"{c.task} {c.split} {c.length} {c.depth}: exact {c.exact:.2f} "
                                f"knockout {c.knockout:.2f} fts {c.fts:.2f}"))
     cells = haystack_bench(lm, hay, _ints(lengths), depths.split(","), _ints(facts), facts_length,
-                           splits.split(","), n, seed, track, on_cell=show)
+                           splits.split(","), n, seed, track, on_cell=show, contrast=contrast)
     if as_json:
         echo_json({"model": lm.name, "fingerprint": lm.fingerprint, "haystack": paths,
-                   "haystack_tokens": len(hay.tokens), "seed": seed, "cells": to_json(cells)})
+                   "haystack_tokens": len(hay.tokens), "seed": seed, "contrast": contrast, "cells": to_json(cells)})
     else:
         click.echo(f"model {lm.name}, haystack {', '.join(paths)} ({len(hay.tokens):,} tokens)\n")
         click.echo(format_table(cells))

@@ -19,7 +19,7 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from docqa.errors import InputError
+from docqa.errors import ConfigError, InputError
 from docqa.memory import Memory
 
 
@@ -178,24 +178,42 @@ def question_memory(model: MemoryModel, memory: Memory, prompt_len: int, reserve
 def generate(model: MemoryModel, prompt: Iterable[int], memory: Memory, max_new_tokens: int,
              temperature: float = 0.0, top_k: int | None = None, stop_ids: Iterable[int] = (),
              generator: torch.Generator | None = None, use_memory: bool = True,
-             reserve: int = ANSWER_RESERVE) -> Iterator[int]:
+             reserve: int = ANSWER_RESERVE, contrast: float = 0.0) -> Iterator[int]:
     """Yield answer tokens one by one. Stops after a token in `stop_ids` (not yielded) or after
     `max_new_tokens`. The pending tail is written first, so that the prompt opens a segment
-    (`question_memory`). `memory` is read-only; every write goes to a scratch copy."""
+    (`question_memory`). `memory` is read-only; every write goes to a scratch copy.
+
+    `contrast` (alpha > 0) decodes from (1 + alpha) log p(y | memory) - alpha log p(y | memory
+    knocked out): what the memory adds over the model's prior, amplified (context-aware decoding,
+    Shi et al. 2024, with the memory as the context). A recall miss is most often a value the
+    model learned in training, not one the text holds (docs/TRAINING.md), i.e. the prior winning."""
+    if contrast < 0:
+        raise ConfigError(f"contrast={contrast}: give 0 (plain decoding) or more")
     device = model.device
     prompt = torch.tensor([list(prompt)], dtype=torch.long, device=device)
     if prompt.shape[1] == 0 and memory.pending.shape[1] == 0:
         raise InputError("empty prompt: give at least one token to answer from")
-    memory = question_memory(model, memory, prompt.shape[1], reserve, use_memory)
-    decoder, stop = model.decoder(memory, use_memory), set(stop_ids)
-    logits = decoder.feed(prompt)
+    decoders = [model.decoder(question_memory(model, memory, prompt.shape[1], reserve, use_memory), use_memory)]
+    if contrast and use_memory:  # the knockout control of the benches: same tail, memory zeroed first
+        prior = memory.clone().zero_()
+        decoders.append(model.decoder(question_memory(model, prior, prompt.shape[1], reserve), True))
+    stop = set(stop_ids)
+    logits = _contrasted([d.feed(prompt) for d in decoders], contrast)
     for i in range(max_new_tokens):
         tok = sample(logits[0], temperature, top_k, generator)
         if tok in stop:
             return
         yield tok
         if i + 1 < max_new_tokens:
-            logits = decoder.feed(torch.tensor([[tok]], device=device))
+            logits = _contrasted([d.feed(torch.tensor([[tok]], device=device)) for d in decoders], contrast)
+
+
+def _contrasted(logits: list[torch.Tensor], contrast: float) -> torch.Tensor:
+    """(B, V) next-token scores: the memory's logits alone, or its log-probs contrasted with the prior's."""
+    if len(logits) == 1:
+        return logits[0]
+    with_memory, prior = (torch.log_softmax(x, -1, dtype=torch.promote_types(x.dtype, torch.float32)) for x in logits)
+    return (1 + contrast) * with_memory - contrast * prior
 
 
 def answer_stops(tokenizer) -> list[int]:
@@ -203,8 +221,10 @@ def answer_stops(tokenizer) -> list[int]:
     return list(tokenizer.special_tokens.values())
 
 
-def greedy_text(lm: LoadedModel, prompt: Iterable[int], memory: Memory, max_new_tokens: int) -> str:
+def greedy_text(lm: LoadedModel, prompt: Iterable[int], memory: Memory, max_new_tokens: int,
+                contrast: float = 0.0) -> str:
     """The greedy answer to `prompt` from `memory` as stripped text, ended as `docqa ask` ends one
     (answer_stops). The one decoding rule the recall benches and training's evaluation share."""
     stops = answer_stops(lm.tokenizer)
-    return lm.tokenizer.decode(list(generate(lm.model, prompt, memory, max_new_tokens, stop_ids=stops))).strip()
+    return lm.tokenizer.decode(list(generate(lm.model, prompt, memory, max_new_tokens, stop_ids=stops,
+                                             contrast=contrast))).strip()

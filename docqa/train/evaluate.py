@@ -24,7 +24,7 @@ def _score(answer: str, truth: str) -> tuple[float, float]:
 
 @torch.no_grad()
 def run_cell(lm: LoadedModel, task: str, length: int, depth: float, n: int, seed: int,
-             n_facts: int = 1, filler: Filler | None = None, batch: int = 8) -> dict:
+             n_facts: int = 1, filler: Filler | None = None, batch: int = 8, contrast: float = 0.0) -> dict:
     tok, S = lm.tokenizer, lm.config.segment_len
     filler = filler or Filler(tok)
     docs = []
@@ -46,11 +46,11 @@ def run_cell(lm: LoadedModel, task: str, length: int, depth: float, n: int, seed
         for j, (i, d) in enumerate(group):
             prompt = d.tokens[d.question_start:d.answer_start]
             mem = memory.select(j)
-            got = greedy_text(lm, prompt, mem, len(d.answer) + 2)
+            got = greedy_text(lm, prompt, mem, len(d.answer) + 2, contrast)
             e, g = _score(got, d.answer)
             if not e:
                 misses.append({"trial": i, "answer": d.answer, "got": got})
-            ke, kg = _score(greedy_text(lm, prompt, mem.zero_(), len(d.answer) + 2), d.answer)
+            ke, kg = _score(greedy_text(lm, prompt, mem.zero_(), len(d.answer) + 2, contrast), d.answer)
             for k, v in zip(scores, (e, g, ke, kg)):
                 scores[k].append(v)
     return {**{k: sum(v) / len(v) for k, v in scores.items()}, "misses": sorted(misses, key=lambda m: m["trial"])}

@@ -24,6 +24,13 @@ def test_bench_recall_json_and_plot(tmp_path):
                                                        ("facts=1", "spread"), ("facts=2", "spread")]
     assert all(0 <= c[k] <= 1 for c in cells for k in ("exact", "digits", "knockout_exact"))
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert result["contrast"] == 0.0
+    out = CliRunner().invoke(cli, ["bench", "recall", "--model", str(tmp_path / "m"), "--lengths", "256",
+                                   "--depths", "end", "--n", "2", "--facts", "", "--contrast", "1.5", "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["contrast"] == 1.5
+    out = CliRunner().invoke(cli, ["bench", "recall", "--model", str(tmp_path / "m"), "--contrast", "-1"])
+    assert out.exit_code != 0 and "contrast" in out.output
 
 
 def test_synthetic_cells_list_each_wrong_answer_with_what_came_back(tmp_path):
