@@ -11,6 +11,7 @@ attention); `Memory` stays a plain per-layer state that the store serialises unc
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,8 +186,9 @@ def generate(model: MemoryModel, prompt: Iterable[int], memory: Memory, max_new_
 
     `contrast` (alpha > 0) decodes from (1 + alpha) log p(y | memory) - alpha log p(y | memory
     knocked out): what the memory adds over the model's prior, amplified (context-aware decoding,
-    Shi et al. 2024, with the memory as the context). A recall miss is most often a value the
-    model learned in training, not one the text holds (docs/TRAINING.md), i.e. the prior winning."""
+    Shi et al. 2024, with the memory as the context), among the tokens the memory finds plausible
+    (PLAUSIBLE). A recall miss is most often a value the model learned in training, not one the
+    text holds (docs/TRAINING.md), i.e. the prior winning."""
     if contrast < 0:
         raise ConfigError(f"contrast={contrast}: give 0 (plain decoding) or more")
     device = model.device
@@ -208,12 +210,20 @@ def generate(model: MemoryModel, prompt: Iterable[int], memory: Memory, max_new_
             logits = _contrasted([d.feed(torch.tensor([[tok]], device=device)) for d in decoders], contrast)
 
 
+# Contrast chooses only among tokens the memory itself finds plausible: at least this share of its
+# top token's probability (the adaptive plausibility constraint of contrastive decoding, Li et al.
+# 2023). Without it a token the prior rules out wins on a small boost: 'banana' came back 'bananch'.
+PLAUSIBLE = 0.1
+
+
 def _contrasted(logits: list[torch.Tensor], contrast: float) -> torch.Tensor:
-    """(B, V) next-token scores: the memory's logits alone, or its log-probs contrasted with the prior's."""
+    """(B, V) next-token scores: the memory's logits alone, or its log-probs contrasted with the
+    prior's over the tokens the memory finds plausible (PLAUSIBLE), -inf elsewhere."""
     if len(logits) == 1:
         return logits[0]
     with_memory, prior = (torch.log_softmax(x, -1, dtype=torch.promote_types(x.dtype, torch.float32)) for x in logits)
-    return (1 + contrast) * with_memory - contrast * prior
+    implausible = with_memory < with_memory.max(-1, keepdim=True).values + math.log(PLAUSIBLE)
+    return ((1 + contrast) * with_memory - contrast * prior).masked_fill(implausible, float("-inf"))
 
 
 def answer_stops(tokenizer) -> list[int]:
