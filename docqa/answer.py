@@ -31,6 +31,7 @@ class AnswerStream:
     top_k: int | None = None
     stop: list[str] = field(default_factory=list)
     seed: int | None = None
+    contrast: float = 0.0  # decode by what the memory adds over the model without it (model.base.generate)
     text: str = ""
     answer_tokens: int = 0
     first_token_s: float | None = None
@@ -61,7 +62,8 @@ class AnswerStream:
         held = ""  # text that might be the start of a stop sequence
         self.finish_reason = "length"
         for tok in generate(self.lm.model, self.prompt, self.memory, self.max_tokens, self.temperature,
-                            self.top_k, stop_ids=answer_stops(self.lm.tokenizer), generator=gen):
+                            self.top_k, stop_ids=answer_stops(self.lm.tokenizer), generator=gen,
+                            contrast=self.contrast):
             if self.first_token_s is None:
                 self.first_token_s = time.perf_counter() - t0
             self.answer_tokens += 1

@@ -130,12 +130,14 @@ class Corpus:
 
     def stream(self, question: str | None = None, *, prompt: list[int] | None = None, template: str = "ask",
                max_tokens: int = DEFAULT_MAX_TOKENS, temperature: float = 0.0, top_k: int | None = None,
-               stop: list[str] | None = None, snapshot: int | None = None, seed: int | None = None
-               ) -> tuple[AnswerStream, int]:
-        """An AnswerStream to iterate for text pieces, and the snapshot id it answers from."""
+               stop: list[str] | None = None, snapshot: int | None = None, seed: int | None = None,
+               contrast: float = 0.0) -> tuple[AnswerStream, int]:
+        """An AnswerStream to iterate for text pieces, and the snapshot id it answers from. `contrast`
+        > 0 decodes from what the memory adds over the model without it (`docqa.model.base.generate`)."""
         memory, snap_id = self.memory(snapshot)
         ids = prompt if prompt is not None else self.prompt(question or "", template)
-        return AnswerStream(self.lm, memory, ids, max_tokens, temperature, top_k, list(stop or []), seed), snap_id
+        return AnswerStream(self.lm, memory, ids, max_tokens, temperature, top_k, list(stop or []), seed,
+                            contrast), snap_id
 
     def ask(self, question: str, *, sources: bool = False, **kwargs) -> Answer:
         """The answer to `question`; with `sources`, also the documents it came from (`attribute`)."""

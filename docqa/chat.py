@@ -53,11 +53,11 @@ class Chat:
         return pairs
 
     def send(self, message: str, max_tokens: int = DEFAULT_MAX_TOKENS, temperature: float = 0.0,
-             seed: int | None = None, template: str = "chat") -> AnswerStream:
+             seed: int | None = None, template: str = "chat", contrast: float = 0.0) -> AnswerStream:
         ids = self.corpus.chat_prompt(message, self.history(), template=template, fit=True)
         self._pending_question = message
         stream, _ = self.corpus.stream(prompt=ids, max_tokens=max_tokens, temperature=temperature,
-                                       snapshot=self.snapshot_id, seed=seed)
+                                       snapshot=self.snapshot_id, seed=seed, contrast=contrast)
         return stream
 
     def finish(self, stream: AnswerStream) -> Answer:

@@ -20,6 +20,9 @@ generation_options = [
                  help="Stop the answer after this many tokens."),
     click.option("--temperature", type=float, default=0.0, show_default=True, help="0 = greedy."),
     click.option("--seed", type=int, default=None, help="Seed for sampling."),
+    click.option("--contrast", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
+                 help="Decode from what the memory adds over the model without it: (1 + C) x its log-probs "
+                      "- C x the knocked-out model's, among the tokens it finds plausible. 0 = plain."),
     click.option("--snapshot", type=int, default=None, help="Answer from this snapshot id (default: current)."),
 ]
 
@@ -42,8 +45,8 @@ def with_generation_options(f):
 @db_option
 @json_option
 @sources_option
-def ask(corpus, question, template, max_tokens, temperature, seed, snapshot, model_path, device, dtype, db_path,
-        as_json, threads, show_sources) -> None:
+def ask(corpus, question, template, max_tokens, temperature, seed, contrast, snapshot, model_path, device, dtype,
+        db_path, as_json, threads, show_sources) -> None:
     """Answer QUESTION from CORPUS's memory, streaming the answer to stdout."""
     if not question.strip():
         raise click.UsageError(f'the question is empty: ask something, e.g. docqa ask {corpus} "What is the pass key?"')
@@ -60,7 +63,7 @@ def ask(corpus, question, template, max_tokens, temperature, seed, snapshot, mod
         progress(f"warning: corpus {corpus!r} is incomplete (its last ingest did not finish), so answers may miss "
                  f"sources; resume it with: {finish_command(info, db_path, model_path)}")
     stream, snap_id = c.stream(question, template=template, max_tokens=max_tokens, temperature=temperature,
-                               snapshot=snapshot, seed=seed)
+                               snapshot=snapshot, seed=seed, contrast=contrast)
     for piece in stream:
         if not as_json:
             click.echo(piece, nl=False)
@@ -89,8 +92,8 @@ def ask(corpus, question, template, max_tokens, temperature, seed, snapshot, mod
 @db_option
 @json_option
 @sources_option
-def chat(corpus, continue_, conversation, messages, template, max_tokens, temperature, seed, snapshot, model_path, device,
-         dtype, db_path, as_json, threads, show_sources) -> None:
+def chat(corpus, continue_, conversation, messages, template, max_tokens, temperature, seed, contrast, snapshot,
+         model_path, device, dtype, db_path, as_json, threads, show_sources) -> None:
     """Chat with CORPUS. Turns are kept in the store; the corpus memory never changes."""
     with model_imports():  # torch and the model code, the collector paused: docqa.cli.startup
         from docqa.chat import Chat
@@ -109,7 +112,8 @@ def chat(corpus, continue_, conversation, messages, template, max_tokens, temper
     results = []
     inputs = iter(messages) if messages else _prompt_lines()
     for message in inputs:
-        stream = session.send(message, template=template, max_tokens=max_tokens, temperature=temperature, seed=seed)
+        stream = session.send(message, template=template, max_tokens=max_tokens, temperature=temperature, seed=seed,
+                              contrast=contrast)
         for piece in stream:
             if not as_json:
                 click.echo(piece, nl=False)

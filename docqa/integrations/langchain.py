@@ -38,7 +38,7 @@ except ImportError as e:  # pragma: no cover - exercised by a test that hides la
 from docqa import DEFAULT_MAX_TOKENS, AnswerStream, Corpus, load_template, validate_corpus_name
 from docqa.errors import InputError
 
-_CALL_OPTIONS = ("max_tokens", "temperature", "top_k", "seed")  # what invoke(..., **kwargs) may override
+_CALL_OPTIONS = ("max_tokens", "temperature", "top_k", "seed", "contrast")  # what invoke(..., **kwargs) may override
 _ROLES = ((SystemMessage, "system"), (HumanMessage, "human"), (AIMessage, "ai"))  # chunks are subclasses
 
 
@@ -55,6 +55,7 @@ class ChatDocQA(BaseChatModel):
     stop: list[str] | None = None
     template: str = "chat"  # a name in prompts/ or a .txt path, with {system}, {history}, {question}
     seed: int | None = None  # for sampling at temperature > 0; None: a fresh seed per call
+    contrast: float = Field(default=0.0, ge=0.0)  # > 0: decode by what the memory adds (docqa.model.base.generate)
     snapshot: int | None = None  # None: the corpus's current snapshot at each call
     sources: bool = False  # also find where each answer came from: response_metadata["sources"], best first
     streaming: bool = False  # LangChain's switch: invoke() goes through _stream (callbacks see tokens)
@@ -85,7 +86,8 @@ class ChatDocQA(BaseChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("corpus", "db", "model", "device", "max_tokens", "temperature",
-                                              "top_k", "stop", "template", "seed", "snapshot", "sources")}
+                                              "top_k", "stop", "template", "seed", "contrast", "snapshot",
+                                              "sources")}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any):
         params = super()._get_ls_params(stop=stop, **kwargs)

@@ -289,3 +289,31 @@ def test_a_second_ingest_of_the_same_corpus_is_refused_or_waits(tmp_path, model_
     fp = fingerprint(model_dir)
     assert memory_of(db, "c", fp).equal(memory_of(tmp_path / "fresh.db", "c", fp))
     assert fresh["ingested"] == 12
+
+
+def test_ask_and_chat_pass_contrast_to_the_decoder(tmp_path, model_dir, make_folder, monkeypatch):
+    import docqa.answer
+
+    seen = []
+    real = docqa.answer.generate
+
+    def spy(*args, contrast=0.0, **kwargs):
+        seen.append(contrast)
+        return real(*args, contrast=contrast, **kwargs)
+
+    monkeypatch.setattr(docqa.answer, "generate", spy)
+    db = str(tmp_path / "s.db")
+    folder = make_folder(tmp_path / "docs", n=2)
+    r = CliRunner().invoke(cli, ["ingest", str(folder), "--corpus", "c", "--db", db, "--model", model_dir])
+    assert r.exit_code == 0, r.output
+    for extra, want in (([], 0.0), (["--contrast", "1.25"], 1.25)):
+        r = CliRunner().invoke(cli, ["ask", "c", "What is it?", "--db", db, "--model", model_dir,
+                                     "--max-tokens", "3", *extra])
+        assert r.exit_code == 0, r.output
+        assert seen[-1] == want
+    r = CliRunner().invoke(cli, ["chat", "c", "-m", "hi", "--db", db, "--model", model_dir, "--max-tokens", "3",
+                                 "--contrast", "2"])
+    assert r.exit_code == 0, r.output
+    assert seen[-1] == 2.0
+    r = CliRunner().invoke(cli, ["ask", "c", "What is it?", "--db", db, "--model", model_dir, "--contrast", "-1"])
+    assert r.exit_code != 0 and "--contrast" in r.output

@@ -197,3 +197,23 @@ def test_the_example_streams_an_answer(tiny_corpus, capsys):
     assert main(["--model", str(tiny_corpus.model), "--max-tokens", "8"]) == 0
     out = capsys.readouterr().out
     assert out.endswith("\n") and len(out) > 1
+
+
+def test_contrast_reaches_the_decoder_from_the_model_and_from_the_call(tiny_corpus, monkeypatch):
+    import docqa.answer
+
+    seen = []
+    real = docqa.answer.generate
+
+    def spy(*args, contrast=0.0, **kwargs):
+        seen.append(contrast)
+        return real(*args, contrast=contrast, **kwargs)
+
+    monkeypatch.setattr(docqa.answer, "generate", spy)
+    chat = ChatDocQA(**tiny_corpus.params(contrast=1.5))
+    chat.invoke("Who deploys?")
+    chat.invoke("Who deploys?", contrast=0.5)
+    ChatDocQA(**tiny_corpus.params()).invoke("Who deploys?")
+    assert seen == [1.5, 0.5, 0.0]
+    with pytest.raises(ValueError):
+        ChatDocQA(**tiny_corpus.params(contrast=-1.0))
