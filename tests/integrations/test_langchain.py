@@ -90,7 +90,7 @@ def test_tools_and_structured_output_are_refused(chat):
     with pytest.raises(ValueError) as e:
         chat.invoke("q", top_p=0.9)
     assert str(e.value) == ("unknown call option(s) top_p for ChatDocQA; "
-                            "a call may set max_tokens, temperature, top_k, seed or stop")
+                            "a call may set max_tokens, temperature, top_k, seed, contrast or stop")
 
 
 def test_bad_parameters_fail_at_construction(tiny_corpus):
