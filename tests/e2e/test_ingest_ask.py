@@ -291,17 +291,8 @@ def test_a_second_ingest_of_the_same_corpus_is_refused_or_waits(tmp_path, model_
     assert fresh["ingested"] == 12
 
 
-def test_ask_and_chat_pass_contrast_to_the_decoder(tmp_path, model_dir, make_folder, monkeypatch):
-    import docqa.answer
-
-    seen = []
-    real = docqa.answer.generate
-
-    def spy(*args, contrast=0.0, **kwargs):
-        seen.append(contrast)
-        return real(*args, contrast=contrast, **kwargs)
-
-    monkeypatch.setattr(docqa.answer, "generate", spy)
+def test_ask_and_chat_pass_contrast_to_the_decoder(tmp_path, model_dir, make_folder, contrasts):
+    seen = contrasts
     db = str(tmp_path / "s.db")
     folder = make_folder(tmp_path / "docs", n=2)
     r = CliRunner().invoke(cli, ["ingest", str(folder), "--corpus", "c", "--db", db, "--model", model_dir])

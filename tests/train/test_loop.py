@@ -12,15 +12,19 @@ TINY = dict(preset="test", model_overrides={"segment_len": 64}, batch=2, steps=6
             history_reset=0.3)
 
 
+def assert_same_weights(run_a, run_b):
+    a = load_model(run_a / "checkpoint" / "model").model.state_dict()
+    b = load_model(run_b / "checkpoint" / "model").model.state_dict()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6, msg=k)
+
+
 def test_resumed_run_equals_uninterrupted_run(tmp_path):
     straight = train(tmp_path / "a", TrainConfig(**TINY))
     train(tmp_path / "b", TrainConfig(**{**TINY, "steps": 3}))
     resumed = train(tmp_path / "b", TrainConfig(steps=6))
     assert straight["step"] == resumed["step"] == 6
-    a = load_model(tmp_path / "a" / "checkpoint" / "model").model.state_dict()
-    b = load_model(tmp_path / "b" / "checkpoint" / "model").model.state_dict()
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6, msg=k)
+    assert_same_weights(tmp_path / "a", tmp_path / "b")
     log = [json.loads(l) for l in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
     assert [e["step"] for e in log] == [1, 2, 3, 4, 5, 6]
 
@@ -65,10 +69,7 @@ def test_stop_at_keeps_the_schedule_of_the_full_run(tmp_path):
     assert state["step"] == 4 and state["train_config"]["steps"] == 6
     resumed = train(tmp_path / "b")
     assert resumed["step"] == straight["step"] == 6
-    a = load_model(tmp_path / "a" / "checkpoint" / "model").model.state_dict()
-    b = load_model(tmp_path / "b" / "checkpoint" / "model").model.state_dict()
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6, msg=k)
+    assert_same_weights(tmp_path / "a", tmp_path / "b")
 
 
 @pytest.mark.parametrize("part", [{"short_conv": 4}, {"memory_qk": True}])
@@ -243,10 +244,7 @@ def test_a_branch_without_changes_replays_its_parent_exactly(tmp_path):
     assert state["step"] == 3 and state["branched_from"] == {"run": str(tmp_path / "p"), "step": 3, "changed": {}}
     resumed = train(tmp_path / "b", TrainConfig(steps=6))
     assert straight["step"] == resumed["step"] == 6
-    a = load_model(tmp_path / "a" / "checkpoint" / "model").model.state_dict()
-    b = load_model(tmp_path / "b" / "checkpoint" / "model").model.state_dict()
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6, msg=k)
+    assert_same_weights(tmp_path / "a", tmp_path / "b")
     assert {f: f.read_bytes() for f in (tmp_path / "p").rglob("*") if f.is_file()} == parent_files
 
 
