@@ -46,6 +46,8 @@ class AnswerStream:
                              f"({limit // S} segments of {S}): shorten the question")
         if self.max_tokens < 1:
             raise InputError(f"max tokens must be at least 1, got {self.max_tokens}")
+        if self.contrast < 0:
+            raise InputError(f"contrast must be 0 (plain decoding) or more, got {self.contrast}")
 
     def __iter__(self) -> Iterator[str]:
         if self.finish_reason:  # generated already: the same answer again, not a second one appended

@@ -82,3 +82,8 @@ def test_iterating_a_finished_stream_again_gives_the_same_text_not_more(lm, memo
     counts = (s.answer_tokens, s.finish_reason)
     assert "".join(s) == first and s.run() == first and s.text == first
     assert (s.answer_tokens, s.finish_reason) == counts
+
+
+def test_a_negative_contrast_is_refused_before_any_decoding(lm, memory):
+    with pytest.raises(InputError, match="contrast must be 0"):
+        AnswerStream(lm, memory, [257, 258], contrast=-0.5)

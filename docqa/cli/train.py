@@ -51,8 +51,8 @@ def train(ctx: click.Context, run_dir: str, steps: int | None, minutes: float | 
 
     A resumed run keeps its device and thread count unless --device or --threads (or $DOCQA_THREADS)
     names new ones. --branch-from changes a run's settings (the task mix, the learning rate) without
-    the fresh optimizer and empty histories of a new run: the parent run is left as it was. RUN_DIR/checkpoint/model is a model directory usable with --model once the first
-    checkpoint lands.
+    the fresh optimizer and empty histories of a new run: the parent run is left as it was.
+    RUN_DIR/checkpoint/model is a model directory usable with --model once the first checkpoint lands.
     """
     with model_imports():  # torch and the model code, the collector paused: docqa.cli.startup
         from docqa.threads import default_threads
