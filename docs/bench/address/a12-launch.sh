@@ -85,6 +85,10 @@
 #      green. ...", in 20% of the documents instead of 10%: a50 lost the synthetic passkey to "g(reen)")
 # a53: a50's line with --set write_penalty=4.0 --stop-at 650 (twice a41's penalty on the mean write strength:
 #      keep the filler's own statements out of memory while the needles train)
+# a54: a50's line with 'task_mix={"kv":2,"facts":2,"needle":3,"track":0.5,"passkey":3}' --stop-at 650
+#      (as many passkey documents as needles: does the passkey's share hold the table?)
+# a55: a50's line with 'task_mix={"kv":2,"facts":2,"needle":2,"track":0.5,"passkey":1}' --stop-at 650
+#      (half a50's extra needles)
 RUN=$1; TH=$2; WIN=$3; VW=$4; B=$5; MAXS=$6; VWL=${7:-null}; VWN=${8:-0}; VWS=${9:-first}
 MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoints/bpe-a11} --threads 1 \
   --set lm_sample=0.1 --set lm_weight=0.1 --set eval_every=0 --set save_every=25 --set text=corpus \
