@@ -89,6 +89,8 @@
 #      (as many passkey documents as needles: does the passkey's share hold the table?)
 # a55: a50's line with 'task_mix={"kv":2,"facts":2,"needle":2,"track":0.5,"passkey":1}' --stop-at 650
 #      (half a50's extra needles)
+# a56: docqa train runs/a56 --branch-from runs/a41 --threads 1 --stop-at 650 --set seed=56
+#      (a41's own mix on other batches: is a49's table at step 600 the mix's or its batches' luck?)
 RUN=$1; TH=$2; WIN=$3; VW=$4; B=$5; MAXS=$6; VWL=${7:-null}; VWN=${8:-0}; VWS=${9:-first}
 MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoints/bpe-a11} --threads 1 \
   --set lm_sample=0.1 --set lm_weight=0.1 --set eval_every=0 --set save_every=25 --set text=corpus \
