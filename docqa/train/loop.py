@@ -384,9 +384,9 @@ def branch_run(parent: Path, run: Path, overrides: dict) -> dict:
     with `overrides` applied to its train config; `train(run)` then resumes it.
 
     A new phase started from a checkpoint's model alone (init_from) begins with fresh Adam moments,
-    a fresh warmup and empty histories, and that restart alone can undo what the parent learned
-    (docs/TRAINING.md, a48). A branch changes the settings, not the optimizer's state. The parent
-    is only read. Returns the branch's state."""
+    a fresh warmup and empty histories; a branch changes the settings and keeps all of those, so it
+    differs from the parent's own continuation by the settings alone (and, with another seed, the
+    batches). The parent is only read. Returns the branch's state."""
     parent, run = Path(parent), Path(run)
     ckpt = checkpoint_dir(parent)
     if ckpt is None:
