@@ -149,7 +149,8 @@ def run_cell(lm: LoadedModel, hay: Haystack, task: str, split: str, length: int,
             if got != answer:
                 misses.append({"statement": statement, "question": question, "answer": answer, "got": got,
                                "stored": stored})
-            knock += greedy_answer(lm, question, answer, mem.zero_(), contrast) == answer
+            # knocked out, contrast has no memory to weigh against the prior: plain decoding, one pass
+            knock += greedy_answer(lm, question, answer, mem.zero_()) == answer
             fts += top1_contains(tok.decode(stream), question, answer)
     return HayCell(task, split, length, depth, n, exact / n, knock / n, fts / n, misses)
 

@@ -65,7 +65,7 @@ def train(ctx: click.Context, run_dir: str, steps: int | None, minutes: float | 
     if branch_from is not None:
         if init_from:
             raise ConfigError("--branch-from takes its parent's model; leave out --init-from")
-        branched = branch_run(Path(branch_from), run, _parse_sets(sets) | ({} if steps is None else {"steps": steps}))
+        branched = branch_run(Path(branch_from), run, overrides | ({} if steps is None else {"steps": steps}))
         progress(f"branched {run} from {branch_from} at step {branched['step']}; changed: "
                  f"{', '.join(sorted(branched['branched_from']['changed'])) or 'nothing'}")
         tc = None

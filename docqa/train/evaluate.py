@@ -50,7 +50,8 @@ def run_cell(lm: LoadedModel, task: str, length: int, depth: float, n: int, seed
             e, g = _score(got, d.answer)
             if not e:
                 misses.append({"trial": i, "answer": d.answer, "got": got})
-            ke, kg = _score(greedy_text(lm, prompt, mem.zero_(), len(d.answer) + 2, contrast), d.answer)
+            # knocked out, contrast has no memory to weigh against the prior: plain decoding, one pass
+            ke, kg = _score(greedy_text(lm, prompt, mem.zero_(), len(d.answer) + 2), d.answer)
             for k, v in zip(scores, (e, g, ke, kg)):
                 scores[k].append(v)
     return {**{k: sum(v) / len(v) for k, v in scores.items()}, "misses": sorted(misses, key=lambda m: m["trial"])}
