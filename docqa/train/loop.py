@@ -37,6 +37,7 @@ from docqa.threads import set_threads
 from docqa.train.address import address_loss, address_targets
 from docqa.train.corpus import describe, load_texts
 from docqa.train.evaluate import run_cell
+from docqa.train.gap import stream_gap
 from docqa.train.tasks import CodeFiles, Filler, sample_doc
 
 CENTER_SEGMENTS = 64  # text the memory's new centres are fitted on, in segments (model/center.py)
@@ -157,6 +158,11 @@ class TrainConfig:
     history_reset: float = 0.02  # chance per step that a history-bank slot starts over empty
     history_advance: int = 1  # filler segments streamed into each bank slot per step
     history_fraction: float = 0.75  # share of steps that start from the history bank
+    # A gap of training text between each document's facts and its question, streamed without a
+    # graph while the answer's gradient still reaches the writes before it (docqa/train/gap.py):
+    # retention past the documents' length. On `gap_fraction` of the steps, 1..gap_segments segments.
+    gap_segments: int = 0
+    gap_fraction: float = 0.0
     eval_every: int = 250  # quick passkey eval (1K and 4K tokens, with knockout) in the log
     save_every: int = 100
     keep_every: int = 0  # also keep a copy of the model every this many steps (models/step-N), for the bench to choose from
@@ -284,6 +290,35 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int, code: CodeF
     first = ans & ~torch.cat([torch.zeros_like(ans[:, :1]), ans[:, :-1]], 1)  # answer starts
     w = torch.where(first, tc.first_answer_weight, w)
     return x, w, ans, n_seg, docs
+
+
+def draw_gap(tc: TrainConfig, rng: random.Random, filler, docs, S: int) -> tuple[int, torch.Tensor | None]:
+    """(where, tokens (B, G*S)) of this step's gap, or (0, None). It goes in at the segment boundary
+    before the earliest question of the batch (every fact of a document is stated before its
+    question's segment: tasks.needle_room), G of 1..gap_segments segments of training text per row.
+    Its own random stream: a run with no gap draws the data of one without the setting."""
+    if not tc.gap_segments or rng.random() >= tc.gap_fraction:
+        return 0, None
+    at = min(d.question_start for d in docs) // S * S
+    if at == 0:
+        return 0, None
+    G = rng.randint(1, tc.gap_segments)
+    return at, torch.tensor([filler.tokens(rng, G * S) for _ in docs], dtype=torch.long)
+
+
+def hidden_across_gap(model, x: torch.Tensor, memory: Memory, at: int, gap: torch.Tensor,
+                      writes: list, qk: list) -> torch.Tensor:
+    """model.hidden over x (B, T) with `gap` streamed in before position `at` (stream_gap) -> the
+    hidden states of x alone. The hooks' records of the two halves are joined as one forward's
+    (`writes` along the segments, `qk` along the tokens); the gap's are dropped."""
+    h1, memory = model.hidden(x[:, :at], memory)
+    n_writes, n_qk = len(writes), len(qk)
+    memory = stream_gap(model, memory, gap)
+    del writes[n_writes:], qk[n_qk:]
+    h2, _ = model.hidden(x[:, at:], memory)
+    writes[:] = [torch.cat(pair, 1) for pair in zip(writes[:n_writes], writes[n_writes:])]
+    qk[:] = [tuple(torch.cat(pair, -2) for pair in zip(a, b)) for a, b in zip(qk[:n_qk], qk[n_qk:])]
+    return torch.cat([h1, h2], 1)
 
 
 VALUE_SPANS = ("first", "value")
@@ -439,6 +474,9 @@ def check_settings(tc: TrainConfig) -> None:
     off = {k: v for k, v in shares.items() if not 0.0 <= v <= 1.0}
     if off:
         raise ConfigError(f"{', '.join(f'{k}={v}' for k, v in off.items())}: a share of documents, in [0, 1]")
+    if tc.gap_segments < 0 or not 0.0 <= tc.gap_fraction <= 1.0:
+        raise ConfigError(f"gap_segments={tc.gap_segments}, gap_fraction={tc.gap_fraction}: give 0 or more "
+                          "segments and a share of steps in [0, 1]")
 
 
 def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None, on_log=None,
@@ -560,8 +598,13 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         targets = address_targets(docs, S, tc.address_negatives,
                                   random.Random(f"{tc.seed}:{step}:negatives")) if tc.address_weight else []
         rows[:] = [t[0] for t in targets]  # the hooks capture this forward only (not the bank's or an eval's)
+        gap_at, gap = draw_gap(tc, random.Random(f"{tc.seed}:{step}:gap"), filler, docs, S)
+        start = memory if memory is not None else model.new_memory(x.shape[0])
         with autocast:
-            h, _ = model.hidden(x, memory if memory is not None else model.new_memory(x.shape[0]))
+            if gap is None:
+                h, _ = model.hidden(x, start)
+            else:
+                h = hidden_across_gap(model, x, start, gap_at, gap.to(tc.device), writes, qk)
         rows.clear()
         wt = w[:, :-1]
         sel = wt > 0  # the LM head runs only where a loss is taken
@@ -604,6 +647,8 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
                  "answer_acc": round(ans_acc, 3), "segments": n_seg,
                  "exact": {t: round(sum(v) / len(v), 3) for t, v in sorted(exact_by_task.items())}, "history": use_bank,
                  "elapsed": round(state["elapsed"], 1), "tokens": state["tokens"]}
+        if gap is not None:
+            entry["gap"] = gap.shape[1] // S
         if write is not None:
             entry["write"] = round(float(write.detach()), 4)
         if value_logits is not None:  # the mean write strength at the facts' key tokens, and per layer

@@ -105,3 +105,8 @@ MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoin
   --set address_layers=${ADDR:-[0]} --set conv_lr=0.01 --set value_write_weight=$VW --set value_write_layers=$VWL \
   --set value_write_negatives=$VWN --set value_write_span=$VWS \
   --set "model_overrides={\"write_threshold\": $TH, \"write_window\": $WIN, \"short_conv\": 8}" $EXTRA
+# a57: docqa train runs/a57 --branch-from runs/a49 --threads 1 --stop-at 900 --set gap_segments=256
+#      --set gap_fraction=0.5 (a49 = a41 resumed on its own batches, at step 650; on half the steps a gap
+#      of 1-256 segments of training text between the facts and the questions: docqa/train/gap.py)
+# a58: docqa train runs/a58 --branch-from runs/a49 --threads 1 --stop-at 900 (a57's control: the same
+#      batches, no gap)

@@ -1,0 +1,211 @@
+"""stream_gap: a gap of text streamed without a graph, whose erasures still carry the gradient to the
+memory before it. The value is checked against a plain ingest, the gradient against the slow
+token loop of model/naive.py (float64) fed the gap's own layer inputs, held fixed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from docqa.errors import ConfigError
+from docqa.model.config import ModelConfig
+from docqa.model.infini import InfiniAttention
+from docqa.model.naive import naive_attention
+from docqa.model.transformer import InfiniTransformer
+from docqa.train.gap import stream_gap
+
+S = 8
+
+
+def make(seed=0, **kw):
+    torch.manual_seed(seed)
+    cfg = ModelConfig.from_name("test", segment_len=S, feature_map="l2", update="token_delta", use_z=False,
+                                write_strength=True, short_conv=3, **kw)
+    model = InfiniTransformer(cfg).double()
+    with torch.no_grad():  # reads matter: the gap's later layers see what the memory holds
+        for blk in model.blocks:
+            blk.attn.gate.fill_(1.0)
+    return model
+
+
+def memory_with_grad(model, seed):
+    """A memory written from a few segments, its M and z leaves that require grad."""
+    g = torch.Generator().manual_seed(seed)
+    mem = model.ingest(torch.randint(0, 256, (2, 3 * S), generator=g), model.new_memory(2))
+    for layer in mem.layers:
+        layer.M.requires_grad_(True)
+        layer.z.requires_grad_(True)
+    return mem, torch.randint(0, 256, (2, 5 * S), generator=g)
+
+
+@pytest.mark.parametrize("decay", [1.0, 0.9])
+def test_the_gap_has_the_value_of_streaming_it(decay):
+    model = make(memory_decay=decay)
+    mem, gap = memory_with_grad(model, 0)
+    want = model.ingest(gap, mem.detach())
+    got = stream_gap(model, mem, gap, chunk_segments=2)  # chunks cut the gap: the same map
+    assert got.segments == want.segments and got.pending.shape[1] == 0
+    for a, b in zip(got.layers, want.layers):
+        torch.testing.assert_close(a.M, b.M, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(a.z, b.z, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("decay,seed", [(1.0, 0), (1.0, 1), (0.9, 2)])
+def test_the_gradient_is_the_gaps_erasures_with_its_writes_held(decay, seed):
+    model = make(seed, memory_decay=decay)
+    mem, gap = memory_with_grad(model, seed)
+    weights = [torch.randn_like(l.M) for l in mem.layers]
+    z_weights = [torch.randn_like(l.z) for l in mem.layers]
+    got = stream_gap(model, mem, gap)
+    sum((w * l.M).sum() + (wz * l.z).sum() for w, wz, l in zip(weights, z_weights, got.layers)).backward()
+    got_grad = [l.M.grad.clone() for l in mem.layers]
+
+    # the reference: each layer's gap input, as the stream from this memory gives it, held fixed;
+    # the naive token loop writes it over a fresh leaf copy of each batch row's memory
+    inputs = []
+    hooks = [m.register_forward_pre_hook(lambda _m, a: inputs.append(a[0]))
+             for m in model.modules() if isinstance(m, InfiniAttention)]
+    with torch.no_grad():
+        model.hidden(gap, mem.detach())
+    for h in hooks:
+        h.remove()
+    for layer, (blk, x, w, g) in enumerate(zip(model.blocks, inputs, weights, got_grad)):
+        for b in range(2):
+            M0 = mem.layers[layer].M[b].detach().clone().requires_grad_(True)
+            z0 = mem.layers[layer].z[b].detach().clone().requires_grad_(True)
+            _, M, z = naive_attention(blk.attn, x[b], M0, z0)
+            want, want_z = torch.autograd.grad((w[b] * M).sum() + (z_weights[layer][b] * z).sum(), (M0, z0))
+            torch.testing.assert_close(g[b], want, rtol=1e-10, atol=1e-10, msg=f"layer {layer} row {b}")
+            torch.testing.assert_close(mem.layers[layer].z.grad[b], want_z, rtol=1e-10, atol=1e-10)
+    # not the identity: the gap erases, so the test has something to check
+    assert max((g - w).abs().max() for g, w in zip(got_grad, weights)) > 1e-3
+
+
+def test_the_gaps_own_writes_learn_nothing_from_it():
+    model = make()
+    mem, gap = memory_with_grad(model, 3)
+    got = stream_gap(model, mem, gap)
+    sum(l.M.sum() for l in got.layers).backward()
+    assert all(p.grad is None for p in model.parameters())
+    assert all(l.M.grad is not None for l in mem.layers)
+
+
+def test_a_gap_starts_and_ends_at_a_segment_boundary():
+    model = make()
+    mem, gap = memory_with_grad(model, 4)
+    with pytest.raises(ConfigError, match="segment boundary"):
+        stream_gap(model, mem, gap[:, :-1])
+    with pytest.raises(ConfigError, match="segment boundary"):
+        stream_gap(model, model.ingest(gap[:, :3], mem.detach()), gap)
+
+
+def test_a_gap_refuses_the_memory_centres_of_training():
+    model = make(0, memory_center=True)
+    mem, gap = memory_with_grad(model, 5)
+    with pytest.raises(ConfigError, match="memory_center"):
+        stream_gap(model, mem, gap)
+
+
+def test_a_gap_needs_the_token_level_delta_rule():
+    model = make(0)
+    model.cfg.update = "delta"
+    mem, gap = memory_with_grad(model, 5)
+    with pytest.raises(ConfigError, match="token_delta"):
+        stream_gap(model, mem, gap)
+
+
+def test_hidden_across_gap_is_the_stream_with_the_gap_in_it_less_the_gaps_records():
+    """The loop's two forwards around a gap: the hidden states of one forward over the document with
+    the gap's text in it, less the gap's positions, and the hooks' records of that forward, less
+    the gap's segments (writes) and tokens (qk)."""
+    from docqa.train.loop import hidden_across_gap
+
+    model = make(6)
+    g = torch.Generator().manual_seed(6)
+    x = torch.randint(0, 256, (2, 5 * S + 3), generator=g)
+    gap = torch.randint(0, 256, (2, 3 * S), generator=g)
+    at = 2 * S
+    writes, qk = [], []
+    attns = [m for m in model.modules() if isinstance(m, InfiniAttention)]
+
+    def capture(m, args):  # as the loop's address capture: projections() is not a write of the forward
+        n = len(writes)
+        qk.append(m.projections(args[0])[:2])
+        del writes[n:]
+
+    for a in attns:
+        a.write_strength.register_forward_hook(lambda _m, _i, out: writes.append(out))
+        a.register_forward_pre_hook(capture)
+    n = len(attns)
+    whole, _ = model.hidden(torch.cat([x[:, :at], gap, x[:, at:]], 1), model.new_memory(2))
+    want_writes, want_qk = list(writes), list(qk)
+    writes.clear(), qk.clear()
+    h = hidden_across_gap(model, x, model.new_memory(2), at, gap, writes, qk)
+    got_writes = list(writes)
+    keep = torch.cat([torch.arange(at), torch.arange(at + gap.shape[1], whole.shape[1])])
+    torch.testing.assert_close(h, whole[:, keep], rtol=1e-10, atol=1e-10)
+    assert len(want_writes) == n and len(qk) == n
+    segs = torch.tensor([0, 1, 5, 6, 7, 8])  # the gap's segments are 2-4
+    for a, b in zip(got_writes, want_writes):
+        torch.testing.assert_close(a, b[:, segs], rtol=1e-10, atol=1e-10)
+    for (q, k), (wq, wk) in zip(qk, want_qk):
+        torch.testing.assert_close(q, wq[..., keep, :], rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(k, wk[..., keep, :], rtol=1e-10, atol=1e-10)
+
+
+@pytest.fixture(scope="module")
+def bpe(tmp_path_factory):
+    from docqa.model.tokenizer import BPETokenizer
+    from docqa.train import phrasings as ph
+
+    text = " ".join(ph.STATEMENTS + ph.QUESTIONS + ph.SUBJECTS + ph.NAMES + ph.MOVES) + " The grass is green. "
+    path = tmp_path_factory.mktemp("tok") / "tok.json"
+    BPETokenizer.train([text * 3], vocab_size=500).save(path)
+    return path
+
+
+def test_every_fact_is_stated_before_the_gap_and_every_question_after_it(bpe):
+    import random
+
+    from docqa.model.tokenizer import load_tokenizer
+    from docqa.train.loop import TrainConfig, draw_gap, make_batch
+    from docqa.train.tasks import Filler
+
+    tok, S = load_tokenizer(bpe), 64
+    tc = TrainConfig(preset="test", batch=8, min_segments=3, max_segments=6, gap_segments=3, gap_fraction=1.0,
+                     task_mix={"needle": 1, "facts": 1, "track": 1, "kv": 1, "passkey": 1}, max_facts=8)
+    filler, placed = Filler(tok), 0
+    for seed in range(12):
+        rng = random.Random(seed)
+        x, _, _, _, docs = make_batch(tok, rng, filler, tc, 100, S)
+        at, gap = draw_gap(tc, random.Random(f"{seed}:gap"), filler, docs, S)
+        if gap is None:
+            continue
+        placed += 1
+        assert at % S == 0 and gap.shape[0] == x.shape[0] and gap.shape[1] in (S, 2 * S, 3 * S)
+        for d in docs:
+            assert d.question_start >= at
+            assert all(end <= at for _, end in d.statements), (d.task, d.statements, at)
+    assert placed >= 8
+
+
+def test_a_run_with_gaps_logs_them_resumes_exactly_and_without_them_replays_the_plain_run(tmp_path):
+    from docqa.train.loop import TrainConfig, train
+
+    from test_loop import TINY, assert_same_weights
+
+    gapped = {**TINY, "gap_segments": 2, "gap_fraction": 0.5, "address_weight": 1.0, "value_write_weight": 0.1}
+    train(tmp_path / "a", TrainConfig(**gapped))
+    train(tmp_path / "b", TrainConfig(**{**gapped, "steps": 3}))
+    train(tmp_path / "b", TrainConfig(steps=6))
+    assert_same_weights(tmp_path / "a", tmp_path / "b")
+    log = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+    gaps = [e.get("gap", 0) for e in log]
+    assert set(gaps) - {0} and set(gaps) <= {0, 1, 2}, gaps
+    train(tmp_path / "plain", TrainConfig(**TINY))
+    train(tmp_path / "never", TrainConfig(**{**TINY, "gap_segments": 2, "gap_fraction": 0.0}))
+    assert_same_weights(tmp_path / "plain", tmp_path / "never")
+    with pytest.raises(ConfigError, match="gap_fraction"):
+        train(tmp_path / "bad", TrainConfig(**{**TINY, "gap_fraction": 1.5}))
