@@ -26,23 +26,32 @@ import torch
 from docqa.errors import ConfigError
 from docqa.memory import LayerMemory, Memory
 from docqa.model.infini import InfiniAttention, delta_transition, feature_map
+from docqa.model.transformer import InfiniTransformer
+
+
+def check_gap_model(model) -> list[InfiniAttention]:
+    """The model's attention layers, or ConfigError where a gap's map would not be the model's."""
+    if not isinstance(model, InfiniTransformer):
+        raise ConfigError("a gap needs docqa's own model (InfiniTransformer), not a converted one")
+    if model.cfg.update != "token_delta":
+        raise ConfigError(f"a gap needs the token-level delta rule (update='token_delta'), not {model.cfg.update!r}")
+    attns = [m for m in model.modules() if isinstance(m, InfiniAttention)]
+    if any(a.mem_center is not None for a in attns):  # training's forward centres by its own batch
+        raise ConfigError("a gap holds the keys projections() gives, centred by the stored centres, while a "
+                          "training forward centres by its batch: train without memory_center, or without a gap")
+    return attns
 
 
 def gap_transitions(model, memory: Memory, tokens: torch.Tensor, chunk_segments: int = 16
                     ) -> tuple[Memory, list[torch.Tensor]]:
     """Stream `tokens` (B, G*S) into `memory` without a graph -> (the memory after them, each
     layer's composed P (B, H, Dk, Dk) over the gap, decay included)."""
+    attns = check_gap_model(model)
     cfg = model.cfg
     S = cfg.segment_len
-    if cfg.update != "token_delta":
-        raise ConfigError(f"a gap needs the token-level delta rule (update='token_delta'), not {cfg.update!r}")
     if memory.pending.shape[1] or tokens.shape[1] % S:
         raise ConfigError(f"a gap starts and ends at a segment boundary: {memory.pending.shape[1]} pending "
                           f"tokens, a gap of {tokens.shape[1]} tokens at segment_len {S}")
-    attns = [m for m in model.modules() if isinstance(m, InfiniAttention)]
-    if any(a.mem_center is not None for a in attns):  # training's forward centres by its own batch
-        raise ConfigError("a gap holds the keys projections() gives, centred by the stored centres, while a "
-                          "training forward centres by its batch: train without memory_center, or without a gap")
     dt = memory.layers[0].M.dtype  # float32, or float64 for the reference tests
     eye = torch.eye(cfg.d_head, dtype=dt, device=tokens.device)
     P = [eye.expand(tokens.shape[0], cfg.n_head, -1, -1).clone() for _ in attns]

@@ -37,7 +37,7 @@ from docqa.threads import set_threads
 from docqa.train.address import address_loss, address_targets
 from docqa.train.corpus import describe, load_texts
 from docqa.train.evaluate import run_cell
-from docqa.train.gap import stream_gap
+from docqa.train.gap import check_gap_model, stream_gap
 from docqa.train.tasks import CodeFiles, Filler, sample_doc
 
 CENTER_SEGMENTS = 64  # text the memory's new centres are fitted on, in segments (model/center.py)
@@ -551,6 +551,8 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
     if bad:
         raise ConfigError(f"value_write_layers {bad}: the model has {n_writing} layers with a write strength "
                           f"(0..{n_writing - 1})")
+    if tc.gap_segments and tc.gap_fraction:
+        check_gap_model(model)  # before the first step, not at the first gap
     # address_weight: the memory's q and k of the chosen layers, for the rows that have facts to address
     qk: list[tuple[torch.Tensor, torch.Tensor]] = []
     rows: list[int] = []

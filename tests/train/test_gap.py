@@ -209,3 +209,7 @@ def test_a_run_with_gaps_logs_them_resumes_exactly_and_without_them_replays_the_
     assert_same_weights(tmp_path / "plain", tmp_path / "never")
     with pytest.raises(ConfigError, match="gap_fraction"):
         train(tmp_path / "bad", TrainConfig(**{**TINY, "gap_fraction": 1.5}))
+    with pytest.raises(ConfigError, match="token_delta"):  # up front, not at the first gap step
+        train(tmp_path / "rule", TrainConfig(**{**TINY, "gap_segments": 2, "gap_fraction": 0.01,
+                                                 "model_overrides": {**TINY["model_overrides"], "update": "delta"}}))
+    assert not (tmp_path / "rule" / "log.jsonl").exists() or not (tmp_path / "rule" / "log.jsonl").read_text()
