@@ -407,6 +407,16 @@ class InfiniAttention(nn.Module):
         _, k, beta = self.projections(x)
         return k, beta
 
+    def segment_writes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """What forward() writes for input x (B, N*S, C) of whole segments: the memory's keys before
+        the feature map and the values (B, N, H, S, D), and the gated write strengths (B, N, H, S).
+        (Training's batch statistics for memory_center are not applied: the stored centres are.)"""
+        B, T, C = x.shape
+        x = x.view(B, T // self.cfg.segment_len, self.cfg.segment_len, C)
+        q, k, v, beta = self._project(x)
+        _, k = self._memory_qk(x, q, k)
+        return k, v, write_gate(self.cfg, beta, self.gate_straight_through)
+
     def _mix(self, a_dot: torch.Tensor, a_mem: torch.Tensor | None) -> torch.Tensor:
         """Eq. 10: A = sigmoid(gate) A_mem + (1 - sigmoid(gate)) A_dot, then the output projection."""
         if a_mem is not None:

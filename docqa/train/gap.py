@@ -17,6 +17,12 @@ d M_after / d M = P: the answer's loss reaches the facts' writes through the gap
 rewards writing where text does not erase. The gap's own writes learn nothing from it (truncated
 backpropagation; the write penalty still pushes them down in the document). z follows the same
 way with P = alpha^G I. The gap costs one forward without a graph and G products of Dk x Dk.
+
+With `learn_writes` the gap's writes learn too, one layer deep: each layer's keys, values and write
+strengths are recomputed with a graph from that layer's input as the stream gave it (held fixed), and
+the delta rule runs over them with a graph (infini.delta_scan). The answer's loss then charges each
+text token for what its write erases of the facts, through the layer's own weights; what a layer's
+output does to the next layer's writes, and the reads inside the gap, stay cut.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import torch
 
 from docqa.errors import ConfigError
 from docqa.memory import LayerMemory, Memory
-from docqa.model.infini import InfiniAttention, delta_transition, feature_map
+from docqa.model.infini import InfiniAttention, delta_scan, delta_transition, feature_map
 from docqa.model.transformer import InfiniTransformer
 
 
@@ -42,46 +48,56 @@ def check_gap_model(model) -> list[InfiniAttention]:
     return attns
 
 
-def gap_transitions(model, memory: Memory, tokens: torch.Tensor, chunk_segments: int = 16
-                    ) -> tuple[Memory, list[torch.Tensor]]:
+def gap_inputs(model, memory: Memory, tokens: torch.Tensor, chunk_segments: int
+               ) -> tuple[Memory, list[list[torch.Tensor]]]:
     """Stream `tokens` (B, G*S) into `memory` without a graph -> (the memory after them, each
-    layer's composed P (B, H, Dk, Dk) over the gap, decay included)."""
+    layer's attention inputs, chunk by chunk: (B, chunk_segments*S, C) each)."""
     attns = check_gap_model(model)
-    cfg = model.cfg
-    S = cfg.segment_len
+    S = model.cfg.segment_len
     if memory.pending.shape[1] or tokens.shape[1] % S:
         raise ConfigError(f"a gap starts and ends at a segment boundary: {memory.pending.shape[1]} pending "
                           f"tokens, a gap of {tokens.shape[1]} tokens at segment_len {S}")
-    dt = memory.layers[0].M.dtype  # float32, or float64 for the reference tests
-    eye = torch.eye(cfg.d_head, dtype=dt, device=tokens.device)
-    P = [eye.expand(tokens.shape[0], cfg.n_head, -1, -1).clone() for _ in attns]
-    inputs: list[torch.Tensor] = []
-    hooks = [a.register_forward_pre_hook(lambda _m, args: inputs.append(args[0])) for a in attns]
+    inputs: list[list[torch.Tensor]] = [[] for _ in attns]
+    hooks = [a.register_forward_pre_hook(lambda _m, args, i=i: inputs[i].append(args[0]))
+             for i, a in enumerate(attns)]
     try:
         with torch.no_grad():
             memory = memory.detach()
             for i in range(0, tokens.shape[1], chunk_segments * S):
-                inputs.clear()
                 _, memory = model.hidden(tokens[:, i:i + chunk_segments * S], memory)
-                for layer, (attn, x) in enumerate(zip(attns, inputs)):
-                    _, k, beta = attn.projections(x)  # (B, H, T, Dk), gated (B, H, T): what was written
-                    B, H, T, D = k.shape
-                    sk = feature_map(k.to(dt).reshape(B, H, T // S, S, D), cfg.feature_map, dense=True)
-                    beta = beta.to(dt).reshape(B, H, T // S, S)
-                    seg = delta_transition(sk, sk[..., :1], beta).P  # (B, H, N, Dk, Dk); Q unused
-                    for n in range(seg.shape[2]):  # in order: P_n (alpha ...)
-                        P[layer] = seg[:, :, n] @ (cfg.memory_decay * P[layer])
     finally:
         for h in hooks:
             h.remove()
-    return memory, P
+    return memory, inputs
 
 
-def stream_gap(model, memory: Memory, tokens: torch.Tensor, chunk_segments: int = 16) -> Memory:
+def stream_gap(model, memory: Memory, tokens: torch.Tensor, chunk_segments: int = 16,
+               learn_writes: bool = False) -> Memory:
     """The memory after `tokens` (B, G*S), with the gradient of the module docstring: d M_after / d M
-    is the gap's composed erasure P; its own writes are held fixed. `memory` has no pending tokens."""
-    after, P = gap_transitions(model, memory, tokens, chunk_segments)
-    decay = model.cfg.memory_decay ** (tokens.shape[1] // model.cfg.segment_len)
-    layers = [LayerMemory(a.M + P_l @ (m.M - m.M.detach()), a.z + decay * (m.z - m.z.detach()))
-              for a, m, P_l in zip(after.layers, memory.layers, P)]
+    is the gap's composed erasure P, its own writes held fixed, or with `learn_writes` also learning
+    one layer deep. `memory` has no pending tokens."""
+    cfg = model.cfg
+    after, inputs = gap_inputs(model, memory, tokens, chunk_segments)
+    attns = [m for m in model.modules() if isinstance(m, InfiniAttention)]
+    layers = []
+    for attn, xs, m, a in zip(attns, inputs, memory.layers, after.layers):
+        M, z = m.M, m.z
+        dt = M.dtype  # float32, or float64 for the reference tests
+        P = torch.eye(cfg.d_head, dtype=dt, device=M.device).expand(*M.shape[:2], -1, -1)
+        for x in xs:
+            with torch.set_grad_enabled(learn_writes and torch.is_grad_enabled()):
+                k, v, beta = attn.segment_writes(x)  # (B, N, H, S, D), (B, N, H, S)
+                sk = feature_map(k.to(dt), cfg.feature_map, dense=True)
+                if learn_writes:  # the delta rule over the gap with a graph (z is never read: l2)
+                    Ms, zs = delta_scan(M, z, sk, v.to(dt), beta.to(dt), cfg.memory_decay)
+                    M, z = Ms[-1], zs[-1]
+                    continue
+                seg = delta_transition(sk.transpose(1, 2), sk[..., :1].transpose(1, 2), beta.to(dt).transpose(1, 2)).P
+                for n in range(seg.shape[2]):  # (B, H, N, Dk, Dk) in order: P_n (alpha ...)
+                    P = seg[:, :, n] @ (cfg.memory_decay * P)
+        if learn_writes:
+            layers.append(LayerMemory(M, z))
+        else:
+            decay = cfg.memory_decay ** (tokens.shape[1] // cfg.segment_len)
+            layers.append(LayerMemory(a.M + P @ (m.M - m.M.detach()), a.z + decay * (m.z - m.z.detach())))
     return Memory(layers, after.pending, after.segments)

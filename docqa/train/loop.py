@@ -163,6 +163,7 @@ class TrainConfig:
     # retention past the documents' length. On `gap_fraction` of the steps, 1..gap_segments segments.
     gap_segments: int = 0
     gap_fraction: float = 0.0
+    gap_learn_writes: bool = False  # the gap's own writes learn too, one layer deep (gap.stream_gap)
     eval_every: int = 250  # quick passkey eval (1K and 4K tokens, with knockout) in the log
     save_every: int = 100
     keep_every: int = 0  # also keep a copy of the model every this many steps (models/step-N), for the bench to choose from
@@ -307,13 +308,13 @@ def draw_gap(tc: TrainConfig, rng: random.Random, filler, docs, S: int) -> tuple
 
 
 def hidden_across_gap(model, x: torch.Tensor, memory: Memory, at: int, gap: torch.Tensor,
-                      writes: list, qk: list) -> torch.Tensor:
+                      writes: list, qk: list, learn_writes: bool = False) -> torch.Tensor:
     """model.hidden over x (B, T) with `gap` streamed in before position `at` (stream_gap) -> the
     hidden states of x alone. The hooks' records of the two halves are joined as one forward's
     (`writes` along the segments, `qk` along the tokens); the gap's are dropped."""
     h1, memory = model.hidden(x[:, :at], memory)
     n_writes, n_qk = len(writes), len(qk)
-    memory = stream_gap(model, memory, gap)
+    memory = stream_gap(model, memory, gap, learn_writes=learn_writes)
     del writes[n_writes:], qk[n_qk:]
     h2, _ = model.hidden(x[:, at:], memory)
     writes[:] = [torch.cat(pair, 1) for pair in zip(writes[:n_writes], writes[n_writes:])]
@@ -606,7 +607,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
             if gap is None:
                 h, _ = model.hidden(x, start)
             else:
-                h = hidden_across_gap(model, x, start, gap_at, gap.to(tc.device), writes, qk)
+                h = hidden_across_gap(model, x, start, gap_at, gap.to(tc.device), writes, qk, tc.gap_learn_writes)
         rows.clear()
         wt = w[:, :-1]
         sel = wt > 0  # the LM head runs only where a loss is taken

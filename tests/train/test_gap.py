@@ -40,12 +40,12 @@ def memory_with_grad(model, seed):
     return mem, torch.randint(0, 256, (2, 5 * S), generator=g)
 
 
-@pytest.mark.parametrize("decay", [1.0, 0.9])
-def test_the_gap_has_the_value_of_streaming_it(decay):
+@pytest.mark.parametrize("decay,learn", [(1.0, False), (0.9, False), (1.0, True), (0.9, True)])
+def test_the_gap_has_the_value_of_streaming_it(decay, learn):
     model = make(memory_decay=decay)
     mem, gap = memory_with_grad(model, 0)
     want = model.ingest(gap, mem.detach())
-    got = stream_gap(model, mem, gap, chunk_segments=2)  # chunks cut the gap: the same map
+    got = stream_gap(model, mem, gap, chunk_segments=2, learn_writes=learn)  # chunks cut the gap: the same map
     assert got.segments == want.segments and got.pending.shape[1] == 0
     for a, b in zip(got.layers, want.layers):
         torch.testing.assert_close(a.M, b.M, rtol=1e-12, atol=1e-12)
@@ -90,6 +90,48 @@ def test_the_gaps_own_writes_learn_nothing_from_it():
     sum(l.M.sum() for l in got.layers).backward()
     assert all(p.grad is None for p in model.parameters())
     assert all(l.M.grad is not None for l in mem.layers)
+
+
+@pytest.mark.parametrize("decay,seed", [(1.0, 0), (0.9, 1)])
+def test_with_learn_writes_each_layers_gap_writes_learn_from_its_own_weights(decay, seed):
+    """The reference: the naive token loop over each layer's gap input, held fixed, with the layer's
+    weights and the memory before the gap as leaves: every gradient of the memory after the gap."""
+    model = make(seed, memory_decay=decay)
+    mem, gap = memory_with_grad(model, seed)
+    weights = [(torch.randn_like(l.M), torch.randn_like(l.z)) for l in mem.layers]
+    got = stream_gap(model, mem, gap, learn_writes=True)
+    sum((w * l.M).sum() + (wz * l.z).sum() for (w, wz), l in zip(weights, got.layers)).backward()
+    got_mem = [(l.M.grad.clone(), l.z.grad.clone()) for l in mem.layers]
+    got_params = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad(set_to_none=True)
+
+    inputs = []
+    hooks = [m.register_forward_pre_hook(lambda _m, a: inputs.append(a[0]))
+             for m in model.modules() if isinstance(m, InfiniAttention)]
+    with torch.no_grad():
+        model.hidden(gap, mem.detach())
+    for h in hooks:
+        h.remove()
+    total, leaves = 0, []
+    for layer, (blk, x, (w, wz)) in enumerate(zip(model.blocks, inputs, weights)):
+        for b in range(2):
+            M0 = mem.layers[layer].M[b].detach().clone().requires_grad_(True)
+            z0 = mem.layers[layer].z[b].detach().clone().requires_grad_(True)
+            _, M, z = naive_attention(blk.attn, x[b], M0, z0)
+            total = total + (w[b] * M).sum() + (wz[b] * z).sum()
+            leaves.append((layer, b, M0, z0))
+    total.backward()
+    for layer, b, M0, z0 in leaves:
+        torch.testing.assert_close(got_mem[layer][0][b], M0.grad, rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(got_mem[layer][1][b], z0.grad, rtol=1e-10, atol=1e-10)
+    want_params = {n: p.grad for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().max() > 0}
+    assert set(want_params) <= set(got_params)
+    for n, g in want_params.items():
+        torch.testing.assert_close(got_params[n], g, rtol=1e-9, atol=1e-10, msg=n)
+    # one layer deep: nothing outside the attention layers' own write path learns from the gap
+    assert not any(n.startswith(("emb", "norm_f")) or ".mlp." in n or ".proj." in n or n.endswith(".gate")
+                   for n, g in got_params.items() if g.abs().max() > 0), sorted(got_params)
+    assert any("write_strength" in n for n in got_params) and any("qkv" in n for n in got_params)
 
 
 def test_a_gap_starts_and_ends_at_a_segment_boundary():
@@ -191,12 +233,14 @@ def test_every_fact_is_stated_before_the_gap_and_every_question_after_it(bpe):
     assert placed >= 8
 
 
-def test_a_run_with_gaps_logs_them_resumes_exactly_and_without_them_replays_the_plain_run(tmp_path):
+@pytest.mark.parametrize("learn", [False, True])
+def test_a_run_with_gaps_logs_them_resumes_exactly_and_without_them_replays_the_plain_run(tmp_path, learn):
     from docqa.train.loop import TrainConfig, train
 
     from test_loop import TINY, assert_same_weights
 
-    gapped = {**TINY, "gap_segments": 2, "gap_fraction": 0.5, "address_weight": 1.0, "value_write_weight": 0.1}
+    gapped = {**TINY, "gap_segments": 2, "gap_fraction": 0.5, "address_weight": 1.0, "value_write_weight": 0.1,
+              "gap_learn_writes": learn}
     train(tmp_path / "a", TrainConfig(**gapped))
     train(tmp_path / "b", TrainConfig(**{**gapped, "steps": 3}))
     train(tmp_path / "b", TrainConfig(steps=6))

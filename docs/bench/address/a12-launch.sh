@@ -110,3 +110,8 @@ MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoin
 #      of 1-256 segments of training text between the facts and the questions: docqa/train/gap.py)
 # a58: docqa train runs/a58 --branch-from runs/a49 --threads 1 --stop-at 900 (a57's control: the same
 #      batches, no gap)
+# a59: docqa train runs/a59 --branch-from runs/a58 --threads 1 --stop-at 1200 --set steps=2000 --set gap_segments=256
+#      --set gap_fraction=0.5 --set gap_learn_writes=true (a58 at step 900; the schedule stretched to 2,000 steps,
+#      so lr 1.9e-4 at step 900 instead of 3.7e-5; the gap's own writes learn, one layer deep)
+# a60: docqa train runs/a60 --branch-from runs/a58 --threads 1 --stop-at 1200 --set steps=2000 (a59's control:
+#      the same batches, no gap)
