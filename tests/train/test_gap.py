@@ -40,6 +40,18 @@ def memory_with_grad(model, seed):
     return mem, torch.randint(0, 256, (2, 5 * S), generator=g)
 
 
+def layer_inputs(model, mem, gap):
+    """Each attention layer's input over the gap, as one plain forward from this memory gives it."""
+    inputs = []
+    hooks = [m.register_forward_pre_hook(lambda _m, a: inputs.append(a[0]))
+             for m in model.modules() if isinstance(m, InfiniAttention)]
+    with torch.no_grad():
+        model.hidden(gap, mem.detach())
+    for h in hooks:
+        h.remove()
+    return inputs
+
+
 @pytest.mark.parametrize("decay,learn", [(1.0, False), (0.9, False), (1.0, True), (0.9, True)])
 def test_the_gap_has_the_value_of_streaming_it(decay, learn):
     model = make(memory_decay=decay)
@@ -64,13 +76,7 @@ def test_the_gradient_is_the_gaps_erasures_with_its_writes_held(decay, seed):
 
     # the reference: each layer's gap input, as the stream from this memory gives it, held fixed;
     # the naive token loop writes it over a fresh leaf copy of each batch row's memory
-    inputs = []
-    hooks = [m.register_forward_pre_hook(lambda _m, a: inputs.append(a[0]))
-             for m in model.modules() if isinstance(m, InfiniAttention)]
-    with torch.no_grad():
-        model.hidden(gap, mem.detach())
-    for h in hooks:
-        h.remove()
+    inputs = layer_inputs(model, mem, gap)
     for layer, (blk, x, w, g) in enumerate(zip(model.blocks, inputs, weights, got_grad)):
         for b in range(2):
             M0 = mem.layers[layer].M[b].detach().clone().requires_grad_(True)
@@ -105,13 +111,7 @@ def test_with_learn_writes_each_layers_gap_writes_learn_from_its_own_weights(dec
     got_params = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
     model.zero_grad(set_to_none=True)
 
-    inputs = []
-    hooks = [m.register_forward_pre_hook(lambda _m, a: inputs.append(a[0]))
-             for m in model.modules() if isinstance(m, InfiniAttention)]
-    with torch.no_grad():
-        model.hidden(gap, mem.detach())
-    for h in hooks:
-        h.remove()
+    inputs = layer_inputs(model, mem, gap)
     total, leaves = 0, []
     for layer, (blk, x, (w, wz)) in enumerate(zip(model.blocks, inputs, weights)):
         for b in range(2):
