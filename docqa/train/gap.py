@@ -48,11 +48,10 @@ def check_gap_model(model) -> list[InfiniAttention]:
     return attns
 
 
-def gap_inputs(model, memory: Memory, tokens: torch.Tensor, chunk_segments: int
+def gap_inputs(model, attns: list[InfiniAttention], memory: Memory, tokens: torch.Tensor, chunk_segments: int
                ) -> tuple[Memory, list[list[torch.Tensor]]]:
-    """Stream `tokens` (B, G*S) into `memory` without a graph -> (the memory after them, each
-    layer's attention inputs, chunk by chunk: (B, chunk_segments*S, C) each)."""
-    attns = check_gap_model(model)
+    """Stream `tokens` (B, G*S) into `memory` without a graph -> (the memory after them, each of
+    `attns`' inputs, chunk by chunk: (B, chunk_segments*S, C) each)."""
     S = model.cfg.segment_len
     if memory.pending.shape[1] or tokens.shape[1] % S:
         raise ConfigError(f"a gap starts and ends at a segment boundary: {memory.pending.shape[1]} pending "
@@ -77,27 +76,28 @@ def stream_gap(model, memory: Memory, tokens: torch.Tensor, chunk_segments: int 
     is the gap's composed erasure P, its own writes held fixed, or with `learn_writes` also learning
     one layer deep. `memory` has no pending tokens."""
     cfg = model.cfg
-    after, inputs = gap_inputs(model, memory, tokens, chunk_segments)
-    attns = [m for m in model.modules() if isinstance(m, InfiniAttention)]
+    attns = check_gap_model(model)
+    after, inputs = gap_inputs(model, attns, memory, tokens, chunk_segments)
     layers = []
     for attn, xs, m, a in zip(attns, inputs, memory.layers, after.layers):
-        M, z = m.M, m.z
-        dt = M.dtype  # float32, or float64 for the reference tests
-        P = torch.eye(cfg.d_head, dtype=dt, device=M.device).expand(*M.shape[:2], -1, -1)
-        for x in xs:
-            with torch.set_grad_enabled(learn_writes and torch.is_grad_enabled()):
+        dt = m.M.dtype  # float32, or float64 for the reference tests
+        if learn_writes:  # the delta rule over the gap with a graph (z is never read: l2)
+            M, z = m.M, m.z
+            for x in xs:
                 k, v, beta = attn.segment_writes(x)  # (B, N, H, S, D), (B, N, H, S)
-                sk = feature_map(k.to(dt), cfg.feature_map, dense=True)
-                if learn_writes:  # the delta rule over the gap with a graph (z is never read: l2)
-                    Ms, zs = delta_scan(M, z, sk, v.to(dt), beta.to(dt), cfg.memory_decay)
-                    M, z = Ms[-1], zs[-1]
-                    continue
-                seg = delta_transition(sk.transpose(1, 2), sk[..., :1].transpose(1, 2), beta.to(dt).transpose(1, 2)).P
-                for n in range(seg.shape[2]):  # (B, H, N, Dk, Dk) in order: P_n (alpha ...)
-                    P = seg[:, :, n] @ (cfg.memory_decay * P)
-        if learn_writes:
+                Ms, zs = delta_scan(M, z, feature_map(k.to(dt), cfg.feature_map, dense=True), v.to(dt),
+                                    beta.to(dt), cfg.memory_decay)
+                M, z = Ms[-1], zs[-1]
             layers.append(LayerMemory(M, z))
-        else:
-            decay = cfg.memory_decay ** (tokens.shape[1] // cfg.segment_len)
-            layers.append(LayerMemory(a.M + P @ (m.M - m.M.detach()), a.z + decay * (m.z - m.z.detach())))
+            continue
+        P = torch.eye(cfg.d_head, dtype=dt, device=m.M.device).expand(*m.M.shape[:2], -1, -1)
+        with torch.no_grad():
+            for x in xs:
+                k, _, beta = attn.segment_writes(x)
+                sk = feature_map(k.to(dt), cfg.feature_map, dense=True)
+                seg = delta_transition(sk, sk[..., :1], beta.to(dt)).P  # (B, N, H, Dk, Dk); Q unused
+                for n in range(seg.shape[1]):  # in order: P_n (alpha ...)
+                    P = seg[:, n] @ (cfg.memory_decay * P)
+        decay = cfg.memory_decay ** (tokens.shape[1] // cfg.segment_len)
+        layers.append(LayerMemory(a.M + P @ (m.M - m.M.detach()), a.z + decay * (m.z - m.z.detach())))
     return Memory(layers, after.pending, after.segments)

@@ -197,25 +197,14 @@ def test_hidden_across_gap_is_the_stream_with_the_gap_in_it_less_the_gaps_record
         torch.testing.assert_close(k, wk[..., keep, :], rtol=1e-10, atol=1e-10)
 
 
-@pytest.fixture(scope="module")
-def bpe(tmp_path_factory):
-    from docqa.model.tokenizer import BPETokenizer
-    from docqa.train import phrasings as ph
-
-    text = " ".join(ph.STATEMENTS + ph.QUESTIONS + ph.SUBJECTS + ph.NAMES + ph.MOVES) + " The grass is green. "
-    path = tmp_path_factory.mktemp("tok") / "tok.json"
-    BPETokenizer.train([text * 3], vocab_size=500).save(path)
-    return path
-
-
-def test_every_fact_is_stated_before_the_gap_and_every_question_after_it(bpe):
+def test_every_fact_is_stated_before_the_gap_and_every_question_after_it(task_tokenizer):
     import random
 
     from docqa.model.tokenizer import load_tokenizer
     from docqa.train.loop import TrainConfig, draw_gap, make_batch
     from docqa.train.tasks import Filler
 
-    tok, S = load_tokenizer(bpe), 64
+    tok, S = load_tokenizer(task_tokenizer), 64
     tc = TrainConfig(preset="test", batch=8, min_segments=3, max_segments=6, gap_segments=3, gap_fraction=1.0,
                      task_mix={"needle": 1, "facts": 1, "track": 1, "kv": 1, "passkey": 1}, max_facts=8)
     filler, placed = Filler(tok), 0

@@ -152,13 +152,8 @@ def test_question_cut_sets_how_early_in_its_segment_a_question_may_start():
     assert min(s for s in wide if s is not None) < S // 2 - 46  # a wider cut: questions start earlier
 
 
-def test_bpe_run_with_a_task_mix_resumes_exactly_and_logs_exact_match_by_task(tmp_path):
-    from docqa.model.tokenizer import BPETokenizer
-    from docqa.train import phrasings as ph
-
-    text = " ".join(ph.STATEMENTS + ph.QUESTIONS + ph.SUBJECTS + ph.NAMES + ph.MOVES) + " The grass is green. "
-    BPETokenizer.train([text * 3], vocab_size=500).save(tmp_path / "tok.json")
-    cfg = {**TINY, "tokenizer": str(tmp_path / "tok.json"), "batch": 4, "lm_sample": 0.5,
+def test_bpe_run_with_a_task_mix_resumes_exactly_and_logs_exact_match_by_task(tmp_path, task_tokenizer):
+    cfg = {**TINY, "tokenizer": str(task_tokenizer), "batch": 4, "lm_sample": 0.5,
            "task_mix": {"needle": 1, "facts": 1, "track": 1}}
     train(tmp_path / "a", TrainConfig(**cfg))
     train(tmp_path / "b", TrainConfig(**{**cfg, "steps": 3}))
