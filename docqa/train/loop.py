@@ -145,7 +145,7 @@ class TrainConfig:
     # LM head is most of a step's cost; the answer positions are always kept.
     lm_sample: float = 1.0
     tokenizer: str | None = None  # a BPE tokenizer.json for a new model; None: bytes
-    # {task: weight} over docqa.train.tasks.TASKS (passkey, needle, facts, track); empty: the
+    # {task: weight} over docqa.train.tasks.TASKS (passkey, needle, facts, track, ...); empty: the
     # byte-level recipe (passkeys plus `multi_fraction` key-value facts)
     task_mix: dict = field(default_factory=dict)
     # "stdlib": filler from the standard library's first files (the byte-level recipe);
@@ -296,7 +296,8 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int, code: CodeF
 def draw_gap(tc: TrainConfig, rng: random.Random, filler, docs, S: int) -> tuple[int, torch.Tensor | None]:
     """(where, tokens (B, G*S)) of this step's gap, or (0, None). It goes in at the segment boundary
     before the earliest question of the batch (every fact of a document is stated before its
-    question's segment: tasks.needle_room), G of 1..gap_segments segments of training text per row.
+    question's segment: tasks.needle_room), G of 1..gap_segments segments of training text per row (of the synthetic filler
+    in a `passkey_synthetic` row, so that its haystack stays the synthetic table's).
     Its own random stream: a run with no gap draws the data of one without the setting."""
     if not tc.gap_segments or rng.random() >= tc.gap_fraction:
         return 0, None
@@ -304,7 +305,8 @@ def draw_gap(tc: TrainConfig, rng: random.Random, filler, docs, S: int) -> tuple
     if at == 0:
         return 0, None
     G = rng.randint(1, tc.gap_segments)
-    return at, torch.tensor([filler.tokens(rng, G * S) for _ in docs], dtype=torch.long)
+    return at, torch.tensor([(filler.synthetic() if d.task == "passkey_synthetic" else filler).tokens(rng, G * S)
+                             for d in docs], dtype=torch.long)
 
 
 def hidden_across_gap(model, x: torch.Tensor, memory: Memory, at: int, gap: torch.Tensor,

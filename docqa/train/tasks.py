@@ -83,6 +83,13 @@ class Filler:
             if prose_fraction > 0:
                 self.pools["prose"] = self._encode(_prose(root, max_files))
 
+    def synthetic(self) -> Filler:
+        """This filler's simple pool alone: the model's own synthetic filler, as the bench's
+        synthetic passkey table streams it (the `passkey_synthetic` task and its gap)."""
+        f = Filler(self.tok)
+        f.pools = {"simple": self.pools["simple"]}
+        return f
+
     def save(self, path: Path) -> None:
         """The encoded pools, to reload without reading and tokenizing the text again."""
         tmp = Path(path).with_suffix(".tmp")
@@ -436,7 +443,7 @@ class CodeFiles:
         return TaskDoc(tokens, target, fact.answer, len(body), len(body) + len(prompt), "code")
 
 
-TASKS = ("passkey", "needle", "facts", "kv", "kv_words", "track", "code")
+TASKS = ("passkey", "passkey_synthetic", "needle", "facts", "kv", "kv_words", "track", "code")
 
 
 def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, task: str,
@@ -455,6 +462,8 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
     room = (n_tokens // S - 1) * S - 32  # before the question's segment, less the header
     if task == "passkey":
         return build_doc(tok, rng, filler, n_tokens, S, passkey_facts(rng), 0, task=task)
+    if task == "passkey_synthetic":  # the synthetic table's haystack, whatever the run's text mix
+        return build_doc(tok, rng, filler.synthetic(), n_tokens, S, passkey_facts(rng), 0, task=task)
     if task == "needle":
         facts = needle_facts(rng, split, open_subjects=open_subjects, open_frames=open_frames,
                              composed_frames=composed_frames, composed_questions=composed_questions,

@@ -5,7 +5,7 @@ import pytest
 
 from docqa.model.tokenizer import BPETokenizer, ByteTokenizer
 from docqa.train import phrasings as ph
-from docqa.train.tasks import TASKS, Filler, named_facts, needle_facts, sample_task, tracking_facts
+from docqa.train.tasks import SIMPLE_FILLER, TASKS, Filler, named_facts, needle_facts, sample_task, tracking_facts
 
 
 @pytest.fixture(scope="module")
@@ -486,3 +486,20 @@ def test_composed_question_documents_ask_a_composed_question_of_a_stored_needle(
         asked = bpe.decode(doc.tokens[doc.question_start:doc.answer_start])
         assert not any(f.format(s=s) in asked for f in ph.QUESTIONS for s in ph.SUBJECTS if f != "What is the {s}?")
         assert doc.answer in bpe.decode(doc.tokens[:doc.question_start // S * S])
+
+
+def test_a_synthetic_passkey_hides_in_the_simple_filler_whatever_the_runs_text(bpe, tmp_path):
+    (tmp_path / "essay.py").write_text('"""Rivers and mountains of the northern coast, their towns, their bridges and '
+                                        'the roads between them."""\nx = 1\n' * 40)
+    filler = Filler(bpe, code_fraction=0.5, prose_fraction=0.5, root=tmp_path)
+    assert set(filler.pools) == {"simple", "code", "prose"}
+    S, simple = 32, SIMPLE_FILLER.replace(" ", "")
+    for seed in range(4):
+        mixed = sample_task(bpe, random.Random(seed), filler, 8 * S, S, "passkey")
+        assert "River" in bpe.decode(mixed.tokens), "the plain passkey hides in the run's text"
+        doc = sample_task(bpe, random.Random(seed), filler, 8 * S, S, "passkey_synthetic")
+        stream = bpe.decode(doc.tokens[:doc.question_start]).split("\n", 1)[1]  # less the header
+        pieces = stream.split(f"The pass key is {doc.answer}. Remember it. {doc.answer} is the pass key.")
+        assert len(pieces) == 2, "the passkey is stated once"
+        for hay in pieces:
+            assert hay.replace(" ", "") in simple * (len(hay) // len(simple) + 2), hay
