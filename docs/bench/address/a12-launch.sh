@@ -115,3 +115,18 @@ MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoin
 #      so lr 1.9e-4 at step 900 instead of 3.7e-5; the gap's own writes learn, one layer deep)
 # a60: docqa train runs/a60 --branch-from runs/a58 --threads 1 --stop-at 1200 --set steps=2000 (a59's control:
 #      the same batches, no gap)
+# g1 (the gap on the default's lineage, twenty-second session): c22's phase (docqa/recipe.py _C22) from the
+#      shipped default, batch 6, documents 8-80 segments from the first step, lr 3e-4 over 1,000 steps, seed 50,
+#      trained ungated as the soup's parents were, the gap with its writes learning; stopped at step 243:
+#      docqa train runs/g1 --init-from docqa/models/default --threads 1 --stop-at 1000 --set text=corpus
+#      --set code_fraction=0.4 --set prose_fraction=0.5 --set 'task_mix={"facts": 2, "needle": 1, "track": 0.5, "passkey": 1}'
+#      --set keep_every=50 --set save_every=25 --set text_ramp_steps=1 --set steps=1000 --set batch=6 --set min_segments=8
+#      --set start_max_segments=80 --set max_segments=80 --set curriculum_steps=1 --set lr=0.0003 --set warmup=10
+#      --set max_facts=16 --set questions=4 --set write_penalty=1.0 --set history_fraction=0.6 --set history_advance=6
+#      --set history_reset=0.01 --set question_cut=0.75 --set open_subjects=0.5 --set open_frames=0.25
+#      --set composed_frames=0.67 --set lm_sample=0.1 --set lm_weight=0.1 --set eval_every=0 --set seed=50
+#      --set 'model_overrides={"write_threshold": 0, "write_window": 0}' --set gap_segments=256 --set gap_fraction=0.5
+#      --set gap_learn_writes=true
+# a61: docqa train runs/a61 --branch-from runs/a59 --threads 1 --stop-at 1400
+#      --set 'task_mix={"kv": 2, "facts": 2, "needle": 1, "track": 0.5, "passkey": 0.5, "passkey_synthetic": 1}'
+#      (a59 at step 1150; the passkey task split, and the larger share of it in the synthetic filler, its gap too)
