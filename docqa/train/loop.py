@@ -296,8 +296,8 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int, code: CodeF
 def draw_gap(tc: TrainConfig, rng: random.Random, filler, docs, S: int) -> tuple[int, torch.Tensor | None]:
     """(where, tokens (B, G*S)) of this step's gap, or (0, None). It goes in at the segment boundary
     before the earliest question of the batch (every fact of a document is stated before its
-    question's segment: tasks.needle_room), G of 1..gap_segments segments of training text per row (of the synthetic filler
-    in a `passkey_synthetic` row, so that its haystack stays the synthetic table's).
+    question's segment: tasks.needle_room), G of 1..gap_segments segments of training text per row
+    (the synthetic filler in a `passkey_synthetic` row, so that its haystack stays the synthetic table's).
     Its own random stream: a run with no gap draws the data of one without the setting."""
     if not tc.gap_segments or rng.random() >= tc.gap_fraction:
         return 0, None

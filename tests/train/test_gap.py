@@ -197,17 +197,15 @@ def test_hidden_across_gap_is_the_stream_with_the_gap_in_it_less_the_gaps_record
         torch.testing.assert_close(k, wk[..., keep, :], rtol=1e-10, atol=1e-10)
 
 
-def test_a_synthetic_passkeys_gap_is_the_synthetic_filler_and_the_others_the_runs_text(task_tokenizer, tmp_path):
+def test_a_synthetic_passkeys_gap_is_the_synthetic_filler_and_the_others_the_runs_text(task_tokenizer, essay_root):
     import random
 
     from docqa.model.tokenizer import load_tokenizer
     from docqa.train.loop import TrainConfig, draw_gap, make_batch
     from docqa.train.tasks import Filler
 
-    (tmp_path / "essay.py").write_text('"""Rivers and mountains of the northern coast, their towns, their bridges and '
-                                        'the roads between them."""\nx = 1\n' * 40)
     tok, S = load_tokenizer(task_tokenizer), 64
-    filler = Filler(tok, code_fraction=0.5, prose_fraction=0.5, root=tmp_path)
+    filler = Filler(tok, code_fraction=0.5, prose_fraction=0.5, root=essay_root)
     simple = set(filler.pools["simple"].tolist())
     tc = TrainConfig(preset="test", batch=8, min_segments=3, max_segments=4, gap_segments=2, gap_fraction=1.0,
                      task_mix={"needle": 1, "passkey_synthetic": 1})

@@ -488,10 +488,8 @@ def test_composed_question_documents_ask_a_composed_question_of_a_stored_needle(
         assert doc.answer in bpe.decode(doc.tokens[:doc.question_start // S * S])
 
 
-def test_a_synthetic_passkey_hides_in_the_simple_filler_whatever_the_runs_text(bpe, tmp_path):
-    (tmp_path / "essay.py").write_text('"""Rivers and mountains of the northern coast, their towns, their bridges and '
-                                        'the roads between them."""\nx = 1\n' * 40)
-    filler = Filler(bpe, code_fraction=0.5, prose_fraction=0.5, root=tmp_path)
+def test_a_synthetic_passkey_hides_in_the_simple_filler_whatever_the_runs_text(bpe, essay_root):
+    filler = Filler(bpe, code_fraction=0.5, prose_fraction=0.5, root=essay_root)
     assert set(filler.pools) == {"simple", "code", "prose"}
     S, simple = 32, SIMPLE_FILLER.replace(" ", "")
     for seed in range(4):
