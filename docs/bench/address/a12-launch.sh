@@ -130,3 +130,6 @@ MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoin
 # a61: docqa train runs/a61 --branch-from runs/a59 --threads 1 --stop-at 1400
 #      --set 'task_mix={"kv": 2, "facts": 2, "needle": 1, "track": 0.5, "passkey": 0.5, "passkey_synthetic": 1}'
 #      (a59 at step 1150; the passkey task split, and the larger share of it in the synthetic filler, its gap too)
+# a62: docqa train runs/a62 --branch-from runs/a61 --threads 1 --stop-at 1450 --set gap_segments=1024
+#      --set gap_learn_writes=false (a61 at step 1400; gaps of up to 128K tokens, the erasures only, for the
+#      synthetic 128K row)
