@@ -164,6 +164,12 @@ class TrainConfig:
     gap_segments: int = 0
     gap_fraction: float = 0.0
     gap_learn_writes: bool = False  # the gap's own writes learn too, one layer deep (gap.stream_gap)
+    # A lead of training text streamed into the starting memory before the documents, without a
+    # graph: facts written into a memory as full as a corpus's (the history bank holds a few
+    # dozen segments; a bench's end-depth fact follows up to a thousand). On `lead_fraction` of
+    # the steps, 1..lead_segments segments per row (draw_lead).
+    lead_segments: int = 0
+    lead_fraction: float = 0.0
     eval_every: int = 250  # quick passkey eval (1K and 4K tokens, with knockout) in the log
     save_every: int = 100
     keep_every: int = 0  # also keep a copy of the model every this many steps (models/step-N), for the bench to choose from
@@ -293,11 +299,17 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int, code: CodeF
     return x, w, ans, n_seg, docs
 
 
+def row_filler(filler: Filler, doc) -> Filler:
+    """The text streamed around a document (its gap, its lead): the synthetic filler in a
+    `passkey_synthetic` row, so that its whole haystack is the synthetic table's; the run's text
+    in every other row."""
+    return filler.synthetic() if doc.task == "passkey_synthetic" else filler
+
+
 def draw_gap(tc: TrainConfig, rng: random.Random, filler, docs, S: int) -> tuple[int, torch.Tensor | None]:
     """(where, tokens (B, G*S)) of this step's gap, or (0, None). It goes in at the segment boundary
     before the earliest question of the batch (every fact of a document is stated before its
-    question's segment: tasks.needle_room), G of 1..gap_segments segments of training text per row
-    (the synthetic filler in a `passkey_synthetic` row, so that its haystack stays the synthetic table's).
+    question's segment: tasks.needle_room), G of 1..gap_segments segments of row_filler text per row.
     Its own random stream: a run with no gap draws the data of one without the setting."""
     if not tc.gap_segments or rng.random() >= tc.gap_fraction:
         return 0, None
@@ -305,8 +317,23 @@ def draw_gap(tc: TrainConfig, rng: random.Random, filler, docs, S: int) -> tuple
     if at == 0:
         return 0, None
     G = rng.randint(1, tc.gap_segments)
-    return at, torch.tensor([(filler.synthetic() if d.task == "passkey_synthetic" else filler).tokens(rng, G * S)
-                             for d in docs], dtype=torch.long)
+    return at, torch.tensor([row_filler(filler, d).tokens(rng, G * S) for d in docs], dtype=torch.long)
+
+
+def draw_lead(tc: TrainConfig, rng: random.Random, filler, docs, S: int) -> torch.Tensor | None:
+    """This step's lead, tokens (B, L*S) with L of 1..lead_segments segments of row_filler text per
+    row, or None. Its own random stream, like draw_gap's."""
+    if not tc.lead_segments or rng.random() >= tc.lead_fraction:
+        return None
+    L = rng.randint(1, tc.lead_segments)
+    return torch.tensor([row_filler(filler, d).tokens(rng, L * S) for d in docs], dtype=torch.long)
+
+
+@torch.no_grad()
+def stream_lead(model, memory: Memory, lead: torch.Tensor) -> Memory:
+    """`memory` after `lead` (B, L*S), with no graph: what the document's writes start from."""
+    after = model.ingest(lead, memory.detach())
+    return Memory(after.layers, after.pending, 0)
 
 
 def hidden_across_gap(model, x: torch.Tensor, memory: Memory, at: int, gap: torch.Tensor,
@@ -477,9 +504,11 @@ def check_settings(tc: TrainConfig) -> None:
     off = {k: v for k, v in shares.items() if not 0.0 <= v <= 1.0}
     if off:
         raise ConfigError(f"{', '.join(f'{k}={v}' for k, v in off.items())}: a share of documents, in [0, 1]")
-    if tc.gap_segments < 0 or not 0.0 <= tc.gap_fraction <= 1.0:
-        raise ConfigError(f"gap_segments={tc.gap_segments}, gap_fraction={tc.gap_fraction}: give 0 or more "
-                          "segments and a share of steps in [0, 1]")
+    for name in ("gap", "lead"):
+        n, share = getattr(tc, f"{name}_segments"), getattr(tc, f"{name}_fraction")
+        if n < 0 or not 0.0 <= share <= 1.0:
+            raise ConfigError(f"{name}_segments={n}, {name}_fraction={share}: give 0 or more segments and a "
+                              "share of steps in [0, 1]")
 
 
 def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None, on_log=None,
@@ -598,6 +627,10 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         x, w, ans = x.to(tc.device), w.to(tc.device), ans.to(tc.device)
         use_bank = rng.random() < tc.history_fraction
         memory = bank.advance(rng, filler, tc.history_advance, tc.history_reset) if use_bank else None
+        lead = draw_lead(tc, random.Random(f"{tc.seed}:{step}:lead"), filler, docs, S)
+        if lead is not None:  # before writes.clear(): the lead's writes are not this forward's
+            memory = stream_lead(model, memory if memory is not None else model.new_memory(x.shape[0]),
+                                 lead.to(tc.device))
         writes.clear()
         qk.clear()
         targets = address_targets(docs, S, tc.address_negatives,
@@ -654,6 +687,8 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
                  "elapsed": round(state["elapsed"], 1), "tokens": state["tokens"]}
         if gap is not None:
             entry["gap"] = gap.shape[1] // S
+        if lead is not None:
+            entry["lead"] = lead.shape[1] // S
         if write is not None:
             entry["write"] = round(float(write.detach()), 4)
         if value_logits is not None:  # the mean write strength at the facts' key tokens, and per layer

@@ -197,26 +197,48 @@ def test_hidden_across_gap_is_the_stream_with_the_gap_in_it_less_the_gaps_record
         torch.testing.assert_close(k, wk[..., keep, :], rtol=1e-10, atol=1e-10)
 
 
-def test_a_synthetic_passkeys_gap_is_the_synthetic_filler_and_the_others_the_runs_text(task_tokenizer, essay_root):
+@pytest.mark.parametrize("which", ["gap", "lead"])
+def test_a_synthetic_passkeys_gap_and_lead_are_the_synthetic_filler_and_the_others_the_runs_text(
+        task_tokenizer, essay_root, which):
     import random
 
     from docqa.model.tokenizer import load_tokenizer
-    from docqa.train.loop import TrainConfig, draw_gap, make_batch
+    from docqa.train.loop import TrainConfig, draw_gap, draw_lead, make_batch
     from docqa.train.tasks import Filler
 
     tok, S = load_tokenizer(task_tokenizer), 64
     filler = Filler(tok, code_fraction=0.5, prose_fraction=0.5, root=essay_root)
     simple = set(filler.pools["simple"].tolist())
     tc = TrainConfig(preset="test", batch=8, min_segments=3, max_segments=4, gap_segments=2, gap_fraction=1.0,
-                     task_mix={"needle": 1, "passkey_synthetic": 1})
+                     lead_segments=2, lead_fraction=1.0, task_mix={"needle": 1, "passkey_synthetic": 1})
     rows = {"needle": 0, "passkey_synthetic": 0}
     for seed in range(6):
         _, _, _, _, docs = make_batch(tok, random.Random(seed), filler, tc, 100, S)
-        _, gap = draw_gap(tc, random.Random(f"{seed}:gap"), filler, docs, S)
-        for d, row in zip(docs, gap.tolist()):
+        text = (draw_gap(tc, random.Random(f"{seed}:gap"), filler, docs, S)[1] if which == "gap"
+                else draw_lead(tc, random.Random(f"{seed}:lead"), filler, docs, S))
+        assert text.shape[1] in (S, 2 * S)
+        for d, row in zip(docs, text.tolist()):
             rows[d.task] += 1
             assert (set(row) <= simple) == (d.task == "passkey_synthetic"), d.task
     assert min(rows.values()) >= 8
+
+
+def test_a_lead_is_streamed_before_the_documents_and_leaves_the_bank_as_it_was():
+    from docqa.memory import Memory
+    from docqa.train.loop import stream_lead
+
+    model = make(0)
+    g = torch.Generator().manual_seed(3)
+    start = model.ingest(torch.randint(0, 256, (2, 2 * S), generator=g), model.new_memory(2))
+    start = Memory(start.detach().layers, start.pending, 0)  # as HistoryBank.advance hands it out
+    kept = [(l.M.clone(), l.z.clone()) for l in start.layers]
+    lead, x = torch.randint(0, 256, (2, 3 * S), generator=g), torch.randint(0, 256, (2, 2 * S + 3), generator=g)
+    h, _ = model.hidden(x, stream_lead(model, start, lead))
+    want, _ = model.hidden(torch.cat([lead, x], 1), start)
+    torch.testing.assert_close(h, want[:, lead.shape[1]:], rtol=1e-10, atol=1e-10)
+    for layer, (M, z) in zip(start.layers, kept):
+        assert torch.equal(layer.M, M) and torch.equal(layer.z, z)
+    assert not stream_lead(model, start, lead).layers[0].M.requires_grad
 
 
 def test_every_fact_is_stated_before_the_gap_and_every_question_after_it(task_tokenizer):
@@ -268,3 +290,25 @@ def test_a_run_with_gaps_logs_them_resumes_exactly_and_without_them_replays_the_
         train(tmp_path / "rule", TrainConfig(**{**TINY, "gap_segments": 2, "gap_fraction": 0.01,
                                                  "model_overrides": {**TINY["model_overrides"], "update": "delta"}}))
     assert not (tmp_path / "rule" / "log.jsonl").exists() or not (tmp_path / "rule" / "log.jsonl").read_text()
+
+
+def test_a_run_with_leads_logs_them_resumes_exactly_and_without_them_replays_the_plain_run(tmp_path):
+    from docqa.train.loop import TrainConfig, train
+
+    from test_loop import TINY, assert_same_weights
+
+    led = {**TINY, "lead_segments": 3, "lead_fraction": 0.5}
+    train(tmp_path / "a", TrainConfig(**led))
+    train(tmp_path / "b", TrainConfig(**{**led, "steps": 3}))
+    train(tmp_path / "b", TrainConfig(steps=6))
+    assert_same_weights(tmp_path / "a", tmp_path / "b")
+    log = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+    leads = [e.get("lead", 0) for e in log]
+    assert set(leads) - {0} and set(leads) <= {0, 1, 2, 3}, leads
+    train(tmp_path / "plain", TrainConfig(**TINY))
+    train(tmp_path / "never", TrainConfig(**{**TINY, "lead_segments": 3, "lead_fraction": 0.0}))
+    assert_same_weights(tmp_path / "plain", tmp_path / "never")
+    with pytest.raises(AssertionError):  # a lead changes what the documents' writes start from
+        assert_same_weights(tmp_path / "plain", tmp_path / "a")
+    with pytest.raises(ConfigError, match="lead_segments=-1"):
+        train(tmp_path / "bad", TrainConfig(**{**TINY, "lead_segments": -1}))
