@@ -14,9 +14,10 @@ documentation to that text, man pages and /usr/share/doc come with Debian), then
 questions about real text;
 `byte` replays the byte-level passkey model of November (the default until December,
 checkpoints/byte-p5). Phases run up to the default model (SHIPPED), or to `--until NAME`, e.g.
-`--until c4`, `--until a34` or `--until a41` for the candidates. Each phase is a `docqa train` run that starts
-from the previous phase's model (or the phase or soup STARTS_FROM names); a phase that already
-finished is skipped, so the command resumes after an interruption. A soup (SOUPS) averages two
+`--until c4`, `--until a34`, `--until a41` or `--until a62` for the candidates and the work in progress. Each phase is a `docqa train` run that starts
+from the previous phase's model (or the phase or soup STARTS_FROM names), or is a branch (BRANCHES):
+its parent's run at a step, Adam moments and history bank included, with some settings changed, as
+`docqa train --branch-from` makes it; a phase that already finished is skipped, so the command resumes after an interruption. A soup (SOUPS) averages two
 phases' weights (OUT_DIR/NAME). The default model gets the write gate it ships with
 (SHIPPED_GATE; OUT_DIR/shipped). At the end
 the recall bench runs on the final model (with `--haystack`, also on real text the model never
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
 from docqa.bench.haystack import Haystack, haystack_bench
@@ -35,7 +37,7 @@ from docqa.bench.haystack import to_json as haystack_json
 from docqa.bench.recall import facts_curve, format_table, passkey_table, to_json
 from docqa.errors import ConfigError
 from docqa.model.io import load_model, regate_model, soup_models
-from docqa.train.loop import TrainConfig, checkpoint_dir, train
+from docqa.train.loop import FIXED_IN_BRANCH, TrainConfig, branch_run, checkpoint_dir, train
 from docqa.train.vocab import train_vocab
 
 # (name, stop_at, TrainConfig fields). stop_at cuts a phase at the checkpoint the bench chose
@@ -151,6 +153,23 @@ _A41 = dict(_A17, batch=4, start_max_segments=64, max_segments=128, curriculum_s
             model_overrides=dict(_A17["model_overrides"], write_gate_layers=None))
 BPE_PHASES += [("a11", 400, _A11), ("a16", 200, _A16), ("a17", 600, _A17), ("a28", 250, _A28),
                ("a34", 100, _A34), ("a41", 500, _A41)]
+# Branches of a41's run (docs/TRAINING.md, twenty-first to twenty-third sessions): each phase's fields are
+# only what it changes. a59 (checkpoints/bpe-a59): a41's run at step 900 (runs a49 and a58, a41 resumed
+# unchanged), its schedule stretched to 2,000 steps, a gap of 1-256 segments between the facts and the
+# questions on half the steps, the gap's writes learning (docqa/train/gap.py). a61 (checkpoints/bpe-a61):
+# the passkey task split, two thirds of it hidden in the synthetic filler. a62 (checkpoints/bpe-a62): a61's
+# run at step 1400 with gaps of up to 1,024 segments, only their erasures carrying the gradient.
+BPE_PHASES += [
+    ("a59", 1150, dict(steps=2000, gap_segments=256, gap_fraction=0.5, gap_learn_writes=True)),
+    ("a61", 1300, dict(task_mix={"kv": 2, "facts": 2, "needle": 1, "track": 0.5, "passkey": 0.5,
+                                 "passkey_synthetic": 1})),
+    ("a62", 1450, dict(gap_segments=1024, gap_learn_writes=False)),
+]
+# A branch phase: (the phase whose run it continues, the step of that run it branches at). A step past
+# the parent's own stop continues a copy of the parent's run to it (OUT_DIR/PARENT-STEP), so that the
+# parent's model stays the one its phase chose.
+BRANCHES: dict[str, dict[str, tuple[str, int]]] = {"bpe": {"a59": ("a41", 900), "a61": ("a59", 1150),
+                                                            "a62": ("a61", 1400)}}
 RECIPES = {"bpe": BPE_PHASES, "byte": BYTE_PHASES}
 # Soups: a model whose every weight is (1 - share) x the first phase's + share x the second's
 # (docqa.model.io.soup_models), made when a later phase or the shipped model needs it. s70: c3
@@ -182,7 +201,28 @@ def _start(recipe: str, name: str) -> str | None:
     """The phase or soup a phase starts from: STARTS_FROM's, else the phase before it (None: the first)."""
     names = [p[0] for p in RECIPES[recipe]]
     i = names.index(name)
-    return STARTS_FROM.get(name) or (names[i - 1] if i else None)
+    branch = BRANCHES.get(recipe, {}).get(name)
+    return branch[0] if branch else STARTS_FROM.get(name) or (names[i - 1] if i else None)
+
+
+def _run_at(out: Path, parent: str, at: int, device: str) -> Path:
+    """The run of phase `parent` at step `at`: its own run where it stopped there, else a copy of it
+    trained on to `at` (OUT_DIR/PARENT-AT, resumed if interrupted)."""
+    step = json.loads((checkpoint_dir(out / parent) / "state.json").read_text())["step"]
+    if step == at:
+        return out / parent
+    if step > at:
+        raise ConfigError(f"phase {parent} stopped at step {step}, past {at}, the step a branch of it starts "
+                          f"from; remove {out / parent} to train it again")
+    run = out / f"{parent}-{at}"
+    if checkpoint_dir(run) is None:
+        tmp = out / f"{parent}-{at}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)  # a copy cut short by a kill
+        shutil.copytree(out / parent, tmp, ignore=shutil.ignore_patterns("models"))
+        tmp.rename(run)
+    if json.loads((checkpoint_dir(run) / "state.json").read_text())["step"] < at:
+        train(run, None, stop_at=at, device=device)
+    return run
 
 
 def plan(recipe: str, until: str | None = None) -> list[str]:
@@ -227,13 +267,28 @@ def _build(out: Path, recipe: str, order: list[str], overrides: dict, quick: boo
             continue
         _, stop_at, fields = phases[name]
         run = out / name
-        cfg = {**fields, **overrides}
-        start = _start(recipe, name)
-        if start is not None:
-            cfg["init_from"] = str(models[start])
         stop = None if quick else stop_at
         ckpt = checkpoint_dir(run)
-        finished = ckpt is not None and json.loads((ckpt / "state.json").read_text())["step"] >= (stop or cfg["steps"])
+        branch = BRANCHES.get(recipe, {}).get(name)
+        if branch is not None:  # the quick check branches where its parent ended, two steps on
+            parent, at = branch
+            if quick:
+                at = json.loads((checkpoint_dir(out / parent) / "state.json").read_text())["step"]
+            kept = {k: v for k, v in overrides.items() if k not in FIXED_IN_BRANCH}
+            cfg = {**fields, **kept, **({"steps": at + 2} if quick else {})}
+            if ckpt is None:
+                source = _run_at(out, parent, at, overrides["device"])
+                shutil.rmtree(run, ignore_errors=True)  # a branch cut short before its checkpoint landed
+                branch_run(source, run, cfg)
+                ckpt = checkpoint_dir(run)
+            steps = json.loads((ckpt / "state.json").read_text())["train_config"]["steps"]
+        else:
+            cfg = {**fields, **overrides}
+            start = _start(recipe, name)
+            if start is not None:
+                cfg["init_from"] = str(models[start])
+            steps = cfg["steps"]
+        finished = ckpt is not None and json.loads((ckpt / "state.json").read_text())["step"] >= (stop or steps)
         if not finished:
             train(run, None if ckpt is not None else TrainConfig.from_dict(cfg), on_log=on_log, stop_at=stop)
         models[name] = checkpoint_dir(run) / "model"

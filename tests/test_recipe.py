@@ -24,7 +24,7 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
     result = run_recipe(tmp_path / "out", quick=True, recipe=recipe, haystack=[str(hay)], until=until)
     out = tmp_path / "out"
     phases = [n for n in order if n not in SOUPS.get(recipe, {})]
-    assert result["phases"] == phases and len(phases) == len(RECIPES[recipe]) - (recipe == "bpe") * 3  # all but c4, w1, a41
+    assert result["phases"] == phases and len(phases) == len(RECIPES[recipe]) - (recipe == "bpe") * 6  # all but c4, w1, a41 and its branches
     assert result["model_dir"] == str(_model_dir(out, recipe, order[-1])) and result["gate"] is None
     for name in phases:
         state = json.loads((out / name / "checkpoint" / "state.json").read_text())
@@ -71,3 +71,52 @@ def test_until_cuts_the_recipe_at_a_phase_and_names_the_phases_when_there_is_non
     assert plan("bpe") == [n for n in plan("bpe", "c3")] + ["c22", "s70"]
     with pytest.raises(ConfigError, match="has no phase or soup 'c9'; it has s1, "):
         phases_until("bpe", "c9")
+
+
+_TINY = dict(preset="test", model_overrides={"segment_len": 64}, batch=2, steps=6, warmup=2, save_every=1,
+             min_segments=3, max_segments=4, start_max_segments=3, curriculum_steps=4, history_reset=0.3,
+             eval_every=0)
+
+
+def _state(run):
+    return json.loads((run / "checkpoint" / "state.json").read_text())
+
+
+def test_a_branch_phase_continues_its_parents_run_and_leaves_the_parents_model_as_its_phase_chose(
+        tmp_path, monkeypatch):
+    import docqa.recipe as recipe
+    from docqa.train.loop import TrainConfig, train
+
+    monkeypatch.setattr(recipe, "RECIPES", {"t": [("p", 2, _TINY), ("b", 5, {"lr": 1e-4}), ("same", 6, {})]})
+    monkeypatch.setattr(recipe, "BRANCHES", {"t": {"b": ("p", 4), "same": ("p", 4)}})
+    monkeypatch.setattr(recipe, "SHIPPED", {"t": "same"})
+    out = tmp_path / "out"
+    assert recipe.plan("t", "b") == ["p", "b"]
+    models = recipe._build(out, "t", ["p", "b", "same"], {"device": "cpu"}, quick=False)
+    assert _state(out / "p")["step"] == 2 and models["p"] == out / "p" / "checkpoint" / "model"
+    assert _state(out / "p-4")["step"] == 4  # the copy that went on to the branch point
+    b = _state(out / "b")
+    assert b["step"] == 5 and b["branched_from"]["step"] == 4 and b["branched_from"]["changed"] == {"lr": 1e-4}
+    train(tmp_path / "straight", TrainConfig(**_TINY))  # a branch that changes nothing is the run itself
+    straight = load_model(tmp_path / "straight" / "checkpoint" / "model").model.state_dict()
+    same = load_model(models["same"]).model.state_dict()
+    assert all(torch.allclose(straight[k], same[k], rtol=1e-5, atol=1e-6) for k in straight)
+    logs = {n: (out / n / "log.jsonl").read_text() for n in ("p", "p-4", "b", "same")}
+    recipe._build(out, "t", ["p", "b", "same"], {"device": "cpu"}, quick=False)  # finished: nothing again
+    assert logs == {n: (out / n / "log.jsonl").read_text() for n in logs}
+    monkeypatch.setattr(recipe, "BRANCHES", {"t": {"b": ("p", 1), "same": ("p", 4)}})
+    with pytest.raises(ConfigError, match="phase p stopped at step 2, past 1"):
+        recipe._build(tmp_path / "again", "t", ["p", "b"], {"device": "cpu"}, quick=False)
+
+
+def test_every_branch_phase_changes_only_what_a_branch_may_change():
+    from docqa.recipe import BRANCHES
+    from docqa.train.loop import FIXED_IN_BRANCH, TrainConfig
+
+    for recipe, branches in BRANCHES.items():
+        phases = {p[0]: p for p in RECIPES[recipe]}
+        for name, (parent, at) in branches.items():
+            _, stop, fields = phases[name]
+            assert not set(fields) & set(FIXED_IN_BRANCH), name
+            assert at < stop and plan(recipe, name)[-2:] == [parent, name]
+            TrainConfig.from_dict({**phases[parent][2], **fields})  # every field is one TrainConfig knows

@@ -133,3 +133,7 @@ MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoin
 # a62: docqa train runs/a62 --branch-from runs/a61 --threads 1 --stop-at 1450 --set gap_segments=1024
 #      --set gap_learn_writes=false (a61 at step 1400; gaps of up to 128K tokens, the erasures only, for the
 #      synthetic 128K row)
+# a63: docqa train runs/a63 --branch-from runs/a62 --threads 1 --stop-at 1550 --set lead_segments=1024
+#      --set lead_fraction=0.75 (a62 at step 1450; on three steps in four a lead of 1-1,024 segments streamed
+#      into the starting memory before the documents, the synthetic filler in `passkey_synthetic` rows:
+#      loop.draw_lead, for the synthetic 128K row's end)
