@@ -14,14 +14,15 @@ documentation to that text, man pages and /usr/share/doc come with Debian), then
 questions about real text;
 `byte` replays the byte-level passkey model of November (the default until December,
 checkpoints/byte-p5). Phases run up to the default model (SHIPPED), or to `--until NAME`, e.g.
-`--until c4`, `--until a34`, `--until a41` or `--until a62` for the candidates and the work in progress. Each phase is a `docqa train` run that starts
-from the previous phase's model (or the phase or soup STARTS_FROM names), or is a branch (BRANCHES):
-its parent's run at a step, Adam moments and history bank included, with some settings changed, as
-`docqa train --branch-from` makes it; a phase that already finished is skipped, so the command resumes after an interruption. A soup (SOUPS) averages two
-phases' weights (OUT_DIR/NAME). The default model gets the write gate it ships with
-(SHIPPED_GATE; OUT_DIR/shipped). At the end
-the recall bench runs on the final model (with `--haystack`, also on real text the model never
-saw) and its tables and JSON land in OUT_DIR. `--quick` runs every phase for a few steps on the test preset: the CPU check.
+`--until c4`, `--until a34`, `--until a41` or `--until a62` for the candidates and the work in
+progress. Each phase is a `docqa train` run that starts from the previous phase's model (or the
+phase or soup STARTS_FROM names), or is a branch (BRANCHES): its parent's run at a step, Adam
+moments and history bank included, with some settings changed, as `docqa train --branch-from`
+makes it. A phase that already finished is skipped, so the command resumes after an interruption.
+A soup (SOUPS) averages two phases' weights (OUT_DIR/NAME). The default model gets the write gate
+it ships with (SHIPPED_GATE; OUT_DIR/shipped). At the end the recall bench runs on the final model
+(with `--haystack`, also on real text the model never saw) and its tables and JSON land in OUT_DIR.
+`--quick` runs every phase for a few steps on the test preset: the CPU check.
 """
 
 from __future__ import annotations
