@@ -8,13 +8,13 @@ docqa.train.recipe, and made training import the benches).
 
 `bpe` (the shipped default since December: phase c3, and since the tenth session the soup s70,
 c3 averaged with phase c22; the candidates around it, checkpoints/bpe-c2 to bpe-c4, bpe-c13,
-bpe-c22, and the named-facts lineage from s70, bpe-a11 to bpe-a34) first trains the BPE tokenizer
+bpe-c22, and the named-facts lineage from s70, bpe-a11 to bpe-a63) first trains the BPE tokenizer
 on the training text (docqa.train.vocab; `apt-get install python3-doc` adds the Python
 documentation to that text, man pages and /usr/share/doc come with Debian), then trains on
 questions about real text;
 `byte` replays the byte-level passkey model of November (the default until December,
 checkpoints/byte-p5). Phases run up to the default model (SHIPPED), or to `--until NAME`, e.g.
-`--until c4`, `--until a34`, `--until a41` or `--until a62` for the candidates and the work in
+`--until c4`, `--until a34`, `--until a41` or `--until a63` for the candidates and the work in
 progress. Each phase is a `docqa train` run that starts from the previous phase's model (or the
 phase or soup STARTS_FROM names), or is a branch (BRANCHES): its parent's run at a step, Adam
 moments and history bank included, with some settings changed, as `docqa train --branch-from`
@@ -159,18 +159,22 @@ BPE_PHASES += [("a11", 400, _A11), ("a16", 200, _A16), ("a17", 600, _A17), ("a28
 # unchanged), its schedule stretched to 2,000 steps, a gap of 1-256 segments between the facts and the
 # questions on half the steps, the gap's writes learning (docqa/train/gap.py). a61 (checkpoints/bpe-a61):
 # the passkey task split, two thirds of it hidden in the synthetic filler. a62 (checkpoints/bpe-a62): a61's
-# run at step 1400 with gaps of up to 1,024 segments, only their erasures carrying the gradient.
+# run at step 1400 with gaps of up to 1,024 segments, only their erasures carrying the gradient. a63
+# (checkpoints/bpe-a63, gated 0.1 / w2 on layers 1-2): on three steps in four a lead of up to 1,024
+# segments streamed into the memory before the documents (loop.draw_lead), so that facts are written
+# into a full memory.
 BPE_PHASES += [
     ("a59", 1150, dict(steps=2000, gap_segments=256, gap_fraction=0.5, gap_learn_writes=True)),
     ("a61", 1300, dict(task_mix={"kv": 2, "facts": 2, "needle": 1, "track": 0.5, "passkey": 0.5,
                                  "passkey_synthetic": 1})),
     ("a62", 1450, dict(gap_segments=1024, gap_learn_writes=False)),
+    ("a63", 1550, dict(lead_segments=1024, lead_fraction=0.75)),
 ]
 # A branch phase: (the phase whose run it continues, the step of that run it branches at). A step past
 # the parent's own stop continues a copy of the parent's run to it (OUT_DIR/PARENT-STEP), so that the
 # parent's model stays the one its phase chose.
 BRANCHES: dict[str, dict[str, tuple[str, int]]] = {"bpe": {"a59": ("a41", 900), "a61": ("a59", 1150),
-                                                            "a62": ("a61", 1400)}}
+                                                            "a62": ("a61", 1400), "a63": ("a62", 1450)}}
 RECIPES = {"bpe": BPE_PHASES, "byte": BYTE_PHASES}
 # Soups: a model whose every weight is (1 - share) x the first phase's + share x the second's
 # (docqa.model.io.soup_models), made when a later phase or the shipped model needs it. s70: c3
@@ -191,7 +195,8 @@ PHASES = BPE_PHASES
 VOCAB_SIZE = 8192
 
 QUICK = dict(preset="small", batch=2, steps=4, warmup=1, save_every=2, eval_every=0,
-             min_segments=3, start_max_segments=3, max_segments=4, curriculum_steps=2)
+             min_segments=3, start_max_segments=3, max_segments=4, curriculum_steps=2, gap_segments=2,
+             lead_segments=2)
 
 
 def _names(recipe: str) -> list[str]:

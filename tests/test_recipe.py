@@ -5,17 +5,18 @@ import torch
 
 from docqa.errors import ConfigError
 from docqa.model.io import load_model
-from docqa.recipe import RECIPES, SHIPPED, SHIPPED_GATE, SOUPS, STARTS_FROM, phases_until, plan, run_recipe
+from docqa.recipe import BRANCHES, RECIPES, SHIPPED, SHIPPED_GATE, SOUPS, STARTS_FROM, phases_until, plan, run_recipe
 
 
 def _model_dir(out, recipe, name):
     return out / name if name in SOUPS.get(recipe, {}) else out / name / "checkpoint" / "model"
 
 
-@pytest.mark.parametrize("recipe, until", [("byte", None), ("bpe", "a34")])
+@pytest.mark.parametrize("recipe, until", [("byte", None), ("bpe", "a63")])
 def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, recipe, until):
-    """bpe runs to its last candidate, a34, whose chain passes through the shipped soup; the
-    shipped model, made after from the same directory, trains nothing again."""
+    """bpe runs to its last candidate, a63, a branch of a branch of a41's run whose chain passes
+    through the shipped soup; the shipped model, made after from the same directory, trains
+    nothing again."""
     order = plan(recipe, until)
     assert SHIPPED[recipe] in order
     hay = tmp_path / "hay"
@@ -24,12 +25,21 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
     result = run_recipe(tmp_path / "out", quick=True, recipe=recipe, haystack=[str(hay)], until=until)
     out = tmp_path / "out"
     phases = [n for n in order if n not in SOUPS.get(recipe, {})]
-    assert result["phases"] == phases and len(phases) == len(RECIPES[recipe]) - (recipe == "bpe") * 6  # all but c4, w1, a41 and its branches
-    assert result["model_dir"] == str(_model_dir(out, recipe, order[-1])) and result["gate"] is None
+    assert result["phases"] == phases and len(phases) == len(RECIPES[recipe]) - (recipe == "bpe") * 4  # all but c4, w1, a28, a34
+    gate = SHIPPED_GATE.get(recipe)
+    applied = gate if order[-1] == SHIPPED[recipe] else None  # only the shipped model is gated
+    assert result["model_dir"] == str(out / "shipped" if applied else _model_dir(out, recipe, order[-1]))
+    assert result["gate"] == applied
+    branches = BRANCHES.get(recipe, {})
     for name in phases:
         state = json.loads((out / name / "checkpoint" / "state.json").read_text())
-        assert state["step"] == 4
         start = STARTS_FROM.get(name) or (order[order.index(name) - 1] if name != order[0] else None)
+        if name in branches:  # where its parent's run ended (the quick check's branch point), two steps on
+            parent = json.loads((out / branches[name][0] / "checkpoint" / "state.json").read_text())
+            assert state["branched_from"]["run"] == str(out / branches[name][0]), name
+            assert state["branched_from"]["step"] == parent["step"] and state["step"] == parent["step"] + 2
+            continue
+        assert state["step"] == 4
         assert state["train_config"].get("init_from") == (start and str(_model_dir(out, recipe, start))), name
     for name in SOUPS.get(recipe, {}):  # every weight the mean of the two phases' at the soup's share
         a_name, b_name, share = SOUPS[recipe][name]
@@ -47,7 +57,6 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
     logs = [(out / n / "log.jsonl").read_text() for n in phases]
     shipped = run_recipe(out, quick=True, recipe=recipe)  # finished phases are not trained again
     assert logs == [(out / n / "log.jsonl").read_text() for n in phases]
-    gate = SHIPPED_GATE.get(recipe)
     assert shipped["gate"] == gate
     if gate:  # the shipped model's weights under the gate the default ships with
         assert shipped["model_dir"] == str(out / "shipped")
@@ -68,6 +77,7 @@ def test_until_cuts_the_recipe_at_a_phase_and_names_the_phases_when_there_is_non
     assert plan("bpe", "a11")[-3:] == ["c22", "s70", "a11"]  # a11 starts from the soup of c3 and c22
     assert plan("bpe", "a41")[-3:] == ["a16", "a17", "a41"]  # a41 continues a17, not a34
     assert {"a28", "a34"}.isdisjoint(plan("bpe", "a41"))
+    assert plan("bpe", "a63")[-6:] == ["a17", "a41", "a59", "a61", "a62", "a63"] and "s70" in plan("bpe", "a63")
     assert plan("bpe") == [n for n in plan("bpe", "c3")] + ["c22", "s70"]
     with pytest.raises(ConfigError, match="has no phase or soup 'c9'; it has s1, "):
         phases_until("bpe", "c9")

@@ -136,4 +136,5 @@ MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoin
 # a63: docqa train runs/a63 --branch-from runs/a62 --threads 1 --stop-at 1550 --set lead_segments=1024
 #      --set lead_fraction=0.75 (a62 at step 1450; on three steps in four a lead of 1-1,024 segments streamed
 #      into the starting memory before the documents, the synthetic filler in `passkey_synthetic` rows:
-#      loop.draw_lead, for the synthetic 128K row's end)
+#      loop.draw_lead, for the synthetic 128K row's end); then docqa train runs/a63 --threads 1 --stop-at 1650, stopped
+#      at step 1604 (checkpoint 1600). checkpoints/bpe-a63 = step 1550 regated 0.1 / w2 on layers [1, 2]
