@@ -170,6 +170,9 @@ class TrainConfig:
     # the steps, 1..lead_segments segments per row (draw_lead).
     lead_segments: int = 0
     lead_fraction: float = 0.0
+    # share of filler draws (documents' text, gaps, leads, the history bank) cut into files of 20-300
+    # tokens, each behind its <|doc|> header, as a folder of small files streams (Filler.short_documents)
+    short_docs: float = 0.0
     eval_every: int = 250  # quick passkey eval (1K and 4K tokens, with knockout) in the log
     save_every: int = 100
     keep_every: int = 0  # also keep a copy of the model every this many steps (models/step-N), for the bench to choose from
@@ -500,7 +503,7 @@ def check_settings(tc: TrainConfig) -> None:
         raise ConfigError(f"value_write_span={tc.value_write_span!r}; choose one of {VALUE_SPANS}")
     shares = {k: getattr(tc, k) for k in ("open_subjects", "open_frames", "composed_frames",
                                            "composed_fact_frames", "open_names", "composed_questions",
-                                           "wide_links")}
+                                           "wide_links", "short_docs")}
     off = {k: v for k, v in shares.items() if not 0.0 <= v <= 1.0}
     if off:
         raise ConfigError(f"{', '.join(f'{k}={v}' for k, v in off.items())}: a share of documents, in [0, 1]")
@@ -564,6 +567,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         if texts is not None:
             (run / "text.json").write_text(json.dumps(describe(texts), indent=2) + "\n")
             filler.save(pools)
+    filler.short_docs = tc.short_docs
     new_centres = isinstance(model, InfiniTransformer) and model.cfg.memory_center and (
         not tc.init_from or any(k.endswith(("attn.mem_center", "attn.mem_cov")) for k in gained))
     if ckpt is None and new_centres:  # at the mean of the memory's q and k on this run's text (model/center.py)

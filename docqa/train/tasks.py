@@ -68,6 +68,8 @@ class Filler:
         self.tok = tok or ByteTokenizer()
         self.code_fraction = code_fraction  # the trainer raises both over a run
         self.prose_fraction = prose_fraction
+        # share of draws cut into short documents, each behind its header (short_documents)
+        self.short_docs = 0.0
         # one period of the simple filler, no separator: `tokens` repeats it, so bytes give
         # exactly the November filler (and the published synthetic tables stay comparable)
         self.pools: dict[str, torch.Tensor] = {"simple": torch.tensor(self.tok.encode(SIMPLE_FILLER), dtype=torch.int32)}
@@ -88,6 +90,7 @@ class Filler:
         synthetic passkey table streams it (the `passkey_synthetic` task and its gap)."""
         f = Filler(self.tok)
         f.pools = {"simple": self.pools["simple"]}
+        f.short_docs = self.short_docs
         return f
 
     def save(self, path: Path) -> None:
@@ -112,9 +115,25 @@ class Filler:
         return torch.tensor(ids, dtype=torch.int32)
 
     def tokens(self, rng: random.Random, n: int) -> list[int]:
-        """Exactly n tokens (n <= 0 gives none)."""
+        """Exactly n tokens (n <= 0 gives none): on `short_docs` of the draws, short documents."""
         if n <= 0:
             return []
+        if self.short_docs and rng.random() < self.short_docs:  # no draw at 0: older runs replay
+            return self.short_documents(rng, n)
+        return self._run(rng, n)
+
+    def short_documents(self, rng: random.Random, n: int) -> list[int]:
+        """Exactly n tokens of files 20-300 tokens long, each behind <|doc|> and its header line as
+        `docqa ingest` streams a folder of small files (notes, short modules): a fact stays in its
+        file, with headers before and after it. The text is one draw of the pools, cut."""
+        body, out, used = self._run(rng, n), [], 0
+        while len(out) < n:  # each file adds its header too, so the body outlasts the loop
+            take = rng.randint(20, 300)
+            out += header_tokens(self.tok, file_name(rng)) + body[used:used + take]
+            used += take
+        return out[:n]
+
+    def _run(self, rng: random.Random, n: int) -> list[int]:
         r = rng.random()
         if "code" in self.pools and r < self.code_fraction:
             src = self.pools["code"]
@@ -126,6 +145,15 @@ class Filler:
             src = src.repeat(n // len(src) + 2)
         start = rng.randrange(len(src) - n)
         return src[start:start + n].tolist()
+
+
+def file_name(rng: random.Random) -> str:
+    """A made-up relative path ("notes/qzvfe.md"): letters only, so no digit of an answer can come
+    from a header."""
+    def word() -> str:
+        return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 10)))
+    folder = f"{word()}/" if rng.random() < 0.5 else ""
+    return folder + word() + rng.choice((".txt", ".md", ".rst", ".py", ""))
 
 
 @functools.lru_cache(maxsize=4)

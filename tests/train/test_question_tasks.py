@@ -501,3 +501,36 @@ def test_a_synthetic_passkey_hides_in_the_simple_filler_whatever_the_runs_text(b
         assert len(pieces) == 2, "the passkey is stated once"
         for hay in pieces:
             assert hay.replace(" ", "") in simple * (len(hay) // len(simple) + 2), hay
+
+
+def test_short_documents_are_files_behind_ingests_headers_and_off_they_draw_as_before(bpe, essay_root):
+    from docqa.prompt import header_tokens
+
+    mark = bpe.encode("<|doc|>", allow_special=True)[0]
+    filler = Filler(bpe, code_fraction=0.5, prose_fraction=0.5, root=essay_root)
+    assert filler.tokens(random.Random(1), 700) == filler._run(random.Random(1), 700)  # no draw when off
+    filler.short_docs = 1.0
+    for seed in range(4):
+        got = filler.tokens(random.Random(seed), 3000)
+        assert len(got) == 3000 and got[0] == mark
+        starts = [i for i, t in enumerate(got) if t == mark]
+        assert len(starts) >= 3000 // (300 + 20)
+        for a, b in zip(starts, starts[1:]):
+            text = bpe.decode(got[a + 1:b])
+            head = text.split("\n", 1)[0]  # "### path"
+            assert re.fullmatch(r"### [a-z/]+(\.(txt|md|rst|py))?", head), head
+            assert got[a:a + len(header_tokens(bpe, head[4:]))] == header_tokens(bpe, head[4:])
+            assert 20 <= b - a - len(header_tokens(bpe, head[4:])) <= 300
+    synthetic = filler.synthetic()  # a passkey row's files are the simple filler, cut the same way
+    assert synthetic.short_docs == 1.0
+    got = synthetic.tokens(random.Random(5), 2000)
+    assert got.count(mark) >= 5 and SIMPLE_FILLER.split(".")[1].strip() in bpe.decode(got)
+
+
+def test_short_docs_is_a_share():
+    from docqa.errors import ConfigError
+    from docqa.train.loop import TrainConfig, check_settings
+
+    check_settings(TrainConfig(short_docs=0.3))
+    with pytest.raises(ConfigError, match="short_docs=1.5"):
+        check_settings(TrainConfig(short_docs=1.5))
