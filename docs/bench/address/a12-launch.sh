@@ -138,3 +138,6 @@ MALLOC_ARENA_MAX=2 exec .venv/bin/docqa train $RUN --init-from ${INIT:-checkpoin
 #      into the starting memory before the documents, the synthetic filler in `passkey_synthetic` rows:
 #      loop.draw_lead, for the synthetic 128K row's end); then docqa train runs/a63 --threads 1 --stop-at 1650, stopped
 #      at step 1604 (checkpoint 1600). checkpoints/bpe-a63 = step 1550 regated 0.1 / w2 on layers [1, 2]
+# a64: docqa train runs/a64 --branch-from runs/a63 --threads 1 --stop-at 1650 --set short_docs=0.3 (a63 at
+#      step 1600; 30% of filler draws cut into files of 20-300 tokens behind ingest's headers: for
+#      `docqa bench sources`, where the lineage loses the pass key among 100 short documents)
