@@ -211,10 +211,15 @@ def _start(recipe: str, name: str) -> str | None:
     return branch[0] if branch else STARTS_FROM.get(name) or (names[i - 1] if i else None)
 
 
+def _state(run: Path) -> dict:
+    """The saved state of `run`'s checkpoint (step, train_config, ...)."""
+    return json.loads((checkpoint_dir(run) / "state.json").read_text())
+
+
 def _run_at(out: Path, parent: str, at: int, device: str) -> Path:
     """The run of phase `parent` at step `at`: its own run where it stopped there, else a copy of it
     trained on to `at` (OUT_DIR/PARENT-AT, resumed if interrupted)."""
-    step = json.loads((checkpoint_dir(out / parent) / "state.json").read_text())["step"]
+    step = _state(out / parent)["step"]
     if step == at:
         return out / parent
     if step > at:
@@ -226,7 +231,7 @@ def _run_at(out: Path, parent: str, at: int, device: str) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)  # a copy cut short by a kill
         shutil.copytree(out / parent, tmp, ignore=shutil.ignore_patterns("models"))
         tmp.rename(run)
-    if json.loads((checkpoint_dir(run) / "state.json").read_text())["step"] < at:
+    if _state(run)["step"] < at:
         train(run, None, stop_at=at, device=device)
     return run
 
@@ -279,7 +284,7 @@ def _build(out: Path, recipe: str, order: list[str], overrides: dict, quick: boo
         if branch is not None:  # the quick check branches where its parent ended, two steps on
             parent, at = branch
             if quick:
-                at = json.loads((checkpoint_dir(out / parent) / "state.json").read_text())["step"]
+                at = _state(out / parent)["step"]
             kept = {k: v for k, v in overrides.items() if k not in FIXED_IN_BRANCH}
             cfg = {**fields, **kept, **({"steps": at + 2} if quick else {})}
             if ckpt is None:
@@ -287,14 +292,14 @@ def _build(out: Path, recipe: str, order: list[str], overrides: dict, quick: boo
                 shutil.rmtree(run, ignore_errors=True)  # a branch cut short before its checkpoint landed
                 branch_run(source, run, cfg)
                 ckpt = checkpoint_dir(run)
-            steps = json.loads((ckpt / "state.json").read_text())["train_config"]["steps"]
+            steps = _state(run)["train_config"]["steps"]
         else:
             cfg = {**fields, **overrides}
             start = _start(recipe, name)
             if start is not None:
                 cfg["init_from"] = str(models[start])
             steps = cfg["steps"]
-        finished = ckpt is not None and json.loads((ckpt / "state.json").read_text())["step"] >= (stop or steps)
+        finished = ckpt is not None and _state(run)["step"] >= (stop or steps)
         if not finished:
             train(run, None if ckpt is not None else TrainConfig.from_dict(cfg), on_log=on_log, stop_at=stop)
         models[name] = checkpoint_dir(run) / "model"

@@ -630,18 +630,17 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         tasks = [d.task for d in docs]
         x, w, ans = x.to(tc.device), w.to(tc.device), ans.to(tc.device)
         use_bank = rng.random() < tc.history_fraction
-        memory = bank.advance(rng, filler, tc.history_advance, tc.history_reset) if use_bank else None
+        start = bank.advance(rng, filler, tc.history_advance, tc.history_reset) if use_bank else \
+            model.new_memory(x.shape[0])
         lead = draw_lead(tc, random.Random(f"{tc.seed}:{step}:lead"), filler, docs, S)
         if lead is not None:  # before writes.clear(): the lead's writes are not this forward's
-            memory = stream_lead(model, memory if memory is not None else model.new_memory(x.shape[0]),
-                                 lead.to(tc.device))
+            start = stream_lead(model, start, lead.to(tc.device))
         writes.clear()
         qk.clear()
         targets = address_targets(docs, S, tc.address_negatives,
                                   random.Random(f"{tc.seed}:{step}:negatives")) if tc.address_weight else []
         rows[:] = [t[0] for t in targets]  # the hooks capture this forward only (not the bank's or an eval's)
         gap_at, gap = draw_gap(tc, random.Random(f"{tc.seed}:{step}:gap"), filler, docs, S)
-        start = memory if memory is not None else model.new_memory(x.shape[0])
         with autocast:
             if gap is None:
                 h, _ = model.hidden(x, start)

@@ -266,6 +266,20 @@ def test_every_fact_is_stated_before_the_gap_and_every_question_after_it(task_to
     assert placed >= 8
 
 
+def resumed_is_straight(tmp_path, settings: dict) -> list[dict]:
+    """Train `settings` straight into tmp_path/a, and into tmp_path/b stopped halfway then resumed;
+    assert the two end with the same weights; return the straight run's log."""
+    from docqa.train.loop import TrainConfig, train
+
+    from test_loop import assert_same_weights
+
+    train(tmp_path / "a", TrainConfig(**settings))
+    train(tmp_path / "b", TrainConfig(**{**settings, "steps": settings["steps"] // 2}))
+    train(tmp_path / "b", TrainConfig(steps=settings["steps"]))
+    assert_same_weights(tmp_path / "a", tmp_path / "b")
+    return [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+
+
 @pytest.mark.parametrize("learn", [False, True])
 def test_a_run_with_gaps_logs_them_resumes_exactly_and_without_them_replays_the_plain_run(tmp_path, learn):
     from docqa.train.loop import TrainConfig, train
@@ -274,12 +288,7 @@ def test_a_run_with_gaps_logs_them_resumes_exactly_and_without_them_replays_the_
 
     gapped = {**TINY, "gap_segments": 2, "gap_fraction": 0.5, "address_weight": 1.0, "value_write_weight": 0.1,
               "gap_learn_writes": learn}
-    train(tmp_path / "a", TrainConfig(**gapped))
-    train(tmp_path / "b", TrainConfig(**{**gapped, "steps": 3}))
-    train(tmp_path / "b", TrainConfig(steps=6))
-    assert_same_weights(tmp_path / "a", tmp_path / "b")
-    log = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
-    gaps = [e.get("gap", 0) for e in log]
+    gaps = [e.get("gap", 0) for e in resumed_is_straight(tmp_path, gapped)]
     assert set(gaps) - {0} and set(gaps) <= {0, 1, 2}, gaps
     train(tmp_path / "plain", TrainConfig(**TINY))
     train(tmp_path / "never", TrainConfig(**{**TINY, "gap_segments": 2, "gap_fraction": 0.0}))
@@ -297,13 +306,7 @@ def test_a_run_with_leads_logs_them_resumes_exactly_and_without_them_replays_the
 
     from test_loop import TINY, assert_same_weights
 
-    led = {**TINY, "lead_segments": 3, "lead_fraction": 0.5}
-    train(tmp_path / "a", TrainConfig(**led))
-    train(tmp_path / "b", TrainConfig(**{**led, "steps": 3}))
-    train(tmp_path / "b", TrainConfig(steps=6))
-    assert_same_weights(tmp_path / "a", tmp_path / "b")
-    log = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
-    leads = [e.get("lead", 0) for e in log]
+    leads = [e.get("lead", 0) for e in resumed_is_straight(tmp_path, {**TINY, "lead_segments": 3, "lead_fraction": 0.5})]
     assert set(leads) - {0} and set(leads) <= {0, 1, 2, 3}, leads
     train(tmp_path / "plain", TrainConfig(**TINY))
     train(tmp_path / "never", TrainConfig(**{**TINY, "lead_segments": 3, "lead_fraction": 0.0}))
