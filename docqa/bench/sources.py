@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from docqa.answer import AnswerStream
@@ -49,6 +49,7 @@ class SourcesCell:
     seconds: float  # attribution wall time per answer, mean
     checkpoints: float  # stored checkpoints inside the stream, mean per corpus
     ingest_seconds: float  # per corpus, mean
+    misses: list = field(default_factory=list)  # needle trials answered wrong: {trial, doc, answer, got}
 
 
 def filler_texts(doc_bytes: int, rng: random.Random, n: int) -> list[str]:
@@ -101,7 +102,7 @@ def _trial(lm: LoadedModel, store: Store, folder: Path, name: str, texts: list[s
     answer = AnswerStream(lm, memory, prompt, max_tokens=len(key) + 4).run()
     a = attribute(store, lm, name, prompt, answer)
     truth = attribute(store, lm, name, prompt, key) if k is not None else None
-    return dict(answer=answer, right=answer == key, found=a.found, gain=a.full - a.knockout,
+    return dict(answer=answer, key=key, doc=k, right=answer == key, found=a.found, gain=a.full - a.knockout,
                 top1=k is not None and a.found and a.sources[0].position == k,
                 top1_truth=truth is not None and truth.found and truth.sources[0].position == k,
                 passes=a.forward_passes, replayed=a.replayed, seconds=a.seconds, checkpoints=a.checkpoints,
@@ -138,7 +139,9 @@ def run_cell(lm: LoadedModel, n_docs: int, trials: int, no_answer_trials: int, d
         forward_passes=_mean(r["passes"] for r in hit), max_forward_passes=max((r["passes"] for r in hit), default=0),
         replayed=_mean(r["replayed"] for r in hit), seconds=_mean(r["seconds"] for r in hit),
         checkpoints=_mean(r["checkpoints"] for r in everything),
-        ingest_seconds=_mean(r["ingest_s"] for r in everything))
+        ingest_seconds=_mean(r["ingest_s"] for r in everything),
+        misses=[{"trial": i, "doc": r["doc"], "answer": r["key"], "got": r["answer"]}
+                for i, r in enumerate(hit) if not r["right"]])
 
 
 def _mean(values) -> float:

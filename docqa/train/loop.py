@@ -173,6 +173,9 @@ class TrainConfig:
     # share of filler draws (documents' text, gaps, leads, the history bank) cut into files of 20-300
     # tokens, each behind its <|doc|> header, as a folder of small files streams (Filler.short_documents)
     short_docs: float = 0.0
+    # each of those files drawn from a place of its own (and a pool of its own), so that the text
+    # jumps at every header as a real folder's does; off, one draw is cut into files
+    short_docs_apart: bool = False
     eval_every: int = 250  # quick passkey eval (1K and 4K tokens, with knockout) in the log
     save_every: int = 100
     keep_every: int = 0  # also keep a copy of the model every this many steps (models/step-N), for the bench to choose from
@@ -567,7 +570,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         if texts is not None:
             (run / "text.json").write_text(json.dumps(describe(texts), indent=2) + "\n")
             filler.save(pools)
-    filler.short_docs = tc.short_docs
+    filler.short_docs, filler.short_docs_apart = tc.short_docs, tc.short_docs_apart
     new_centres = isinstance(model, InfiniTransformer) and model.cfg.memory_center and (
         not tc.init_from or any(k.endswith(("attn.mem_center", "attn.mem_cov")) for k in gained))
     if ckpt is None and new_centres:  # at the mean of the memory's q and k on this run's text (model/center.py)

@@ -70,6 +70,9 @@ class Filler:
         self.prose_fraction = prose_fraction
         # share of draws cut into short documents, each behind its header (short_documents)
         self.short_docs = 0.0
+        # short documents each drawn from a place of their own (a folder of unrelated files, and
+        # text that jumps at every header), not one draw cut into files
+        self.short_docs_apart = False
         # one period of the simple filler, no separator: `tokens` repeats it, so bytes give
         # exactly the November filler (and the published synthetic tables stay comparable)
         self.pools: dict[str, torch.Tensor] = {"simple": torch.tensor(self.tok.encode(SIMPLE_FILLER), dtype=torch.int32)}
@@ -90,7 +93,7 @@ class Filler:
         synthetic passkey table streams it (the `passkey_synthetic` task and its gap)."""
         f = Filler(self.tok)
         f.pools = {"simple": self.pools["simple"]}
-        f.short_docs = self.short_docs
+        f.short_docs, f.short_docs_apart = self.short_docs, self.short_docs_apart
         return f
 
     def save(self, path: Path) -> None:
@@ -125,11 +128,14 @@ class Filler:
     def short_documents(self, rng: random.Random, n: int) -> list[int]:
         """Exactly n tokens of files 20-300 tokens long, each behind <|doc|> and its header line as
         `docqa ingest` streams a folder of small files (notes, short modules): a fact stays in its
-        file, with headers before and after it. The text is one draw of the pools, cut."""
-        body, out, used = self._run(rng, n), [], 0
+        file, with headers before and after it. The text is one draw of the pools, cut; with
+        `short_docs_apart` each file is a draw of its own, from its own place (and pool), as the
+        files of a real folder are: the text jumps at every header."""
+        body, out, used = [] if self.short_docs_apart else self._run(rng, n), [], 0
         while len(out) < n:  # each file adds its header too, so the body outlasts the loop
             take = rng.randint(20, 300)
-            out += header_tokens(self.tok, file_name(rng)) + body[used:used + take]
+            out += header_tokens(self.tok, file_name(rng))
+            out += self._run(rng, take) if self.short_docs_apart else body[used:used + take]
             used += take
         return out[:n]
 

@@ -33,6 +33,10 @@ def test_bench_sources_json_and_table(tmp_path):
     assert [(c["n_docs"], c["trials"], c["no_answer_trials"]) for c in cells] == [(3, 1, 1), (5, 2, 2)]
     assert all(c["top1_truth"] == 1.0 for c in cells)  # the pass key is found in its document
     assert all(c["forward_passes"] >= 3 and c["seconds"] > 0 for c in cells)
+    for c in cells:  # each needle trial the model got wrong names its document, the pass key and the answer
+        assert len(c["misses"]) == round(c["trials"] * (1 - c["answered"]))
+        for m in c["misses"]:
+            assert 0 <= m["doc"] < c["n_docs"] and m["got"] != m["answer"] and m["answer"].isdigit()
     assert format_table([]).splitlines()[0].startswith("| N docs | trials | top-1 = needle's doc |")
     out = CliRunner().invoke(cli, ["bench", "sources", "--n-docs", "2", "--trials", "1", "--haystack", str(hay)],
                              catch_exceptions=False)

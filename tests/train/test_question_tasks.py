@@ -527,6 +527,40 @@ def test_short_documents_are_files_behind_ingests_headers_and_off_they_draw_as_b
     assert got.count(mark) >= 5 and SIMPLE_FILLER.split(".")[1].strip() in bpe.decode(got)
 
 
+def _bodies(tok, got: list[int]) -> list[list[int]]:
+    """The files' texts of a short-documents draw, headers dropped (the first and last files are cut)."""
+    from docqa.prompt import header_tokens
+
+    mark = tok.encode("<|doc|>", allow_special=True)[0]
+    starts = [i for i, t in enumerate(got) if t == mark]
+    out = []
+    for a, b in zip(starts, starts[1:]):
+        head = tok.decode(got[a + 1:b]).split("\n", 1)[0]
+        out.append(got[a + len(header_tokens(tok, head[4:])):b])
+    return out
+
+
+def test_short_documents_apart_each_file_is_a_draw_of_its_own(bpe):
+    synthetic = Filler(bpe).synthetic()
+    pool = synthetic.pools["simple"].tolist()
+    period, ring = len(pool), pool * 40
+
+    def offset(body: list[int]) -> int:  # where in the filler's period the file's text starts
+        at = [i for i in range(period) if ring[i:i + len(body)] == body]
+        assert at, "every file's text is the filler's own"
+        return at[0]
+
+    def joined(apart: bool, seed: int) -> list[bool]:  # file i + 1 goes on where file i stopped
+        synthetic.short_docs = 1.0; synthetic.short_docs_apart = apart
+        bodies = _bodies(bpe, synthetic.tokens(random.Random(seed), 3000))
+        return [(offset(a) + len(a)) % period == offset(b) for a, b in zip(bodies, bodies[1:])]
+
+    for seed in range(3):
+        assert all(joined(False, seed))  # one draw, cut
+        cont = joined(True, seed)
+        assert len(cont) >= 8 and sum(cont) <= 1, cont  # a chance join is one in a period
+
+
 def test_short_docs_is_a_share():
     from docqa.errors import ConfigError
     from docqa.train.loop import TrainConfig, check_settings

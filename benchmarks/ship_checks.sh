@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The checks a candidate default passes before it ships (docs/TRAINING.md, issue 10), each as its own
+# JSON in OUT: bash benchmarks/ship_checks.sh MODEL_DIR OUT KIND...
+#   sources     the pass key in 1 of 100 documents of 256 bytes, the model's own filler (20 trials)
+#   sources-h78 the same with the documents cut from runs/eval/prose (never trained on)
+#   syn16k      synthetic passkey at 16K tokens, start / middle / end, n 10
+#   syn128k-end synthetic passkey at 128K tokens, the end cell, n 20 (about 7 minutes)
+#   needles     needles in runs/eval/prose at 4K, 8K, 16K tokens, seen and held-out, n 20 (about 3.5 minutes)
+#   needles64k  the same at 64K tokens (about 5 minutes)
+#   facts8      8 named facts at 8K tokens in runs/eval/prose, n 60
+# runs/eval/prose: every site-packages *.dist-info/METADATA over 3,000 bytes but docqa's, as <name>.txt.
+# One thread each (DOCQA_THREADS), so that a training run keeps the other core.
+set -euo pipefail
+model=$1 out=$2; shift 2
+mkdir -p "$out"
+export DOCQA_THREADS=${DOCQA_THREADS:-1}
+hay=runs/eval/prose
+for kind in "$@"; do
+  case $kind in
+    sources) docqa bench sources --model "$model" --n-docs 100 --trials 20 --json ;;
+    sources-h78) docqa bench sources --model "$model" --n-docs 100 --trials 20 --haystack $hay --json ;;
+    syn16k) docqa bench recall --model "$model" --lengths 16384 --facts '' --n 10 --json ;;
+    syn128k-end) docqa bench recall --model "$model" --lengths 131072 --depths end --facts '' --n 20 --json ;;
+    needles) docqa bench recall --model "$model" --haystack $hay --lengths 4096,8192,16384 --facts '' --no-track --n 20 --json ;;
+    needles64k) docqa bench recall --model "$model" --haystack $hay --lengths 65536 --facts '' --no-track --n 20 --json ;;
+    facts8) docqa bench recall --model "$model" --haystack $hay --lengths '' --facts 8 --facts-length 8192 --no-track --n 60 --json ;;
+    *) echo "unknown check $kind" >&2; exit 2 ;;
+  esac > "$out/$kind.json.tmp" 2> "$out/$kind.log"
+  mv "$out/$kind.json.tmp" "$out/$kind.json"
+  echo "$kind done" >&2
+done
