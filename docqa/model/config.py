@@ -76,6 +76,13 @@ class ModelConfig:
     # can gate the second alone (docs/TRAINING.md, December, fourteenth session). Left out of the
     # saved config while None, so models saved before it keep their bytes (and fingerprints).
     write_gate_layers: list[int] | None = None
+    # With write_threshold: the gate also drops every write at the first write_skip positions of a
+    # segment. There the short conv and the local attention start over, so a token sees only the
+    # tokens of its segment before it: "is" then " g" at a segment's start reads as a fact of its
+    # own, and the a-lineage wrote it, where a pass key's read then found it ('golden' for the
+    # digits: docs/TRAINING.md, December, twenty-fourth session). 0 = off; left out of the saved
+    # config while 0, so models saved before it keep their bytes (and fingerprints).
+    write_skip: int = 0
     # Divide the memory read by sigma(q) z (eq. 7). None: on for "elu1", off for "l2", since
     # unit-length features do not need the normaliser and it makes token_delta ill-defined.
     use_z: bool | None = None
@@ -127,6 +134,11 @@ class ModelConfig:
             raise ConfigError(f"write_window={self.write_window} must be 0 (off) or a number of tokens")
         if self.write_window and not self.write_threshold:
             raise ConfigError("write_window widens what write_threshold keeps; set write_threshold too")
+        if not 0 <= self.write_skip < self.segment_len:
+            raise ConfigError(f"write_skip={self.write_skip} must be 0 (off) or a number of positions "
+                              f"under segment_len={self.segment_len}")
+        if self.write_skip and not self.write_threshold:
+            raise ConfigError("write_skip is part of the write gate; set write_threshold too")
         if self.write_gate_layers is not None:
             layers = self.write_gate_layers
             if not self.write_threshold:
@@ -160,12 +172,14 @@ class ModelConfig:
         write_gate_layers leaves the layer out."""
         if self.gated(layer) or not self.write_threshold:
             return self
-        return replace(self, write_threshold=0.0, write_window=0, write_gate_layers=None)
+        return replace(self, write_threshold=0.0, write_window=0, write_skip=0, write_gate_layers=None)
 
     def to_json(self) -> str:
         d = asdict(self)
         if d["write_gate_layers"] is None:
             del d["write_gate_layers"]
+        if not d["write_skip"]:
+            del d["write_skip"]
         return json.dumps(d, indent=2, sort_keys=True)
 
     @classmethod

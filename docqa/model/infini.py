@@ -53,10 +53,11 @@ def memory_read(sq: torch.Tensor, M: torch.Tensor, z: torch.Tensor | None, use_z
 
 
 def write_gate(cfg: ModelConfig, beta: torch.Tensor, straight_through: bool = False) -> torch.Tensor:
-    """ModelConfig.write_threshold and write_window: beta (..., S), one segment along the last
-    dim, with the writes dropped that are at or below the threshold and have no token above it
-    within write_window positions (either side, inside the segment). Gradient flows through the
-    kept ones.
+    """ModelConfig.write_threshold, write_window and write_skip: beta (..., S), one segment along
+    the last dim from its first position, with the writes dropped that are at or below the
+    threshold and have no token above it within write_window positions (either side, inside the
+    segment), and every write at the segment's first write_skip positions. Gradient flows through
+    the kept ones.
 
     The window is why the gate needs the whole segment: a write is committed only at the
     segment's end, so a token may be kept for a strong one after it (decoding gates at commit).
@@ -73,6 +74,8 @@ def write_gate(cfg: ModelConfig, beta: torch.Tensor, straight_through: bool = Fa
         w = cfg.write_window
         flat = keep.to(beta.dtype).reshape(-1, 1, beta.shape[-1])
         keep = F.max_pool1d(flat, 2 * w + 1, stride=1, padding=w).reshape(beta.shape) > 0
+    if cfg.write_skip:  # after the window: a strong neighbour does not bring a context-free write back
+        keep = keep & (torch.arange(beta.shape[-1], device=beta.device) >= cfg.write_skip)
     if straight_through:  # forward beta * keep; backward d/dbeta = 1 at every token
         return beta * keep + (beta - beta.detach()) * ~keep
     return beta * keep

@@ -69,7 +69,7 @@ def save_model(model, tokenizer, directory: Path | str) -> str:
 # ModelConfig fields that change how the memory is written, not any parameter's shape or meaning
 # elsewhere, so trained weights take new values of them as they are (docs/TRAINING.md, December,
 # eighth session: bpe-c3's weights under write_threshold 0.4 and write_window 2, the default).
-GATE_FIELDS = ("write_threshold", "write_window", "write_gate_layers")
+GATE_FIELDS = ("write_threshold", "write_window", "write_skip", "write_gate_layers")
 
 
 def with_gate(lm: LoadedModel, **gate) -> LoadedModel:

@@ -52,9 +52,10 @@ def segment_spans(T: int, S: int, cuts=()) -> list[tuple[int, int, bool]]:
 def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, cuts=(),
                     gate: tuple[float, int] | None = None, straight_through: bool = False):
     """x (T, C) for one batch element; M0 (H, D, D), z0 (H, D); segments as `segment_spans` cuts
-    them. `gate`: (write_threshold, write_window), None for the layer config's. Returns y (T, C), M, z."""
+    them. `gate`: (write_threshold, write_window, write_skip), None for the layer config's. Returns
+    y (T, C), M, z."""
     cfg = layer.cfg
-    threshold, window = (cfg.write_threshold, cfg.write_window) if gate is None else gate
+    threshold, window, skip = (cfg.write_threshold, cfg.write_window, cfg.write_skip) if gate is None else gate
     H, D, S, T = cfg.n_head, cfg.d_head, cfg.segment_len, x.shape[0]
     spans = segment_spans(T, S, cuts)
     start = [s0 for s0, end, _ in spans for _ in range(s0, end)]  # each token's segment start
@@ -79,11 +80,12 @@ def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, 
     if layer.write_strength is not None:
         beta_all = torch.sigmoid(x @ layer.write_strength.weight.T + layer.write_strength.bias)  # (T, H)
         if threshold:  # a write at or below it is no write, unless a token within
-            # write_window positions of it in its segment clears it
+            # write_window positions of it in its segment clears it; none in the segment's first
+            # write_skip positions
             def kept(t: int, h: int) -> bool:
                 near = [u for u in range(t - window, t + window + 1)
                         if 0 <= u < T and start[u] == start[t]]
-                return any(bool(beta_all[u, h] > threshold) for u in near)
+                return t - start[t] >= skip and any(bool(beta_all[u, h] > threshold) for u in near)
             def dropped(b):  # zero; with straight_through its gradient as if kept
                 return b - b.detach() if straight_through else b * 0
             beta_all = torch.stack([torch.stack([beta_all[t, h] if kept(t, h) else dropped(beta_all[t, h])
@@ -159,7 +161,7 @@ def naive_forward(model: InfiniTransformer, tokens: torch.Tensor, cuts=()):
             H, D = cfg.n_head, cfg.d_head
             zeros_M = torch.zeros(H, D, D, dtype=x.dtype)
             gated = cfg.write_gate_layers is None or i in cfg.write_gate_layers  # from the model's config
-            gate = (cfg.write_threshold, cfg.write_window) if gated else (0.0, 0)
+            gate = (cfg.write_threshold, cfg.write_window, cfg.write_skip) if gated else (0.0, 0, 0)
             a, M, z = naive_attention(block.attn, rms(x, block.norm1), zeros_M, torch.zeros(H, D, dtype=x.dtype),
                                       cuts, gate, block.attn.gate_straight_through)
             x = x + a

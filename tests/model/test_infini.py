@@ -1,6 +1,8 @@
 """The fast Infini-attention path against the float64 reference and the paper's limiting cases."""
 
 import itertools
+import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -30,10 +32,13 @@ VARIANTS = [
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.5),
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.5,
          write_window=2, write_gate_layers=[1]),
+    dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.3,
+         write_window=1, write_skip=2),
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.5,
          write_window=2),
 ]
 WINDOW = VARIANTS[-1]
+SKIP = VARIANTS[-2]  # threshold 0.3, window 1, write_skip 2
 
 
 def make(seed=0, dtype=torch.float64, **kw):
@@ -132,7 +137,7 @@ def test_linear_rule_read_equals_direct_recomputation_from_all_past_keys_and_val
 
 
 @pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5], VARIANTS[7], VARIANTS[8], VARIANTS[9], VARIANTS[10],
-                                     WINDOW], ids=ids)
+                                     WINDOW, SKIP], ids=ids)
 def test_streaming_in_any_split_equals_one_call(variant):
     model = make(**variant)
     tokens = torch.randint(0, 256, (1, 40))
@@ -156,7 +161,7 @@ def test_streaming_in_any_split_equals_one_call(variant):
 
 
 @pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5], VARIANTS[7], VARIANTS[8], VARIANTS[9], VARIANTS[10],
-                                     WINDOW], ids=ids)
+                                     WINDOW, SKIP], ids=ids)
 def test_cached_decoding_equals_full_forward(variant):
     model = make(**variant)
     history = torch.randint(0, 256, (1, 17))  # 2 segments in memory, 3 tokens pending
@@ -490,6 +495,29 @@ def test_write_window_keeps_the_neighbours_of_a_strong_write_inside_its_segment(
         assert torch.equal(out[out > 0], beta.flatten(1)[out > 0])  # kept writes keep their strength
 
 
+def test_write_skip_drops_every_write_at_a_segments_first_positions_even_beside_a_strong_one():
+    S = 7
+    beta = torch.full((1, 1, 3 * S), 0.9)  # (B, H, T): three segments of strong writes
+    beta[0, 0, S + 2] = 0.1  # weak, but within the window of strong ones
+    segs = beta.unflatten(-1, (3, S)).transpose(1, 2)  # (B, N, H, S), as forward() gates it
+    cfg = ModelConfig.from_name("test", segment_len=S, write_threshold=0.5, write_window=2, write_skip=2)
+    out = write_gate(cfg, segs).transpose(1, 2).flatten(1)[0]
+    dropped = [t for t in range(3 * S) if out[t] == 0]
+    assert dropped == [0, 1, S, S + 1, 2 * S, 2 * S + 1]  # the window keeps S + 2; nothing brings 0-1 back
+    assert torch.equal(out[out > 0], beta.flatten()[out > 0])
+    no_skip = write_gate(replace(cfg, write_skip=0), segs)
+    assert int((no_skip == 0).sum()) == 0
+
+
+def test_write_skip_is_saved_only_when_set_so_older_models_keep_their_bytes():
+    plain = ModelConfig.from_name("test", write_threshold=0.5)
+    assert "write_skip" not in json.loads(plain.to_json())
+    skipped = ModelConfig.from_name("test", write_threshold=0.5, write_skip=2, write_gate_layers=[1])
+    assert json.loads(skipped.to_json())["write_skip"] == 2
+    assert ModelConfig.from_dict(json.loads(skipped.to_json())) == skipped
+    assert [skipped.layer_config(i).write_skip for i in range(2)] == [0, 2]  # an ungated layer writes everywhere
+
+
 @pytest.mark.parametrize("kw, message", [(dict(write_threshold=1.0), "in \\[0, 1\\)"),
                                          (dict(write_threshold=0.5, write_window=-1), "write_window=-1"),
                                          (dict(write_window=2), "set write_threshold"),
@@ -498,7 +526,10 @@ def test_write_window_keeps_the_neighbours_of_a_strong_write_inside_its_segment(
                                          (dict(write_gate_layers=[0]), "set write_threshold"),
                                          (dict(write_threshold=0.5, write_gate_layers=[2]), "distinct layers 0..1"),
                                          (dict(write_threshold=0.5, write_gate_layers=[0, 0]), "distinct layers"),
-                                         (dict(write_threshold=0.5, write_gate_layers=[]), "distinct layers")])
+                                         (dict(write_threshold=0.5, write_gate_layers=[]), "distinct layers"),
+                                         (dict(write_skip=2), "set write_threshold"),
+                                         (dict(write_threshold=0.5, write_skip=-1), "write_skip=-1"),
+                                         (dict(write_threshold=0.5, write_skip=8), "under segment_len=8")])
 def test_write_threshold_is_checked(kw, message):
     with pytest.raises(ConfigError, match=message):
         ModelConfig.from_name("test", **kw)

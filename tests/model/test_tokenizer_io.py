@@ -70,7 +70,14 @@ def test_regate_sets_the_write_gate_on_the_same_weights_and_a_new_fingerprint(tm
     assert torch.equal(only0.layers[0].M, cut.layers[0].M)  # layer 0 gated as in `gated`; its input has no memory in it
     assert [blk.attn.cfg.write_threshold for blk in layer0.model.blocks] == [0.5, 0.0]
     assert "write_gate_layers" not in (tmp_path / "g" / "config.json").read_text()  # older models keep their bytes
-    with pytest.raises(ConfigError, match="sets only write_threshold, write_window, write_gate_layers, not n_layer"):
+    assert "write_skip" not in (tmp_path / "g" / "config.json").read_text()
+    skip = regate_model(tmp_path / "m", tmp_path / "g2", write_threshold=0.5, write_window=2, write_skip=2)
+    skipped = load_model(tmp_path / "g2")
+    assert skip == skipped.fingerprint not in (fp, new_fp, one) and skipped.config.write_skip == 2
+    fewer = skipped.model.ingest(tokens, skipped.model.new_memory())
+    assert not torch.equal(fewer.layers[0].M, cut.layers[0].M)  # the segments' first writes are gone
+    with pytest.raises(ConfigError, match="sets only write_threshold, write_window, write_skip, write_gate_layers, "
+                                          "not n_layer"):
         regate_model(tmp_path / "m", tmp_path / "x", n_layer=4)
     with pytest.raises(ConfigError, match="set write_threshold too"):
         regate_model(tmp_path / "m", tmp_path / "x", write_window=2)
