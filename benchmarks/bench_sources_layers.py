@@ -91,7 +91,7 @@ def main() -> None:
             after = gated[0, :, past:]
             h, p = divmod(int(after.argmax()), after.shape[1])
             p += past
-            before = tok.decode(stream[max(0, p - 4):p]).replace("\n", "\\n").replace("|", "/")
+            before = tok.decode(stream[max(0, p - 4):p]).replace("\n", "\\n").replace("|", "\\|")
             strongest.append(f"{float(gated[0, h, p]):.2f} at {p % S}: …{before}[{tok.decode([stream[p]])}]")
         print(f"| {i} | {key} | " + " | ".join(repr(a) for a in answers) + " | " + " | ".join(strongest) + " |")
 

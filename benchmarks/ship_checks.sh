@@ -4,13 +4,16 @@
 #   sources     the pass key in 1 of 100 documents of 256 bytes, the model's own filler (20 trials)
 #   sources-h78 the same with the documents cut from runs/eval/prose (never trained on)
 #   syn16k      synthetic passkey at 16K tokens, start / middle / end, n 10
+#   synall      synthetic passkey at 1K, 4K, 16K, 32K and 64K tokens, n 10 (about 8 minutes)
 #   syn128k-end synthetic passkey at 128K tokens, the end cell, n 20 (about 7 minutes)
 #   needles     needles in runs/eval/prose at 4K, 8K, 16K tokens, seen and held-out, n 20 (about 3.5 minutes)
 #   needles64k  the same at 64K tokens (about 5 minutes)
 #   facts8      8 named facts at 8K tokens in runs/eval/prose, n 60
 # runs/eval/prose: every site-packages *.dist-info/METADATA over 3,000 bytes but docqa's, as <name>.txt.
-# One thread each (DOCQA_THREADS), so that a training run keeps the other core.
+# One thread each (DOCQA_THREADS), so that a training run keeps the other core. Two runs of this script
+# must not share an OUT: each writes OUT/KIND.json.tmp and moves it into place.
 set -euo pipefail
+command -v docqa > /dev/null || { echo "docqa is not on PATH: activate the project's venv (. .venv/bin/activate)" >&2; exit 1; }
 model=$1 out=$2; shift 2
 mkdir -p "$out"
 export DOCQA_THREADS=${DOCQA_THREADS:-1}
@@ -20,6 +23,7 @@ for kind in "$@"; do
     sources) docqa bench sources --model "$model" --n-docs 100 --trials 20 --json ;;
     sources-h78) docqa bench sources --model "$model" --n-docs 100 --trials 20 --haystack $hay --json ;;
     syn16k) docqa bench recall --model "$model" --lengths 16384 --facts '' --n 10 --json ;;
+    synall) docqa bench recall --model "$model" --lengths 1024,4096,16384,32768,65536 --facts '' --n 10 --json ;;
     syn128k-end) docqa bench recall --model "$model" --lengths 131072 --depths end --facts '' --n 20 --json ;;
     needles) docqa bench recall --model "$model" --haystack $hay --lengths 4096,8192,16384 --facts '' --no-track --n 20 --json ;;
     needles64k) docqa bench recall --model "$model" --haystack $hay --lengths 65536 --facts '' --no-track --n 20 --json ;;

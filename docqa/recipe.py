@@ -6,16 +6,16 @@
 It drives both training and the benches, so it sits above both (until issue 12 it was
 docqa.train.recipe, and made training import the benches).
 
-`bpe` (the shipped default since December: phase c3, and since the tenth session the soup s70,
-c3 averaged with phase c22; the candidates around it, checkpoints/bpe-c2 to bpe-c4, bpe-c13,
-bpe-c22, and the named-facts lineage from s70, bpe-a11 to bpe-a63) first trains the BPE tokenizer
+`bpe` (the shipped default since December: phase c3, from the tenth session the soup s70, c3
+averaged with phase c22, and since the twenty-fourth a63, the named-facts lineage from s70; the
+candidates around them, checkpoints/bpe-c2 to bpe-c4, bpe-c13, bpe-c22, bpe-a11 to bpe-a62) first trains the BPE tokenizer
 on the training text (docqa.train.vocab; `apt-get install python3-doc` adds the Python
 documentation to that text, man pages and /usr/share/doc come with Debian), then trains on
 questions about real text;
 `byte` replays the byte-level passkey model of November (the default until December,
 checkpoints/byte-p5). Phases run up to the default model (SHIPPED), or to `--until NAME`, e.g.
-`--until c4`, `--until a34`, `--until a41` or `--until a63` for the candidates and the work in
-progress. Each phase is a `docqa train` run that starts from the previous phase's model (or the
+`--until c4`, `--until s70` (the default before), `--until a34` or `--until a41` for the candidates
+and the work in progress. Each phase is a `docqa train` run that starts from the previous phase's model (or the
 phase or soup STARTS_FROM names), or is a branch (BRANCHES): its parent's run at a step, Adam
 moments and history bank included, with some settings changed, as `docqa train --branch-from`
 makes it. A phase that already finished is skipped, so the command resumes after an interruption.
@@ -179,18 +179,22 @@ RECIPES = {"bpe": BPE_PHASES, "byte": BYTE_PHASES}
 # Soups: a model whose every weight is (1 - share) x the first phase's + share x the second's
 # (docqa.model.io.soup_models), made when a later phase or the shipped model needs it. s70: c3
 # keeps the long rows, c22 reads held-out wordings, and their mean beats either on held-out
-# phrasings (docs/TRAINING.md, December, tenth session): checkpoints' bpe-s70, the default.
+# phrasings (docs/TRAINING.md, December, tenth session): checkpoints' bpe-s70, the default until a63.
 SOUPS: dict[str, dict[str, tuple[str, str, float]]] = {"bpe": {"s70": ("c3", "c22", 0.7)}}
 # A phase starts from the model of the phase before it in its recipe, or from the phase or soup
 # named here: c4 and w1 both continue c3, a11 the soup, a41 continues a17.
 STARTS_FROM = {"w1": "c3", "c22": "c2", "a11": "s70", "a41": "a17"}
-# The phase or soup each recipe's default model is: docqa/models/default is bpe's s70.
-SHIPPED = {"bpe": "s70", "byte": "p5"}
+# The phase or soup each recipe's default model is: docqa/models/default is bpe's a63 (s70 until the
+# twenty-fourth December session: checkpoints/bpe-s70).
+SHIPPED = {"bpe": "a63", "byte": "p5"}
 # The write gate the shipped model runs with, set on its weights without training
-# (docqa.model.io.regate_model): a write at or below 0.4 is dropped unless a token within 2 of it
-# clears 0.4, so the prose after a fact no longer wears it away (docs/TRAINING.md, December,
-# eighth session). Only the shipped model gets it; `--until` another phase gives that phase as trained.
-SHIPPED_GATE = {"bpe": {"write_threshold": 0.4, "write_window": 2}}
+# (docqa.model.io.regate_model). In layers 1 and 2 a write at or below 0.1 is dropped unless a token
+# within 2 of it clears 0.1, so the text after a fact no longer wears it away (docs/TRAINING.md,
+# December, eighth and twenty-third sessions; layer 0 writes every token: gated, the line loses its
+# synthetic passkey at 16K), and so is every write at a segment's first 2 positions, where the
+# short conv and local attention start over and a token's write is a guess (twenty-fourth session).
+# Only the shipped model gets it; `--until` another phase gives that phase as trained.
+SHIPPED_GATE = {"bpe": {"write_threshold": 0.1, "write_window": 2, "write_gate_layers": [1, 2], "write_skip": 2}}
 PHASES = BPE_PHASES
 VOCAB_SIZE = 8192
 

@@ -12,11 +12,10 @@ def _model_dir(out, recipe, name):
     return out / name if name in SOUPS.get(recipe, {}) else out / name / "checkpoint" / "model"
 
 
-@pytest.mark.parametrize("recipe, until", [("byte", None), ("bpe", "a63")])
+@pytest.mark.parametrize("recipe, until", [("byte", None), ("bpe", None)])
 def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, recipe, until):
-    """bpe runs to its last candidate, a63, a branch of a branch of a41's run whose chain passes
-    through the shipped soup; the shipped model, made after from the same directory, trains
-    nothing again."""
+    """bpe runs to the shipped a63, a branch of a branch of a41's run whose chain passes through the
+    soup s70, and gates it; run again from the same directory, it trains nothing again."""
     order = plan(recipe, until)
     assert SHIPPED[recipe] in order
     hay = tmp_path / "hay"
@@ -78,7 +77,8 @@ def test_until_cuts_the_recipe_at_a_phase_and_names_the_phases_when_there_is_non
     assert plan("bpe", "a41")[-3:] == ["a16", "a17", "a41"]  # a41 continues a17, not a34
     assert {"a28", "a34"}.isdisjoint(plan("bpe", "a41"))
     assert plan("bpe", "a63")[-6:] == ["a17", "a41", "a59", "a61", "a62", "a63"] and "s70" in plan("bpe", "a63")
-    assert plan("bpe") == [n for n in plan("bpe", "c3")] + ["c22", "s70"]
+    assert plan("bpe", "s70") == [n for n in plan("bpe", "c3")] + ["c22", "s70"]
+    assert plan("bpe") == plan("bpe", "a63")  # the default
     with pytest.raises(ConfigError, match="has no phase or soup 'c9'; it has s1, "):
         phases_until("bpe", "c9")
 

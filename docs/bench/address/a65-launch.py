@@ -3,7 +3,8 @@ plus its branches' fields), short documents on half the filler draws, each file 
 (short_docs_apart), at the learning rates a63's schedule had reached at step 1550 (about 0.2 x a41's),
 with a longer warm-up: the machine was fresh and a63's run (its Adam moments and history bank) was gone.
 Run: .venv/bin/python docs/bench/address/a65-launch.py runs/a65 [STOP_AT [SEED [LR_SCALE]]]
-a66: the same at twice the learning rates, seed 66: a65-launch.py runs/a66 400 66 2"""
+a66: the same at twice the learning rates, seed 66: a65-launch.py runs/a66 400 66 2
+a67: five times (a41's own rates), seed 67: a65-launch.py runs/a67 400 67 5"""
 import sys
 from pathlib import Path
 
