@@ -17,14 +17,13 @@ A diagnostic of the mechanism, not a recall figure: the bench's own numbers come
 from __future__ import annotations
 
 import argparse
-import random
 import tempfile
 from pathlib import Path
 
 import torch
 
 from docqa.answer import AnswerStream
-from docqa.bench.sources import PASSKEY_FORMS, QUESTION, digits, doc_name, filler_texts, hide
+from docqa.bench.sources import PASSKEY_FORMS, QUESTION, doc_name, draw_trial, hide
 from docqa.ingest import documents
 from docqa.model.center import memory_projections
 from docqa.model.infini import write_gate
@@ -35,10 +34,7 @@ from docqa.threads import set_threads
 
 def trial_stream(tok, n_docs: int, i: int) -> tuple[list[int], int, str]:
     """The token stream of the bench's trial i (its seed), where its key starts, and the key."""
-    rng = random.Random(f"0:{n_docs}:{i}")  # run_cell's seeds
-    texts = filler_texts(256, rng, n_docs)
-    k = rng.randrange(n_docs)
-    key = digits(rng)
+    texts, k, key = draw_trial(n_docs, i, needle=True)  # the bench's own trial i
     with tempfile.TemporaryDirectory() as d:
         for j, t in enumerate(texts):
             (Path(d) / doc_name(j)).write_text(hide(t, PASSKEY_FORMS[0][0].format(v=key)) if j == k else t)

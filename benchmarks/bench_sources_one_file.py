@@ -17,7 +17,7 @@ import random
 import tempfile
 from pathlib import Path
 
-from docqa.bench.sources import PASSKEY_FORMS, SIMPLE_FILLER, _trial, digits, filler_texts, hide
+from docqa.bench.sources import PASSKEY_FORMS, SIMPLE_FILLER, _trial, draw_trial, hide
 from docqa.ingest import IngestOptions
 from docqa.model.io import load_model
 from docqa.store import Store
@@ -46,10 +46,7 @@ def main() -> None:
         root = Path(tmp)
         with Store(root / "bench.db") as store:
             for i in range(args.trials):
-                rng = random.Random(f"0:{args.n_docs}:{i}")  # run_cell's seeds: its first trials
-                texts = filler_texts(256, rng, args.n_docs)
-                k = rng.randrange(args.n_docs)
-                key = digits(rng)
+                texts, k, key = draw_trial(args.n_docs, i, needle=True)  # the bench's first trials
                 files = _trial(lm, store, root / f"f{i}", f"f{i}", texts, k, key, IngestOptions())["answer"]
                 joined = texts[:k] + [hide(texts[k], PASSKEY_FORMS[0][0].format(v=key))] + texts[k + 1:]
                 one = _trial(lm, store, root / f"o{i}", f"o{i}", ["".join(joined)], None, key, IngestOptions())["answer"]

@@ -88,6 +88,21 @@ def doc_name(i: int) -> str:
     return f"doc-{letters}.txt"
 
 
+def draw_trial(n_docs: int, i: int, needle: bool, doc_bytes: int = 256, seed: int = 0,
+               pool: list[str] | None = None) -> tuple[list[str], int | None, str]:
+    """Trial i of a cell of N documents: the documents' texts (from `pool`, the haystack's texts, or
+    the model's filler), the document k the needle goes into (None without one) and the pass key.
+    The same seed and i give the same trial, whoever draws it (the bench and its diagnostics)."""
+    rng = random.Random(f"{seed}:{n_docs}:{i}")
+    if pool:
+        start = rng.randrange(len(pool))
+        texts = [pool[(start + j) % len(pool)] for j in range(n_docs)]
+    else:
+        texts = filler_texts(doc_bytes, rng, n_docs)
+    k = rng.randrange(n_docs) if needle else None
+    return texts, k, digits(rng)
+
+
 def _trial(lm: LoadedModel, store: Store, folder: Path, name: str, texts: list[str], k: int | None,
            key: str, options: IngestOptions) -> dict:
     folder.mkdir(parents=True)
@@ -120,14 +135,8 @@ def run_cell(lm: LoadedModel, n_docs: int, trials: int, no_answer_trials: int, d
             results: dict[bool, list[dict]] = {True: [], False: []}
             for i in range(trials + no_answer_trials):
                 needle = i < trials
-                rng = random.Random(f"{seed}:{n_docs}:{i}")
-                if pool:
-                    start = rng.randrange(len(pool))
-                    texts = [pool[(start + j) % len(pool)] for j in range(n_docs)]
-                else:
-                    texts = filler_texts(doc_bytes, rng, n_docs)
-                k = rng.randrange(n_docs) if needle else None
-                results[needle].append(_trial(lm, store, root / f"t{i}", f"t{i}", texts, k, digits(rng),
+                texts, k, key = draw_trial(n_docs, i, needle, doc_bytes, seed, pool)
+                results[needle].append(_trial(lm, store, root / f"t{i}", f"t{i}", texts, k, key,
                                               options or IngestOptions()))
     hit, miss = results[True], results[False]
     everything = hit + miss
