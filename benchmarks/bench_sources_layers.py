@@ -26,7 +26,6 @@ from docqa.answer import AnswerStream
 from docqa.bench.sources import PASSKEY_FORMS, QUESTION, doc_name, draw_trial, hide
 from docqa.ingest import documents
 from docqa.model.center import memory_projections
-from docqa.model.infini import write_gate
 from docqa.model.io import load_model
 from docqa.prompt import documents_tokens, question_tokens
 from docqa.threads import set_threads
@@ -44,13 +43,6 @@ def trial_stream(tok, n_docs: int, i: int) -> tuple[list[int], int, str]:
     before = sum(len(ts) for ts in per_doc[:k])
     at = before + next(j for j in range(len(per_doc[k])) if per_doc[k][j:j + len(kt)] == kt)
     return stream, at, key
-
-
-def gated_writes(cfg, beta: torch.Tensor, S: int) -> torch.Tensor:
-    """beta (B, H, T) under the layer's write gate, segment by segment as ingest applies it."""
-    B, H, T = beta.shape
-    padded = torch.nn.functional.pad(beta, (0, -T % S)).reshape(B, H, -1, S)
-    return write_gate(cfg, padded).reshape(B, H, -1)[..., :T]
 
 
 def main() -> None:
@@ -73,7 +65,9 @@ def main() -> None:
         stream, at, key = trial_stream(tok, args.n_docs, i)
         with torch.no_grad():
             memory = lm.model.ingest(torch.tensor([stream], device=lm.model.device), lm.model.new_memory(1))
+            # the write strengths as ingest writes them: each layer's gate applied segment by segment
             writes = memory_projections(lm.model, torch.tensor([stream], device=lm.model.device))
+        past = at + len(tok.encode(PASSKEY_FORMS[0][0].format(v=key)))  # past the needle's sentences
         answers = [AnswerStream(lm, memory, prompt, max_tokens=len(key) + 4).run()]
         for layer in range(n_layer):
             knocked = memory.clone()
@@ -81,9 +75,7 @@ def main() -> None:
             knocked.layers[layer].z.zero_()
             answers.append(AnswerStream(lm, knocked, prompt, max_tokens=len(key) + 4).run())
         strongest = []
-        for layer, (_q, _k, beta) in enumerate(writes):
-            gated = gated_writes(lm.model.blocks[layer].attn.cfg, beta, S)
-            past = at + len(tok.encode(PASSKEY_FORMS[0][0].format(v=key)))  # past the needle's sentences
+        for _q, _k, gated in writes:
             after = gated[0, :, past:]
             h, p = divmod(int(after.argmax()), after.shape[1])
             p += past
