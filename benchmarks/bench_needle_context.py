@@ -74,7 +74,7 @@ def measure(lm, cases, batch: int = 10) -> dict[str, dict]:
     S = lm.config.segment_len
     layers = [m for m in lm.model.modules() if isinstance(m, InfiniAttention)]
     captured: list[tuple[torch.Tensor, torch.Tensor]] = []
-    hooks = [m.register_forward_pre_hook(lambda m, args: captured.append(m.writes(args[0]))) for m in layers]
+    hooks = [m.register_forward_pre_hook(lambda m, args: captured.append(m.writes(args[0], args[3]))) for m in layers]
     rows: dict[str, dict] = {}
     try:
         for b in range(0, len(cases), batch):

@@ -53,7 +53,7 @@ def measure(lm, hay: Haystack, trials: int, seed: int) -> dict[tuple[int, int], 
     captured: list[tuple[torch.Tensor, torch.Tensor]] = []
     layers = [m for m in lm.model.modules() if isinstance(m, InfiniAttention)]
     # each layer's input, turned into the keys and write strengths it writes with
-    hooks = [m.register_forward_pre_hook(lambda m, args: captured.append(m.writes(args[0]))) for m in layers]
+    hooks = [m.register_forward_pre_hook(lambda m, args: captured.append(m.writes(args[0], args[3]))) for m in layers]
     rng, sums = random.Random(seed), {}
     try:
         for _ in range(trials):

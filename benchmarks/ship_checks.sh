@@ -3,6 +3,8 @@
 # JSON in OUT: bash benchmarks/ship_checks.sh MODEL_DIR OUT KIND...
 #   sources     the pass key in 1 of 100 documents of 256 bytes, the model's own filler (20 trials)
 #   sources-h78 the same with the documents cut from runs/eval/prose (never trained on)
+#   sources1000 the pass key in 1 of 1,000 documents, 5 trials, seed 0 (about 4 minutes)
+#   sources1000-s1 the same, 10 trials, seed 1 (about 8 minutes)
 #   syn16k      synthetic passkey at 16K tokens, start / middle / end, n 10
 #   synall      synthetic passkey at 1K, 4K, 16K, 32K and 64K tokens, n 10 (about 8 minutes)
 #   syn128k-end synthetic passkey at 128K tokens, the end cell, n 20 (about 7 minutes)
@@ -22,6 +24,8 @@ for kind in "$@"; do
   case $kind in
     sources) docqa bench sources --model "$model" --n-docs 100 --trials 20 --json ;;
     sources-h78) docqa bench sources --model "$model" --n-docs 100 --trials 20 --haystack $hay --json ;;
+    sources1000) docqa bench sources --model "$model" --n-docs 1000 --trials 5 --json ;;
+    sources1000-s1) docqa bench sources --model "$model" --n-docs 1000 --trials 10 --seed 1 --json ;;
     syn16k) docqa bench recall --model "$model" --lengths 16384 --facts '' --n 10 --json ;;
     synall) docqa bench recall --model "$model" --lengths 1024,4096,16384,32768,65536 --facts '' --n 10 --json ;;
     syn128k-end) docqa bench recall --model "$model" --lengths 131072 --depths end --facts '' --n 20 --json ;;

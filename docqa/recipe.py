@@ -37,7 +37,7 @@ from docqa.bench.haystack import format_table as haystack_table
 from docqa.bench.haystack import to_json as haystack_json
 from docqa.bench.recall import facts_curve, format_table, passkey_table, to_json
 from docqa.errors import ConfigError
-from docqa.model.io import load_model, regate_model, soup_models
+from docqa.model.io import header_quiet, load_model, regate_model, soup_models
 from docqa.train.loop import FIXED_IN_BRANCH, TrainConfig, branch_run, checkpoint_dir, train
 from docqa.train.vocab import train_vocab
 
@@ -195,12 +195,25 @@ SHIPPED = {"bpe": "a63", "byte": "p5"}
 # short conv and local attention start over and a token's write is a guess (twenty-fourth session).
 # Only the shipped model gets it; `--until` another phase gives that phase as trained.
 SHIPPED_GATE = {"bpe": {"write_threshold": 0.1, "write_window": 2, "write_gate_layers": [1, 2], "write_skip": 2}}
+# The recipes whose shipped model also writes nothing at a file's header (<|doc|> through its header
+# line, ModelConfig.quiet_open / quiet_close from docqa.model.io.header_quiet): the a-lineage wrote
+# "###" and the file names as facts, and a thousand headers wore a pass key away (twenty-fifth session).
+SHIPPED_QUIET_HEADERS = {"bpe"}
 PHASES = BPE_PHASES
 VOCAB_SIZE = 8192
 
 QUICK = dict(preset="small", batch=2, steps=4, warmup=1, save_every=2, eval_every=0,
              min_segments=3, start_max_segments=3, max_segments=4, curriculum_steps=2, gap_segments=2,
              lead_segments=2)
+
+
+def shipped_gate(recipe: str, tokenizer) -> dict | None:
+    """The write gate's fields the recipe's shipped model runs with: SHIPPED_GATE, plus the header's
+    quiet spans for this tokenizer where SHIPPED_QUIET_HEADERS names the recipe."""
+    gate = dict(SHIPPED_GATE.get(recipe, {}))
+    if recipe in SHIPPED_QUIET_HEADERS:
+        gate |= header_quiet(tokenizer)
+    return gate or None
 
 
 def _names(recipe: str) -> list[str]:
@@ -325,7 +338,7 @@ def run_recipe(out: Path, device: str = "cpu", quick: bool = False, lengths: lis
             extra |= {"text": "stdlib", "max_facts": 2, "task_mix": {"needle": 1, "facts": 1, "track": 1}}
     overrides = {**(QUICK if quick else {}), **extra, "device": device}
     previous = _build(out, recipe, order, overrides, quick, on_log)[order[-1]]
-    gate = SHIPPED_GATE.get(recipe) if order[-1] == SHIPPED[recipe] else None
+    gate = shipped_gate(recipe, load_model(previous).tokenizer) if order[-1] == SHIPPED[recipe] else None
     if gate:
         regate_model(previous, out / "shipped", **gate)
         previous = out / "shipped"

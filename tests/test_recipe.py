@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from docqa.errors import ConfigError
-from docqa.model.io import load_model
-from docqa.recipe import BRANCHES, RECIPES, SHIPPED, SHIPPED_GATE, SOUPS, STARTS_FROM, phases_until, plan, run_recipe
+from docqa.model.io import header_quiet, load_model
+from docqa.recipe import (BRANCHES, RECIPES, SHIPPED, SHIPPED_GATE, SHIPPED_QUIET_HEADERS, SOUPS, STARTS_FROM, phases_until,
+                          plan, run_recipe, shipped_gate)
 
 
 def _model_dir(out, recipe, name):
@@ -25,7 +26,12 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
     out = tmp_path / "out"
     phases = [n for n in order if n not in SOUPS.get(recipe, {})]
     assert result["phases"] == phases and len(phases) == len(RECIPES[recipe]) - (recipe == "bpe") * 4  # all but c4, w1, a28, a34
-    gate = SHIPPED_GATE.get(recipe)
+    tok = load_model(_model_dir(out, recipe, SHIPPED[recipe])).tokenizer
+    gate = shipped_gate(recipe, tok)
+    if recipe in SHIPPED_QUIET_HEADERS:  # the header's quiet spans, for this run's own tokenizer
+        assert gate == {**SHIPPED_GATE[recipe], **header_quiet(tok)} and tok.encode("\n")[0] in gate["quiet_close"]
+    else:
+        assert gate == SHIPPED_GATE.get(recipe)
     applied = gate if order[-1] == SHIPPED[recipe] else None  # only the shipped model is gated
     assert result["model_dir"] == str(out / "shipped" if applied else _model_dir(out, recipe, order[-1]))
     assert result["gate"] == applied
@@ -130,3 +136,9 @@ def test_every_branch_phase_changes_only_what_a_branch_may_change():
             assert not set(fields) & set(FIXED_IN_BRANCH), name
             assert at < stop and plan(recipe, name)[-2:] == [parent, name]
             TrainConfig.from_dict({**phases[parent][2], **fields})  # every field is one TrainConfig knows
+
+
+def test_the_default_model_runs_with_the_gate_the_recipe_ships():
+    lm = load_model()  # docqa/models/default
+    gate = shipped_gate("bpe", lm.tokenizer)
+    assert {k: getattr(lm.config, k) for k in gate} == gate

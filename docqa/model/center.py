@@ -22,8 +22,9 @@ def memory_projections(model, tokens: torch.Tensor, chunk_segments: int = 16,
     """Each layer's memory queries and keys (B, H, T, D), before the feature map, and write
     strengths (B, H, T), as `ingest` computes them on tokens (B, T) from an empty memory, in eval
     mode (the stored centres; a training-mode forward would move them). `raw`: before memory_center."""
-    inputs: list[list[torch.Tensor]] = [[] for _ in model.blocks]  # each call's x (B, T, C), from a segment boundary
-    hooks = [b.attn.register_forward_pre_hook(lambda _m, args, i=i: inputs[i].append(args[0]))
+    # each call's x (B, T, C), from a segment boundary, and its quiet_mask (Block.forward passes both)
+    inputs: list[list[tuple]] = [[] for _ in model.blocks]
+    hooks = [b.attn.register_forward_pre_hook(lambda _m, args, i=i: inputs[i].append((args[0], args[3])))
              for i, b in enumerate(model.blocks)]
     was_training = model.training
     model.eval()
@@ -35,7 +36,7 @@ def memory_projections(model, tokens: torch.Tensor, chunk_segments: int = 16,
             h.remove()
     out = []
     for block, xs in zip(model.blocks, inputs):
-        parts = [block.attn.projections(x, raw=raw) for x in xs]
+        parts = [block.attn.projections(x, raw=raw, quiet=quiet) for x, quiet in xs]
         out.append(tuple(torch.cat([p[i] for p in parts], -2 if i < 2 else -1) for i in range(3)))
     return out
 

@@ -83,6 +83,16 @@ class ModelConfig:
     # digits: docs/TRAINING.md, December, twenty-fourth session). 0 = off; left out of the saved
     # config while 0, so models saved before it keep their bytes (and fingerprints).
     write_skip: int = 0
+    # Token ids that open and close a quiet span: from a `quiet_open` token through the first
+    # `quiet_close` token at or after it, no token writes to memory, in any layer, gated or not. A
+    # span ends with its segment at the latest, so what a token writes depends on its segment's
+    # tokens alone (streaming in any split gives the same memory). For docqa's file header
+    # (`<|doc|>` through its header line's newline, docqa.prompt.header_tokens;
+    # docqa.model.io.header_quiet gives the ids): the a-lineage wrote "###" and the file names'
+    # letters as facts, and a thousand headers wore a pass key away (docs/TRAINING.md, December,
+    # twenty-fifth session). Both or neither; left out of the saved config while None.
+    quiet_open: list[int] | None = None
+    quiet_close: list[int] | None = None
     # Divide the memory read by sigma(q) z (eq. 7). None: on for "elu1", off for "l2", since
     # unit-length features do not need the normaliser and it makes token_delta ill-defined.
     use_z: bool | None = None
@@ -139,6 +149,17 @@ class ModelConfig:
                               f"under segment_len={self.segment_len}")
         if self.write_skip and not self.write_threshold:
             raise ConfigError("write_skip is part of the write gate; set write_threshold too")
+        if (self.quiet_open is None) != (self.quiet_close is None):
+            raise ConfigError("quiet_open and quiet_close go together: a quiet span needs the tokens "
+                              "that open it and the tokens that close it")
+        if self.quiet_open is not None:
+            for name in ("quiet_open", "quiet_close"):
+                ids = getattr(self, name)
+                if not ids or not all(isinstance(i, int) and 0 <= i < self.vocab_size for i in ids):
+                    raise ConfigError(f"{name}={ids} must list token ids in 0..{self.vocab_size - 1}")
+            both = sorted(set(self.quiet_open) & set(self.quiet_close))
+            if both:
+                raise ConfigError(f"token ids {both} both open and close a quiet span; name each on one side")
         if self.write_gate_layers is not None:
             layers = self.write_gate_layers
             if not self.write_threshold:
@@ -180,6 +201,9 @@ class ModelConfig:
             del d["write_gate_layers"]
         if not d["write_skip"]:
             del d["write_skip"]
+        for name in ("quiet_open", "quiet_close"):
+            if d[name] is None:
+                del d[name]
         return json.dumps(d, indent=2, sort_keys=True)
 
     @classmethod

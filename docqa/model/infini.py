@@ -52,7 +52,30 @@ def memory_read(sq: torch.Tensor, M: torch.Tensor, z: torch.Tensor | None, use_z
     return num / torch.where(den == 0, torch.ones_like(den), den)
 
 
-def write_gate(cfg: ModelConfig, beta: torch.Tensor, straight_through: bool = False) -> torch.Tensor:
+def quiet_mask(cfg: ModelConfig, tokens: torch.Tensor) -> torch.Tensor | None:
+    """ModelConfig.quiet_open / quiet_close: tokens (..., T) from a segment boundary -> (..., T) bool,
+    True where a token writes nothing: from an opening token through the first closing token at
+    or after it, each span ending with its segment of cfg.segment_len tokens at the latest. None
+    for a model without quiet spans."""
+    if cfg.quiet_open is None:
+        return None
+    S, T = cfg.segment_len, tokens.shape[-1]
+    n_seg = -(-T // S)
+    seg = F.pad(tokens, (0, n_seg * S - T)).unflatten(-1, (n_seg, S))  # (..., N, S); padding is never read
+    pos = torch.arange(S, device=tokens.device)
+    never = torch.full_like(seg, -1)
+
+    def last(ids: list[int]) -> torch.Tensor:  # the position of the last such token at or before each, or -1
+        hit = torch.isin(seg, torch.tensor(ids, device=tokens.device))
+        return torch.where(hit, pos, never).cummax(-1).values
+
+    opened, closed = last(cfg.quiet_open), last(cfg.quiet_close)
+    closed_before = torch.cat([never[..., :1], closed[..., :-1]], -1)  # the last close strictly before each
+    return ((opened >= 0) & (closed_before < opened)).flatten(-2)[..., :T]
+
+
+def write_gate(cfg: ModelConfig, beta: torch.Tensor, straight_through: bool = False,
+               quiet: torch.Tensor | None = None) -> torch.Tensor:
     """ModelConfig.write_threshold, write_window and write_skip: beta (..., S), one segment along
     the last dim from its first position, with the writes dropped that are at or below the
     threshold and have no token above it within write_window positions (either side, inside the
@@ -66,7 +89,13 @@ def write_gate(cfg: ModelConfig, beta: torch.Tensor, straight_through: bool = Fa
     still gets the gradient a write of zero strength would get, as if it had been kept. Without it
     a write under the threshold learns nothing from the answer, only the write penalty's push
     down, and a fact written just under the threshold sinks and stays (docs/TRAINING.md,
-    fourteenth session: a22). The values are the same either way."""
+    fourteenth session: a22). The values are the same either way.
+
+    `quiet` (..., S), beta's shape without its head dim (quiet_mask): those tokens write nothing in
+    any layer, and no gradient reaches their beta; they are dropped before the threshold, so a
+    quiet token never keeps a neighbour through the window."""
+    if quiet is not None:
+        beta = beta * ~quiet.unsqueeze(-2)
     if not cfg.write_threshold:
         return beta
     keep = beta > cfg.write_threshold
@@ -297,6 +326,14 @@ def whitening(cov: torch.Tensor) -> torch.Tensor:
     return (V * (lam.clamp_min(0.0) + eps).rsqrt().unsqueeze(-2)) @ V.transpose(-1, -2)
 
 
+def _segments(quiet: torch.Tensor | None, n_seg: int, S: int) -> torch.Tensor | None:
+    """A quiet_mask (B, T) laid out as forward() lays out its segments, (B, N, S); padding is not quiet
+    (it writes nothing anyway)."""
+    if quiet is None:
+        return None
+    return F.pad(quiet, (0, n_seg * S - quiet.shape[-1])).view(quiet.shape[0], n_seg, S)
+
+
 class InfiniAttention(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -388,37 +425,43 @@ class InfiniAttention(nn.Module):
         W = whitening(cov).to(q.dtype)  # (2, H, D, D), symmetric
         return q @ W[0], k @ W[1]
 
-    def projections(self, x: torch.Tensor, raw: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def projections(self, x: torch.Tensor, raw: bool = False, quiet: torch.Tensor | None = None,
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The memory's queries and keys (B, H, T, D), before the feature map, and write strengths
         (B, H, T) of this layer for input x (B, T, C) that starts at a segment boundary: what a diagnostic
         needs to see which stored facts a read addresses and which tokens a fact competes with.
-        `raw`: before memory_center's centring and whitening (docqa/model/center.py fits those)."""
+        `raw`: before memory_center's centring and whitening (docqa/model/center.py fits those).
+        `quiet` (B, T): the stream's quiet_mask, for the write strengths forward() writes with."""
         B, T, C = x.shape
         S = self.cfg.segment_len
         n_seg = -(-T // S)
         x = F.pad(x, (0, 0, 0, n_seg * S - T)).view(B, n_seg, S, C)  # as forward() sees it
         q, k, _, beta = self._project(x)  # (B, N, H, S, D), (B, N, H, S)
         real = torch.arange(n_seg * S, device=x.device).view(n_seg, 1, S) < T  # (N, 1, S)
-        beta = write_gate(self.cfg, beta * real)  # what is written; padding keeps no neighbour
+        beta = write_gate(self.cfg, beta * real, quiet=_segments(quiet, n_seg, S))  # padding keeps no neighbour
         q, k = self._memory_qk(x, q, k, raw=raw)  # the memory's
         q, k = (t.transpose(1, 2).flatten(2, 3)[:, :, :T] for t in (q, k))
         return q, k, beta.transpose(1, 2).flatten(2, 3)[:, :, :T]
 
-    def writes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def writes(self, x: torch.Tensor, quiet: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The keys (B, H, T, Dk), before the feature map, and write strengths (B, H, T) this layer
-        writes into the memory for input x (B, T, C) that starts at a segment boundary."""
-        _, k, beta = self.projections(x)
+        writes into the memory for input x (B, T, C) that starts at a segment boundary (and its
+        quiet_mask (B, T), as Block.forward passes it)."""
+        _, k, beta = self.projections(x, quiet=quiet)
         return k, beta
 
-    def segment_writes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """What forward() writes for input x (B, N*S, C) of whole segments: the memory's keys before
-        the feature map and the values (B, N, H, S, D), and the gated write strengths (B, N, H, S).
-        (Training's batch statistics for memory_center are not applied: the stored centres are.)"""
+    def segment_writes(self, x: torch.Tensor, quiet: torch.Tensor | None = None,
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """What forward() writes for input x (B, N*S, C) of whole segments (and their quiet_mask
+        (B, N*S)): the memory's keys before the feature map and the values (B, N, H, S, D), and the
+        gated write strengths (B, N, H, S). (Training's batch statistics for memory_center are not
+        applied: the stored centres are.)"""
         B, T, C = x.shape
-        x = x.view(B, T // self.cfg.segment_len, self.cfg.segment_len, C)
+        N, S = T // self.cfg.segment_len, self.cfg.segment_len
+        x = x.view(B, N, S, C)
         q, k, v, beta = self._project(x)
         _, k = self._memory_qk(x, q, k)
-        return k, v, write_gate(self.cfg, beta, self.gate_straight_through)
+        return k, v, write_gate(self.cfg, beta, self.gate_straight_through, _segments(quiet, N, S))
 
     def _mix(self, a_dot: torch.Tensor, a_mem: torch.Tensor | None) -> torch.Tensor:
         """Eq. 10: A = sigmoid(gate) A_mem + (1 - sigmoid(gate)) A_dot, then the output projection."""
@@ -426,8 +469,9 @@ class InfiniAttention(nn.Module):
             a_dot = gate_mix(self.gate, a_dot, a_mem)
         return self.proj(a_dot.transpose(-2, -3).flatten(-2))  # (..., T, C)
 
-    def forward(self, x: torch.Tensor, mem: LayerMemory, use_memory: bool = True):
+    def forward(self, x: torch.Tensor, mem: LayerMemory, use_memory: bool = True, quiet: torch.Tensor | None = None):
         """x (B, T, C) starting at a segment boundary -> (y (B, T, C), memory after the last full segment).
+        `quiet` (B, T): the tokens' quiet_mask (InfiniTransformer.hidden computes it), or None.
 
         All segments are processed at once for the local attention; the memory is carried
         through them in order, so gradients flow from every segment into the writes before it.
@@ -440,7 +484,7 @@ class InfiniAttention(nn.Module):
         x = F.pad(x, (0, 0, 0, n_seg * S - T)).view(B, n_seg, S, C)
         q, k, v, beta = self._project(x)  # (B, N, H, S, D), beta (B, N, H, S)
         # per segment: the padded tail of a partial one is never written
-        beta = write_gate(cfg, beta, self.gate_straight_through)
+        beta = write_gate(cfg, beta, self.gate_straight_through, _segments(quiet, n_seg, S))
         pos = torch.arange(S, device=x.device)  # positions restart at 0 in every segment
         a_dot = F.scaled_dot_product_attention(  # eq. 6, causal within each segment
             rope(q, pos, cfg.rope_base), rope(k, pos, cfg.rope_base), v, is_causal=True)
@@ -476,9 +520,10 @@ class InfiniAttention(nn.Module):
         a_mem = memory_lookup(cfg, mq, mem) if use_memory else None
         return self._mix(a_dot, a_mem)
 
-    def commit(self, cache: SegmentCache, mem: LayerMemory) -> LayerMemory:
-        """Write the cached (complete) segment to memory, exactly as forward() would."""
-        beta = write_gate(self.cfg, torch.cat(cache.beta, -1))  # the segment is whole only now
+    def commit(self, cache: SegmentCache, mem: LayerMemory, quiet: torch.Tensor | None = None) -> LayerMemory:
+        """Write the cached (complete) segment to memory, exactly as forward() would; `quiet` (B, L):
+        the segment's quiet_mask."""
+        beta = write_gate(self.cfg, torch.cat(cache.beta, -1), quiet=quiet)  # the segment is whole only now
         return memory_commit(self.cfg, torch.cat(cache.k, -2), torch.cat(cache.v, -2), beta, mem)
 
 

@@ -69,7 +69,16 @@ def save_model(model, tokenizer, directory: Path | str) -> str:
 # ModelConfig fields that change how the memory is written, not any parameter's shape or meaning
 # elsewhere, so trained weights take new values of them as they are (docs/TRAINING.md, December,
 # eighth session: bpe-c3's weights under write_threshold 0.4 and write_window 2, the default).
-GATE_FIELDS = ("write_threshold", "write_window", "write_skip", "write_gate_layers")
+GATE_FIELDS = ("write_threshold", "write_window", "write_skip", "write_gate_layers", "quiet_open", "quiet_close")
+
+
+def header_quiet(tokenizer) -> dict[str, list[int]]:
+    """The quiet spans (ModelConfig.quiet_open, quiet_close) of docqa's file header, for `with_gate`:
+    `<|doc|>` opens it and the first token holding a newline closes it, where its header line ends
+    (docqa.prompt.header_tokens encodes the line on its own, so its newline is never merged into
+    the text after it)."""
+    close = [i for i in range(tokenizer.vocab_size) if b"\n" in (tokenizer.token_bytes(i) or b"")]
+    return {"quiet_open": [tokenizer.special_tokens["<|doc|>"]], "quiet_close": close}
 
 
 def with_gate(lm: LoadedModel, **gate) -> LoadedModel:

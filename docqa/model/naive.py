@@ -49,11 +49,26 @@ def segment_spans(T: int, S: int, cuts=()) -> list[tuple[int, int, bool]]:
     return spans
 
 
+def quiet_tokens(cfg, tokens: list[int], cuts=()) -> list[bool]:
+    """Whether each token writes nothing (ModelConfig.quiet_open, quiet_close): from an opening token
+    through the first closing one, a span never running past its segment."""
+    quiet = []
+    for s0, end, _ in segment_spans(len(tokens), cfg.segment_len, cuts):
+        inside = False
+        for t in range(s0, end):
+            inside = inside or tokens[t] in cfg.quiet_open
+            quiet.append(inside)
+            if tokens[t] in cfg.quiet_close:
+                inside = False
+    return quiet
+
+
 def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, cuts=(),
-                    gate: tuple[float, int] | None = None, straight_through: bool = False):
+                    gate: tuple[float, int] | None = None, straight_through: bool = False,
+                    quiet: list[bool] | None = None):
     """x (T, C) for one batch element; M0 (H, D, D), z0 (H, D); segments as `segment_spans` cuts
-    them. `gate`: (write_threshold, write_window, write_skip), None for the layer config's. Returns
-    y (T, C), M, z."""
+    them. `gate`: (write_threshold, write_window, write_skip), None for the layer config's. `quiet`:
+    the tokens that write nothing (quiet_tokens). Returns y (T, C), M, z."""
     cfg = layer.cfg
     threshold, window, skip = (cfg.write_threshold, cfg.write_window, cfg.write_skip) if gate is None else gate
     H, D, S, T = cfg.n_head, cfg.d_head, cfg.segment_len, x.shape[0]
@@ -79,6 +94,8 @@ def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, 
                   for i, t in enumerate((qm, km)))
     if layer.write_strength is not None:
         beta_all = torch.sigmoid(x @ layer.write_strength.weight.T + layer.write_strength.bias)  # (T, H)
+        if quiet is not None:  # before the threshold: a quiet token keeps no neighbour
+            beta_all = torch.stack([beta_all[t] * 0 if quiet[t] else beta_all[t] for t in range(T)])
         if threshold:  # a write at or below it is no write, unless a token within
             # write_window positions of it in its segment clears it; none in the segment's first
             # write_skip positions
@@ -91,7 +108,7 @@ def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, 
             beta_all = torch.stack([torch.stack([beta_all[t, h] if kept(t, h) else dropped(beta_all[t, h])
                                                  for h in range(H)]) for t in range(T)])
     else:
-        beta_all = torch.ones(T, H, dtype=x.dtype)
+        beta_all = torch.tensor([[0.0 if quiet and quiet[t] else 1.0] * H for t in range(T)], dtype=x.dtype)
     heads_out = []
     M_final, z_final = [], []
     for h in range(H):
@@ -156,6 +173,7 @@ def naive_forward(model: InfiniTransformer, tokens: torch.Tensor, cuts=()):
     outs, mems = [], []
     for b in range(tokens.shape[0]):
         x = model.emb.weight[tokens[b]]
+        quiet = quiet_tokens(cfg, tokens[b].tolist(), cuts) if cfg.quiet_open is not None else None
         layer_mems = []
         for i, block in enumerate(model.blocks):
             H, D = cfg.n_head, cfg.d_head
@@ -163,7 +181,7 @@ def naive_forward(model: InfiniTransformer, tokens: torch.Tensor, cuts=()):
             gated = cfg.write_gate_layers is None or i in cfg.write_gate_layers  # from the model's config
             gate = (cfg.write_threshold, cfg.write_window, cfg.write_skip) if gated else (0.0, 0, 0)
             a, M, z = naive_attention(block.attn, rms(x, block.norm1), zeros_M, torch.zeros(H, D, dtype=x.dtype),
-                                      cuts, gate, block.attn.gate_straight_through)
+                                      cuts, gate, block.attn.gate_straight_through, quiet)
             x = x + a
             hmid = rms(x, block.norm2)
             x = x + F.gelu(hmid @ block.mlp.fc1.weight.T) @ block.mlp.fc2.weight.T

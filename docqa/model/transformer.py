@@ -13,7 +13,7 @@ the unfinished last segment, so every call continues exactly where the previous 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +23,7 @@ from docqa.errors import InputError
 from docqa.memory import LayerMemory, Memory
 from docqa.model.base import ingest_in_chunks
 from docqa.model.config import ModelConfig
-from docqa.model.infini import InfiniAttention, SegmentCache, init_weights
+from docqa.model.infini import InfiniAttention, SegmentCache, init_weights, quiet_mask
 
 
 class MLP(nn.Module):
@@ -44,9 +44,10 @@ class Block(nn.Module):
         self.norm2 = nn.RMSNorm(cfg.d_model, eps=cfg.norm_eps)
         self.mlp = MLP(cfg)
 
-    def forward(self, x: torch.Tensor, mem: LayerMemory, use_memory: bool = True):
-        """Pre-norm residual block: x (B, T, C) -> (x + attn + mlp (B, T, C), memory after it)."""
-        a, mem = self.attn(self.norm1(x), mem, use_memory)
+    def forward(self, x: torch.Tensor, mem: LayerMemory, use_memory: bool = True, quiet: torch.Tensor | None = None):
+        """Pre-norm residual block: x (B, T, C) -> (x + attn + mlp (B, T, C), memory after it);
+        `quiet` (B, T): the tokens that write nothing (infini.quiet_mask)."""
+        a, mem = self.attn(self.norm1(x), mem, use_memory, quiet)
         x = x + a
         return x + self.mlp(self.norm2(x)), mem
 
@@ -97,9 +98,10 @@ class InfiniTransformer(nn.Module):
         P = memory.pending.shape[1]
         all_tokens = torch.cat([memory.pending, tokens], 1)
         x = self.emb(all_tokens)  # (B, P+T, C)
+        quiet = quiet_mask(self.cfg, all_tokens)  # all_tokens opens a segment
         layers = []
         for block, mem in zip(self.blocks, memory.layers):
-            x, mem = block(x, mem, use_memory)
+            x, mem = block(x, mem, use_memory, quiet)
             layers.append(mem)
         n_full = all_tokens.shape[1] // self.cfg.segment_len
         new = Memory(layers, pending=all_tokens[:, n_full * self.cfg.segment_len:],
@@ -139,6 +141,7 @@ class DecodeState:
 
     memory: Memory
     caches: list[SegmentCache]
+    tokens: list[torch.Tensor] = field(default_factory=list)  # the current segment's, for its quiet_mask
 
 
 class Decoder:
@@ -164,6 +167,7 @@ class Decoder:
             room = S - len(self.state.caches[0])
             piece, tokens = tokens[:, :room], tokens[:, room:]
             x = self.model.emb(piece)
+            self.state.tokens.append(piece)
             for block, cache, mem in zip(self.model.blocks, self.state.caches, self.state.memory.layers):
                 x = block.step(x, cache, mem, self.use_memory)
             logits = self.model.logits(x[:, -1:])[:, 0]
@@ -184,6 +188,7 @@ class Decoder:
 
     def _commit(self) -> None:
         m = self.state.memory
-        layers = [blk.attn.commit(c, mem) if self.use_memory else mem
+        quiet = quiet_mask(self.model.cfg, torch.cat(self.state.tokens, 1))
+        layers = [blk.attn.commit(c, mem, quiet) if self.use_memory else mem
                   for blk, c, mem in zip(self.model.blocks, self.state.caches, m.layers)]
         self.state = DecodeState(Memory(layers, m.pending, m.segments + 1), [SegmentCache() for _ in layers])

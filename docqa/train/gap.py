@@ -56,8 +56,8 @@ def gap_inputs(model, attns: list[InfiniAttention], memory: Memory, tokens: torc
     if memory.pending.shape[1] or tokens.shape[1] % S:
         raise ConfigError(f"a gap starts and ends at a segment boundary: {memory.pending.shape[1]} pending "
                           f"tokens, a gap of {tokens.shape[1]} tokens at segment_len {S}")
-    inputs: list[list[torch.Tensor]] = [[] for _ in attns]
-    hooks = [a.register_forward_pre_hook(lambda _m, args, i=i: inputs[i].append(args[0]))
+    inputs: list[list[tuple]] = [[] for _ in attns]  # each call's x (B, T, C) and quiet_mask (Block.forward's)
+    hooks = [a.register_forward_pre_hook(lambda _m, args, i=i: inputs[i].append((args[0], args[3])))
              for i, a in enumerate(attns)]
     try:
         with torch.no_grad():
@@ -83,8 +83,8 @@ def stream_gap(model, memory: Memory, tokens: torch.Tensor, chunk_segments: int 
         dt = m.M.dtype  # float32, or float64 for the reference tests
         if learn_writes:  # the delta rule over the gap with a graph (z is never read: l2)
             M, z = m.M, m.z
-            for x in xs:
-                k, v, beta = attn.segment_writes(x)  # (B, N, H, S, D), (B, N, H, S)
+            for x, quiet in xs:
+                k, v, beta = attn.segment_writes(x, quiet)  # (B, N, H, S, D), (B, N, H, S)
                 Ms, zs = delta_scan(M, z, feature_map(k.to(dt), cfg.feature_map, dense=True), v.to(dt),
                                     beta.to(dt), cfg.memory_decay)
                 M, z = Ms[-1], zs[-1]
@@ -92,8 +92,8 @@ def stream_gap(model, memory: Memory, tokens: torch.Tensor, chunk_segments: int 
             continue
         P = torch.eye(cfg.d_head, dtype=dt, device=m.M.device).expand(*m.M.shape[:2], -1, -1)
         with torch.no_grad():
-            for x in xs:
-                k, _, beta = attn.segment_writes(x)
+            for x, quiet in xs:
+                k, _, beta = attn.segment_writes(x, quiet)
                 sk = feature_map(k.to(dt), cfg.feature_map, dense=True)
                 seg = delta_transition(sk, sk[..., :1], beta.to(dt)).P  # (B, N, H, Dk, Dk); Q unused
                 for n in range(seg.shape[1]):  # in order: P_n (alpha ...)

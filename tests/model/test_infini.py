@@ -11,6 +11,7 @@ from docqa.errors import ConfigError
 from docqa.memory import Memory
 from docqa.model.config import ModelConfig
 from docqa.model.infini import feature_map, rope, write_gate
+from docqa.model.infini import quiet_mask as infini_quiet_mask
 from docqa.model.naive import naive_forward
 from docqa.model.transformer import Decoder, InfiniTransformer
 
@@ -32,6 +33,14 @@ VARIANTS = [
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.5),
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.5,
          write_window=2, write_gate_layers=[1]),
+    # quiet spans among random tokens 0..255: about one token in ten opens one, one in six closes it
+    dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3,
+         quiet_open=list(range(24)), quiet_close=list(range(24, 64))),
+    dict(feature_map="l2", update="delta", write_strength=False, quiet_open=list(range(24)),
+         quiet_close=list(range(24, 64))),
+    dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.3,
+         write_window=1, write_skip=1, write_gate_layers=[1], quiet_open=list(range(24)),
+         quiet_close=list(range(24, 64))),
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.3,
          write_window=1, write_skip=2),
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.5,
@@ -39,6 +48,8 @@ VARIANTS = [
 ]
 WINDOW = VARIANTS[-1]
 SKIP = VARIANTS[-2]  # threshold 0.3, window 1, write_skip 2
+QUIET = VARIANTS[-3]  # quiet spans under a gate on layer 1
+QUIET_PLAIN = VARIANTS[-5]  # quiet spans, no gate
 
 
 def make(seed=0, dtype=torch.float64, **kw):
@@ -60,8 +71,8 @@ def make(seed=0, dtype=torch.float64, **kw):
     return model.eval()  # memory_center centres by the stored means only outside training
 
 
-def ids(vid):
-    return "-".join(str(v) for v in vid.values())
+def ids(vid):  # a long list (quiet spans' ids) by its length
+    return "-".join(f"{len(v)}ids" if isinstance(v, list) and len(v) > 3 else str(v) for v in vid.values())
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=ids)
@@ -137,7 +148,7 @@ def test_linear_rule_read_equals_direct_recomputation_from_all_past_keys_and_val
 
 
 @pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5], VARIANTS[7], VARIANTS[8], VARIANTS[9], VARIANTS[10],
-                                     WINDOW, SKIP], ids=ids)
+                                     WINDOW, SKIP, QUIET, QUIET_PLAIN], ids=ids)
 def test_streaming_in_any_split_equals_one_call(variant):
     model = make(**variant)
     tokens = torch.randint(0, 256, (1, 40))
@@ -161,7 +172,7 @@ def test_streaming_in_any_split_equals_one_call(variant):
 
 
 @pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5], VARIANTS[7], VARIANTS[8], VARIANTS[9], VARIANTS[10],
-                                     WINDOW, SKIP], ids=ids)
+                                     WINDOW, SKIP, QUIET, QUIET_PLAIN], ids=ids)
 def test_cached_decoding_equals_full_forward(variant):
     model = make(**variant)
     history = torch.randint(0, 256, (1, 17))  # 2 segments in memory, 3 tokens pending
@@ -516,6 +527,55 @@ def test_write_skip_is_saved_only_when_set_so_older_models_keep_their_bytes():
     assert json.loads(skipped.to_json())["write_skip"] == 2
     assert ModelConfig.from_dict(json.loads(skipped.to_json())) == skipped
     assert [skipped.layer_config(i).write_skip for i in range(2)] == [0, 2]  # an ungated layer writes everywhere
+
+
+def test_a_quiet_span_runs_from_an_opening_token_through_the_first_closing_one_and_ends_with_its_segment():
+    cfg = ModelConfig.from_name("test", segment_len=7, quiet_open=[1], quiet_close=[2])
+    tokens = torch.tensor([[5, 1, 5, 5, 2, 5, 2,  # open, close: quiet 1..4; a close with nothing open is not
+                            1, 5, 5, 5, 5, 1, 5,  # a span still open at the boundary ends there
+                            5, 2, 1, 1, 2, 2, 5,  # so the next segment's tokens before its close write
+                            1, 5]])  # a partial segment: open to its end
+    quiet = infini_quiet_mask(cfg, tokens)[0].tolist()
+    assert [t for t, q in enumerate(quiet) if q] == [1, 2, 3, 4, 7, 8, 9, 10, 11, 12, 13, 16, 17, 18, 21, 22]
+    assert infini_quiet_mask(ModelConfig.from_name("test"), tokens) is None
+
+
+def test_quiet_tokens_write_nothing_in_any_layer_and_everything_else_is_written_as_without_them():
+    model = make(**QUIET_PLAIN)
+    tokens = torch.randint(64, 256, (1, 21))  # nothing quiet ...
+    tokens[0, 3], tokens[0, 6] = 5, 30  # ... but a span 3..6 (and a token 5 in segment 2 is not closed)
+    tokens[0, 9] = 5
+    from docqa.model.center import memory_projections
+    quiet = [t for t in range(21) if t in (3, 4, 5, 6) or t >= 9 and t < 14]
+    plain = make(**{k: v for k, v in QUIET_PLAIN.items() if not k.startswith("quiet")})
+    loud = [t for t in range(21) if t not in quiet]
+    for layer, ((_, _, beta), (_, _, free)) in enumerate(zip(memory_projections(model, tokens),
+                                                             memory_projections(plain, tokens))):
+        assert int((beta[0, :, quiet] != 0).sum()) == 0
+        assert bool((free[0, :, quiet] > 0).all())  # they would have written
+        # the rest as written without quiet spans: in layer 0 everywhere, later on in the first
+        # segment (after it, what they read from memory differs)
+        at = loud if layer == 0 else [t for t in loud if t < 7]
+        torch.testing.assert_close(beta[0, :, at], free[0, :, at], rtol=0, atol=0)
+
+
+def test_quiet_spans_are_saved_only_when_set_and_survive_a_round_trip():
+    plain = ModelConfig.from_name("test")
+    assert not {"quiet_open", "quiet_close"} & set(json.loads(plain.to_json()))
+    quiet = ModelConfig.from_name("test", quiet_open=[0], quiet_close=[10, 13], write_threshold=0.5,
+                                  write_gate_layers=[1])
+    assert ModelConfig.from_dict(json.loads(quiet.to_json())) == quiet
+    assert [quiet.layer_config(i).quiet_close for i in range(2)] == [[10, 13], [10, 13]]  # every layer, gated or not
+
+
+@pytest.mark.parametrize("kw, message", [(dict(quiet_open=[0]), "go together"),
+                                         (dict(quiet_close=[1]), "go together"),
+                                         (dict(quiet_open=[], quiet_close=[1]), "quiet_open=\\[\\] must list"),
+                                         (dict(quiet_open=[0], quiet_close=[260]), "in 0..259"),
+                                         (dict(quiet_open=[0, 3], quiet_close=[3]), "\\[3\\] both open and close")])
+def test_quiet_spans_are_checked(kw, message):
+    with pytest.raises(ConfigError, match=message):
+        ModelConfig.from_name("test", **kw)
 
 
 @pytest.mark.parametrize("kw, message", [(dict(write_threshold=1.0), "in \\[0, 1\\)"),

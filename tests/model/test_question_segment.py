@@ -18,11 +18,14 @@ VARIANTS = [
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3),
     dict(feature_map="elu1", update="delta", write_strength=True),  # reads through z: 0/0 on an empty memory
     dict(feature_map="elu1", update="linear", write_strength=False),
+    # quiet spans among random tokens 0..255 (ModelConfig.quiet_open): the cut ends a span too
+    dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3,
+         quiet_open=list(range(24)), quiet_close=list(range(24, 64))),
 ]
 
 
-def ids(v):
-    return "-".join(str(x) for x in v.values())
+def ids(v):  # a long list (quiet spans' ids) by its length
+    return "-".join(f"{len(x)}ids" if isinstance(x, list) and len(x) > 3 else str(x) for x in v.values())
 
 
 def make(dtype=torch.float64, seed=0, **kw):

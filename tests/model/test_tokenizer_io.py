@@ -6,8 +6,8 @@ import torch
 from docqa.errors import ConfigError, ModelLoadError
 from docqa.memory import Memory
 from docqa.model.config import ModelConfig
-from docqa.model.io import load_model, regate_model, save_model, soup_models
-from docqa.model.tokenizer import ByteTokenizer
+from docqa.model.io import header_quiet, load_model, regate_model, save_model, soup_models
+from docqa.model.tokenizer import BPETokenizer, ByteTokenizer
 from docqa.model.transformer import InfiniTransformer
 
 
@@ -77,11 +77,43 @@ def test_regate_sets_the_write_gate_on_the_same_weights_and_a_new_fingerprint(tm
     fewer = skipped.model.ingest(tokens, skipped.model.new_memory())
     assert not torch.equal(fewer.layers[0].M, cut.layers[0].M)  # the segments' first writes are gone
     with pytest.raises(ConfigError, match="sets only write_threshold, write_window, write_skip, write_gate_layers, "
-                                          "not n_layer"):
+                                          "quiet_open, quiet_close, not n_layer"):
         regate_model(tmp_path / "m", tmp_path / "x", n_layer=4)
     with pytest.raises(ConfigError, match="set write_threshold too"):
         regate_model(tmp_path / "m", tmp_path / "x", write_window=2)
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("bpe", [False, True], ids=["bytes", "bpe"])
+def test_under_header_quiet_a_files_header_writes_nothing_and_its_text_does(tmp_path, bpe):
+    from docqa.model.center import memory_projections
+    from docqa.prompt import header_tokens
+
+    text = "notes about the release\nThe pass key is 71234.\n" * 2
+    tok = BPETokenizer.train([text * 4 + "### docs/a.md\n"], vocab_size=300) if bpe else ByteTokenizer()
+    torch.manual_seed(0)
+    model = InfiniTransformer(ModelConfig.from_name("test", vocab_size=tok.vocab_size, segment_len=16))
+    save_model(model, tok, tmp_path / "m")
+    quiet = header_quiet(tok)
+    assert quiet["quiet_open"] == [tok.special_tokens["<|doc|>"]]
+    assert all(i in quiet["quiet_close"] for i in tok.encode("\n\n\n"))
+    assert not set(quiet["quiet_close"]) & set(tok.encode("notes about the release"))
+    regate_model(tmp_path / "m", tmp_path / "q", **quiet)
+    lm = load_model(tmp_path / "q")
+    stream, silent, loud = [], [], []
+    for path in ("docs/a.md", "src/long/path/b.py", "c"):  # as docqa.prompt.documents_tokens streams files
+        head = header_tokens(tok, path)
+        start = len(stream)
+        stream += head + tok.encode(text)
+        for t in range(start, start + len(head)):  # a header cut by a segment boundary is quiet up to it
+            (silent if t // 16 == start // 16 else loud).append(t)
+        loud += range(start + len(head), len(stream))
+    assert len(silent) > 10 and loud
+    stream = stream[:len(stream) // 16 * 16]  # whole segments: what ingest has written
+    silent, loud = [t for t in silent if t < len(stream)], [t for t in loud if t < len(stream)]
+    for _, _, beta in memory_projections(lm.model, torch.tensor([stream])):
+        writes = (beta[0] != 0).any(0)  # (T,): some head writes (the model has no write gate)
+        assert not writes[silent].any() and writes[loud].all()
 
 
 def test_missing_or_bad_model_directory_is_a_clear_error(tmp_path):
