@@ -5,8 +5,8 @@ import torch
 
 from docqa.errors import ConfigError
 from docqa.model.io import header_quiet, load_model
-from docqa.recipe import (BRANCHES, RECIPES, SHIPPED, SHIPPED_GATE, SHIPPED_QUIET_HEADERS, SOUPS, STARTS_FROM, phases_until,
-                          plan, run_recipe, shipped_gate)
+from docqa.recipe import (BRANCHES, RECIPES, SHIPPED, SHIPPED_GATE, SHIPPED_QUIET_HEADERS, SOUPS, STARTS_FROM,
+                          phases_until, plan, run_recipe, shipped_gate)
 
 
 def _model_dir(out, recipe, name):
