@@ -76,6 +76,12 @@ class ModelConfig:
     # can gate the second alone (docs/TRAINING.md, December, fourteenth session). Left out of the
     # saved config while None, so models saved before it keep their bytes (and fingerprints).
     write_gate_layers: list[int] | None = None
+    # With write_threshold: each layer's own threshold, one entry per layer, in place of
+    # write_threshold in the gated layers (the entries of layers write_gate_layers leaves out are
+    # not used). Layer 2 of the a-lineage keeps needles past 16K tokens and writes prose ~4x as much
+    # as bpe-s70's did over 64K tokens; a threshold of its own cut that (docs/TRAINING.md, December,
+    # twenty-fifth session). Left out of the saved config while None.
+    write_threshold_per_layer: list[float] | None = None
     # With write_threshold: the gate also drops every write at the first write_skip positions of a
     # segment. There the short conv and the local attention start over, so a token sees only the
     # tokens of its segment before it: "is" then " g" at a segment's start reads as a fact of its
@@ -149,6 +155,14 @@ class ModelConfig:
                               f"under segment_len={self.segment_len}")
         if self.write_skip and not self.write_threshold:
             raise ConfigError("write_skip is part of the write gate; set write_threshold too")
+        if self.write_threshold_per_layer is not None:
+            per = self.write_threshold_per_layer
+            if not self.write_threshold:
+                raise ConfigError("write_threshold_per_layer sets the gated layers' thresholds; "
+                                  "set write_threshold too")
+            if len(per) != self.n_layer or not all(isinstance(t, (int, float)) and 0.0 < t < 1.0 for t in per):
+                raise ConfigError(f"write_threshold_per_layer={per} must give each of the {self.n_layer} layers "
+                                  "a threshold in (0, 1)")
         if (self.quiet_open is None) != (self.quiet_close is None):
             raise ConfigError("quiet_open and quiet_close go together: a quiet span needs the tokens "
                               "that open it and the tokens that close it")
@@ -189,11 +203,16 @@ class ModelConfig:
         return bool(self.write_threshold) and (self.write_gate_layers is None or layer in self.write_gate_layers)
 
     def layer_config(self, layer: int) -> ModelConfig:
-        """The config one layer's attention runs with: this one, or without the write gate where
-        write_gate_layers leaves the layer out."""
-        if self.gated(layer) or not self.write_threshold:
+        """The config one layer's attention runs with: this one, without the write gate where
+        write_gate_layers leaves the layer out, or with the layer's own write_threshold_per_layer."""
+        if not self.write_threshold:
             return self
-        return replace(self, write_threshold=0.0, write_window=0, write_skip=0, write_gate_layers=None)
+        if not self.gated(layer):
+            return replace(self, write_threshold=0.0, write_window=0, write_skip=0, write_gate_layers=None,
+                           write_threshold_per_layer=None)
+        if self.write_threshold_per_layer is None:
+            return self
+        return replace(self, write_threshold=float(self.write_threshold_per_layer[layer]))
 
     def to_json(self) -> str:
         d = asdict(self)
@@ -201,7 +220,7 @@ class ModelConfig:
             del d["write_gate_layers"]
         if not d["write_skip"]:
             del d["write_skip"]
-        for name in ("quiet_open", "quiet_close"):
+        for name in ("quiet_open", "quiet_close", "write_threshold_per_layer"):
             if d[name] is None:
                 del d[name]
         return json.dumps(d, indent=2, sort_keys=True)

@@ -69,7 +69,8 @@ def save_model(model, tokenizer, directory: Path | str) -> str:
 # ModelConfig fields that change how the memory is written, not any parameter's shape or meaning
 # elsewhere, so trained weights take new values of them as they are (docs/TRAINING.md, December,
 # eighth session: bpe-c3's weights under write_threshold 0.4 and write_window 2, the default).
-GATE_FIELDS = ("write_threshold", "write_window", "write_skip", "write_gate_layers", "quiet_open", "quiet_close")
+GATE_FIELDS = ("write_threshold", "write_window", "write_skip", "write_gate_layers", "write_threshold_per_layer",
+               "quiet_open", "quiet_close")
 
 
 def header_quiet(tokenizer) -> dict[str, list[int]]:

@@ -179,7 +179,9 @@ def naive_forward(model: InfiniTransformer, tokens: torch.Tensor, cuts=()):
             H, D = cfg.n_head, cfg.d_head
             zeros_M = torch.zeros(H, D, D, dtype=x.dtype)
             gated = cfg.write_gate_layers is None or i in cfg.write_gate_layers  # from the model's config
-            gate = (cfg.write_threshold, cfg.write_window, cfg.write_skip) if gated else (0.0, 0, 0)
+            per_layer = cfg.write_threshold_per_layer
+            threshold = cfg.write_threshold if per_layer is None else per_layer[i]
+            gate = (threshold, cfg.write_window, cfg.write_skip) if gated else (0.0, 0, 0)
             a, M, z = naive_attention(block.attn, rms(x, block.norm1), zeros_M, torch.zeros(H, D, dtype=x.dtype),
                                       cuts, gate, block.attn.gate_straight_through, quiet)
             x = x + a

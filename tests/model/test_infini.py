@@ -33,6 +33,8 @@ VARIANTS = [
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.5),
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.5,
          write_window=2, write_gate_layers=[1]),
+    dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.5,
+         write_window=1, write_threshold_per_layer=[0.3, 0.6]),
     # quiet spans among random tokens 0..255: about one token in ten opens one, one in six closes it
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3,
          quiet_open=list(range(24)), quiet_close=list(range(24, 64))),
@@ -50,6 +52,7 @@ WINDOW = VARIANTS[-1]
 SKIP = VARIANTS[-2]  # threshold 0.3, window 1, write_skip 2
 QUIET = VARIANTS[-3]  # quiet spans under a gate on layer 1
 QUIET_PLAIN = VARIANTS[-5]  # quiet spans, no gate
+PER_LAYER = VARIANTS[-6]  # thresholds 0.3 and 0.6, window 1
 
 
 def make(seed=0, dtype=torch.float64, **kw):
@@ -148,7 +151,7 @@ def test_linear_rule_read_equals_direct_recomputation_from_all_past_keys_and_val
 
 
 @pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5], VARIANTS[7], VARIANTS[8], VARIANTS[9], VARIANTS[10],
-                                     WINDOW, SKIP, QUIET, QUIET_PLAIN], ids=ids)
+                                     WINDOW, SKIP, QUIET, QUIET_PLAIN, PER_LAYER], ids=ids)
 def test_streaming_in_any_split_equals_one_call(variant):
     model = make(**variant)
     tokens = torch.randint(0, 256, (1, 40))
@@ -172,7 +175,7 @@ def test_streaming_in_any_split_equals_one_call(variant):
 
 
 @pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5], VARIANTS[7], VARIANTS[8], VARIANTS[9], VARIANTS[10],
-                                     WINDOW, SKIP, QUIET, QUIET_PLAIN], ids=ids)
+                                     WINDOW, SKIP, QUIET, QUIET_PLAIN, PER_LAYER], ids=ids)
 def test_cached_decoding_equals_full_forward(variant):
     model = make(**variant)
     history = torch.randint(0, 256, (1, 17))  # 2 segments in memory, 3 tokens pending
@@ -559,6 +562,17 @@ def test_quiet_tokens_write_nothing_in_any_layer_and_everything_else_is_written_
         torch.testing.assert_close(beta[0, :, at], free[0, :, at], rtol=0, atol=0)
 
 
+def test_each_gated_layer_runs_with_its_own_threshold_and_an_ungated_one_with_none():
+    cfg = ModelConfig.from_name("test", n_layer=3, write_threshold=0.2, write_window=1, write_gate_layers=[1, 2],
+                                write_threshold_per_layer=[0.9, 0.3, 0.6])
+    assert [cfg.layer_config(i).write_threshold for i in range(3)] == [0.0, 0.3, 0.6]
+    beta = torch.tensor([[[0.1, 0.4, 0.1, 0.1, 0.7, 0.1, 0.1]]])  # (B, H, S): one segment
+    kept = [[t for t in range(7) if write_gate(cfg.layer_config(i), beta)[0, 0, t] > 0] for i in range(3)]
+    assert kept == [list(range(7)), [0, 1, 2, 3, 4, 5], [3, 4, 5]]  # 0.4 clears 0.3, not 0.6; window 1
+    assert ModelConfig.from_dict(json.loads(cfg.to_json())) == cfg
+    assert "write_threshold_per_layer" not in json.loads(ModelConfig.from_name("test", write_threshold=0.2).to_json())
+
+
 def test_quiet_spans_are_saved_only_when_set_and_survive_a_round_trip():
     plain = ModelConfig.from_name("test")
     assert not {"quiet_open", "quiet_close"} & set(json.loads(plain.to_json()))
@@ -589,7 +603,11 @@ def test_quiet_spans_are_checked(kw, message):
                                          (dict(write_threshold=0.5, write_gate_layers=[]), "distinct layers"),
                                          (dict(write_skip=2), "set write_threshold"),
                                          (dict(write_threshold=0.5, write_skip=-1), "write_skip=-1"),
-                                         (dict(write_threshold=0.5, write_skip=8), "under segment_len=8")])
+                                         (dict(write_threshold=0.5, write_skip=8), "under segment_len=8"),
+                                         (dict(write_threshold_per_layer=[0.2, 0.2]), "set write_threshold"),
+                                         (dict(write_threshold=0.5, write_threshold_per_layer=[0.2]), "each of the 2"),
+                                         (dict(write_threshold=0.5, write_threshold_per_layer=[0.2, 0.0]),
+                                          "in \\(0, 1\\)")])
 def test_write_threshold_is_checked(kw, message):
     with pytest.raises(ConfigError, match=message):
         ModelConfig.from_name("test", **kw)
