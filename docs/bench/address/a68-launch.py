@@ -1,7 +1,8 @@
 """a68 (twenty-fifth session): a new run from checkpoints/bpe-a63 with a63's settings (recipe's a41 phase
 plus its branches' fields) and half the needles asked by a composed question or request
-(`composed_questions` 0.5, as a34). Of the default's 71 held-out needle misses at 4K-16K on h78, 48 are
-"Give the {s}." and 23 "Which value is the {s}?", the two held-out questions; a63's lineage (from a17)
+(`composed_questions` 0.5, as a34). Held-out trials ask only the bench's two held-out questions: of the
+quiet-header model's 71 held-out needle misses at 4K-16K on h78, 48 are "Give the {s}." and 23 "Which
+value is the {s}?". a63's lineage (from a17)
 never trained on composed questions, and a34 against its control gained on held-out needles (15 / 5
 trials at step 200, p 0.041). The model trains with the header's quiet spans it ships with
 (docqa.model.io.header_quiet), at twice a63's late learning rates (a66 kept its synthetic passkey there).
