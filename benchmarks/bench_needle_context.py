@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from docqa.bench.haystack import Haystack, greedy_answer
 from docqa.memory import Memory
-from docqa.model.infini import InfiniAttention
+from docqa.model.infini import InfiniAttention, call_inputs
 from docqa.model.io import load_model
 from docqa.train.tasks import key_offset, needle_facts
 
@@ -74,7 +74,7 @@ def measure(lm, cases, batch: int = 10) -> dict[str, dict]:
     S = lm.config.segment_len
     layers = [m for m in lm.model.modules() if isinstance(m, InfiniAttention)]
     captured: list[tuple[torch.Tensor, torch.Tensor]] = []
-    hooks = [m.register_forward_pre_hook(lambda m, args: captured.append(m.writes(args[0], args[3]))) for m in layers]
+    hooks = [m.register_forward_pre_hook(lambda m, args: captured.append(m.writes(*call_inputs(args)))) for m in layers]
     rows: dict[str, dict] = {}
     try:
         for b in range(0, len(cases), batch):

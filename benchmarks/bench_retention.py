@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from docqa.bench.haystack import Haystack
-from docqa.model.infini import InfiniAttention
+from docqa.model.infini import InfiniAttention, call_inputs
 from docqa.model.io import load_model
 
 NEEDLE, VALUE = " The vault combination is 482 913. ", " 482 913"
@@ -53,7 +53,7 @@ def measure(lm, hay: Haystack, trials: int, seed: int) -> dict[tuple[int, int], 
     captured: list[tuple[torch.Tensor, torch.Tensor]] = []
     layers = [m for m in lm.model.modules() if isinstance(m, InfiniAttention)]
     # each layer's input, turned into the keys and write strengths it writes with
-    hooks = [m.register_forward_pre_hook(lambda m, args: captured.append(m.writes(args[0], args[3]))) for m in layers]
+    hooks = [m.register_forward_pre_hook(lambda m, args: captured.append(m.writes(*call_inputs(args)))) for m in layers]
     rng, sums = random.Random(seed), {}
     try:
         for _ in range(trials):

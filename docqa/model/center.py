@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from docqa.errors import ConfigError
+from docqa.model.infini import call_inputs
 
 
 @torch.no_grad()
@@ -24,7 +25,7 @@ def memory_projections(model, tokens: torch.Tensor, chunk_segments: int = 16,
     mode (the stored centres; a training-mode forward would move them). `raw`: before memory_center."""
     # each call's x (B, T, C), from a segment boundary, and its quiet_mask (Block.forward passes both)
     inputs: list[list[tuple]] = [[] for _ in model.blocks]
-    hooks = [b.attn.register_forward_pre_hook(lambda _m, args, i=i: inputs[i].append((args[0], args[3])))
+    hooks = [b.attn.register_forward_pre_hook(lambda _m, args, i=i: inputs[i].append(call_inputs(args)))
              for i, b in enumerate(model.blocks)]
     was_training = model.training
     model.eval()

@@ -216,11 +216,9 @@ class ModelConfig:
 
     def to_json(self) -> str:
         d = asdict(self)
-        if d["write_gate_layers"] is None:
-            del d["write_gate_layers"]
         if not d["write_skip"]:
             del d["write_skip"]
-        for name in ("quiet_open", "quiet_close", "write_threshold_per_layer"):
+        for name in ("write_gate_layers", "write_threshold_per_layer", "quiet_open", "quiet_close"):
             if d[name] is None:
                 del d[name]
         return json.dumps(d, indent=2, sort_keys=True)

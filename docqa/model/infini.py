@@ -326,6 +326,13 @@ def whitening(cov: torch.Tensor) -> torch.Tensor:
     return (V * (lam.clamp_min(0.0) + eps).rsqrt().unsqueeze(-2)) @ V.transpose(-1, -2)
 
 
+def call_inputs(args: tuple) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(x, quiet) of a call InfiniAttention.forward(x, mem, use_memory, quiet), from a forward
+    pre-hook's positional args: what a diagnostic needs to recompute the layer's writes. Block.forward
+    passes all four; a direct call without `quiet` has none."""
+    return args[0], args[3] if len(args) > 3 else None
+
+
 def _segments(quiet: torch.Tensor | None, n_seg: int, S: int) -> torch.Tensor | None:
     """A quiet_mask (B, T) laid out as forward() lays out its segments, (B, N, S); padding is not quiet
     (it writes nothing anyway)."""

@@ -64,7 +64,7 @@ def quiet_tokens(cfg, tokens: list[int], cuts=()) -> list[bool]:
 
 
 def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, cuts=(),
-                    gate: tuple[float, int] | None = None, straight_through: bool = False,
+                    gate: tuple[float, int, int] | None = None, straight_through: bool = False,
                     quiet: list[bool] | None = None):
     """x (T, C) for one batch element; M0 (H, D, D), z0 (H, D); segments as `segment_spans` cuts
     them. `gate`: (write_threshold, write_window, write_skip), None for the layer config's. `quiet`:

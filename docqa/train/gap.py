@@ -31,7 +31,7 @@ import torch
 
 from docqa.errors import ConfigError
 from docqa.memory import LayerMemory, Memory
-from docqa.model.infini import InfiniAttention, delta_scan, delta_transition, feature_map
+from docqa.model.infini import InfiniAttention, call_inputs, delta_scan, delta_transition, feature_map
 from docqa.model.transformer import InfiniTransformer
 
 
@@ -57,7 +57,7 @@ def gap_inputs(model, attns: list[InfiniAttention], memory: Memory, tokens: torc
         raise ConfigError(f"a gap starts and ends at a segment boundary: {memory.pending.shape[1]} pending "
                           f"tokens, a gap of {tokens.shape[1]} tokens at segment_len {S}")
     inputs: list[list[tuple]] = [[] for _ in attns]  # each call's x (B, T, C) and quiet_mask (Block.forward's)
-    hooks = [a.register_forward_pre_hook(lambda _m, args, i=i: inputs[i].append((args[0], args[3])))
+    hooks = [a.register_forward_pre_hook(lambda _m, args, i=i: inputs[i].append(call_inputs(args)))
              for i, a in enumerate(attns)]
     try:
         with torch.no_grad():
