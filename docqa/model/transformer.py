@@ -97,6 +97,8 @@ class InfiniTransformer(nn.Module):
         """
         P = memory.pending.shape[1]
         all_tokens = torch.cat([memory.pending, tokens], 1)
+        if not all_tokens.shape[1]:  # no segment to read or write: the memory scan needs one
+            return self.emb(tokens), memory
         x = self.emb(all_tokens)  # (B, P+T, C)
         quiet = quiet_mask(self.cfg, all_tokens)  # all_tokens opens a segment
         layers = []
@@ -141,7 +143,7 @@ class DecodeState:
 
     memory: Memory
     caches: list[SegmentCache]
-    tokens: list[torch.Tensor] = field(default_factory=list)  # the current segment's, for its quiet_mask
+    tokens: list[torch.Tensor] = field(default_factory=list)  # the current segment's, under quiet spans only
 
 
 class Decoder:
@@ -167,7 +169,8 @@ class Decoder:
             room = S - len(self.state.caches[0])
             piece, tokens = tokens[:, :room], tokens[:, room:]
             x = self.model.emb(piece)
-            self.state.tokens.append(piece)
+            if self.model.cfg.quiet_open:  # kept only for the segment's quiet_mask at commit
+                self.state.tokens.append(piece)
             for block, cache, mem in zip(self.model.blocks, self.state.caches, self.state.memory.layers):
                 x = block.step(x, cache, mem, self.use_memory)
             logits = self.model.logits(x[:, -1:])[:, 0]
@@ -188,7 +191,7 @@ class Decoder:
 
     def _commit(self) -> None:
         m = self.state.memory
-        quiet = quiet_mask(self.model.cfg, torch.cat(self.state.tokens, 1))
+        quiet = quiet_mask(self.model.cfg, torch.cat(self.state.tokens, 1)) if self.state.tokens else None
         layers = [blk.attn.commit(c, mem, quiet) if self.use_memory else mem
                   for blk, c, mem in zip(self.model.blocks, self.state.caches, m.layers)]
         self.state = DecodeState(Memory(layers, m.pending, m.segments + 1), [SegmentCache() for _ in layers])

@@ -247,6 +247,20 @@ def test_empty_memory_reads_zero_without_nan(variant):
     assert all((l.M == 0).all() and (l.z == 0).all() for l in mem.layers)
 
 
+@pytest.mark.parametrize("variant", [VARIANTS[5], QUIET], ids=ids)
+def test_no_tokens_give_no_logits_and_leave_the_memory_as_it_was(variant):
+    model = make(**variant)
+    empty = torch.zeros(1, 0, dtype=torch.long)
+    logits, mem = model(empty)
+    assert logits.shape == (1, 0, model.cfg.vocab_size) and mem.segments == 0
+    assert all((l.M == 0).all() for l in mem.layers)
+    before = model.ingest(torch.randint(0, 256, (1, 10)), model.new_memory(1))  # 1 segment, 3 pending
+    logits, after = model(empty, before)
+    assert logits.shape == (1, 0, model.cfg.vocab_size) and after.equal(before)
+    after = model.ingest(empty, model.ingest(torch.randint(0, 256, (1, 7)), model.new_memory(1)))
+    assert after.segments == 1 and after.pending.shape == (1, 0)
+
+
 def test_rope_restarts_in_each_segment_and_is_a_rotation():
     x = torch.randn(3, 7, 8, dtype=torch.float64)
     r = rope(x, torch.arange(7), 10000.0)
