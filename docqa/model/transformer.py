@@ -23,7 +23,8 @@ from docqa.errors import InputError
 from docqa.memory import LayerMemory, Memory
 from docqa.model.base import ingest_in_chunks
 from docqa.model.config import ModelConfig
-from docqa.model.infini import InfiniAttention, SegmentCache, init_weights, quiet_mask
+from docqa.model.infini import InfiniAttention, SegmentCache, init_weights
+from docqa.model.write_gate import quiet_mask
 
 
 class MLP(nn.Module):
@@ -46,7 +47,7 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor, mem: LayerMemory, use_memory: bool = True, quiet: torch.Tensor | None = None):
         """Pre-norm residual block: x (B, T, C) -> (x + attn + mlp (B, T, C), memory after it);
-        `quiet` (B, T): the tokens that write nothing (infini.quiet_mask)."""
+        `quiet` (B, T): the tokens that write nothing (write_gate.quiet_mask)."""
         a, mem = self.attn(self.norm1(x), mem, use_memory, quiet)
         x = x + a
         return x + self.mlp(self.norm2(x)), mem

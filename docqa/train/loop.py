@@ -100,7 +100,7 @@ class TrainConfig:
     # long stream only if most tokens hardly write (docs/TRAINING.md, December: retention).
     write_penalty: float = 0.0
     # Under a write gate (model write_threshold), give the writes it drops the gradient they would
-    # get if kept (straight-through; docqa.model.infini.write_gate). Without it a fact's write that
+    # get if kept (straight-through; docqa.model.write_gate.write_gate). Without it a fact's write that
     # falls under the threshold gets only the write penalty's push down and never comes back.
     gate_straight_through: bool = False
     # Weight of the value-write loss: -log beta at every fact's key token (TaskDoc.keys, the value's

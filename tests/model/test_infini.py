@@ -10,10 +10,10 @@ import torch
 from docqa.errors import ConfigError
 from docqa.memory import Memory
 from docqa.model.config import ModelConfig
-from docqa.model.infini import feature_map, rope, write_gate
-from docqa.model.infini import quiet_mask as infini_quiet_mask
+from docqa.model.infini import feature_map, rope
 from docqa.model.naive import naive_forward
 from docqa.model.transformer import Decoder, InfiniTransformer
+from docqa.model.write_gate import quiet_mask, write_gate
 
 VARIANTS = [
     dict(feature_map="elu1", update="linear", write_strength=False),
@@ -552,9 +552,9 @@ def test_a_quiet_span_runs_from_an_opening_token_through_the_first_closing_one_a
                             1, 5, 5, 5, 5, 1, 5,  # a span still open at the boundary ends there
                             5, 2, 1, 1, 2, 2, 5,  # so the next segment's tokens before its close write
                             1, 5]])  # a partial segment: open to its end
-    quiet = infini_quiet_mask(cfg, tokens)[0].tolist()
+    quiet = quiet_mask(cfg, tokens)[0].tolist()
     assert [t for t, q in enumerate(quiet) if q] == [1, 2, 3, 4, 7, 8, 9, 10, 11, 12, 13, 16, 17, 18, 21, 22]
-    assert infini_quiet_mask(ModelConfig.from_name("test"), tokens) is None
+    assert quiet_mask(ModelConfig.from_name("test"), tokens) is None
 
 
 def test_quiet_tokens_write_nothing_in_any_layer_and_everything_else_is_written_as_without_them():
