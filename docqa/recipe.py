@@ -195,9 +195,11 @@ SHIPPED = {"bpe": "a63", "byte": "p5"}
 # short conv and local attention start over and a token's write is a guess (twenty-fourth session).
 # Layer 2, which keeps needles past 16K tokens, has a threshold of 0.5 of its own: at 0.1 it wrote
 # ~4x bpe-s70's prose over 64K tokens (twenty-fifth session; layer 0's entry is not used, it is
-# ungated). Only the shipped model gets it; `--until` another phase gives that phase as trained.
+# ungated). Layer 1 writes above 0.2: at 0.1, over two seeds of trials, 19 needles at 64K tokens
+# were lost that 0.2 keeps, against 8 the other way (twenty-sixth session). Only the shipped model
+# gets it; `--until` another phase gives that phase as trained.
 SHIPPED_GATE = {"bpe": {"write_threshold": 0.1, "write_window": 2, "write_gate_layers": [1, 2], "write_skip": 2,
-                        "write_threshold_per_layer": [0.1, 0.1, 0.5]}}
+                        "write_threshold_per_layer": [0.1, 0.2, 0.5]}}
 # The recipes whose shipped model also writes nothing at a file's header (<|doc|> through its header
 # line, ModelConfig.quiet_open / quiet_close from docqa.model.io.header_quiet): the a-lineage wrote
 # "###" and the file names as facts, and a thousand headers wore a pass key away (twenty-fifth session).
