@@ -10,8 +10,8 @@ value's own first token gets 0.02-0.08 with the memory and almost nothing withou
 and over every token it made words up in the past (docs/TRAINING.md, twentieth session). This
 decodes the first `--tokens` answer tokens from (1 + a) log p(y | memory) - a log p(y | memory
 knocked out) among tokens with at least `--plausible` of the memory's top probability, and the rest
-plainly, through `docqa bench recall --haystack`'s own cells (same trials, same seed 0), so its JSON
-compares with a plain run trial by trial. A probe, not a feature: it swaps model.base.generate.
+plainly, on `docqa bench recall --haystack`'s own trials (haystack.trial_rng, seed 0), so its JSON
+compares with a plain run trial by trial (knockout and FTS5 are not run: NaN). A probe, not a feature.
 """
 
 from __future__ import annotations
@@ -22,38 +22,55 @@ import math
 
 import torch
 
-import docqa.model.base as base
-from docqa.bench.haystack import Haystack, haystack_bench, to_json
+from docqa.bench.haystack import HayCell, Haystack, hide, to_json, trial_facts, trial_rng
+from docqa.bench.recall import DEPTHS
+from docqa.model.base import answer_stops, question_memory
 from docqa.model.io import load_model
+from docqa.prompt import question_tokens
 
 
-def first_token_contrast(n_tokens: int, plausible: float, alpha: float):
-    """A stand-in for model.base.generate (greedy only) that contrasts the first n_tokens."""
+@torch.no_grad()
+def answer(lm, question: str, max_new: int, memory, n_tokens: int, plausible: float, alpha: float) -> str:
+    """Greedy answer to `question` from `memory`, the first n_tokens contrasted with the knockout."""
+    model, tok = lm.model, lm.tokenizer
+    prompt = question_tokens(tok, question)
+    plain = model.decoder(question_memory(model, memory, len(prompt)))
+    prior = model.decoder(question_memory(model, memory.clone().zero_(), len(prompt)))
+    stops, out = set(answer_stops(tok)), []
+    logits, prior_logits = plain.feed(torch.tensor([prompt])), prior.feed(torch.tensor([prompt]))
+    for i in range(max_new):
+        if i < n_tokens:
+            m, p = torch.log_softmax(logits.float(), -1), torch.log_softmax(prior_logits.float(), -1)
+            bad = m < m.max(-1, keepdim=True).values + math.log(plausible)
+            t = int(((1 + alpha) * m - alpha * p).masked_fill(bad, float("-inf"))[0].argmax())
+        else:
+            t = int(logits[0].argmax())
+        if t in stops:
+            break
+        out.append(t)
+        logits = plain.feed(torch.tensor([[t]]))
+        if i + 1 < n_tokens:
+            prior_logits = prior.feed(torch.tensor([[t]]))
+    return tok.decode(out).strip()
 
-    def generate(model, prompt, memory, max_new_tokens, temperature=0.0, top_k=None, stop_ids=(), generator=None,
-                 use_memory=True, reserve=base.ANSWER_RESERVE, contrast=0.0):
-        prompt = torch.tensor([list(prompt)], dtype=torch.long, device=model.device)
-        plain = model.decoder(base.question_memory(model, memory, prompt.shape[1], reserve, use_memory), use_memory)
-        prior = None
-        if contrast and use_memory:  # the bench's knockout calls come with contrast 0: plain
-            prior = model.decoder(base.question_memory(model, memory.clone().zero_(), prompt.shape[1], reserve))
-        logits = plain.feed(prompt)
-        prior_logits = prior.feed(prompt) if prior else None
-        for i in range(max_new_tokens):
-            if prior_logits is not None and i < n_tokens:
-                m, p = torch.log_softmax(logits.float(), -1), torch.log_softmax(prior_logits.float(), -1)
-                bad = m < m.max(-1, keepdim=True).values + math.log(plausible)
-                tok = int(((1 + alpha) * m - alpha * p).masked_fill(bad, float("-inf"))[0].argmax())
-            else:
-                tok = int(logits[0].argmax())
-            if tok in set(stop_ids):
-                return
-            yield tok
-            nxt = torch.tensor([[tok]], device=model.device)
-            logits = plain.feed(nxt)
-            prior_logits = prior.feed(nxt) if prior and i + 1 < n_tokens else None
 
-    return generate
+@torch.no_grad()
+def cell(lm, hay: Haystack, task: str, split: str, length: int, depth: str, n: int, a) -> HayCell:
+    """One cell of `docqa bench recall --haystack` (haystack.run_cell's trials, seed 0), decoded as above."""
+    tok, S = lm.tokenizer, lm.config.segment_len
+    limit = length // S * S
+    right, misses = 0, []
+    for i in range(n):
+        rng = trial_rng(0, task, split, length, depth, i)
+        facts, ask, depths = trial_facts(task, rng, split, DEPTHS.get(depth))
+        stream = hide(tok, hay.window(rng, length), facts, depths, limit)
+        question, expect = facts[ask][1]
+        memory = lm.model.ingest(torch.tensor([stream]), lm.model.new_memory(1))
+        got = answer(lm, question, len(tok.encode(tok.answer_prefix + expect)) + 4, memory, a.tokens, a.plausible, a.alpha)
+        right += got == expect
+        if got != expect:
+            misses.append({"statement": facts[ask][0], "question": question, "answer": expect, "got": got})
+    return HayCell(task, split, length, depth, n, right / n, float("nan"), float("nan"), misses)
 
 
 def main() -> None:
@@ -67,14 +84,14 @@ def main() -> None:
     ap.add_argument("--facts", type=int, default=0, help="K named facts at 8K tokens (n 60) in place of the needles")
     a = ap.parse_args()
     torch.set_num_threads(1)
-    base.generate = first_token_contrast(a.tokens, a.plausible, a.alpha)
     lm = load_model(a.model)
     hay = Haystack(lm, [a.haystack])
     if a.facts:
-        cells = haystack_bench(lm, hay, [], [], [a.facts], 8192, ["train", "heldout"], 60, 0, False, contrast=1.0)
+        plan = [(f"facts={a.facts}", s, 8192, "spread", 60) for s in ("train", "heldout")]
     else:
-        cells = haystack_bench(lm, hay, [4096, 8192, 16384], ["start", "middle", "end"], [], 0,
-                               ["train", "heldout"], 20, 0, False, contrast=1.0)
+        plan = [("needle", s, L, d, 20) for L in (4096, 8192, 16384) for d in ("start", "middle", "end")
+                for s in ("train", "heldout")]
+    cells = [cell(lm, hay, *p, a) for p in plan]
     with open(a.out, "w") as f:
         json.dump({"model": lm.name, "fingerprint": lm.fingerprint, "haystack": [a.haystack],
                    "haystack_tokens": len(hay.tokens), "seed": 0,
