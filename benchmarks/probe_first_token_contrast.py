@@ -10,7 +10,7 @@ value's own first token gets 0.02-0.08 with the memory and almost nothing withou
 and over every token it made words up in the past (docs/TRAINING.md, twentieth session). This
 decodes the first `--tokens` answer tokens from (1 + a) log p(y | memory) - a log p(y | memory
 knocked out) among tokens with at least `--plausible` of the memory's top probability, and the rest
-plainly, on `docqa bench recall --haystack`'s own trials (haystack.trial_rng, seed 0), so its JSON
+plainly, on `docqa bench recall --haystack`'s own trials (haystack.cell_trial, seed 0), so its JSON
 compares with a plain run trial by trial (knockout and FTS5 are not run: NaN). A probe, not a feature.
 """
 
@@ -22,8 +22,7 @@ import math
 
 import torch
 
-from docqa.bench.haystack import HayCell, Haystack, hide, to_json, trial_facts, trial_rng
-from docqa.bench.recall import DEPTHS
+from docqa.bench.haystack import HayCell, Haystack, cell_trial, to_json
 from docqa.model.base import answer_stops, question_memory
 from docqa.model.io import load_model
 from docqa.prompt import question_tokens
@@ -56,20 +55,17 @@ def answer(lm, question: str, max_new: int, memory, n_tokens: int, plausible: fl
 
 @torch.no_grad()
 def cell(lm, hay: Haystack, task: str, split: str, length: int, depth: str, n: int, a) -> HayCell:
-    """One cell of `docqa bench recall --haystack` (haystack.run_cell's trials, seed 0), decoded as above."""
-    tok, S = lm.tokenizer, lm.config.segment_len
-    limit = length // S * S
+    """One cell of `docqa bench recall --haystack` (haystack.cell_trial, seed 0), decoded as above."""
+    tok = lm.tokenizer
     right, misses = 0, []
     for i in range(n):
-        rng = trial_rng(0, task, split, length, depth, i)
-        facts, ask, depths = trial_facts(task, rng, split, DEPTHS.get(depth))
-        stream = hide(tok, hay.window(rng, length), facts, depths, limit)
-        question, expect = facts[ask][1]
+        stream, question, expect, statement, _ = cell_trial(tok, hay, task, split, length, depth, 0, i,
+                                                            lm.config.segment_len)
         memory = lm.model.ingest(torch.tensor([stream]), lm.model.new_memory(1))
         got = answer(lm, question, len(tok.encode(tok.answer_prefix + expect)) + 4, memory, a.tokens, a.plausible, a.alpha)
         right += got == expect
         if got != expect:
-            misses.append({"statement": facts[ask][0], "question": question, "answer": expect, "got": got})
+            misses.append({"statement": statement, "question": question, "answer": expect, "got": got})
     return HayCell(task, split, length, depth, n, right / n, float("nan"), float("nan"), misses)
 
 

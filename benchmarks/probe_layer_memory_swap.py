@@ -13,7 +13,6 @@ norm per head (Frobenius). Found that layer 1 at 0.3 keeps no trace of the pass 
 from __future__ import annotations
 
 import argparse
-import random
 
 import torch
 
@@ -21,7 +20,8 @@ from docqa.bench.recall import DEPTHS
 from docqa.memory import Memory
 from docqa.model.base import greedy_text
 from docqa.model.io import load_model
-from docqa.train.tasks import Filler, build_doc, passkey_facts
+from docqa.train.evaluate import cell_doc
+from docqa.train.tasks import Filler
 
 
 def main() -> None:
@@ -40,9 +40,7 @@ def main() -> None:
     filler = Filler(tok)
     with torch.no_grad():
         for i in (int(t) for t in args.trials.split(",")):
-            rng = random.Random(f"0:passkey:{args.length}:{depth}:1:{i}")  # evaluate.run_cell's trial i
-            facts = passkey_facts(rng)
-            doc = build_doc(tok, rng, filler, args.length, S, facts, ask=rng.randrange(len(facts)), depths=[depth])
+            doc = cell_doc(tok, filler, S, "passkey", args.length, depth, 0, i)
             stream = torch.tensor([doc.tokens[:doc.question_start]])
             prompt = doc.tokens[doc.question_start:doc.answer_start]
             ma, mb = a.model.ingest(stream, a.model.new_memory(1)), b.model.ingest(stream, b.model.new_memory(1))

@@ -123,19 +123,23 @@ def greedy_answer(lm: LoadedModel, question: str, answer: str, memory, contrast:
                        contrast)
 
 
+def cell_trial(tok, hay: Haystack, task: str, split: str, length: int, depth: str, seed: int, i: int,
+               segment_len: int) -> tuple[list[int], str, str, str, list[str]]:
+    """Trial i of a cell: (stream, question, answer, the asked statement, every value stored in the
+    order written). The statements end before the question's segment."""
+    rng = trial_rng(seed, task, split, length, depth, i)
+    facts, ask, depths = trial_facts(task, rng, split, DEPTHS.get(depth))
+    stream = hide(tok, hay.window(rng, length), facts, depths, length // segment_len * segment_len)
+    question, answer = facts[ask][1]
+    written = sorted(range(len(facts)), key=lambda j: depths[j])  # hide()'s order in the stream
+    return stream, question, answer, facts[ask][0], [facts[j][1][1] for j in written]
+
+
 @torch.no_grad()
 def run_cell(lm: LoadedModel, hay: Haystack, task: str, split: str, length: int, depth: str,
              n: int, seed: int, batch: int = 8, contrast: float = 0.0) -> HayCell:
     tok, S = lm.tokenizer, lm.config.segment_len
-    limit = length // S * S  # statements end before the question's segment
-    trials = []
-    for i in range(n):
-        rng = trial_rng(seed, task, split, length, depth, i)
-        facts, ask, depths = trial_facts(task, rng, split, DEPTHS.get(depth))
-        stream = hide(tok, hay.window(rng, length), facts, depths, limit)
-        question, answer = facts[ask][1]
-        written = sorted(range(len(facts)), key=lambda i: depths[i])  # hide()'s order in the stream
-        trials.append((stream, question, answer, facts[ask][0], [facts[i][1][1] for i in written]))
+    trials = [cell_trial(tok, hay, task, split, length, depth, seed, i, S) for i in range(n)]
     exact = knock = fts = 0
     misses = []
     device = lm.model.device

@@ -22,17 +22,21 @@ def _score(answer: str, truth: str) -> tuple[float, float]:
     return float(answer == truth), same
 
 
+def cell_doc(tok, filler: Filler, segment_len: int, task: str, length: int, depth: float, seed: int, i: int,
+             n_facts: int = 1):
+    """Document i of a cell (a TaskDoc): its own generator, so a trial depends only on its name."""
+    rng = random.Random(f"{seed}:{task}:{length}:{depth}:{n_facts}:{i}")
+    facts = passkey_facts(rng) if task == "passkey" else kv_facts(rng, n_facts, varied=False)
+    depths = [depth] if task == "passkey" else None
+    return build_doc(tok, rng, filler, length, segment_len, facts, ask=rng.randrange(len(facts)), depths=depths)
+
+
 @torch.no_grad()
 def run_cell(lm: LoadedModel, task: str, length: int, depth: float, n: int, seed: int,
              n_facts: int = 1, filler: Filler | None = None, batch: int = 8, contrast: float = 0.0) -> dict:
     tok, S = lm.tokenizer, lm.config.segment_len
     filler = filler or Filler(tok)
-    docs = []
-    for i in range(n):
-        rng = random.Random(f"{seed}:{task}:{length}:{depth}:{n_facts}:{i}")
-        facts = passkey_facts(rng) if task == "passkey" else kv_facts(rng, n_facts, varied=False)
-        depths = [depth] if task == "passkey" else None
-        docs.append(build_doc(tok, rng, filler, length, S, facts, ask=rng.randrange(len(facts)), depths=depths))
+    docs = [cell_doc(tok, filler, S, task, length, depth, seed, i, n_facts) for i in range(n)]
     scores = {"exact": [], "digits": [], "knockout_exact": [], "knockout_digits": []}
     misses = []  # what came back where the memory's answer was wrong, trial by trial
     device = lm.model.device
