@@ -89,6 +89,15 @@ class ModelConfig:
     # digits: docs/TRAINING.md, December, twenty-fourth session). 0 = off; left out of the saved
     # config while 0, so models saved before it keep their bytes (and fingerprints).
     write_skip: int = 0
+    # With write_threshold: in every segment each head keeps its write_floor strongest writes
+    # (after write_skip and quiet spans) whatever the threshold, so a gated layer's memory is never
+    # left empty. Under layer 1 at 0.3 the a-lineage's layer-1 memory stayed exactly zero over 128K
+    # tokens of its filler, and with an empty layer 1 it ended its answer at once (docs/TRAINING.md,
+    # December, twenty-sixth session). 0 = off; left out of the saved config while 0.
+    write_floor: int = 0
+    # With write_threshold: each layer's own write_floor, one entry per layer, in place of
+    # write_floor in the gated layers. Left out of the saved config while None.
+    write_floor_per_layer: list[int] | None = None
     # Token ids that open and close a quiet span: from a `quiet_open` token through the first
     # `quiet_close` token at or after it, no token writes to memory, in any layer, gated or not. A
     # span ends with its segment at the latest, so what a token writes depends on its segment's
@@ -155,6 +164,18 @@ class ModelConfig:
                               f"under segment_len={self.segment_len}")
         if self.write_skip and not self.write_threshold:
             raise ConfigError("write_skip is part of the write gate; set write_threshold too")
+        if not 0 <= self.write_floor <= self.segment_len:
+            raise ConfigError(f"write_floor={self.write_floor} must be 0 (off) or a number of writes "
+                              f"up to segment_len={self.segment_len}")
+        if self.write_floor and not self.write_threshold:
+            raise ConfigError("write_floor keeps writes the threshold drops; set write_threshold too")
+        if self.write_floor_per_layer is not None:
+            per = self.write_floor_per_layer
+            if not self.write_threshold:
+                raise ConfigError("write_floor_per_layer sets the gated layers' floors; set write_threshold too")
+            if len(per) != self.n_layer or not all(isinstance(f, int) and 0 <= f <= self.segment_len for f in per):
+                raise ConfigError(f"write_floor_per_layer={per} must give each of the {self.n_layer} layers "
+                                  f"a number of writes in 0..{self.segment_len}")
         if self.write_threshold_per_layer is not None:
             per = self.write_threshold_per_layer
             if not self.write_threshold:
@@ -204,21 +225,27 @@ class ModelConfig:
 
     def layer_config(self, layer: int) -> ModelConfig:
         """The config one layer's attention runs with: this one, without the write gate where
-        write_gate_layers leaves the layer out, or with the layer's own write_threshold_per_layer."""
+        write_gate_layers leaves the layer out, or with the layer's own write_threshold_per_layer
+        and write_floor_per_layer."""
         if not self.write_threshold:
             return self
         if not self.gated(layer):
             return replace(self, write_threshold=0.0, write_window=0, write_skip=0, write_gate_layers=None,
-                           write_threshold_per_layer=None)
-        if self.write_threshold_per_layer is None:
-            return self
-        return replace(self, write_threshold=float(self.write_threshold_per_layer[layer]))
+                           write_threshold_per_layer=None, write_floor=0, write_floor_per_layer=None)
+        own = {}
+        if self.write_threshold_per_layer is not None:
+            own["write_threshold"] = float(self.write_threshold_per_layer[layer])
+        if self.write_floor_per_layer is not None:
+            own["write_floor"] = self.write_floor_per_layer[layer]
+        return replace(self, **own) if own else self
 
     def to_json(self) -> str:
         d = asdict(self)
-        if not d["write_skip"]:
-            del d["write_skip"]
-        for name in ("write_gate_layers", "write_threshold_per_layer", "quiet_open", "quiet_close"):
+        for name in ("write_skip", "write_floor"):
+            if not d[name]:
+                del d[name]
+        for name in ("write_gate_layers", "write_threshold_per_layer", "write_floor_per_layer", "quiet_open",
+                     "quiet_close"):
             if d[name] is None:
                 del d[name]
         return json.dumps(d, indent=2, sort_keys=True)

@@ -70,7 +70,7 @@ def save_model(model, tokenizer, directory: Path | str) -> str:
 # elsewhere, so trained weights take new values of them as they are (docs/TRAINING.md, December,
 # eighth session: bpe-c3's weights under write_threshold 0.4 and write_window 2, the default).
 GATE_FIELDS = ("write_threshold", "write_window", "write_skip", "write_gate_layers", "write_threshold_per_layer",
-               "quiet_open", "quiet_close")
+               "write_floor", "write_floor_per_layer", "quiet_open", "quiet_close")
 
 
 def header_quiet(tokenizer) -> dict[str, list[int]]:

@@ -64,13 +64,14 @@ def quiet_tokens(cfg, tokens: list[int], cuts=()) -> list[bool]:
 
 
 def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, cuts=(),
-                    gate: tuple[float, int, int] | None = None, straight_through: bool = False,
+                    gate: tuple[float, int, int, int] | None = None, straight_through: bool = False,
                     quiet: list[bool] | None = None):
     """x (T, C) for one batch element; M0 (H, D, D), z0 (H, D); segments as `segment_spans` cuts
-    them. `gate`: (write_threshold, write_window, write_skip), None for the layer config's. `quiet`:
+    them. `gate`: (write_threshold, write_window, write_skip, write_floor), None for the layer config's. `quiet`:
     the tokens that write nothing (quiet_tokens). Returns y (T, C), M, z."""
     cfg = layer.cfg
-    threshold, window, skip = (cfg.write_threshold, cfg.write_window, cfg.write_skip) if gate is None else gate
+    threshold, window, skip, floor = (cfg.write_threshold, cfg.write_window, cfg.write_skip,
+                                      cfg.write_floor) if gate is None else gate
     H, D, S, T = cfg.n_head, cfg.d_head, cfg.segment_len, x.shape[0]
     spans = segment_spans(T, S, cuts)
     start = [s0 for s0, end, _ in spans for _ in range(s0, end)]  # each token's segment start
@@ -99,10 +100,14 @@ def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, 
         if threshold:  # a write at or below it is no write, unless a token within
             # write_window positions of it in its segment clears it; none in the segment's first
             # write_skip positions
+            def strongest(t: int, h: int) -> bool:  # write_floor: among its segment's floor largest past the skip
+                rivals = [u for u in range(T) if start[u] == start[t] and u - start[u] >= skip]
+                return sum(bool(beta_all[u, h] > beta_all[t, h]) for u in rivals) < floor
             def kept(t: int, h: int) -> bool:
                 near = [u for u in range(t - window, t + window + 1)
                         if 0 <= u < T and start[u] == start[t]]
-                return t - start[t] >= skip and any(bool(beta_all[u, h] > threshold) for u in near)
+                return t - start[t] >= skip and (any(bool(beta_all[u, h] > threshold) for u in near)
+                                                 or strongest(t, h))
             def dropped(b):  # zero; with straight_through its gradient as if kept
                 return b - b.detach() if straight_through else b * 0
             beta_all = torch.stack([torch.stack([beta_all[t, h] if kept(t, h) else dropped(beta_all[t, h])
@@ -179,9 +184,10 @@ def naive_forward(model: InfiniTransformer, tokens: torch.Tensor, cuts=()):
             H, D = cfg.n_head, cfg.d_head
             zeros_M = torch.zeros(H, D, D, dtype=x.dtype)
             gated = cfg.write_gate_layers is None or i in cfg.write_gate_layers  # from the model's config
-            per_layer = cfg.write_threshold_per_layer
+            per_layer, floors = cfg.write_threshold_per_layer, cfg.write_floor_per_layer
             threshold = cfg.write_threshold if per_layer is None else per_layer[i]
-            gate = (threshold, cfg.write_window, cfg.write_skip) if gated else (0.0, 0, 0)
+            floor = cfg.write_floor if floors is None else floors[i]
+            gate = (threshold, cfg.write_window, cfg.write_skip, floor) if gated else (0.0, 0, 0, 0)
             a, M, z = naive_attention(block.attn, rms(x, block.norm1), zeros_M, torch.zeros(H, D, dtype=x.dtype),
                                       cuts, gate, block.attn.gate_straight_through, quiet)
             x = x + a

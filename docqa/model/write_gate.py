@@ -1,6 +1,6 @@
 """Which tokens write to the compressive memory: the write gate of ModelConfig (write_threshold,
-write_threshold_per_layer via layer_config, write_window, write_skip) and quiet spans (quiet_open,
-quiet_close).
+write_threshold_per_layer via layer_config, write_window, write_skip, write_floor) and quiet spans
+(quiet_open, quiet_close).
 
 The write strength beta of eq. 8-9 (the delta rule's per-token step) is computed by
 docqa.model.infini; this module only zeroes some of them, segment by segment, before the memory is
@@ -40,11 +40,12 @@ def quiet_mask(cfg: ModelConfig, tokens: torch.Tensor) -> torch.Tensor | None:
 
 def write_gate(cfg: ModelConfig, beta: torch.Tensor, straight_through: bool = False,
                quiet: torch.Tensor | None = None) -> torch.Tensor:
-    """ModelConfig.write_threshold, write_window and write_skip: beta (..., S), one segment along
-    the last dim from its first position, with the writes dropped that are at or below the
-    threshold and have no token above it within write_window positions (either side, inside the
-    segment), and every write at the segment's first write_skip positions. Gradient flows through
-    the kept ones.
+    """ModelConfig.write_threshold, write_window, write_skip and write_floor: beta (..., S), one
+    segment along the last dim from its first position, with the writes dropped that are at or below
+    the threshold and have no token above it within write_window positions (either side, inside the
+    segment), and every write at the segment's first write_skip positions; then each row's
+    write_floor strongest writes after write_skip are kept whatever the threshold (a kept floor write
+    keeps no neighbour). Gradient flows through the kept ones.
 
     The window is why the gate needs the whole segment: a write is committed only at the
     segment's end, so a token may be kept for a strong one after it (decoding gates at commit).
@@ -67,8 +68,13 @@ def write_gate(cfg: ModelConfig, beta: torch.Tensor, straight_through: bool = Fa
         w = cfg.write_window
         flat = keep.to(beta.dtype).reshape(-1, 1, beta.shape[-1])
         keep = F.max_pool1d(flat, 2 * w + 1, stride=1, padding=w).reshape(beta.shape) > 0
+    after_skip = torch.arange(beta.shape[-1], device=beta.device) >= cfg.write_skip
     if cfg.write_skip:  # after the window: a strong neighbour does not bring a context-free write back
-        keep = keep & (torch.arange(beta.shape[-1], device=beta.device) >= cfg.write_skip)
+        keep = keep & after_skip
+    if cfg.write_floor:  # the row's strongest writes past the skip; a zero write kept is still none
+        n = min(cfg.write_floor, int(after_skip.sum()))
+        top = beta.detach().masked_fill(~after_skip, -1.0).topk(n, -1).indices
+        keep = keep | torch.zeros_like(keep).scatter(-1, top, True)
     if straight_through:  # forward beta * keep; backward d/dbeta = 1 at every token
         return beta * keep + (beta - beta.detach()) * ~keep
     return beta * keep

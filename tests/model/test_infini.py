@@ -30,6 +30,11 @@ VARIANTS = [
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, memory_center=True),
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, memory_center=True,
          memory_whiten=True),
+    # a floor under a threshold nothing clears at init (betas ~0.5): the floor alone decides layer 1's
+    # writes, and layer 0 keeps only what clears 0.5 (and its window), with quiet spans among them
+    dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.5,
+         write_window=1, write_skip=1, write_threshold_per_layer=[0.5, 0.95], write_floor_per_layer=[1, 2],
+         quiet_open=list(range(24)), quiet_close=list(range(24, 64))),
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.5),
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.5,
          write_window=2, write_gate_layers=[1]),
@@ -53,6 +58,7 @@ SKIP = VARIANTS[-2]  # threshold 0.3, window 1, write_skip 2
 QUIET = VARIANTS[-3]  # quiet spans under a gate on layer 1
 QUIET_PLAIN = VARIANTS[-5]  # quiet spans, no gate
 PER_LAYER = VARIANTS[-6]  # thresholds 0.3 and 0.6, window 1
+FLOOR = VARIANTS[13]  # write_floor_per_layer [1, 2] under thresholds 0.5 and 0.95, quiet spans
 
 
 def make(seed=0, dtype=torch.float64, **kw):
@@ -151,7 +157,7 @@ def test_linear_rule_read_equals_direct_recomputation_from_all_past_keys_and_val
 
 
 @pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5], VARIANTS[7], VARIANTS[8], VARIANTS[9], VARIANTS[10],
-                                     WINDOW, SKIP, QUIET, QUIET_PLAIN, PER_LAYER], ids=ids)
+                                     WINDOW, SKIP, QUIET, QUIET_PLAIN, PER_LAYER, FLOOR], ids=ids)
 def test_streaming_in_any_split_equals_one_call(variant):
     model = make(**variant)
     tokens = torch.randint(0, 256, (1, 40))
@@ -175,7 +181,7 @@ def test_streaming_in_any_split_equals_one_call(variant):
 
 
 @pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5], VARIANTS[7], VARIANTS[8], VARIANTS[9], VARIANTS[10],
-                                     WINDOW, SKIP, QUIET, QUIET_PLAIN, PER_LAYER], ids=ids)
+                                     WINDOW, SKIP, QUIET, QUIET_PLAIN, PER_LAYER, FLOOR], ids=ids)
 def test_cached_decoding_equals_full_forward(variant):
     model = make(**variant)
     history = torch.randint(0, 256, (1, 17))  # 2 segments in memory, 3 tokens pending
@@ -585,6 +591,44 @@ def test_each_gated_layer_runs_with_its_own_threshold_and_an_ungated_one_with_no
     assert kept == [list(range(7)), [0, 1, 2, 3, 4, 5], [3, 4, 5]]  # 0.4 clears 0.3, not 0.6; window 1
     assert ModelConfig.from_dict(json.loads(cfg.to_json())) == cfg
     assert "write_threshold_per_layer" not in json.loads(ModelConfig.from_name("test", write_threshold=0.2).to_json())
+
+
+def test_write_floor_keeps_each_heads_strongest_writes_past_the_skip_whatever_the_threshold():
+    beta = torch.tensor([[[0.45, 0.2, 0.4, 0.1, 0.3, 0.1, 0.6],  # (B, H, S): one segment, two heads
+                          [0.1, 0.1, 0.25, 0.3, 0.2, 0.1, 0.1]]])
+    cfg = ModelConfig.from_name("test", segment_len=7, write_threshold=0.5, write_window=1, write_skip=1,
+                                write_floor=2)
+    kept = [[t for t in range(7) if write_gate(cfg, beta)[0, h, t] > 0] for h in range(2)]
+    # head 0: 0.6 clears and keeps its neighbour; 0.4 is the floor's second (0.45 is in the skip),
+    # and the floor keeps no neighbour. Head 1: nothing clears, the floor keeps its two strongest.
+    assert kept == [[2, 5, 6], [2, 3]]
+    assert write_gate(cfg, beta)[0, 0, 2] == beta[0, 0, 2]  # a floor write keeps its strength
+    assert kept[0] != [t for t in range(7) if write_gate(replace(cfg, write_floor=0), beta)[0, 0, t] > 0]
+    quiet = torch.tensor([[False, False, False, True, True, True, True]])  # (B, S): head 1's best is quiet
+    kept_quiet = [t for t in range(7) if write_gate(cfg, beta, quiet=quiet)[0, 1, t] > 0]
+    assert kept_quiet == [1, 2]  # the floor picks among the writes that are left
+
+
+def test_write_floor_is_saved_only_when_set_and_each_gated_layer_takes_its_own():
+    plain = ModelConfig.from_name("test", write_threshold=0.5)
+    assert not {"write_floor", "write_floor_per_layer"} & set(json.loads(plain.to_json()))
+    cfg = ModelConfig.from_name("test", n_layer=3, write_threshold=0.2, write_gate_layers=[1, 2],
+                                write_floor_per_layer=[4, 1, 0])
+    assert ModelConfig.from_dict(json.loads(cfg.to_json())) == cfg
+    assert [cfg.layer_config(i).write_floor for i in range(3)] == [0, 1, 0]  # layer 0 is not gated
+    one = ModelConfig.from_name("test", write_threshold=0.2, write_floor=3)
+    assert json.loads(one.to_json())["write_floor"] == 3 and one.layer_config(1).write_floor == 3
+
+
+@pytest.mark.parametrize("kw, message", [(dict(write_floor=1), "set write_threshold too"),
+                                         (dict(write_floor_per_layer=[1, 0]), "set write_threshold too"),
+                                         (dict(write_threshold=0.5, write_floor=-1), "write_floor=-1"),
+                                         (dict(write_threshold=0.5, write_floor=9), "up to segment_len=8"),
+                                         (dict(write_threshold=0.5, write_floor_per_layer=[1]), "each of the 2"),
+                                         (dict(write_threshold=0.5, write_floor_per_layer=[1, 0.5]), "0..8")])
+def test_a_bad_write_floor_is_refused_with_what_to_set(kw, message):
+    with pytest.raises(ConfigError, match=message):
+        ModelConfig.from_name("test", **kw)
 
 
 def test_quiet_spans_are_saved_only_when_set_and_survive_a_round_trip():
