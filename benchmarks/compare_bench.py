@@ -4,7 +4,9 @@ the trials the other misses, and is the difference more than the draw of trials?
     python benchmarks/compare_bench.py A.json B.json [A64.json B64.json ...]
 
 Files go in pairs (A then B); each pair must be the same bench (same haystack, seed and n), so
-that cell by cell both models saw the same trials. A trial is named by its statement, question
+that cell by cell both models saw the same trials. Pairs of other seeds (or lengths) add up: a
+pair of seed 0 and a pair of seed 1 give the trials of both; a pair whose seed and cells an
+earlier pair already gave is refused rather than counted twice. A trial is named by its statement, question
 and answer; a cell's misses are the trials a model got wrong, so a miss of A's that B does not
 have is a trial only B answered. Per task, split and length, and over all cells of each split:
 the trials only A answered, only B answered, and the two-sided sign test's p on those
@@ -92,8 +94,9 @@ def discordant_trials(a: dict, b: dict) -> dict[tuple, tuple[int, int, int]]:
 
 
 def table(pairs: dict[tuple, tuple[int, int, int]], name_a: str, name_b: str) -> str:
+    """pairs: ((task, split, length, depth), seed) -> (n, only A right, only B right)."""
     rows: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for (task, split, length, _depth), counts in pairs.items():
+    for ((task, split, length, _depth), _seed), counts in pairs.items():
         for key in ((task, split, str(length)), (task, split, "all")):
             rows[key] = [x + y for x, y in zip(rows[key], counts)]
     lines = [f"A = {name_a}, B = {name_b}", "",
@@ -120,12 +123,17 @@ def main() -> None:
     for fa, fb in zip(args.files[::2], args.files[1::2]):
         a, b = json.loads(fa.read_text()), json.loads(fb.read_text())
         try:
-            pairs |= discordant_trials(a, b) if "trials" in a else discordant(a, b, args.seed_unchecked)
+            cells = discordant_trials(a, b) if "trials" in a else discordant(a, b, args.seed_unchecked)
         except (ValueError, KeyError) as e:
             ap.error(f"{fa} and {fb}: not the same bench, or not both bench JSONs of one kind: {e}")
+        seed = a.get("seed")
+        repeated = [key for key in cells if (key, seed) in pairs]
+        if repeated:
+            ap.error(f"{fa} and {fb}: cells {repeated[0]} of seed {seed} were already given by an earlier pair")
+        pairs |= {(key, seed): counts for key, counts in cells.items()}
         names = (a["model"], b["model"])
     print(table(pairs, *names), end="")
-    if any(k[0] == "frame" for k in pairs):
+    if any(k[0][0] == "frame" for k in pairs):
         n, only_a, only_b = (sum(c[i] for c in pairs.values()) for i in range(3))
         print(f"\nall frames: {n} trials, only A right {only_a}, only B right {only_b}, "
               f"sign test p {sign_test(only_a, only_b):.3f}")

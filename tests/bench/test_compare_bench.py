@@ -120,3 +120,18 @@ def test_the_script_sums_frames_over_all(tmp_path):
     out = subprocess.run([sys.executable, str(Path(compare.__file__)), str(fa), str(fb)],
                          capture_output=True, text=True, check=True).stdout
     assert "all frames: 6 trials, only A right 3, only B right 1, sign test p 0.625" in out
+
+
+def test_cli_sums_pairs_of_two_seeds_and_refuses_a_pair_given_twice(tmp_path: Path):
+    # seed 0 and seed 1 draw other trials for the same cells: both pairs count, none replaces the other
+    files = []
+    for seed, (ma, mb) in enumerate([([1, 2], [3]), ([4], [5, 6, 7])]):
+        for name, m in (("a", ma), ("b", mb)):
+            (tmp_path / f"{name}{seed}.json").write_text(json.dumps(bench({("heldout", 1024, "start"): m}, seed=seed)))
+        files += [str(tmp_path / f"a{seed}.json"), str(tmp_path / f"b{seed}.json")]
+    script = Path(__file__).parents[2] / "benchmarks" / "compare_bench.py"
+    out = subprocess.run([sys.executable, str(script), *files], capture_output=True, text=True, check=True).stdout
+    assert "| needle | heldout | 1024 | 20 | 4 | 3 |" in out  # seed 0: 1 / 2, seed 1: 3 / 1
+    assert "| needle | heldout | all | 20 | 4 | 3 |" in out
+    twice = subprocess.run([sys.executable, str(script), *files[:2], *files[:2]], capture_output=True, text=True)
+    assert twice.returncode != 0 and "already" in twice.stderr
