@@ -129,7 +129,8 @@ def main() -> None:
         seed = a.get("seed")
         repeated = [key for key in cells if (key, seed) in pairs]
         if repeated:
-            ap.error(f"{fa} and {fb}: cells {repeated[0]} of seed {seed} were already given by an earlier pair")
+            ap.error(f"{fa} and {fb}: cells {repeated[0]} of seed {seed} were already given by an "
+                     "earlier pair")
         pairs |= {(key, seed): counts for key, counts in cells.items()}
         names = (a["model"], b["model"])
     print(table(pairs, *names), end="")

@@ -11,6 +11,7 @@
 #   needles     needles in runs/eval/prose at 4K, 8K, 16K tokens, seen and held-out, n 20 (about 3.5 minutes)
 #   needles64k  the same at 64K tokens (about 5 minutes)
 #   facts8      8 named facts at 8K tokens in runs/eval/prose, n 60
+#   track8k     entity tracking at 8K tokens in runs/eval/prose, n 20
 #   needles-s1, facts8-s1, needles64k-s1  the same on seed 1 (other needles, facts and places)
 # runs/eval/prose: every site-packages *.dist-info/METADATA over 3,000 bytes but docqa's, as <name>.txt.
 # One thread each (DOCQA_THREADS), so that a training run keeps the other core. Two runs of this script
@@ -35,6 +36,7 @@ for kind in "$@"; do
     needles-s1) docqa bench recall --model "$model" --haystack $hay --lengths 4096,8192,16384 --facts '' --no-track --n 20 --seed 1 --json ;;
     needles64k-s1) docqa bench recall --model "$model" --haystack $hay --lengths 65536 --facts '' --no-track --n 20 --seed 1 --json ;;
     facts8-s1) docqa bench recall --model "$model" --haystack $hay --lengths '' --facts 8 --facts-length 8192 --no-track --n 60 --seed 1 --json ;;
+    track8k) docqa bench recall --model "$model" --haystack $hay --lengths '' --facts '' --facts-length 8192 --n 20 --json ;;
     facts8) docqa bench recall --model "$model" --haystack $hay --lengths '' --facts 8 --facts-length 8192 --no-track --n 60 --json ;;
     *) echo "unknown check $kind" >&2; exit 2 ;;
   esac > "$out/$kind.json.tmp" 2> "$out/$kind.log"

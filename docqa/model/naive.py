@@ -67,8 +67,8 @@ def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, 
                     gate: tuple[float, int, int, int] | None = None, straight_through: bool = False,
                     quiet: list[bool] | None = None):
     """x (T, C) for one batch element; M0 (H, D, D), z0 (H, D); segments as `segment_spans` cuts
-    them. `gate`: (write_threshold, write_window, write_skip, write_floor), None for the layer config's. `quiet`:
-    the tokens that write nothing (quiet_tokens). Returns y (T, C), M, z."""
+    them. `gate`: (write_threshold, write_window, write_skip, write_floor), None for the layer
+    config's. `quiet`: the tokens that write nothing (quiet_tokens). Returns y (T, C), M, z."""
     cfg = layer.cfg
     threshold, window, skip, floor = (cfg.write_threshold, cfg.write_window, cfg.write_skip,
                                       cfg.write_floor) if gate is None else gate
