@@ -77,7 +77,8 @@ def test_regate_sets_the_write_gate_on_the_same_weights_and_a_new_fingerprint(tm
     fewer = skipped.model.ingest(tokens, skipped.model.new_memory())
     assert not torch.equal(fewer.layers[0].M, cut.layers[0].M)  # the segments' first writes are gone
     with pytest.raises(ConfigError, match="sets only write_threshold, write_window, write_skip, write_gate_layers, "
-                                          "write_threshold_per_layer, quiet_open, quiet_close, not n_layer"):
+                                          "write_threshold_per_layer, write_floor, write_floor_per_layer, quiet_open, "
+                                          "quiet_close, not n_layer"):
         regate_model(tmp_path / "m", tmp_path / "x", n_layer=4)
     with pytest.raises(ConfigError, match="set write_threshold too"):
         regate_model(tmp_path / "m", tmp_path / "x", write_window=2)
