@@ -100,7 +100,10 @@ def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, 
         if threshold:  # a write at or below it is no write, unless a token within
             # write_window positions of it in its segment clears it; none in the segment's first
             # write_skip positions
-            def strongest(t: int, h: int) -> bool:  # write_floor: among its segment's floor largest past the skip
+            # write_floor: among its segment's floor largest past the skip. On a tie this keeps every
+            # tied write where write_gate's topk keeps floor of them; betas tie only at 0 (quiet: no
+            # write either way) or at 1.0, which clears any threshold.
+            def strongest(t: int, h: int) -> bool:
                 rivals = [u for u in range(T) if start[u] == start[t] and u - start[u] >= skip]
                 return sum(bool(beta_all[u, h] > beta_all[t, h]) for u in rivals) < floor
             def kept(t: int, h: int) -> bool:
