@@ -6,9 +6,9 @@ the trials the other misses, and is the difference more than the draw of trials?
 Files go in pairs (A then B); each pair must be the same bench (same haystack, seed and n), so
 that cell by cell both models saw the same trials. Pairs of other seeds (or lengths) add up: a
 pair of seed 0 and a pair of seed 1 give the trials of both; a pair whose seed and cells an
-earlier pair already gave is refused rather than counted twice. A trial is named by its statement, question
-and answer; a cell's misses are the trials a model got wrong, so a miss of A's that B does not
-have is a trial only B answered. Per task, split and length, and over all cells of each split:
+earlier pair already gave is refused rather than counted twice. A trial is named by its
+statement, question and answer; a cell's misses are the trials a model got wrong, so a miss of
+A's that B does not have is a trial only B answered. Per task, split and length, and over all cells of each split:
 the trials only A answered, only B answered, and the two-sided sign test's p on those
 discordant trials (McNemar's exact test). Paired trials need far fewer of them than two exact
 rates side by side to tell a difference from the draw.

@@ -37,15 +37,15 @@ def main() -> None:
     for path in args.models:
         lm = load_model(path)
         S = lm.config.segment_len
-        n = args.tokens // S * S  # whole segments: a pending tail writes nothing
+        n = args.tokens
         prose = []
         for f in sorted(args.prose.iterdir()):
             prose += lm.tokenizer.encode(f.read_text(errors="replace"))
             if len(prose) >= n:
                 break
-        doc = cell_doc(lm.tokenizer, Filler(lm.tokenizer), S, "passkey", args.tokens, DEPTHS["middle"], 0, 0)
-        for label, tokens in (("prose", prose[:n]), ("filler", doc.tokens[:doc.question_start][:n // S * S])):
-            t = torch.tensor([tokens[:len(tokens) // S * S]])
+        doc = cell_doc(lm.tokenizer, Filler(lm.tokenizer), S, "passkey", n, DEPTHS["middle"], 0, 0)
+        for label, tokens in (("prose", prose[:n]), ("filler", doc.tokens[:doc.question_start][:n])):
+            t = torch.tensor([tokens[:len(tokens) // S * S]])  # whole segments: a pending tail writes nothing
             for layer, (_, _, beta) in enumerate(memory_projections(lm.model, t)):
                 seg = beta[0].unflatten(-1, (-1, S))  # (H, N, S)
                 writes = (seg > 0).sum(-1).float()  # (H, N)

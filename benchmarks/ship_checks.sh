@@ -23,7 +23,9 @@ mkdir -p "$out"
 export DOCQA_THREADS=${DOCQA_THREADS:-1}
 hay=runs/eval/prose
 for kind in "$@"; do
-  case $kind in
+  seed=0 base=$kind
+  case $kind in needles-s1|needles64k-s1|facts8-s1) seed=1 base=${kind%-s1} ;; esac
+  case $base in
     sources) docqa bench sources --model "$model" --n-docs 100 --trials 20 --json ;;
     sources-h78) docqa bench sources --model "$model" --n-docs 100 --trials 20 --haystack $hay --json ;;
     sources1000) docqa bench sources --model "$model" --n-docs 1000 --trials 5 --json ;;
@@ -31,13 +33,10 @@ for kind in "$@"; do
     syn16k) docqa bench recall --model "$model" --lengths 16384 --facts '' --n 10 --json ;;
     synall) docqa bench recall --model "$model" --lengths 1024,4096,16384,32768,65536 --facts '' --n 10 --json ;;
     syn128k-end) docqa bench recall --model "$model" --lengths 131072 --depths end --facts '' --n 20 --json ;;
-    needles) docqa bench recall --model "$model" --haystack $hay --lengths 4096,8192,16384 --facts '' --no-track --n 20 --json ;;
-    needles64k) docqa bench recall --model "$model" --haystack $hay --lengths 65536 --facts '' --no-track --n 20 --json ;;
-    needles-s1) docqa bench recall --model "$model" --haystack $hay --lengths 4096,8192,16384 --facts '' --no-track --n 20 --seed 1 --json ;;
-    needles64k-s1) docqa bench recall --model "$model" --haystack $hay --lengths 65536 --facts '' --no-track --n 20 --seed 1 --json ;;
-    facts8-s1) docqa bench recall --model "$model" --haystack $hay --lengths '' --facts 8 --facts-length 8192 --no-track --n 60 --seed 1 --json ;;
+    needles) docqa bench recall --model "$model" --haystack $hay --lengths 4096,8192,16384 --facts '' --no-track --n 20 --seed $seed --json ;;
+    needles64k) docqa bench recall --model "$model" --haystack $hay --lengths 65536 --facts '' --no-track --n 20 --seed $seed --json ;;
     track8k) docqa bench recall --model "$model" --haystack $hay --lengths '' --facts '' --facts-length 8192 --n 20 --json ;;
-    facts8) docqa bench recall --model "$model" --haystack $hay --lengths '' --facts 8 --facts-length 8192 --no-track --n 60 --json ;;
+    facts8) docqa bench recall --model "$model" --haystack $hay --lengths '' --facts 8 --facts-length 8192 --no-track --n 60 --seed $seed --json ;;
     *) echo "unknown check $kind" >&2; exit 2 ;;
   esac > "$out/$kind.json.tmp" 2> "$out/$kind.log"
   mv "$out/$kind.json.tmp" "$out/$kind.json"

@@ -72,7 +72,7 @@ def write_gate(cfg: ModelConfig, beta: torch.Tensor, straight_through: bool = Fa
     if cfg.write_skip:  # after the window: a strong neighbour does not bring a context-free write back
         keep = keep & after_skip
     if cfg.write_floor:  # the row's strongest writes past the skip; a zero write kept is still none
-        n = min(cfg.write_floor, int(after_skip.sum()))
+        n = min(cfg.write_floor, beta.shape[-1] - cfg.write_skip)  # from the shape: no device sync
         top = beta.detach().masked_fill(~after_skip, -1.0).topk(n, -1).indices
         keep = keep | torch.zeros_like(keep).scatter(-1, top, True)
     if straight_through:  # forward beta * keep; backward d/dbeta = 1 at every token
