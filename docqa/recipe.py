@@ -7,8 +7,9 @@ It drives both training and the benches, so it sits above both (until issue 12 i
 docqa.train.recipe, and made training import the benches).
 
 `bpe` (the shipped default since December: phase c3, from the tenth session the soup s70, c3
-averaged with phase c22, and since the twenty-fourth a63, the named-facts lineage from s70; the
-candidates around them, checkpoints/bpe-c2 to bpe-c4, bpe-c13, bpe-c22, bpe-a11 to bpe-a62) first trains the BPE tokenizer
+averaged with phase c22, from the twenty-fourth a63, the named-facts lineage from s70, and since the
+twenty-eighth a69, two short runs on from a63; the candidates around them, checkpoints/bpe-c2 to
+bpe-c4, bpe-c13, bpe-c22, bpe-a11 to bpe-a63) first trains the BPE tokenizer
 on the training text (docqa.train.vocab; `apt-get install python3-doc` adds the Python
 documentation to that text, man pages and /usr/share/doc come with Debian), then trains on
 questions about real text;
@@ -163,13 +164,26 @@ BPE_PHASES += [("a11", 400, _A11), ("a16", 200, _A16), ("a17", 600, _A17), ("a28
 # (checkpoints/bpe-a63, gated 0.1 / w2 on layers 1-2): on three steps in four a lead of up to 1,024
 # segments streamed into the memory before the documents (loop.draw_lead), so that facts are written
 # into a full memory.
-BPE_PHASES += [
-    ("a59", 1150, dict(steps=2000, gap_segments=256, gap_fraction=0.5, gap_learn_writes=True)),
-    ("a61", 1300, dict(task_mix={"kv": 2, "facts": 2, "needle": 1, "track": 0.5, "passkey": 0.5,
-                                 "passkey_synthetic": 1})),
-    ("a62", 1450, dict(gap_segments=1024, gap_learn_writes=False)),
-    ("a63", 1550, dict(lead_segments=1024, lead_fraction=0.75)),
-]
+_A59 = dict(steps=2000, gap_segments=256, gap_fraction=0.5, gap_learn_writes=True)
+_A61 = dict(task_mix={"kv": 2, "facts": 2, "needle": 1, "track": 0.5, "passkey": 0.5, "passkey_synthetic": 1})
+_A62 = dict(gap_segments=1024, gap_learn_writes=False)
+_A63 = dict(lead_segments=1024, lead_fraction=0.75)
+BPE_PHASES += [("a59", 1150, _A59), ("a61", 1300, _A61), ("a62", 1450, _A62), ("a63", 1550, _A63)]
+# a68 and a69 (twenty-fifth to twenty-seventh sessions; checkpoints/bpe-a69-s25, the default since the
+# twenty-eighth): new runs from a model, not branches, so that Adam starts over at their own rates; each
+# is a63's run's settings with what it changes. a68, from a63's model: half the needles asked by a
+# composed question or request ("Give the {s}.", as a34), at twice a63's late learning rates, with the
+# header's quiet spans the model ships with (QUIET_PHASES), stopped at step 175 of 400. a69, from a68's
+# model: named facts asked twice as often, at a63's late rates, stopped at step 25 of 100. a68 gained
+# held-out needles save after save and lost named facts asked in training phrasings; a69 keeps the gain
+# and wins back part of the loss (docs/TRAINING.md, twenty-seventh session).
+_A63_RUN = {**_A41, **_A59, **_A61, **_A62, **_A63}
+_A68 = dict(_A63_RUN, seed=68, steps=400, warmup=30, lr=1.2e-4, conv_lr=4e-3, gate_lr=4e-3, start_max_segments=128,
+            curriculum_steps=1, keep_every=25, save_every=25, composed_questions=0.5,
+            model_overrides={"write_threshold": 0.0, "write_window": 0, "short_conv": 8, "write_gate_layers": None})
+_A69 = dict(_A68, seed=69, steps=100, warmup=10, lr=6e-5, conv_lr=2e-3, gate_lr=2e-3,
+            task_mix=dict(_A61["task_mix"], facts=4))
+BPE_PHASES += [("a68", 175, _A68), ("a69", 25, _A69)]
 # A branch phase: (the phase whose run it continues, the step of that run it branches at). A step past
 # the parent's own stop continues a copy of the parent's run to it (OUT_DIR/PARENT-STEP), so that the
 # parent's model stays the one its phase chose.
@@ -184,9 +198,10 @@ SOUPS: dict[str, dict[str, tuple[str, str, float]]] = {"bpe": {"s70": ("c3", "c2
 # A phase starts from the model of the phase before it in its recipe, or from the phase or soup
 # named here: c4 and w1 both continue c3, a11 the soup, a41 continues a17.
 STARTS_FROM = {"w1": "c3", "c22": "c2", "a11": "s70", "a41": "a17"}
-# The phase or soup each recipe's default model is: docqa/models/default is bpe's a63 (s70 until the
-# twenty-fourth December session: checkpoints/bpe-s70).
-SHIPPED = {"bpe": "a63", "byte": "p5"}
+# The phase or soup each recipe's default model is: docqa/models/default is bpe's a69 (a63 from the
+# twenty-fourth to the twenty-seventh December session, checkpoints/bpe-a63-*; s70 before,
+# checkpoints/bpe-s70).
+SHIPPED = {"bpe": "a69", "byte": "p5"}
 # The write gate the shipped model runs with, set on its weights without training
 # (docqa.model.io.regate_model). In layers 1 and 2 a write at or below 0.1 is dropped unless a token
 # within 2 of it clears 0.1, so the text after a fact no longer wears it away (docs/TRAINING.md,
@@ -204,6 +219,9 @@ SHIPPED_GATE = {"bpe": {"write_threshold": 0.1, "write_window": 2, "write_gate_l
 # line, ModelConfig.quiet_open / quiet_close from docqa.model.io.header_quiet): the a-lineage wrote
 # "###" and the file names as facts, and a thousand headers wore a pass key away (twenty-fifth session).
 SHIPPED_QUIET_HEADERS = {"bpe"}
+# The phases that train with a file's header writing nothing, as the shipped model runs: the quiet spans
+# for the run's own tokenizer are added to their model_overrides (docqa.model.io.header_quiet).
+QUIET_PHASES = {"bpe": {"a68", "a69"}}
 PHASES = BPE_PHASES
 VOCAB_SIZE = 8192
 
@@ -320,6 +338,9 @@ def _build(out: Path, recipe: str, order: list[str], overrides: dict, quick: boo
             start = _start(recipe, name)
             if start is not None:
                 cfg["init_from"] = str(models[start])
+            if name in QUIET_PHASES.get(recipe, {}):
+                quiet = header_quiet(load_model(models[start]).tokenizer)
+                cfg["model_overrides"] = {**cfg.get("model_overrides", {}), **quiet}
             steps = cfg["steps"]
         finished = ckpt is not None and _state(run)["step"] >= (stop or steps)
         if not finished:

@@ -5,8 +5,8 @@ import torch
 
 from docqa.errors import ConfigError
 from docqa.model.io import header_quiet, load_model
-from docqa.recipe import (BRANCHES, RECIPES, SHIPPED, SHIPPED_GATE, SHIPPED_QUIET_HEADERS, SOUPS, STARTS_FROM,
-                          phases_until, plan, run_recipe, shipped_gate)
+from docqa.recipe import (BRANCHES, QUIET_PHASES, RECIPES, SHIPPED, SHIPPED_GATE, SHIPPED_QUIET_HEADERS, SOUPS,
+                          STARTS_FROM, phases_until, plan, run_recipe, shipped_gate)
 
 
 def _model_dir(out, recipe, name):
@@ -15,8 +15,8 @@ def _model_dir(out, recipe, name):
 
 @pytest.mark.parametrize("recipe, until", [("byte", None), ("bpe", None)])
 def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, recipe, until):
-    """bpe runs to the shipped a63, a branch of a branch of a41's run whose chain passes through the
-    soup s70, and gates it; run again from the same directory, it trains nothing again."""
+    """bpe runs to the shipped a69, two runs on from a63 (a branch of a branch of a41's run whose chain
+    passes through the soup s70), and gates it; run again from the same directory, it trains nothing again."""
     order = plan(recipe, until)
     assert SHIPPED[recipe] in order
     hay = tmp_path / "hay"
@@ -46,6 +46,9 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
             continue
         assert state["step"] == 4
         assert state["train_config"].get("init_from") == (start and str(_model_dir(out, recipe, start))), name
+        trained = json.loads((_model_dir(out, recipe, name) / "config.json").read_text())
+        quiet = header_quiet(tok) if name in QUIET_PHASES.get(recipe, {}) else {"quiet_open": None, "quiet_close": None}
+        assert {k: trained.get(k) for k in quiet} == quiet, name  # headers quiet in training only where named
     for name in SOUPS.get(recipe, {}):  # every weight the mean of the two phases' at the soup's share
         a_name, b_name, share = SOUPS[recipe][name]
         assert result["soups"][name] == [a_name, b_name, share]
@@ -84,7 +87,7 @@ def test_until_cuts_the_recipe_at_a_phase_and_names_the_phases_when_there_is_non
     assert {"a28", "a34"}.isdisjoint(plan("bpe", "a41"))
     assert plan("bpe", "a63")[-6:] == ["a17", "a41", "a59", "a61", "a62", "a63"] and "s70" in plan("bpe", "a63")
     assert plan("bpe", "s70") == [n for n in plan("bpe", "c3")] + ["c22", "s70"]
-    assert plan("bpe") == plan("bpe", "a63")  # the default
+    assert plan("bpe")[-3:] == ["a63", "a68", "a69"] and plan("bpe") == plan("bpe", "a69")  # the default
     with pytest.raises(ConfigError, match="has no phase or soup 'c9'; it has s1, "):
         phases_until("bpe", "c9")
 
