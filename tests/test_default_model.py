@@ -33,3 +33,14 @@ def test_shipped_model_is_the_documented_configuration(lm):
     assert lm.tokenizer.vocab_size == c.vocab_size > 1000 and lm.tokenizer.decode(lm.tokenizer.encode("pass key 58206")) == "pass key 58206"
     gates = torch.cat([torch.sigmoid(b.attn.gate) for b in lm.model.blocks])
     assert gates.max() > 0.6, "at least one head leans on memory (gates stuck at 0.5 would mean it learned nothing)"
+
+
+def test_every_former_default_is_in_the_repository_under_its_fingerprint(lm):
+    from pathlib import Path
+
+    from docqa.models import FORMER_DEFAULTS
+
+    root = Path(__file__).resolve().parents[1]
+    for fp, path in FORMER_DEFAULTS.items():
+        assert load_model(root / path).fingerprint == fp, path
+    assert lm.fingerprint not in FORMER_DEFAULTS and "checkpoints/bpe-a63-l1t02" in FORMER_DEFAULTS.values()

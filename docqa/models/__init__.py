@@ -1,0 +1,18 @@
+"""The model that ships with docqa (`default/`: docqa.model.io.load_model() with no path), and where
+each earlier default lives.
+
+A corpus answers only with the model that wrote it, so a corpus ingested before an upgrade changed
+the default is refused by the new one; FORMER_DEFAULTS lets the refusal name the directory (in
+docqa's repository, with its card) that answers it."""
+
+# fingerprint -> the earlier default's directory in docqa's repository, newest first. Shipping a new
+# default adds the one it replaces (its files copied to checkpoints/ with a card).
+FORMER_DEFAULTS: dict[str, str] = {
+    "3240cf7f567f4fbec0058cbb4f9cc4ffcd2f3a9b0b714e276a07476a8c9bb0b3": "checkpoints/bpe-a63-l1t02",
+    "a42bd4e75af35c891998ccc341c5c9d3bcd3dba88034ecfc36fc27033dc9a2eb": "checkpoints/bpe-a63-l2t05",
+    "9207aa1cc070dbc3005e63126f0d238cf8f6328f71ca241fb08f269c0f8590f8": "checkpoints/bpe-a63-skip2",
+    "82acc227958ed614b04ffad30aa8d26175a31d36cf7ecf50799b818ebbf0fa38": "checkpoints/bpe-s70",
+    "50346f7ac46275fc49fe3fd490574a95937f1347399c1c7c73237bb2eb2e5d42": "checkpoints/bpe-c3w",
+    "868989b460cfb2f1702ab9f7935308802413dd3f907bfdaac13c3d1d9169ec0f": "checkpoints/bpe-c3",
+    "a1c862218496ee2a527f7e4d2f82eacae6042b58d72f53e3d0a8a191f0d684c1": "checkpoints/byte-p5",
+}

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from docqa.errors import CorpusExists, CorpusNotFound, CorruptSnapshot, InputError, ModelMismatch, SnapshotNotFound
+from docqa.models import FORMER_DEFAULTS
 from docqa.store import damage, retention
 from docqa.store.base import StoreBase, now, sha256
 from docqa.store.check import CheckMixin
@@ -42,6 +43,14 @@ KINDS = ("checkpoint", "final")
 
 def _short(fingerprint: str) -> str:
     return fingerprint[:16]
+
+
+def _which_model(fingerprint: str) -> str:
+    """What answers a corpus written by the model `fingerprint`: where an earlier default lives."""
+    path = FORMER_DEFAULTS.get(fingerprint)
+    if path is None:
+        return "use the model it was built with"
+    return f"that is a former docqa default, {path} in docqa's repository: answer with it (--model {path})"
 
 
 class Store(CheckMixin, SourcesMixin, StreamMixin, ConversationsMixin, StoreBase):
@@ -147,7 +156,7 @@ class Store(CheckMixin, SourcesMixin, StreamMixin, ConversationsMixin, StoreBase
                 f"corpus {info.name!r} was built with model {info.model_name} "
                 f"(fingerprint {_short(info.model_fingerprint)}), not with "
                 f"{model_name or 'this model'} (fingerprint {_short(model_fingerprint)}): "
-                "use the model it was built with, or ingest into a new corpus")
+                f"{_which_model(info.model_fingerprint)}, or ingest into a new corpus")
 
     # Snapshots
 

@@ -6,6 +6,7 @@ import sqlite3
 import pytest
 
 from docqa.errors import CorruptSnapshot, ModelMismatch, SnapshotNotFound
+from docqa.models import FORMER_DEFAULTS
 
 from store_fixtures import FP_A, FP_B
 
@@ -20,6 +21,18 @@ def test_model_mismatch_names_both_models(store, corpus, make_memory):
     assert str(e.value) == (
         "corpus 'notes' was built with model tiny-a (fingerprint aaaaaaaaaaaaaaaa), not with tiny-b "
         "(fingerprint bbbbbbbbbbbbbbbb): use the model it was built with, or ingest into a new corpus")
+
+
+def test_a_corpus_of_a_former_default_model_names_where_that_model_is(store):
+    """After an upgrade changes the default, the refusal says which model answers the old corpus."""
+    fp, path = next(iter(FORMER_DEFAULTS.items()))
+    store.get_or_create_corpus("old", fp, "small@" + fp[:12])
+    with pytest.raises(ModelMismatch) as e:
+        store.get_or_create_corpus("old", FP_B, "tiny-b")
+    assert str(e.value) == (
+        f"corpus 'old' was built with model small@{fp[:12]} (fingerprint {fp[:16]}), not with tiny-b "
+        f"(fingerprint bbbbbbbbbbbbbbbb): that is a former docqa default, {path} in docqa's repository: "
+        f"answer with it (--model {path}), or ingest into a new corpus")
 
 
 def test_get_or_create_refuses_another_model(store, corpus):
