@@ -175,8 +175,9 @@ BPE_PHASES += [("a59", 1150, _A59), ("a61", 1300, _A61), ("a62", 1450, _A62), ("
 # composed question or request ("Give the {s}.", as a34), at twice a63's late learning rates, with the
 # header's quiet spans the model ships with (QUIET_PHASES), stopped at step 175 of 400. a69, from a68's
 # model: named facts asked twice as often, at a63's late rates, stopped at step 25 of 100. a68 gained
-# held-out needles save after save and lost named facts asked in training phrasings; a69 keeps the gain
-# and wins back part of the loss (docs/TRAINING.md, twenty-seventh session).
+# held-out needles save after save and lost named facts asked in training phrasings; a69 keeps the gain,
+# brings held-out named facts level with a63's and leaves the seen ones below (docs/TRAINING.md,
+# twenty-seventh and twenty-eighth sessions).
 _A63_RUN = {**_A41, **_A59, **_A61, **_A62, **_A63}
 _A68 = dict(_A63_RUN, seed=68, steps=400, warmup=30, lr=1.2e-4, conv_lr=4e-3, gate_lr=4e-3, start_max_segments=128,
             curriculum_steps=1, keep_every=25, save_every=25, composed_questions=0.5,
