@@ -92,6 +92,12 @@ class TrainConfig:
     # (phrasings.composed_fact_statement, COMPOSED_FACT_QUESTIONS) instead of the six training
     # statement and three question frames, in the facts and kv tasks.
     composed_fact_frames: float = 0.0
+    # Most needles of other subjects stored beside a needle document's asked one (0..n per document,
+    # tasks.subjects_apart). With one needle a document holds one value, and a question that names
+    # only the subject is answered by whatever was written: a68's composed requests gained held-out
+    # needles and cost the named facts, which share their subject and differ by name alone
+    # (docs/TRAINING.md, twenty-eighth session). With distractors the subject must pick the needle.
+    needle_distractors: int = 0
     # Share of named facts' names made up for the document (phrasings.open_name) instead of drawn
     # from the ~450 training names, in the facts and kv tasks.
     open_names: float = 0.0
@@ -288,7 +294,7 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int, code: CodeF
         docs.append(sample_doc(tok, rng, filler, length, S, tc.multi_fraction, tc.max_facts, tc.task_mix, code,
                                tc.questions, tc.open_subjects, tc.open_frames, tc.composed_frames,
                                tc.composed_fact_frames, tc.open_names, tc.composed_questions,
-                               tc.wide_links))
+                               tc.wide_links, tc.needle_distractors))
     T = max(len(d.tokens) for d in docs)
     x = torch.zeros(tc.batch, T, dtype=torch.long)
     ans = torch.zeros(tc.batch, T, dtype=torch.bool)  # position t predicts an answer token t+1
@@ -510,6 +516,8 @@ def check_settings(tc: TrainConfig) -> None:
     off = {k: v for k, v in shares.items() if not 0.0 <= v <= 1.0}
     if off:
         raise ConfigError(f"{', '.join(f'{k}={v}' for k, v in off.items())}: a share of documents, in [0, 1]")
+    if tc.needle_distractors < 0:
+        raise ConfigError(f"needle_distractors={tc.needle_distractors}: give 0 or more needles per document")
     for name in ("gap", "lead"):
         n, share = getattr(tc, f"{name}_segments"), getattr(tc, f"{name}_fraction")
         if n < 0 or not 0.0 <= share <= 1.0:

@@ -338,15 +338,25 @@ def _subject(rng: random.Random, split: str, open_subjects: float) -> str:
     return rng.choice(ph.split(ph.SUBJECTS, split))
 
 
+def subjects_apart(rng: random.Random, n: int, split: str, open_subjects: float = 0.0) -> list[str]:
+    """n distinct subjects, each drawn as _subject draws one."""
+    out: list[str] = []
+    while len(out) < n:
+        s = _subject(rng, split, open_subjects)
+        if s not in out:
+            out.append(s)
+    return out
+
+
 def needle_facts(rng: random.Random, split: str = "train", kind: str | None = None,
                  open_subjects: float = 0.0, open_frames: float = 0.0, composed_frames: float = 0.0,
-                 composed_questions: float = 0.0, wide_links: float = 0.0) -> list[Fact]:
+                 composed_questions: float = 0.0, wide_links: float = 0.0, subject: str | None = None) -> list[Fact]:
     """One needle: a subject, a statement frame and a question frame from the split's lists; for
     training and with chance `open_frames`, a frame of phrasings.TRAIN_ONLY_STATEMENTS, else with
     chance `composed_frames` one of phrasings.composed_statement (`wide_links` of whose links are
     verbs of phrasings.WIDE_LINKS); and with chance `composed_questions` a question of
-    phrasings.composed_question."""
-    s = _subject(rng, split, open_subjects)
+    phrasings.composed_question. `subject` replaces the drawn subject (subjects_apart)."""
+    s = subject if subject is not None else _subject(rng, split, open_subjects)
     v = ph.value(rng, kind)
     frames = ph.split(ph.STATEMENTS, split)
     if split == "train" and open_frames and rng.random() < open_frames:
@@ -484,11 +494,14 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
                 max_facts: int = 8, split: str = "train", code: CodeFiles | None = None,
                 questions: int = 1, open_subjects: float = 0.0, open_frames: float = 0.0,
                 composed_frames: float = 0.0, composed_fact_frames: float = 0.0,
-                open_names: float = 0.0, composed_questions: float = 0.0, wide_links: float = 0.0) -> TaskDoc:
+                open_names: float = 0.0, composed_questions: float = 0.0, wide_links: float = 0.0,
+                needle_distractors: int = 0) -> TaskDoc:
     """One document of a named task, sized to fit n_tokens; a named-facts document asks up to
     `questions` of its facts. `composed_frames` composes needles' statements, `composed_questions`
     their questions, `composed_fact_frames` named facts' statements and questions (`wide_links` of
-    both kinds' composed links are verbs other than "is"), `open_names` makes up names (training only)."""
+    both kinds' composed links are verbs other than "is"), `open_names` makes up names (training only),
+    and a needle document holds up to `needle_distractors` needles of other subjects beside the asked
+    one (training only; TrainConfig.needle_distractors)."""
     if task == "code":
         if code is None:
             raise ValueError("the code task needs CodeFiles")
@@ -499,9 +512,17 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
     if task == "passkey_synthetic":  # the synthetic table's haystack, whatever the run's text mix
         return build_doc(tok, rng, filler.synthetic(), n_tokens, S, passkey_facts(rng), 0, task=task)
     if task == "needle":
-        facts = needle_facts(rng, split, open_subjects=open_subjects, open_frames=open_frames,
-                             composed_frames=composed_frames, composed_questions=composed_questions,
-                             wide_links=wide_links)
+        kw = dict(open_subjects=open_subjects, open_frames=open_frames, composed_frames=composed_frames,
+                  composed_questions=composed_questions, wide_links=wide_links)
+        if split != "train" or not needle_distractors:  # no draw without them: earlier runs replay
+            return build_doc(tok, rng, filler, n_tokens, S, needle_facts(rng, split, **kw), 0, task=task)
+        n = 1 + min(rng.randint(0, needle_distractors), room // 40 - 1)
+        facts: list[Fact] = []
+        for s in subjects_apart(rng, max(1, n), split, open_subjects):
+            fact = needle_facts(rng, split, subject=s, **kw)[0]
+            while any(fact[1][1] == f[1][1] for f in facts):  # a value stored twice would answer either
+                fact = needle_facts(rng, split, subject=s, **kw)[0]
+            facts.append(fact)
         return build_doc(tok, rng, filler, n_tokens, S, facts, 0, task=task)
     if task == "facts":
         if questions > 1:  # leave a segment's room for the further questions and answers
@@ -532,7 +553,7 @@ def sample_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int,
                code: CodeFiles | None = None, questions: int = 1, open_subjects: float = 0.0,
                open_frames: float = 0.0, composed_frames: float = 0.0,
                composed_fact_frames: float = 0.0, open_names: float = 0.0,
-               composed_questions: float = 0.0, wide_links: float = 0.0) -> TaskDoc:
+               composed_questions: float = 0.0, wide_links: float = 0.0, needle_distractors: int = 0) -> TaskDoc:
     """A training document. With `mix` ({task: weight}), a task drawn by weight; without it the
     byte-level recipe: a passkey, or several key-value facts (varied phrasing) asking one."""
     if mix:
@@ -542,7 +563,8 @@ def sample_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int,
         return sample_task(tok, rng, filler, n_tokens, S, task, max_facts, code=code, questions=questions,
                            open_subjects=open_subjects, open_frames=open_frames, composed_frames=composed_frames,
                            composed_fact_frames=composed_fact_frames, open_names=open_names,
-                           composed_questions=composed_questions, wide_links=wide_links)
+                           composed_questions=composed_questions, wide_links=wide_links,
+                           needle_distractors=needle_distractors)
     room = (n_tokens // S - 1) * S - 32
     if rng.random() < multi_fraction and room >= 48:
         facts = kv_facts(rng, min(rng.randint(1, max_facts), room // 48), varied=True)

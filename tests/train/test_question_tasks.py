@@ -5,7 +5,8 @@ import pytest
 
 from docqa.model.tokenizer import BPETokenizer, ByteTokenizer
 from docqa.train import phrasings as ph
-from docqa.train.tasks import SIMPLE_FILLER, TASKS, Filler, named_facts, needle_facts, sample_task, tracking_facts
+from docqa.train.tasks import (SIMPLE_FILLER, TASKS, Filler, build_doc, named_facts, needle_facts, sample_task, subjects_apart,
+                               tracking_facts)
 
 
 @pytest.fixture(scope="module")
@@ -568,3 +569,51 @@ def test_short_docs_is_a_share():
     check_settings(TrainConfig(short_docs=0.3))
     with pytest.raises(ConfigError, match="short_docs=1.5"):
         check_settings(TrainConfig(short_docs=1.5))
+
+
+def _needle_doc(bpe, seed, S=32, **kw):
+    return sample_task(bpe, random.Random(seed), Filler(bpe), 12 * S - 5, S, "needle", **kw)
+
+
+def test_needle_distractors_store_needles_of_other_subjects_and_ask_one(bpe):
+    """With needle_distractors a needle document also holds up to that many needles of other
+    subjects: a question that names only the subject must pick its needle by it."""
+    S, counts = 32, []
+    for seed in range(40):
+        doc = _needle_doc(bpe, seed, S, needle_distractors=3, composed_questions=1.0)
+        stored = [bpe.decode(doc.tokens[a:b]) for a, b in doc.statements]
+        counts.append(len(stored))
+        assert all(b <= doc.question_start // S * S for _, b in doc.statements)
+        holding = [s for s in stored if doc.answer in s]
+        assert len(holding) == 1, (stored, doc.answer)  # the answer is the asked needle's value alone
+        assert doc.answer in stored[doc.asks[0][1]]
+        assert len(set(k for k in doc.keys if k >= 0)) == len(stored)  # each needle is a key to address
+    assert min(counts) == 1 and max(counts) == 4  # 0..3 distractors, drawn per document
+
+
+def test_needle_subjects_apart_are_distinct_and_open_ones_only_in_training():
+    rng = random.Random(0)
+    for _ in range(200):
+        subjects = subjects_apart(rng, 4, "train", open_subjects=0.5)
+        assert len(set(subjects)) == 4
+    held = set(ph.split(ph.SUBJECTS, "heldout"))
+    assert all(set(subjects_apart(rng, 4, "heldout", open_subjects=1.0)) <= held for _ in range(50))
+
+
+def test_needle_distractors_are_training_only_and_off_draw_as_before(bpe):
+    for seed in range(10):
+        held = sample_task(bpe, random.Random(seed), Filler(bpe), 12 * 32 - 5, 32, "needle", split="heldout",
+                           needle_distractors=3)
+        assert len(held.statements) == 1
+        rng = random.Random(seed)  # the draws of runs before the setting: one needle, then its document
+        before = build_doc(bpe, rng, Filler(bpe), 12 * 32 - 5, 32, needle_facts(rng, "train"), 0, task="needle")
+        assert _needle_doc(bpe, seed, needle_distractors=0).tokens == before.tokens
+
+
+def test_needle_distractors_are_refused_below_zero():
+    from docqa.errors import ConfigError
+    from docqa.train.loop import TrainConfig, check_settings
+
+    check_settings(TrainConfig(needle_distractors=3))
+    with pytest.raises(ConfigError, match="needle_distractors=-1"):
+        check_settings(TrainConfig(needle_distractors=-1))

@@ -1,0 +1,25 @@
+"""A new run from a model with the settings of one of the recipe's bpe phases, its header quiet (as
+the QUIET_PHASES train), and what it changes (docs/TRAINING.md):
+  a73: .venv/bin/python docs/bench/address/phase-launch.py a68 checkpoints/bpe-a63 runs/a73 200 68 needle_distractors=3
+Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
+command."""
+import json
+import sys
+from pathlib import Path
+
+from docqa import recipe
+from docqa.model.io import header_quiet, load_model
+from docqa.train.loop import TrainConfig, checkpoint_dir, train
+
+
+def launch(phase: str, start: str, run: Path, stop: int, seed: int, changes: dict) -> None:
+    fields = {p[0]: p for p in recipe.BPE_PHASES}[phase][2]
+    cfg = dict(fields, init_from=start, seed=seed, threads=1, **changes)
+    cfg["model_overrides"] = {**cfg["model_overrides"], **header_quiet(load_model(start).tokenizer)}
+    train(run, None if checkpoint_dir(run) else TrainConfig.from_dict(cfg), stop_at=stop,
+          on_log=lambda line: print(line, file=sys.stderr, flush=True))
+
+
+if __name__ == "__main__":
+    launch(sys.argv[1], sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]),
+           {k: json.loads(v) for k, v in (a.split("=", 1) for a in sys.argv[6:])})
