@@ -1,5 +1,7 @@
 """A new run from a model with the settings of one of the recipe's bpe phases, its header quiet (as
 the QUIET_PHASES train), and what it changes (docs/TRAINING.md):
+  a71: .venv/bin/python docs/bench/address/phase-launch.py a69 runs/a69/models/step-25 runs/a71 100 71 composed_fact_frames=0.5
+  a72: .venv/bin/python docs/bench/address/phase-launch.py a69 runs/a69/models/step-25 runs/a72 25 72 address_weight=2.0
   a73: .venv/bin/python docs/bench/address/phase-launch.py a68 checkpoints/bpe-a63 runs/a73 200 68 needle_distractors=3
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command."""
