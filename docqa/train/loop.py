@@ -26,12 +26,12 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from docqa.errors import ConfigError
-from docqa.memory import Memory
+from docqa.memory import LayerMemory, Memory
 from docqa.model.center import fit_memory_center
 from docqa.model.config import ModelConfig, from_known_fields
 from docqa.model.infini import OWN_INIT, InfiniAttention
 from docqa.model.io import load_model, save_model
-from docqa.model.tokenizer import ByteTokenizer, load_tokenizer
+from docqa.model.tokenizer import ByteTokenizer, RustTokenizer, load_tokenizer
 from docqa.model.transformer import InfiniTransformer
 from docqa.threads import set_threads
 from docqa.train.address import address_loss, address_targets
@@ -144,6 +144,16 @@ class TrainConfig:
     # asks (address.address_targets): the asked key should beat the text the memory also wrote.
     # Drawn by an rng of their own, so the batches are those of the same run without them.
     address_negatives: int = 0
+    # Distillation (Hinton et al. 2015; "learning without forgetting", Li and Hoiem 2016): on the rows of
+    # `distill_tasks`, the KL divergence of the model's next-token distribution from that of the model
+    # in `distill_from`, at every position the loss is taken and with the same weights, added with
+    # `distill_weight`. The teacher is built as the start model is (init_from, model_overrides) and reads
+    # the same starting memory (the history bank and lead the student wrote: filler, not the facts, which
+    # are in the rows themselves). It holds what a phase should not lose while it trains something else:
+    # a68's composed requests cost a63's named facts (docs/TRAINING.md, twenty-eighth session).
+    distill_from: str | None = None
+    distill_weight: float = 0.0
+    distill_tasks: list = field(default_factory=lambda: ["facts", "kv"])
     code_fraction: float = 0.0  # share of filler drawn from real Python source, reached at the end
     prose_fraction: float = 0.0  # share drawn from English prose (stdlib docstrings), likewise
     lm_weight: float = 0.05  # weight of next-token loss on non-answer tokens
@@ -218,6 +228,44 @@ def _from_model(tc: TrainConfig):
         raise ConfigError(f"model_overrides {tc.model_overrides} do not fit {tc.init_from}: "
                           f"missing {missing}, unexpected {result.unexpected_keys}")
     return model, base.tokenizer, result.missing_keys
+
+
+def _tokenizer_text(tok) -> str:
+    return tok.tk.to_str() if isinstance(tok, RustTokenizer) else tok.to_json()
+
+
+def _teacher(tc: TrainConfig, tok):
+    """The distillation teacher: tc.distill_from built as `_from_model` builds a phase's start, frozen."""
+    if not tc.distill_from:
+        raise ConfigError("distill_weight needs distill_from: the model directory whose answers to keep")
+    teacher, teacher_tok, _ = _from_model(replace(tc, init_from=tc.distill_from, tokenizer=None))
+    if _tokenizer_text(teacher_tok) != _tokenizer_text(tok):
+        raise ConfigError(f"distill_from {tc.distill_from} has another tokenizer than the model trained: "
+                          "its next-token distributions are over other tokens; distill from a model of this lineage")
+    teacher.eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
+
+
+def distill_loss(teacher, x: torch.Tensor, start: Memory, rows: list[int], sel: torch.Tensor, wt: torch.Tensor,
+                 logits: torch.Tensor, gap_at: int = 0, gap: torch.Tensor | None = None) -> torch.Tensor:
+    """KL(teacher || student) at the positions `sel` (B, T-1) of `rows`, weighted by `wt` (B, T-1).
+    `logits` (n_sel, V) are the student's at every selected position of the batch, in row-major order."""
+    r = torch.tensor(rows, dtype=torch.long, device=x.device)
+    with torch.no_grad():
+        begin = Memory([LayerMemory(l.M[r], l.z[r]) for l in start.layers], start.pending[r], start.segments)
+        if gap is None:
+            th, _ = teacher.hidden(x[r], begin)
+        else:
+            th = hidden_across_gap(teacher, x[r], begin, gap_at, gap[r], [], [])
+        t_logp = F.log_softmax(teacher.logits(th[:, :-1][sel[r]]).float(), -1)
+    in_rows = torch.zeros_like(sel)
+    in_rows[r] = True
+    s_logp = F.log_softmax(logits[in_rows[sel]], -1)
+    w = wt[r][sel[r]]
+    kl = (t_logp.exp() * (t_logp - s_logp)).sum(-1)
+    return (kl * w).sum() / w.sum()
 
 
 def _grow_conv(state: dict, was: int, now: int) -> dict:
@@ -584,6 +632,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
     if ckpt is None and new_centres:  # at the mean of the memory's q and k on this run's text (model/center.py)
         text = filler.tokens(random.Random(f"{tc.seed}:center"), CENTER_SEGMENTS * S)
         fit_memory_center(model, torch.tensor([text], device=tc.device))
+    teacher = _teacher(tc, tok) if tc.distill_weight else None
     code = CodeFiles(tok) if tc.task_mix.get("code") else None
     for mod in model.modules():  # training-time only: the attribute is not saved with the model
         if isinstance(mod, InfiniAttention):
@@ -674,6 +723,11 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         if tc.value_write_negatives and writes:
             other = text_positions(docs, writes[0].shape[1] * writes[0].shape[2])
             loss = loss + tc.value_write_negatives * text_write_loss(writes, other, tc.value_write_layers)
+        distill_rows = [i for i, t in enumerate(tasks) if t in tc.distill_tasks] if teacher is not None else []
+        distill = distill_loss(teacher, x, start, distill_rows, sel, wt, logits, gap_at,
+                               None if gap is None else gap.to(tc.device)) if distill_rows else None
+        if distill is not None:
+            loss = loss + tc.distill_weight * distill
         address = address_loss(qk, targets, tc.address_scale, tc.address_sign, tc.address_kind) if targets else None
         if address is not None:
             loss = loss + tc.address_weight * address[0]
@@ -708,6 +762,8 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         if value_logits is not None:  # the mean write strength at the facts' key tokens, and per layer
             entry["value_write"] = round(float(torch.sigmoid(value_logits.detach()).mean()), 4)
             entry["value_write_by_layer"] = [round(float(torch.sigmoid(v.detach()).mean()), 4) for v in per_layer]
+        if distill is not None:
+            entry["distill"] = round(float(distill.detach()), 6)
         if address is not None:  # the address loss and how often the asked fact's key matched best
             entry["address"] = [round(float(address[0].detach()), 4), round(address[1], 3)]
         if state["step"] % 50 == 0:

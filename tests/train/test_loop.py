@@ -265,3 +265,62 @@ def test_a_branch_trains_with_its_changed_settings_and_refuses_what_it_cannot_ch
     with pytest.raises(ConfigError, match="unknown train config keys"):
         branch_run(tmp_path / "p", tmp_path / "e", {"leraning_rate": 1})
     assert not (tmp_path / "e").exists() or not any((tmp_path / "e").iterdir())
+
+
+def _distill_cfg(task_tokenizer, start, **kw):
+    return {**TINY, "steps": 1, "lr": 0.0, "gate_lr": 0.0, "batch": 4, "init_from": str(start),
+            "task_mix": {"facts": 1, "needle": 1}, "lm_sample": 0.5, **kw}
+
+
+@pytest.fixture(scope="module")
+def two_models(tmp_path_factory, task_tokenizer):
+    """A start model and a teacher that differs from it (the start trained two steps more)."""
+    root = tmp_path_factory.mktemp("distill")
+    cfg = {**TINY, "tokenizer": str(task_tokenizer), "steps": 2, "task_mix": {"facts": 1, "needle": 1}}
+    train(root / "start", TrainConfig(**cfg))
+    train(root / "teacher", TrainConfig(**{**cfg, "init_from": str(root / "start" / "checkpoint" / "model"), "lr": 3e-2}))
+    return root / "start" / "checkpoint" / "model", root / "teacher" / "checkpoint" / "model"
+
+
+def _first_log(run):
+    return json.loads((run / "log.jsonl").read_text().splitlines()[0])
+
+
+@pytest.mark.parametrize("stream", [{}, {"gap_segments": 2, "gap_fraction": 1.0, "lead_segments": 2, "lead_fraction": 1.0}])
+def test_distillation_from_the_starting_model_adds_nothing(tmp_path, task_tokenizer, two_models, stream):
+    start, _ = two_models
+    train(tmp_path / "plain", TrainConfig(**_distill_cfg(task_tokenizer, start, **stream)))
+    train(tmp_path / "self", TrainConfig(**_distill_cfg(task_tokenizer, start, distill_from=str(start),
+                                                       distill_weight=1.0, **stream)))
+    plain, self_ = _first_log(tmp_path / "plain"), _first_log(tmp_path / "self")
+    assert "distill" not in plain and abs(self_["distill"]) < 1e-5  # the teacher computes what the student does
+    assert abs(self_["loss"] - plain["loss"]) < 1e-4
+    assert all(k in self_ for k in ("gap", "lead")) == bool(stream)  # the step did stream them
+
+
+def test_distillation_adds_its_weighted_divergence_from_the_teacher_on_its_tasks(tmp_path, task_tokenizer, two_models):
+    start, teacher = two_models
+    train(tmp_path / "plain", TrainConfig(**_distill_cfg(task_tokenizer, start)))
+    runs = {}
+    for name, tasks in (("facts", ["facts"]), ("both", ["facts", "needle"])):
+        train(tmp_path / name, TrainConfig(**_distill_cfg(task_tokenizer, start, distill_from=str(teacher),
+                                                          distill_weight=0.5, distill_tasks=tasks)))
+        runs[name] = _first_log(tmp_path / name)
+    plain = _first_log(tmp_path / "plain")
+    for entry in runs.values():
+        assert entry["distill"] > 1e-4
+        assert abs(entry["loss"] - plain["loss"] - 0.5 * entry["distill"]) < 1e-3
+    assert runs["facts"]["distill"] != runs["both"]["distill"]  # taken on the rows of the named tasks only
+
+
+def test_distillation_is_refused_without_a_teacher_or_with_another_tokenizer(tmp_path, task_tokenizer, two_models):
+    from docqa.model.tokenizer import BPETokenizer
+
+    start, _ = two_models
+    with pytest.raises(ConfigError, match="distill_from"):
+        train(tmp_path / "a", TrainConfig(**_distill_cfg(task_tokenizer, start, distill_weight=1.0)))
+    BPETokenizer.train(["other text entirely " * 20], vocab_size=280).save(tmp_path / "other.json")
+    train(tmp_path / "other", TrainConfig(**{**TINY, "steps": 1, "tokenizer": str(tmp_path / "other.json")}))
+    with pytest.raises(ConfigError, match="tokenizer"):
+        train(tmp_path / "b", TrainConfig(**_distill_cfg(task_tokenizer, start, distill_weight=1.0,
+                                                         distill_from=str(tmp_path / "other" / "checkpoint" / "model"))))
