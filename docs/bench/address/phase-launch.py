@@ -3,6 +3,11 @@ the QUIET_PHASES train), and what it changes (docs/TRAINING.md):
   a71: .venv/bin/python docs/bench/address/phase-launch.py a69 runs/a69/models/step-25 runs/a71 100 71 composed_fact_frames=0.5
   a72: .venv/bin/python docs/bench/address/phase-launch.py a69 runs/a69/models/step-25 runs/a72 25 72 address_weight=2.0
   a73: .venv/bin/python docs/bench/address/phase-launch.py a68 checkpoints/bpe-a63 runs/a73 200 68 needle_distractors=3
+  a74: .venv/bin/python docs/bench/address/phase-launch.py a68 checkpoints/bpe-a63 runs/a74 200 68 \
+           distill_from='"checkpoints/bpe-a63"' distill_weight=1.0
+  a75: .venv/bin/python docs/bench/address/phase-launch.py a68 checkpoints/bpe-a63 runs/a75 200 68 composed_questions=0.0
+  a76: .venv/bin/python docs/bench/address/phase-launch.py a68 checkpoints/bpe-a63 runs/a76 200 68 composed_questions=0.0 \
+           model_overrides='{"write_threshold": 0.0, "write_window": 0, "short_conv": 8, "write_gate_layers": null}'
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command."""
 import json
@@ -17,7 +22,8 @@ from docqa.train.loop import TrainConfig, checkpoint_dir, train
 def launch(phase: str, start: str, run: Path, stop: int, seed: int, changes: dict) -> None:
     fields = {p[0]: p for p in recipe.BPE_PHASES}[phase][2]
     cfg = dict(fields, init_from=start, seed=seed, threads=1, **changes)
-    cfg["model_overrides"] = {**cfg["model_overrides"], **header_quiet(load_model(start).tokenizer)}
+    if "model_overrides" not in changes:  # given, they are the run's whole overrides: no quiet spans added
+        cfg["model_overrides"] = {**cfg["model_overrides"], **header_quiet(load_model(start).tokenizer)}
     train(run, None if checkpoint_dir(run) else TrainConfig.from_dict(cfg), stop_at=stop,
           on_log=lambda line: print(line, file=sys.stderr, flush=True))
 
