@@ -97,6 +97,8 @@ class TrainConfig:
     # only the subject is answered by whatever was written: a68's composed requests gained held-out
     # needles and cost the named facts, which share their subject and differ by name alone
     # (docs/TRAINING.md, twenty-eighth session). With distractors the subject must pick the needle.
+    # Measured (a73, twenty-ninth session): a68's run with 3 was a68 again at step 100; the facts' loss
+    # came with any new run from a63's model (a75), not from the requests.
     needle_distractors: int = 0
     # Share of named facts' names made up for the document (phrasings.open_name) instead of drawn
     # from the ~450 training names, in the facts and kv tasks.
@@ -150,7 +152,8 @@ class TrainConfig:
     # `distill_weight`. The teacher is built as the start model is (init_from, model_overrides) and reads
     # the same starting memory (the history bank and lead the student wrote: filler, not the facts, which
     # are in the rows themselves). It holds what a phase should not lose while it trains something else:
-    # a68's composed requests cost a63's named facts (docs/TRAINING.md, twenty-eighth session).
+    # a new run from a63's model loses its named facts by step 50 (docs/TRAINING.md, twenty-ninth
+    # session: a74, distilled at 1.0, was nearer a63's facts at step 100 than a68 and gained fewer needles).
     distill_from: str | None = None
     distill_weight: float = 0.0
     distill_tasks: list = field(default_factory=lambda: ["facts", "kv"])
