@@ -1,5 +1,8 @@
 """A new run from a model with the settings of one of the recipe's bpe phases, its header quiet (as
-the QUIET_PHASES train), and what it changes (docs/TRAINING.md):
+the QUIET_PHASES train), and what it changes (docs/TRAINING.md). Every run since a68, each checked against the TrainConfig it recorded:
+  a68: .venv/bin/python docs/bench/address/phase-launch.py a68 checkpoints/bpe-a63 runs/a68 175 68
+  a69: .venv/bin/python docs/bench/address/phase-launch.py a69 runs/a68/models/step-175 runs/a69 25 69
+  a70: .venv/bin/python docs/bench/address/phase-launch.py a68 checkpoints/bpe-a63 runs/a70 400 68 lr=6e-5 conv_lr=2e-3 gate_lr=2e-3
   a71: .venv/bin/python docs/bench/address/phase-launch.py a69 runs/a69/models/step-25 runs/a71 100 71 composed_fact_frames=0.5
   a72: .venv/bin/python docs/bench/address/phase-launch.py a69 runs/a69/models/step-25 runs/a72 25 72 address_weight=2.0
   a73: .venv/bin/python docs/bench/address/phase-launch.py a68 checkpoints/bpe-a63 runs/a73 200 68 needle_distractors=3
