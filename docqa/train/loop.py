@@ -704,11 +704,12 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
                                   random.Random(f"{tc.seed}:{step}:negatives")) if tc.address_weight else []
         rows[:] = [t[0] for t in targets]  # the hooks capture this forward only (not the bank's or an eval's)
         gap_at, gap = draw_gap(tc, random.Random(f"{tc.seed}:{step}:gap"), filler, docs, S)
+        gap = None if gap is None else gap.to(tc.device)  # the student's forward and the teacher's read it
         with autocast:
             if gap is None:
                 h, _ = model.hidden(x, start)
             else:
-                h = hidden_across_gap(model, x, start, gap_at, gap.to(tc.device), writes, qk, tc.gap_learn_writes)
+                h = hidden_across_gap(model, x, start, gap_at, gap, writes, qk, tc.gap_learn_writes)
         rows.clear()
         wt = w[:, :-1]
         sel = wt > 0  # the LM head runs only where a loss is taken
@@ -727,8 +728,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
             other = text_positions(docs, writes[0].shape[1] * writes[0].shape[2])
             loss = loss + tc.value_write_negatives * text_write_loss(writes, other, tc.value_write_layers)
         distill_rows = [i for i, t in enumerate(tasks) if t in tc.distill_tasks] if teacher is not None else []
-        distill = distill_loss(teacher, x, start, distill_rows, sel, wt, logits, gap_at,
-                               None if gap is None else gap.to(tc.device)) if distill_rows else None
+        distill = distill_loss(teacher, x, start, distill_rows, sel, wt, logits, gap_at, gap) if distill_rows else None
         if distill is not None:
             loss = loss + tc.distill_weight * distill
         address = address_loss(qk, targets, tc.address_scale, tc.address_sign, tc.address_kind) if targets else None

@@ -516,9 +516,9 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
                   composed_questions=composed_questions, wide_links=wide_links)
         if split != "train" or not needle_distractors:  # no draw without them: earlier runs replay
             return build_doc(tok, rng, filler, n_tokens, S, needle_facts(rng, split, **kw), 0, task=task)
-        n = 1 + min(rng.randint(0, needle_distractors), room // 40 - 1)
+        n = 1 + max(0, min(rng.randint(0, needle_distractors), room // 40 - 1))  # as many as the room holds
         facts: list[Fact] = []
-        for s in subjects_apart(rng, max(1, n), split, open_subjects):
+        for s in subjects_apart(rng, n, split, open_subjects):
             fact = needle_facts(rng, split, subject=s, **kw)[0]
             while any(fact[1][1] == f[1][1] for f in facts):  # a value stored twice would answer either
                 fact = needle_facts(rng, split, subject=s, **kw)[0]
