@@ -26,7 +26,7 @@ from safetensors.torch import load_file, save_file
 from docqa.errors import ConfigError, ModelLoadError
 from docqa.model.base import LoadedModel
 from docqa.model.config import ModelConfig
-from docqa.model.tokenizer import ByteTokenizer, BPETokenizer, load_tokenizer
+from docqa.model.tokenizer import ByteTokenizer, BPETokenizer, load_tokenizer, same_tokenizer
 from docqa.model.transformer import InfiniTransformer
 
 FILES = ("config.json", "tokenizer.json", "model.safetensors")
@@ -121,7 +121,7 @@ def soup_models(a: Path | str, b: Path | str, weight: float, dst: Path | str) ->
     differ = sorted(k for k in fa.keys() | fb.keys() if fa.get(k) != fb.get(k))
     if differ:
         raise ConfigError(f"{a} and {b} differ in {', '.join(differ)}: only models of one architecture average")
-    if (Path(a) / "tokenizer.json").read_bytes() != (Path(b) / "tokenizer.json").read_bytes():
+    if not same_tokenizer(ma.tokenizer, mb.tokenizer):
         raise ConfigError(f"{a} and {b} have different tokenizers: their embeddings do not line up")
     sa, sb = ma.model.state_dict(), mb.model.state_dict()
     ma.model.load_state_dict({k: (1 - weight) * sa[k] + weight * sb[k] if sa[k].is_floating_point() else sa[k]

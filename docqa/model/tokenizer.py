@@ -249,6 +249,14 @@ def _no_surrogates(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
+def same_tokenizer(a, b) -> bool:
+    """Whether two tokenizers encode every text alike: their own serialisations compared, so two
+    tokenizer.json files that differ only in layout (a json tool re-indented one) are the same."""
+    def text(tok) -> str:
+        return tok.tk.to_str() if isinstance(tok, RustTokenizer) else tok.to_json()
+    return type(a) is type(b) and text(a) == text(b)
+
+
 def load_tokenizer(path: Path):
     """A model directory's tokenizer.json, of either kind. A BPE file is parsed once, by the Rust
     library: reading and parsing its 0.7 MB in Python as well, only to learn its type, was 10 ms

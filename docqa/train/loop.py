@@ -31,7 +31,7 @@ from docqa.model.center import fit_memory_center
 from docqa.model.config import ModelConfig, from_known_fields
 from docqa.model.infini import OWN_INIT, InfiniAttention
 from docqa.model.io import load_model, save_model
-from docqa.model.tokenizer import ByteTokenizer, RustTokenizer, load_tokenizer
+from docqa.model.tokenizer import ByteTokenizer, load_tokenizer, same_tokenizer
 from docqa.model.transformer import InfiniTransformer
 from docqa.threads import set_threads
 from docqa.train.address import address_loss, address_targets
@@ -220,7 +220,7 @@ def _from_model(tc: TrainConfig):
             raise ConfigError(f"{tc.init_from} is a converted model: its architecture and tokenizer are the "
                               "checkpoint's; leave model_overrides and tokenizer unset")
         return base.model, base.tokenizer, []
-    if tc.tokenizer and Path(tc.tokenizer).read_text() != (base.path / "tokenizer.json").read_text():
+    if tc.tokenizer and not same_tokenizer(load_tokenizer(Path(tc.tokenizer)), base.tokenizer):
         raise ConfigError(f"tokenizer {tc.tokenizer} is not the tokenizer of {tc.init_from}; "
                           "a phase keeps its model's tokenizer: leave tokenizer unset")
     model = InfiniTransformer(replace(base.config, **tc.model_overrides)).to(tc.device)
@@ -233,16 +233,12 @@ def _from_model(tc: TrainConfig):
     return model, base.tokenizer, result.missing_keys
 
 
-def _tokenizer_text(tok) -> str:
-    return tok.tk.to_str() if isinstance(tok, RustTokenizer) else tok.to_json()
-
-
 def _teacher(tc: TrainConfig, tok):
     """The distillation teacher: tc.distill_from built as `_from_model` builds a phase's start, frozen."""
     if not tc.distill_from:
         raise ConfigError("distill_weight needs distill_from: the model directory whose answers to keep")
     teacher, teacher_tok, _ = _from_model(replace(tc, init_from=tc.distill_from, tokenizer=None))
-    if _tokenizer_text(teacher_tok) != _tokenizer_text(tok):
+    if not same_tokenizer(teacher_tok, tok):
         raise ConfigError(f"distill_from {tc.distill_from} has another tokenizer than the model trained: "
                           "its next-token distributions are over other tokens; distill from a model of this lineage")
     teacher.eval()

@@ -1,3 +1,4 @@
+import json
 from dataclasses import replace
 
 import pytest
@@ -7,7 +8,7 @@ from docqa.errors import ConfigError, ModelLoadError
 from docqa.memory import Memory
 from docqa.model.config import ModelConfig
 from docqa.model.io import header_quiet, load_model, regate_model, save_model, soup_models
-from docqa.model.tokenizer import BPETokenizer, ByteTokenizer
+from docqa.model.tokenizer import BPETokenizer, ByteTokenizer, same_tokenizer
 from docqa.model.transformer import InfiniTransformer
 
 
@@ -226,3 +227,29 @@ def test_soup_averages_every_weight_and_refuses_other_architectures(tmp_path):
     with pytest.raises(ConfigError, match=r"soup weight 1.5 must be in \[0, 1\]"):
         soup_models(tmp_path / "a", tmp_path / "b", 1.5, tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+def test_tokenizers_compare_by_what_they_encode_not_by_file_layout(tmp_path):
+    tok = BPETokenizer.train(["The pass key is 12345. The grass is green. " * 20], vocab_size=300)
+    tok.save(tmp_path / "tok.json")
+    pretty = tmp_path / "pretty.json"  # the same tokenizer, the file re-laid out by a json tool
+    pretty.write_text(json.dumps(json.loads((tmp_path / "tok.json").read_text()), indent=2))
+    d = json.loads(pretty.read_text())
+    vocab = d["model"]["vocab"]  # the same pieces, two of them under each other's ids
+    x, y = (next(p for p, i in vocab.items() if i == j) for j in tok.encode("The grass"))
+    vocab[x], vocab[y] = vocab[y], vocab[x]
+    (tmp_path / "other.json").write_text(json.dumps(d))
+    other = BPETokenizer.load(tmp_path / "other.json")
+    assert other.vocab_size == tok.vocab_size and other.encode("The grass") != tok.encode("The grass")
+    assert same_tokenizer(tok, BPETokenizer.load(pretty))
+    assert not same_tokenizer(tok, other)
+    assert not same_tokenizer(tok, ByteTokenizer()) and same_tokenizer(ByteTokenizer(), ByteTokenizer())
+    cfg = replace(ModelConfig.from_name("test"), vocab_size=tok.vocab_size)
+    torch.manual_seed(0)
+    save_model(InfiniTransformer(cfg), tok, tmp_path / "a")
+    save_model(InfiniTransformer(cfg), tok, tmp_path / "b")
+    (tmp_path / "b" / "tokenizer.json").write_text(pretty.read_text())
+    soup_models(tmp_path / "a", tmp_path / "b", 0.5, tmp_path / "s")  # the same tokenizer: averaged
+    save_model(InfiniTransformer(cfg), other, tmp_path / "c")
+    with pytest.raises(ConfigError, match="different tokenizers"):
+        soup_models(tmp_path / "a", tmp_path / "c", 0.5, tmp_path / "x")

@@ -184,6 +184,9 @@ def test_a_new_phase_keeps_the_tokenizer_of_the_model_it_starts_from(tmp_path):
     BPETokenizer.train(["other text entirely " * 20], vocab_size=280).save(tmp_path / "other.json")
     with pytest.raises(ConfigError, match="tokenizer"):
         train(tmp_path / "c", TrainConfig(**{**TINY, "init_from": str(start), "tokenizer": str(tmp_path / "other.json")}))
+    pretty = tmp_path / "pretty.json"  # the start's own tokenizer, re-laid out by a json tool: the same one
+    pretty.write_text(json.dumps(json.loads((start / "tokenizer.json").read_text()), indent=2))
+    train(tmp_path / "d", TrainConfig(**{**TINY, "steps": 1, "init_from": str(start), "tokenizer": str(pretty)}))
 
 
 def test_write_penalty_adds_the_mean_write_strength_to_the_loss(tmp_path):
