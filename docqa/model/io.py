@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -104,12 +105,14 @@ def regate_model(src: Path | str, dst: Path | str, **gate) -> str:
     return save_model(gated.model, gated.tokenizer, dst)
 
 
-def soup_models(a: Path | str, b: Path | str, weight: float, dst: Path | str) -> str:
+def soup_models(a: Path | str, b: Path | str, weight: float, dst: Path | str, only: str | None = None) -> str:
     """Write to `dst` the model whose every weight is (1 - weight) * a's + weight * b's (a "model
     soup", Wortsman et al. 2022), with a's config and tokenizer; return its fingerprint. Averaging
     is meaningful only between fine-tunes of one parent, which this cannot check: it checks that
     the two have the same architecture (every config field but the write gate's, which `dst`
-    takes from `a`) and the same tokenizer, so that every weight means the same thing in both."""
+    takes from `a`) and the same tokenizer, so that every weight means the same thing in both.
+    `only`, a regular expression: only the weights whose names it matches (re.search) are mixed,
+    the rest stay a's; at weight 1 that grafts those weights of b onto a."""
     if not 0.0 <= weight <= 1.0:
         raise ConfigError(f"soup weight {weight} must be in [0, 1] (the share of {b})")
     ma, mb = load_model(a), load_model(b)
@@ -124,8 +127,11 @@ def soup_models(a: Path | str, b: Path | str, weight: float, dst: Path | str) ->
     if not same_tokenizer(ma.tokenizer, mb.tokenizer):
         raise ConfigError(f"{a} and {b} have different tokenizers: their embeddings do not line up")
     sa, sb = ma.model.state_dict(), mb.model.state_dict()
-    ma.model.load_state_dict({k: (1 - weight) * sa[k] + weight * sb[k] if sa[k].is_floating_point() else sa[k]
-                              for k in sa})
+    mixed = {k for k in sa if sa[k].is_floating_point() and (only is None or re.search(only, k))}
+    if not mixed:
+        raise ConfigError(f"only={only!r} matches no weight of {a}: name weights as in its state dict "
+                          "(e.g. 'attn.conv', 'blocks.2.')")
+    ma.model.load_state_dict({k: (1 - weight) * sa[k] + weight * sb[k] if k in mixed else sa[k] for k in sa})
     return save_model(ma.model, ma.tokenizer, dst)
 
 

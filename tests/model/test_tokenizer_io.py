@@ -221,6 +221,14 @@ def test_soup_averages_every_weight_and_refuses_other_architectures(tmp_path):
     soup_models(tmp_path / "a", tmp_path / "b", 1.0, tmp_path / "one")
     for name, w in load_model(tmp_path / "one").model.state_dict().items():
         assert torch.equal(w, sb[name]), name
+    # a graft: only the weights whose names match `only` take b's share
+    soup_models(tmp_path / "a", tmp_path / "b", 1.0, tmp_path / "g", only=r"\.attn\.qkv\.")
+    grafted = load_model(tmp_path / "g").model.state_dict()
+    assert any(".attn.qkv." in n for n in grafted)
+    for name, w in grafted.items():
+        assert torch.equal(w, (sb if ".attn.qkv." in name else sa)[name]), name
+    with pytest.raises(ConfigError, match="matches no weight"):
+        soup_models(tmp_path / "a", tmp_path / "b", 1.0, tmp_path / "x", only="no_such_weight")
     save_model(InfiniTransformer(replace(cfg, n_layer=3)), ByteTokenizer(), tmp_path / "deep")
     with pytest.raises(ConfigError, match="differ in n_layer"):
         soup_models(tmp_path / "a", tmp_path / "deep", 0.5, tmp_path / "x")

@@ -11,6 +11,10 @@ the QUIET_PHASES train), and what it changes (docs/TRAINING.md). Every run since
   a75: .venv/bin/python docs/bench/address/phase-launch.py a68 checkpoints/bpe-a63 runs/a75 200 68 composed_questions=0.0
   a76: .venv/bin/python docs/bench/address/phase-launch.py a68 checkpoints/bpe-a63 runs/a76 200 68 composed_questions=0.0 \
            model_overrides='{"write_threshold": 0.0, "write_window": 0, "short_conv": 8, "write_gate_layers": null}'
+  a77: .venv/bin/python docs/bench/address/phase-launch.py a69 runs/a69/models/step-25 runs/a77 100 77 \
+           distill_from='"checkpoints/bpe-a63"' distill_weight=4.0 distill_tasks='["facts"]'
+  a78: .venv/bin/python docs/bench/address/phase-launch.py a68 checkpoints/bpe-a63 runs/a78 100 68 \
+           distill_from='"checkpoints/bpe-a63"' distill_weight=4.0
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command."""
 import json
