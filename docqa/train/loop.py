@@ -745,12 +745,22 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
             exact_by_task: dict[str, list[float]] = {}
             for t, bad in zip(tasks, wrong.sum(1).tolist()):
                 exact_by_task.setdefault(t or "default", []).append(float(bad == 0))
+            # each task's answer loss pooled over its answer tokens: a task at 0 exact shows it move
+            doc = torch.arange(x.shape[0], device=x.device)[:, None].expand_as(wt)[sel][a]  # (n_answer,)
+            answer_ce = ce[a]
+            loss_by_task: dict[str, float] = {}
+            for t in exact_by_task:
+                mine = torch.isin(doc, torch.tensor([i for i, u in enumerate(tasks) if (u or "default") == t],
+                                                    device=x.device))
+                if mine.any():  # a language-model row has no answer
+                    loss_by_task[t] = float(answer_ce[mine].mean())
         state["step"] += 1
         state["tokens"] += int(x.numel())
         state["elapsed"] = start_elapsed + time.time() - t0
         entry = {"step": state["step"], "loss": round(float(loss.detach()), 4), "answer_loss": round(ans_loss, 4),
                  "answer_acc": round(ans_acc, 3), "segments": n_seg,
-                 "exact": {t: round(sum(v) / len(v), 3) for t, v in sorted(exact_by_task.items())}, "history": use_bank,
+                 "exact": {t: round(sum(v) / len(v), 3) for t, v in sorted(exact_by_task.items())},
+                 "answer_loss_by_task": {t: round(v, 4) for t, v in sorted(loss_by_task.items())}, "history": use_bank,
                  "elapsed": round(state["elapsed"], 1), "tokens": state["tokens"]}
         if gap is not None:
             entry["gap"] = gap.shape[1] // S

@@ -327,3 +327,18 @@ def test_distillation_is_refused_without_a_teacher_or_with_another_tokenizer(tmp
     with pytest.raises(ConfigError, match="tokenizer"):
         train(tmp_path / "b", TrainConfig(**_distill_cfg(task_tokenizer, start, distill_weight=1.0,
                                                          distill_from=str(tmp_path / "other" / "checkpoint" / "model"))))
+
+
+def test_the_log_gives_each_task_its_own_answer_loss(tmp_path, task_tokenizer):
+    # exact match stays 0 for a task until whole answers come right: its own loss shows it move before
+    cfg = {**TINY, "tokenizer": str(task_tokenizer), "batch": 4, "steps": 3, "lm_sample": 0.5}
+    train(tmp_path / "one", TrainConfig(**cfg, task_mix={"needle": 1}))
+    for e in (json.loads(l) for l in (tmp_path / "one" / "log.jsonl").read_text().splitlines()):
+        assert e["answer_loss_by_task"] == {"needle": pytest.approx(e["answer_loss"], abs=2e-4)}
+    train(tmp_path / "mix", TrainConfig(**cfg, task_mix={"needle": 1, "facts": 1, "track": 1}))
+    log = [json.loads(l) for l in (tmp_path / "mix" / "log.jsonl").read_text().splitlines()]
+    assert any(len(e["answer_loss_by_task"]) >= 2 for e in log)
+    for e in log:  # the pooled loss lies between its tasks' pooled losses
+        assert e["answer_loss_by_task"].keys() <= e["exact"].keys()
+        by_task = e["answer_loss_by_task"].values()
+        assert min(by_task) - 2e-4 <= e["answer_loss"] <= max(by_task) + 2e-4
