@@ -100,6 +100,11 @@ class TrainConfig:
     # Measured (a73, twenty-ninth session): a68's run with 3 was a68 again at step 100; the facts' loss
     # came with any new run from a63's model (a75), not from the requests.
     needle_distractors: int = 0
+    # (fewest, most) people a tracking story moves; None: (1, 3), as every run before a82. With one
+    # person the latest place written is always the answer, and over 1-3 people in about two stories
+    # of three, against one of three at the bench's 3 people: the default answered tracking at that
+    # rate, the latest place whoever moved (docs/TRAINING.md, thirty-first session).
+    track_people: list | None = None
     # Share of named facts' names made up for the document (phrasings.open_name) instead of drawn
     # from the ~450 training names, in the facts and kv tasks.
     open_names: float = 0.0
@@ -341,7 +346,7 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int, code: CodeF
         docs.append(sample_doc(tok, rng, filler, length, S, tc.multi_fraction, tc.max_facts, tc.task_mix, code,
                                tc.questions, tc.open_subjects, tc.open_frames, tc.composed_frames,
                                tc.composed_fact_frames, tc.open_names, tc.composed_questions,
-                               tc.wide_links, tc.needle_distractors))
+                               tc.wide_links, tc.needle_distractors, track_people=tuple(tc.track_people or (1, 3))))
     T = max(len(d.tokens) for d in docs)
     x = torch.zeros(tc.batch, T, dtype=torch.long)
     ans = torch.zeros(tc.batch, T, dtype=torch.bool)  # position t predicts an answer token t+1
@@ -565,6 +570,9 @@ def check_settings(tc: TrainConfig) -> None:
         raise ConfigError(f"{', '.join(f'{k}={v}' for k, v in off.items())}: a share of documents, in [0, 1]")
     if tc.needle_distractors < 0:
         raise ConfigError(f"needle_distractors={tc.needle_distractors}: give 0 or more needles per document")
+    if tc.track_people is not None and not (len(tc.track_people) == 2 and 1 <= tc.track_people[0] <= tc.track_people[1]):
+        raise ConfigError(f"track_people={tc.track_people}: give [fewest, most] people a tracking story moves, "
+                          f"1 <= fewest <= most")
     for name in ("gap", "lead"):
         n, share = getattr(tc, f"{name}_segments"), getattr(tc, f"{name}_fraction")
         if n < 0 or not 0.0 <= share <= 1.0:

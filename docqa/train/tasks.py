@@ -495,13 +495,14 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
                 questions: int = 1, open_subjects: float = 0.0, open_frames: float = 0.0,
                 composed_frames: float = 0.0, composed_fact_frames: float = 0.0,
                 open_names: float = 0.0, composed_questions: float = 0.0, wide_links: float = 0.0,
-                needle_distractors: int = 0) -> TaskDoc:
+                needle_distractors: int = 0, track_people: tuple[int, int] = (1, 3)) -> TaskDoc:
     """One document of a named task, sized to fit n_tokens; a named-facts document asks up to
     `questions` of its facts. `composed_frames` composes needles' statements, `composed_questions`
     their questions, `composed_fact_frames` named facts' statements and questions (`wide_links` of
     both kinds' composed links are verbs other than "is"), `open_names` makes up names (training only),
     and a needle document holds up to `needle_distractors` needles of other subjects beside the asked
-    one (training only; TrainConfig.needle_distractors)."""
+    one (training only; TrainConfig.needle_distractors). A tracking story moves between
+    `track_people` (fewest, most) people."""
     if task == "code":
         if code is None:
             raise ValueError("the code task needs CodeFiles")
@@ -541,8 +542,13 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
                             wide_links=wide_links)  # random order: ask the first
         return asking_doc(tok, rng, filler, n_tokens, S, facts, list(range(min(n, max(1, questions)))), task)
     if task == "track":
+        fewest, most = track_people
+        if not 1 <= fewest <= most:
+            raise ValueError(f"track_people={tuple(track_people)}: give (fewest, most) people a story moves, "
+                             f"1 <= fewest <= most")
         n_moves = max(1, min(rng.randint(2, 8), room // 24))
-        story, ask = tracking_facts(rng, min(rng.randint(1, 3), n_moves), n_moves, split)
+        # everyone moves at least once (tracking_facts): with fewest > n_moves the story is longer
+        story, ask = tracking_facts(rng, min(rng.randint(fewest, most), max(n_moves, fewest)), n_moves, split)
         depths = sorted(rng.random() for _ in story)
         return build_doc(tok, rng, filler, n_tokens, S, story, ask, depths=depths, task=task)
     raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
@@ -553,7 +559,8 @@ def sample_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int,
                code: CodeFiles | None = None, questions: int = 1, open_subjects: float = 0.0,
                open_frames: float = 0.0, composed_frames: float = 0.0,
                composed_fact_frames: float = 0.0, open_names: float = 0.0,
-               composed_questions: float = 0.0, wide_links: float = 0.0, needle_distractors: int = 0) -> TaskDoc:
+               composed_questions: float = 0.0, wide_links: float = 0.0, needle_distractors: int = 0,
+               track_people: tuple[int, int] = (1, 3)) -> TaskDoc:
     """A training document. With `mix` ({task: weight}), a task drawn by weight; without it the
     byte-level recipe: a passkey, or several key-value facts (varied phrasing) asking one."""
     if mix:
@@ -564,7 +571,7 @@ def sample_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int,
                            open_subjects=open_subjects, open_frames=open_frames, composed_frames=composed_frames,
                            composed_fact_frames=composed_fact_frames, open_names=open_names,
                            composed_questions=composed_questions, wide_links=wide_links,
-                           needle_distractors=needle_distractors)
+                           needle_distractors=needle_distractors, track_people=track_people)
     room = (n_tokens // S - 1) * S - 32
     if rng.random() < multi_fraction and room >= 48:
         facts = kv_facts(rng, min(rng.randint(1, max_facts), room // 48), varied=True)

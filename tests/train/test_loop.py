@@ -342,3 +342,24 @@ def test_the_log_gives_each_task_its_own_answer_loss(tmp_path, task_tokenizer):
         assert e["answer_loss_by_task"].keys() <= e["exact"].keys()
         by_task = e["answer_loss_by_task"].values()
         assert min(by_task) - 2e-4 <= e["answer_loss"] <= max(by_task) + 2e-4
+
+
+def test_track_people_reaches_every_tracking_story_of_a_batch_and_is_checked(tmp_path, task_tokenizer):
+    import random
+
+    from docqa.model.tokenizer import load_tokenizer
+    from docqa.train import phrasings as ph
+    from docqa.train.loop import make_batch
+    from docqa.train.tasks import Filler
+
+    tok = load_tokenizer(task_tokenizer)
+    tc = TrainConfig(**{**TINY, "batch": 6, "min_segments": 8, "max_segments": 8, "start_max_segments": 8,
+                        "task_mix": {"track": 1}, "track_people": [3, 3]})
+    for step in range(3):
+        *_, docs = make_batch(tok, random.Random(step), Filler(tok), tc, step, 64)
+        for d in docs:
+            assert len({p for p in ph.PEOPLE if f" {p} " in tok.decode(d.tokens)}) == 3
+    for bad in ([0, 2], [3, 2], [3]):
+        with pytest.raises(ConfigError, match="track_people"):
+            train(tmp_path / str(bad), TrainConfig(**{**TINY, "tokenizer": str(task_tokenizer), "task_mix": {"track": 1},
+                                                      "track_people": bad}))

@@ -617,3 +617,25 @@ def test_needle_distractors_are_refused_below_zero():
     check_settings(TrainConfig(needle_distractors=3))
     with pytest.raises(ConfigError, match="needle_distractors=-1"):
         check_settings(TrainConfig(needle_distractors=-1))
+
+
+def _people_in(tok, doc) -> set[str]:
+    text = tok.decode(doc.tokens)
+    return {p for p in ph.PEOPLE if re.search(rf"\b{p}\b", text)}
+
+
+def test_track_people_sets_how_many_people_a_training_story_moves(bpe):
+    # 1-3 people (the default) make "the latest place written" the answer in about two stories of
+    # three, the bench's 3 people in about one of three: a model can learn recency instead of names
+    S, filler = 32, Filler(bpe)
+    default = [sample_task(bpe, random.Random(seed), filler, 16 * S, S, "track") for seed in range(40)]
+    assert min(len(_people_in(bpe, d)) for d in default) == 1
+    for seed in range(40):
+        same = sample_task(bpe, random.Random(seed), filler, 16 * S, S, "track", track_people=(1, 3))
+        assert same.tokens == default[seed].tokens  # the default draws as earlier runs drew
+        doc = sample_task(bpe, random.Random(seed), filler, 16 * S, S, "track", track_people=(3, 4))
+        assert 3 <= len(_people_in(bpe, doc)) <= 4
+    with pytest.raises(ValueError, match="track_people"):
+        sample_task(bpe, random.Random(0), filler, 16 * S, S, "track", track_people=(0, 2))
+    with pytest.raises(ValueError, match="track_people"):
+        sample_task(bpe, random.Random(0), filler, 16 * S, S, "track", track_people=(3, 2))
