@@ -101,9 +101,9 @@ class TrainConfig:
     # came with any new run from a63's model (a75), not from the requests.
     needle_distractors: int = 0
     # (fewest, most) people a tracking story moves; None: (1, 3), as every run before a82. With one
-    # person the latest place written is always the answer, and over 1-3 people in about two stories
-    # of three, against one of three at the bench's 3 people: the default answered tracking at that
-    # rate, the latest place whoever moved (docs/TRAINING.md, thirty-first session).
+    # person the latest place written is always the answer: over 1-3 people it is in about two
+    # stories of three, against one of three at the bench's 3 people, so recency pays in training
+    # (docs/TRAINING.md, thirty-first session).
     track_people: list | None = None
     # Share of named facts' names made up for the document (phrasings.open_name) instead of drawn
     # from the ~450 training names, in the facts and kv tasks.

@@ -626,7 +626,7 @@ def _people_in(tok, doc) -> set[str]:
 
 def test_track_people_sets_how_many_people_a_training_story_moves(bpe):
     # 1-3 people (the default) make "the latest place written" the answer in about two stories of
-    # three, the bench's 3 people in about one of three: a model can learn recency instead of names
+    # three, the bench's 3 people in about one of three: recency pays in training more than in use
     S, filler = 32, Filler(bpe)
     default = [sample_task(bpe, random.Random(seed), filler, 16 * S, S, "track") for seed in range(40)]
     assert min(len(_people_in(bpe, d)) for d in default) == 1
