@@ -25,7 +25,7 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
     result = run_recipe(tmp_path / "out", quick=True, recipe=recipe, haystack=[str(hay)], until=until)
     out = tmp_path / "out"
     phases = [n for n in order if n not in SOUPS.get(recipe, {})]
-    assert result["phases"] == phases and len(phases) == len(RECIPES[recipe]) - (recipe == "bpe") * 4  # all but c4, w1, a28, a34
+    assert result["phases"] == phases and len(phases) == len(RECIPES[recipe]) - (recipe == "bpe") * 5  # all but c4, w1, a28, a34, a83
     tok = load_model(_model_dir(out, recipe, SHIPPED[recipe])).tokenizer
     gate = shipped_gate(recipe, tok)
     if recipe in SHIPPED_QUIET_HEADERS:  # the header's quiet spans, for this run's own tokenizer
@@ -88,6 +88,7 @@ def test_until_cuts_the_recipe_at_a_phase_and_names_the_phases_when_there_is_non
     assert plan("bpe", "a63")[-6:] == ["a17", "a41", "a59", "a61", "a62", "a63"] and "s70" in plan("bpe", "a63")
     assert plan("bpe", "s70") == [n for n in plan("bpe", "c3")] + ["c22", "s70"]
     assert plan("bpe")[-3:] == ["a63", "a68", "a69"] and plan("bpe") == plan("bpe", "a69")  # the default
+    assert plan("bpe", "a83") == plan("bpe") + ["a83"]  # the candidate goes on from the default's phase
     with pytest.raises(ConfigError, match="has no phase or soup 'c9'; it has s1, "):
         phases_until("bpe", "c9")
 
@@ -139,6 +140,15 @@ def test_every_branch_phase_changes_only_what_a_branch_may_change():
             assert not set(fields) & set(FIXED_IN_BRANCH), name
             assert at < stop and plan(recipe, name)[-2:] == [parent, name]
             TrainConfig.from_dict({**phases[parent][2], **fields})  # every field is one TrainConfig knows
+
+
+def test_every_phase_that_is_a_new_run_is_a_train_config():
+    from docqa.train.loop import TrainConfig
+
+    for recipe, phases in RECIPES.items():
+        for name, _, fields in phases:
+            if name not in BRANCHES.get(recipe, {}):  # a branch's fields are changes (the test above)
+                TrainConfig.from_dict(fields)
 
 
 def test_the_default_model_runs_with_the_gate_the_recipe_ships():

@@ -15,6 +15,21 @@ the QUIET_PHASES train), and what it changes (docs/TRAINING.md). Every run since
            distill_from='"checkpoints/bpe-a63"' distill_weight=4.0 distill_tasks='["facts"]'
   a78: .venv/bin/python docs/bench/address/phase-launch.py a68 checkpoints/bpe-a63 runs/a78 100 68 \
            distill_from='"checkpoints/bpe-a63"' distill_weight=4.0
+  The thirty-first session's runs start from runs/a69raw, the default's weights without its gate (regate_model
+  with write_threshold 0, write_window 0, write_gate_layers None, write_skip 0, write_threshold_per_layer None):
+  a79: .venv/bin/python docs/bench/address/phase-launch.py a69 runs/a69raw runs/a79 100 79 \
+           task_mix='{"kv": 2, "facts": 4, "needle": 1, "track": 0.5, "passkey": 0.5, "passkey_synthetic": 1, "code": 2}'
+  a80: ... runs/a80 100 80 task_mix='{"kv": 2, "facts": 4, "needle": 1, "track": 3, "passkey": 0.5, "passkey_synthetic": 1}'
+  a81: ... runs/a81 100 81 task_mix='{... as a79, "code": 8}' lr=2e-4 conv_lr=4e-3 gate_lr=4e-3 max_segments=32 \
+           start_max_segments=32
+  a82: ... runs/a82 100 80 task_mix='{... as a80}' track_people='[3, 4]'
+  a83: ... runs/a83 300 83 task_mix='{"kv": 1, "facts": 2, "needle": 1, "track": 4, "passkey_synthetic": 0.5}' \
+           track_people='[3, 4]' lr=5e-4 conv_lr=4e-3 gate_lr=4e-3 steps=300 warmup=20 min_segments=8 max_segments=24 \
+           start_max_segments=24 lead_fraction=0.0 gap_fraction=0.0 history_fraction=0.0 save_every=25 keep_every=50
+  a84: ... runs/a84 300 84 task_mix='{"kv": 1, "facts": 2, "needle": 1, "track": 0.5, "passkey_synthetic": 0.5, "code": 4}' \
+           and a83's other settings
+  a85: .venv/bin/python docs/bench/address/phase-launch.py a69 runs/a83/models/step-300 runs/a85 50 85 \
+           task_mix='{... as a80}' track_people='[3, 4]'
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command."""
 import json
