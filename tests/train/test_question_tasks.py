@@ -630,9 +630,13 @@ def test_track_people_sets_how_many_people_a_training_story_moves(bpe):
     S, filler = 32, Filler(bpe)
     default = [sample_task(bpe, random.Random(seed), filler, 16 * S, S, "track") for seed in range(40)]
     assert min(len(_people_in(bpe, d)) for d in default) == 1
-    for seed in range(40):
-        same = sample_task(bpe, random.Random(seed), filler, 16 * S, S, "track", track_people=(1, 3))
-        assert same.tokens == default[seed].tokens  # the default draws as earlier runs drew
+    for seed in range(40):  # the default draws as every run before track_people drew
+        rng = random.Random(seed)
+        n_moves = max(1, min(rng.randint(2, 8), ((16 - 1) * S - 32) // 24))
+        story, ask = tracking_facts(rng, min(rng.randint(1, 3), n_moves), n_moves, "train")
+        before = build_doc(bpe, rng, filler, 16 * S, S, story, ask, depths=sorted(rng.random() for _ in story),
+                           task="track")
+        assert before.tokens == default[seed].tokens
         doc = sample_task(bpe, random.Random(seed), filler, 16 * S, S, "track", track_people=(3, 4))
         assert 3 <= len(_people_in(bpe, doc)) <= 4
     with pytest.raises(ValueError, match="track_people"):
