@@ -8,8 +8,9 @@ docqa.train.recipe, and made training import the benches).
 
 `bpe` (the shipped default since December: phase c3, from the tenth session the soup s70, c3
 averaged with phase c22, from the twenty-fourth a63, the named-facts lineage from s70, and since the
-twenty-eighth a69, two short runs on from a63; the candidates around them, checkpoints/bpe-c2 to
-bpe-c4, bpe-c13, bpe-c22, bpe-a11 to bpe-a63) first trains the BPE tokenizer
+twenty-eighth a69, two short runs on from a63, since the thirty-first the soup s83, a69 with a fifth
+of a83; the candidates around them, checkpoints/bpe-c2 to bpe-c4, bpe-c13, bpe-c22, bpe-a11 to
+bpe-a83-s300) first trains the BPE tokenizer
 on the training text (docqa.train.vocab; `apt-get install python3-doc` adds the Python
 documentation to that text, man pages and /usr/share/doc come with Debian), then trains on
 questions about real text;
@@ -185,12 +186,12 @@ _A68 = dict(_A63_RUN, seed=68, steps=400, warmup=30, lr=1.2e-4, conv_lr=4e-3, ga
 _A69 = dict(_A68, seed=69, steps=100, warmup=10, lr=6e-5, conv_lr=2e-3, gate_lr=2e-3,
             task_mix=dict(_A61["task_mix"], facts=4))
 BPE_PHASES += [("a68", 175, _A68), ("a69", 25, _A69)]
-# a83 (thirty-first session; checkpoints/bpe-a83-s300; a candidate, `--until a83`), from a69's model:
+# a83 (thirty-first session; checkpoints/bpe-a83-s300; a fifth of it is in the default, SOUPS' s83), from a69's model:
 # entity tracking with 3-4 people a story (track_people; 1-3 made the latest place written the answer
 # in two training stories of three), documents of 8-24 segments without leads, gaps or the history
 # bank (about 3 s a step instead of 40), at 5e-4. It tracks by name (right in 29 of 39 bench stories
-# whose answer is not the latest place, a69 17) and loses needles; its soups with a69 keep the needles
-# and lose the synthetic pass key at 128K tokens (docs/TRAINING.md).
+# whose answer is not the latest place, a69 17), loses needles and its synthetic pass key at 128K
+# tokens (docs/TRAINING.md).
 _A83 = dict(_A69, seed=83, steps=300, warmup=20, lr=5e-4, conv_lr=4e-3, gate_lr=4e-3, min_segments=8,
             max_segments=24, start_max_segments=24, lead_fraction=0.0, gap_fraction=0.0, history_fraction=0.0,
             save_every=25, keep_every=50, track_people=[3, 4],
@@ -206,14 +207,17 @@ RECIPES = {"bpe": BPE_PHASES, "byte": BYTE_PHASES}
 # (docqa.model.io.soup_models), made when a later phase or the shipped model needs it. s70: c3
 # keeps the long rows, c22 reads held-out wordings, and their mean beats either on held-out
 # phrasings (docs/TRAINING.md, December, tenth session): checkpoints' bpe-s70, the default until a63.
-SOUPS: dict[str, dict[str, tuple[str, str, float]]] = {"bpe": {"s70": ("c3", "c22", 0.7)}}
+# s83: a69 with a fifth of a83's step from it, the default since the thirty-first session: a69's needles
+# and its synthetic pass key at 128K within 5 points, named facts and tracking gained (a83 itself
+# loses both; half its step loses the 128K pass key; docs/TRAINING.md, thirty-first session).
+SOUPS: dict[str, dict[str, tuple[str, str, float]]] = {"bpe": {"s70": ("c3", "c22", 0.7), "s83": ("a69", "a83", 0.2)}}
 # A phase starts from the model of the phase before it in its recipe, or from the phase or soup
 # named here: c4 and w1 both continue c3, a11 the soup, a41 continues a17.
 STARTS_FROM = {"w1": "c3", "c22": "c2", "a11": "s70", "a41": "a17"}
-# The phase or soup each recipe's default model is: docqa/models/default is bpe's a69 (a63 from the
-# twenty-fourth to the twenty-seventh December session, checkpoints/bpe-a63-*; s70 before,
-# checkpoints/bpe-s70).
-SHIPPED = {"bpe": "a69", "byte": "p5"}
+# The phase or soup each recipe's default model is: docqa/models/default is bpe's s83 (a69 from the
+# twenty-eighth to the thirtieth December session, checkpoints/bpe-a69-s25; a63 from the twenty-fourth
+# to the twenty-seventh, checkpoints/bpe-a63-*; s70 before, checkpoints/bpe-s70).
+SHIPPED = {"bpe": "s83", "byte": "p5"}
 # The write gate the shipped model runs with, set on its weights without training
 # (docqa.model.io.regate_model). In layers 1 and 2 a write at or below 0.1 is dropped unless a token
 # within 2 of it clears 0.1, so the text after a fact no longer wears it away (docs/TRAINING.md,

@@ -15,8 +15,9 @@ def _model_dir(out, recipe, name):
 
 @pytest.mark.parametrize("recipe, until", [("byte", None), ("bpe", None)])
 def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, recipe, until):
-    """bpe runs to the shipped a69, two runs on from a63 (a branch of a branch of a41's run whose chain
-    passes through the soup s70), and gates it; run again from the same directory, it trains nothing again."""
+    """bpe runs to the shipped s83, a soup of a69 (two runs on from a63, a branch of a branch of a41's run
+    whose chain passes through the soup s70) and a83 (a run on from a69), and gates it; run again from the
+    same directory, it trains nothing again."""
     order = plan(recipe, until)
     assert SHIPPED[recipe] in order
     hay = tmp_path / "hay"
@@ -25,7 +26,7 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
     result = run_recipe(tmp_path / "out", quick=True, recipe=recipe, haystack=[str(hay)], until=until)
     out = tmp_path / "out"
     phases = [n for n in order if n not in SOUPS.get(recipe, {})]
-    assert result["phases"] == phases and len(phases) == len(RECIPES[recipe]) - (recipe == "bpe") * 5  # all but c4, w1, a28, a34, a83
+    assert result["phases"] == phases and len(phases) == len(RECIPES[recipe]) - (recipe == "bpe") * 4  # all but c4, w1, a28, a34
     tok = load_model(_model_dir(out, recipe, SHIPPED[recipe])).tokenizer
     gate = shipped_gate(recipe, tok)
     if recipe in SHIPPED_QUIET_HEADERS:  # the header's quiet spans, for this run's own tokenizer
@@ -87,8 +88,8 @@ def test_until_cuts_the_recipe_at_a_phase_and_names_the_phases_when_there_is_non
     assert {"a28", "a34"}.isdisjoint(plan("bpe", "a41"))
     assert plan("bpe", "a63")[-6:] == ["a17", "a41", "a59", "a61", "a62", "a63"] and "s70" in plan("bpe", "a63")
     assert plan("bpe", "s70") == [n for n in plan("bpe", "c3")] + ["c22", "s70"]
-    assert plan("bpe")[-3:] == ["a63", "a68", "a69"] and plan("bpe") == plan("bpe", "a69")  # the default
-    assert plan("bpe", "a83") == plan("bpe") + ["a83"]  # the candidate goes on from the default's phase
+    assert plan("bpe")[-5:] == ["a63", "a68", "a69", "a83", "s83"] and plan("bpe") == plan("bpe", "s83")  # the default
+    assert plan("bpe", "a83") == plan("bpe", "a69") + ["a83"]  # a83 goes on from a69's model
     with pytest.raises(ConfigError, match="has no phase or soup 'c9'; it has s1, "):
         phases_until("bpe", "c9")
 
