@@ -747,27 +747,26 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
             right = logits.argmax(-1) == x[:, 1:][sel]
             ans_acc = float(right[a].float().mean())
             ans_loss = float(ce[a].mean())
-            # teacher-forced exact match of each document's whole answer, by task
-            wrong = torch.zeros_like(ans[:, :-1], dtype=torch.long)
+            # by task: teacher-forced exact match of each document's whole answer, and the answer loss
+            # pooled over the task's answer tokens (a task at 0 exact shows it move)
+            wrong = torch.zeros_like(ans[:, :-1], dtype=torch.long)  # (B, T-1), as the answer mask
             wrong[sel] = (a & ~right).long()
-            exact_by_task: dict[str, list[float]] = {}
-            for t, bad in zip(tasks, wrong.sum(1).tolist()):
-                exact_by_task.setdefault(t or "default", []).append(float(bad == 0))
-            # each task's answer loss pooled over its answer tokens: a task at 0 exact shows it move
-            doc = torch.arange(x.shape[0], device=x.device)[:, None].expand_as(wt)[sel][a]  # (n_answer,)
-            answer_ce = ce[a]
-            loss_by_task: dict[str, float] = {}
-            for t in exact_by_task:
-                mine = torch.isin(doc, torch.tensor([i for i, u in enumerate(tasks) if (u or "default") == t],
-                                                    device=x.device))
-                if mine.any():  # a language-model row has no answer
-                    loss_by_task[t] = float(answer_ce[mine].mean())
+            answer_ce = torch.zeros_like(wt, dtype=ce.dtype)
+            answer_ce[sel] = ce * a
+            n_answer = torch.zeros_like(wrong)
+            n_answer[sel] = a.long()
+            rows_by_task: dict[str, list[int]] = {}
+            for i, t in enumerate(tasks):
+                rows_by_task.setdefault(t or "default", []).append(i)
+            exact_by_task = {t: float((wrong[r].sum(1) == 0).float().mean()) for t, r in rows_by_task.items()}
+            loss_by_task = {t: float(answer_ce[r].sum() / n_answer[r].sum()) for t, r in rows_by_task.items()
+                            if n_answer[r].sum() > 0}  # a language-model row has no answer
         state["step"] += 1
         state["tokens"] += int(x.numel())
         state["elapsed"] = start_elapsed + time.time() - t0
         entry = {"step": state["step"], "loss": round(float(loss.detach()), 4), "answer_loss": round(ans_loss, 4),
                  "answer_acc": round(ans_acc, 3), "segments": n_seg,
-                 "exact": {t: round(sum(v) / len(v), 3) for t, v in sorted(exact_by_task.items())},
+                 "exact": {t: round(v, 3) for t, v in sorted(exact_by_task.items())},
                  "answer_loss_by_task": {t: round(v, 4) for t, v in sorted(loss_by_task.items())}, "history": use_bank,
                  "elapsed": round(state["elapsed"], 1), "tokens": state["tokens"]}
         if gap is not None:
