@@ -38,7 +38,7 @@ from docqa.train.address import address_loss, address_targets
 from docqa.train.corpus import describe, load_texts
 from docqa.train.evaluate import run_cell
 from docqa.train.gap import check_gap_model, stream_gap
-from docqa.train.tasks import CodeFiles, Filler, sample_doc
+from docqa.train.tasks import TRACK_PEOPLE, CodeFiles, Filler, sample_doc
 
 CENTER_SEGMENTS = 64  # text the memory's new centres are fitted on, in segments (model/center.py)
 
@@ -100,7 +100,7 @@ class TrainConfig:
     # Measured (a73, twenty-ninth session): a68's run with 3 was a68 again at step 100; the facts' loss
     # came with any new run from a63's model (a75), not from the requests.
     needle_distractors: int = 0
-    # (fewest, most) people a tracking story moves; None: (1, 3), as every run before a82. With one
+    # (fewest, most) people a tracking story moves; None: tasks.TRACK_PEOPLE, (1, 3). With one
     # person the latest place written is always the answer: over 1-3 people it is in about two
     # stories of three, against one of three at the bench's 3 people, so recency pays in training
     # (docs/TRAINING.md, thirty-first session).
@@ -346,7 +346,7 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int, code: CodeF
         docs.append(sample_doc(tok, rng, filler, length, S, tc.multi_fraction, tc.max_facts, tc.task_mix, code,
                                tc.questions, tc.open_subjects, tc.open_frames, tc.composed_frames,
                                tc.composed_fact_frames, tc.open_names, tc.composed_questions,
-                               tc.wide_links, tc.needle_distractors, track_people=tuple(tc.track_people or (1, 3))))
+                               tc.wide_links, tc.needle_distractors, track_people=tuple(tc.track_people or TRACK_PEOPLE)))
     T = max(len(d.tokens) for d in docs)
     x = torch.zeros(tc.batch, T, dtype=torch.long)
     ans = torch.zeros(tc.batch, T, dtype=torch.bool)  # position t predicts an answer token t+1

@@ -488,6 +488,7 @@ class CodeFiles:
 
 
 TASKS = ("passkey", "passkey_synthetic", "needle", "facts", "kv", "kv_words", "track", "code")
+TRACK_PEOPLE = (1, 3)  # (fewest, most) people a tracking story moves unless told: every run before a82's
 
 
 def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, task: str,
@@ -495,7 +496,7 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
                 questions: int = 1, open_subjects: float = 0.0, open_frames: float = 0.0,
                 composed_frames: float = 0.0, composed_fact_frames: float = 0.0,
                 open_names: float = 0.0, composed_questions: float = 0.0, wide_links: float = 0.0,
-                needle_distractors: int = 0, track_people: tuple[int, int] = (1, 3)) -> TaskDoc:
+                needle_distractors: int = 0, track_people: tuple[int, int] = TRACK_PEOPLE) -> TaskDoc:
     """One document of a named task, sized to fit n_tokens; a named-facts document asks up to
     `questions` of its facts. `composed_frames` composes needles' statements, `composed_questions`
     their questions, `composed_fact_frames` named facts' statements and questions (`wide_links` of
@@ -560,7 +561,7 @@ def sample_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int,
                open_frames: float = 0.0, composed_frames: float = 0.0,
                composed_fact_frames: float = 0.0, open_names: float = 0.0,
                composed_questions: float = 0.0, wide_links: float = 0.0, needle_distractors: int = 0,
-               track_people: tuple[int, int] = (1, 3)) -> TaskDoc:
+               track_people: tuple[int, int] = TRACK_PEOPLE) -> TaskDoc:
     """A training document. With `mix` ({task: weight}), a task drawn by weight; without it the
     byte-level recipe: a passkey, or several key-value facts (varied phrasing) asking one."""
     if mix:
