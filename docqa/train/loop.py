@@ -105,6 +105,11 @@ class TrainConfig:
     # stories of three, against one of three at the bench's 3 people, so recency pays in training
     # (docs/TRAINING.md, thirty-first session).
     track_people: list | None = None
+    # Share of tracking moves, and apart of tracking questions, drawn from composed parts
+    # (phrasings.composed_move, 1,694 moves; composed_where, 600 questions and requests) instead
+    # of the 6 training moves and 3 questions: with those alone the held-out "Where did {p} go last?"
+    # was answered with a needle's value (docs/TRAINING.md, thirty-first session).
+    composed_track: float = 0.0
     # Share of named facts' names made up for the document (phrasings.open_name) instead of drawn
     # from the ~450 training names, in the facts and kv tasks.
     open_names: float = 0.0
@@ -346,7 +351,8 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int, code: CodeF
         docs.append(sample_doc(tok, rng, filler, length, S, tc.multi_fraction, tc.max_facts, tc.task_mix, code,
                                tc.questions, tc.open_subjects, tc.open_frames, tc.composed_frames,
                                tc.composed_fact_frames, tc.open_names, tc.composed_questions,
-                               tc.wide_links, tc.needle_distractors, track_people=tuple(tc.track_people or TRACK_PEOPLE)))
+                               tc.wide_links, tc.needle_distractors, track_people=tuple(tc.track_people or TRACK_PEOPLE),
+                               composed_track=tc.composed_track))
     T = max(len(d.tokens) for d in docs)
     x = torch.zeros(tc.batch, T, dtype=torch.long)
     ans = torch.zeros(tc.batch, T, dtype=torch.bool)  # position t predicts an answer token t+1
@@ -564,7 +570,7 @@ def check_settings(tc: TrainConfig) -> None:
         raise ConfigError(f"value_write_span={tc.value_write_span!r}; choose one of {VALUE_SPANS}")
     shares = {k: getattr(tc, k) for k in ("open_subjects", "open_frames", "composed_frames",
                                            "composed_fact_frames", "open_names", "composed_questions",
-                                           "wide_links", "short_docs")}
+                                           "wide_links", "short_docs", "composed_track")}
     off = {k: v for k, v in shares.items() if not 0.0 <= v <= 1.0}
     if off:
         raise ConfigError(f"{', '.join(f'{k}={v}' for k, v in off.items())}: a share of documents, in [0, 1]")

@@ -276,6 +276,55 @@ MOVES = [
 ]
 WHERE = ["Where is {p}?", "Where is {p} now?", "In which place is {p}?", "Where did {p} go last?"]
 
+# Composed tracking moves and questions for training only (TrainConfig.composed_track). With the three
+# training questions alone, every model answered the held-out "Where did {p} go last?" with a needle's
+# value ('koala', '3'): right in 0.07-0.20 of held-out stories against 0.5-0.7 seen (docs/TRAINING.md,
+# thirty-first session). The parts are drawn apart, as composed_question's. Nothing here shares the
+# held-out move or question wording ("journeyed", "headed", "Then", "go", "last", "Where did {p}");
+# tests/train/test_question_tasks.py checks that.
+COMPOSED_MOVE_OPENERS = ["", "", "", "Later, ", "After that, ", "Next, ", "Soon after, ", "In the morning, ",
+                         "That evening, ", "A little later, ", "Meanwhile, ", "At noon, ", "Afterwards, "]
+COMPOSED_MOVE_VERBS = ["went to", "moved to", "walked to", "strolled to", "hurried to", "drove to",
+                       "returned to", "wandered into", "rushed to", "went over to", "arrived at",
+                       "ended up in", "stepped into", "cycled to", "came to", "went off to", "made it to",
+                       "was seen in", "is now in", "settled in", "turned up at", "got to"]
+COMPOSED_MOVE_CLOSERS = [".", ".", ".", ".", " at once.", " after lunch.", " without a word.", " in a hurry.",
+                         " for a while.", " alone."]
+COMPOSED_WHERE_OPENERS = ["", "", "", "Quick question: ", "Remind me, ", "So, ", "Tell me, ", "From the story, ",
+                          "At this point, ", "By the end, "]
+COMPOSED_WHERE_BODIES = ["where is {p}", "where is {p} now", "where's {p}", "where is {p} at the moment",
+                         "where is {p} right now", "where would I find {p}", "where can {p} be found",
+                         "where has {p} ended up", "which place is {p} in", "what place is {p} at",
+                         "in what place is {p} now", "what is {p}'s location", "what is {p}'s current location",
+                         "which place did {p} reach most recently", "where was {p} seen most recently",
+                         "what place has {p} arrived at", "where should I look for {p}",
+                         "what was the latest place {p} moved to", "where is {p} to be found"]
+COMPOSED_WHERE_CLOSERS = ["?", "?", "?", "? Just the place.", "? One word, please."]
+COMPOSED_WHERE_REQUESTS = ["tell me where {p} is", "say where {p} is now", "name the place {p} is in",
+                           "state {p}'s location", "name {p}'s current place", "point out where {p} is"]
+COMPOSED_WHERE_REQUEST_CLOSERS = [".", ".", ", please.", " in one word."]
+
+
+def _sentence(text: str) -> str:
+    return text[0].upper() + text[1:] if not text.startswith("{") else text
+
+
+def composed_move(rng: random.Random) -> str:
+    """A training tracking move ("{p}", "{l}") drawn from the COMPOSED_MOVE_* parts."""
+    opener, verb, closer = (rng.choice(COMPOSED_MOVE_OPENERS), rng.choice(COMPOSED_MOVE_VERBS),
+                            rng.choice(COMPOSED_MOVE_CLOSERS))
+    return _sentence(opener + "{p} " + verb + " the {l}" + closer)
+
+
+def composed_where(rng: random.Random) -> str:
+    """A training tracking question ("{p}") drawn from the COMPOSED_WHERE_* parts, or a quarter of the
+    time a request."""
+    if rng.random() < 0.25:
+        body, closer = rng.choice(COMPOSED_WHERE_REQUESTS), rng.choice(COMPOSED_WHERE_REQUEST_CLOSERS)
+    else:
+        body, closer = rng.choice(COMPOSED_WHERE_BODIES), rng.choice(COMPOSED_WHERE_CLOSERS)
+    return _sentence(rng.choice(COMPOSED_WHERE_OPENERS) + body + closer)
+
 # Questions about code (docqa.train.codefacts kinds); the fourth of each is held out.
 CODE_QUESTIONS = {
     "defines": ["Which file defines {subject}?", "In which file is {subject} defined?",

@@ -363,3 +363,25 @@ def test_track_people_reaches_every_tracking_story_of_a_batch_and_is_checked(tmp
         with pytest.raises(ConfigError, match="track_people"):
             train(tmp_path / str(bad), TrainConfig(**{**TINY, "tokenizer": str(task_tokenizer), "task_mix": {"track": 1},
                                                       "track_people": bad}))
+
+
+def test_composed_track_reaches_every_tracking_question_of_a_batch_and_is_a_share(tmp_path, task_tokenizer):
+    import random
+
+    from docqa.model.tokenizer import load_tokenizer
+    from docqa.train import phrasings as ph
+    from docqa.train.loop import make_batch
+    from docqa.train.tasks import Filler
+
+    tok = load_tokenizer(task_tokenizer)
+    fixed = {f"<|question|>{w.format(p=p)}<|answer|>" for w in ph.WHERE for p in ph.PEOPLE}
+    asked = {}
+    for share in (0.0, 1.0):
+        tc = TrainConfig(**{**TINY, "batch": 6, "min_segments": 8, "max_segments": 8, "start_max_segments": 8,
+                            "task_mix": {"track": 1}, "composed_track": share})
+        docs = [d for step in range(3) for d in make_batch(tok, random.Random(step), Filler(tok), tc, step, 64)[-1]]
+        asked[share] = sum(tok.decode(d.tokens[d.question_start:d.answer_start]) in fixed for d in docs) / len(docs)
+    assert asked[0.0] == 1.0 and asked[1.0] < 0.2
+    with pytest.raises(ConfigError, match="composed_track=1.5"):
+        train(tmp_path / "bad", TrainConfig(**{**TINY, "tokenizer": str(task_tokenizer), "task_mix": {"track": 1},
+                                               "composed_track": 1.5}))

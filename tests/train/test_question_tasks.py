@@ -643,3 +643,67 @@ def test_track_people_sets_how_many_people_a_training_story_moves(bpe):
         sample_task(bpe, random.Random(0), filler, 16 * S, S, "track", track_people=(0, 2))
     with pytest.raises(ValueError, match="track_people"):
         sample_task(bpe, random.Random(0), filler, 16 * S, S, "track", track_people=(3, 2))
+
+
+def test_composed_tracking_parts_are_many_and_share_no_heldout_wording():
+    rng = random.Random(0)
+    moves = {ph.composed_move(rng) for _ in range(5000)}
+    wheres = {ph.composed_where(rng) for _ in range(5000)}
+    assert len(moves) > 1000 and len(wheres) > 500
+    for m in moves:
+        assert m.count("{p}") == 1 and m.count("{l}") == 1 and m.index("{p}") < m.index("{l}"), m
+        assert m[0].isupper() or m.startswith("{p}"), m
+        assert not re.search(r"journey|head|\bthen\b", m, re.I), m  # the held-out moves' wording
+    for q in wheres:
+        assert q.count("{p}") == 1 and "{l}" not in q and q[0].isupper(), q
+        assert not re.search(r"\bgo\b|\blast\b|where did \{p\}", q, re.I), q  # the held-out question's
+    assert not moves & set(ph.split(ph.MOVES, "heldout")) and not wheres & set(ph.split(ph.WHERE, "heldout"))
+
+
+def _story_people_places(story):
+    people = "|".join(ph.PEOPLE)
+    places = "|".join(ph.PLACES)
+    return [(re.search(rf"\b({people})\b", s).group(1), re.search(rf"the ({places})\b", s).group(1))
+            for s, _ in story]
+
+
+def test_tracking_composes_moves_and_questions_in_training_only():
+    fixed_moves = {m.format(p=p, l=l) for m in ph.MOVES for p in ph.PEOPLE for l in ph.PLACES}
+    fixed_where = {w.format(p=p) for w in ph.WHERE for p in ph.PEOPLE}
+    for split, composed, lo, hi in (("train", 0.0, 0.0, 0.0), ("train", 0.5, 0.4, 0.6), ("heldout", 1.0, 0.0, 0.0)):
+        rng = random.Random(3)
+        moves, asked = [], []
+        for _ in range(200):
+            story, ask = tracking_facts(rng, 3, 6, split, composed=composed)
+            moves += [s.strip() not in fixed_moves for s, _ in story]
+            asked.append(story[ask][1][0] not in fixed_where)
+            person = re.search(r"\b(" + "|".join(ph.PEOPLE) + r")\b", story[ask][1][0]).group(1)
+            assert [l for p, l in _story_people_places(story) if p == person][-1] == story[ask][1][1]
+        assert lo <= sum(moves) / len(moves) <= hi and lo <= sum(asked) / len(asked) <= hi, (split, composed)
+
+
+def test_tracking_without_composed_parts_draws_as_before():
+    """composed=0 draws nothing extra: the stories of earlier runs replay. The replay is the draws
+    tracking_facts made before the knob: people, then a place, a move and a question per move."""
+    for seed in range(20):
+        rng, replay = random.Random(seed), random.Random(seed)
+        story, ask = tracking_facts(rng, 3, 5, "train", composed=0.0)
+        people = replay.sample(ph.split(ph.PEOPLE, "train"), 3)
+        for i, (statement, (question, place)) in enumerate(story):
+            p = people[i] if i < 3 else replay.choice(people)
+            l = replay.choice(ph.PLACES)
+            move, where = replay.choice(ph.split(ph.MOVES, "train")), replay.choice(ph.split(ph.WHERE, "train"))
+            assert (statement, question, place) == (" " + move.format(p=p, l=l) + " ", where.format(p=p), l)
+        replay.choice(people)
+        assert rng.random() == replay.random()
+
+
+def test_composed_tracking_documents_store_every_move_before_the_question(bpe):
+    S, fixed = 32, 0
+    for seed in range(40):
+        doc = sample_task(bpe, random.Random(seed), Filler(bpe), 16 * S, S, "track", track_people=(3, 4),
+                          composed_track=1.0)
+        asked = bpe.decode(doc.tokens[doc.question_start:doc.answer_start])
+        fixed += any(asked == f"<|question|>{w.format(p=p)}<|answer|>" for w in ph.WHERE for p in ph.PEOPLE)
+        assert doc.answer in bpe.decode(doc.tokens[:doc.question_start // S * S])
+    assert fixed <= 4  # a composed question is now and then a training one ("Where is {p}?")
