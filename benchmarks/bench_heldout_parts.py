@@ -2,10 +2,12 @@
 
     python benchmarks/bench_heldout_parts.py --haystack runs/eval/prose [--model DIR] [--length 1024] [--n 20]
     python benchmarks/bench_heldout_parts.py --haystack runs/eval/prose --facts 8 --length 8192
+    python benchmarks/bench_heldout_parts.py --haystack runs/eval/prose --track --length 8192
 
 With --facts K: K named facts spread through the text (as the bench's facts=K cell), one asked,
 with the name, subject, statement frame and question each held out alone (six rows: all seen, each
-part held out, all held out).
+part held out, all held out). With --track: tracking stories, with the people, the move frames and the
+question each held out alone (five rows), and how often the answer was a place at all.
 
 `docqa bench recall --haystack` holds out subject, statement frame and question together (each a
 quarter of its list, docqa.train.phrasings). This runs the needle cell with each of the three
@@ -111,6 +113,39 @@ def facts_table(lm: LoadedModel, hay: Haystack, k: int, length: int, n: int, see
     return "\n".join(rows)
 
 
+TRACK_PARTS = ("people", "moves", "question")
+
+
+def tracking(rng: random.Random, splits: dict[str, str]) -> tuple[list, int]:
+    """A story as the bench's track cell (docqa.train.tasks.tracking_facts: 3 people, 8 moves, the
+    latest move of the one asked wins), its people, move frames and question each from its own split."""
+    people = rng.sample(ph.split(ph.PEOPLE, splits["people"]), 3)
+    moves, where = ph.split(ph.MOVES, splits["moves"]), ph.split(ph.WHERE, splits["question"])
+    story, who = [], []
+    for i in range(8):
+        p = people[i] if i < 3 else rng.choice(people)
+        l = rng.choice(ph.PLACES)
+        story.append((" " + rng.choice(moves).format(p=p, l=l) + " ", (rng.choice(where).format(p=p), l)))
+        who.append(p)
+    asked = rng.choice(people)
+    return story, max(i for i, p in enumerate(who) if p == asked)
+
+
+def track_table(lm: LoadedModel, hay: Haystack, length: int, n: int, seed: int = 0) -> str:
+    rows = ["| held out | exact | said a place |", "|---|---|---|"]
+    for held in ("nothing", *TRACK_PARTS, "all"):
+        splits = {p: "heldout" if held in (p, "all") else "train" for p in TRACK_PARTS}
+
+        def trial(rng):
+            story, ask = tracking(rng, splits)
+            return story, ask, sorted(rng.random() for _ in story)
+        wrong: list = []
+        right = score(lm, hay, length, n, seed, "track", trial, wrong)
+        places = sum(right) + sum(m["given"] in ph.PLACES for m in wrong)
+        rows.append(f"| {held} | {mean(right):.2f} | {places / n:.2f} |")
+    return "\n".join(rows)
+
+
 def table(lm: LoadedModel, hay: Haystack, length: int, depth: str, n: int, seed: int = 0) -> str:
     rows = ["| subject | statement | question | exact |", "|---|---|---|---|"]
     for combo in itertools.product(("train", "heldout"), repeat=3):
@@ -159,6 +194,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--by-frame", action="store_true", help="also a row per statement frame")
     ap.add_argument("--facts", type=int, default=0, help="K named facts instead of one needle")
+    ap.add_argument("--track", action="store_true",
+                    help="tracking stories (3 people, 8 moves) instead of one needle: people, moves, question")
     ap.add_argument("--frame", action="append", default=[],
                     help="only the per-frame rows, for this statement frame ('{s}', '{v}'); repeatable")
     ap.add_argument("--trials", type=Path, default=None,
@@ -166,6 +203,10 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     lm = load_model(a.model)
+    if a.track:
+        print(f"model {lm.name}, {a.length} tokens, tracking, n {a.n}\n")
+        print(track_table(lm, Haystack(lm, [a.haystack]), a.length, a.n, a.seed))
+        return
     if a.facts:
         print(f"model {lm.name}, {a.length} tokens, {a.facts} named facts, n {a.n}\n")
         print(facts_table(lm, Haystack(lm, [a.haystack]), a.facts, a.length, a.n, a.seed))

@@ -135,3 +135,31 @@ def test_the_misses_table_counts_wrong_answers_those_the_text_held_and_the_commo
     rows = bench.misses_table({"The {s} is {v}.": wrong, "The {s} reads {v}.": []}).splitlines()
     assert rows[2] == "| The {s} is {v}. | 3 | 1 | 'lynx' x2, '2020' x1 |"
     assert rows[3] == "| The {s} reads {v}. | 0 | 0 |  |"
+
+
+@pytest.mark.parametrize("held", ["people", "moves", "question"])
+def test_tracking_stories_take_each_part_from_its_own_split_and_ask_the_latest_move(held):
+    bench = benchmark("bench_heldout_parts")
+    splits = {p: "heldout" if p == held else "train" for p in bench.TRACK_PARTS}
+    people_re, places_re = "|".join(ph.PEOPLE), "|".join(ph.PLACES)
+    pattern = lambda f: re.escape(f).replace(re.escape("{p}"), f"({people_re})").replace(re.escape("{l}"), f"({places_re})")
+    for seed in range(10):
+        story, ask = bench.tracking(random.Random(seed), splits)
+        assert len(story) == 8
+        moves = []
+        for statement, _ in story:
+            frame = [f for f in ph.MOVES if re.fullmatch(pattern(f), statement.strip())]
+            assert frame and frame[0] in ph.split(ph.MOVES, splits["moves"])
+            moves.append(re.fullmatch(pattern(frame[0]), statement.strip()).groups())
+        assert {p for p, _ in moves} <= set(ph.split(ph.PEOPLE, splits["people"])) and len({p for p, _ in moves}) == 3
+        question, place = story[ask][1]
+        q = [f for f in ph.WHERE if re.fullmatch(pattern(f), question)]
+        assert q and q[0] in ph.split(ph.WHERE, splits["question"])
+        asked = re.fullmatch(pattern(q[0]), question).group(1)
+        assert [l for p, l in moves if p == asked][-1] == place
+
+
+def test_track_table_holds_out_one_part_per_row(lm_hay):
+    bench = benchmark("bench_heldout_parts")
+    rows = bench.track_table(*lm_hay, 256, 1).splitlines()[2:]
+    assert [r.split(" | ")[0] for r in rows] == ["| " + h for h in ("nothing", *bench.TRACK_PARTS, "all")]

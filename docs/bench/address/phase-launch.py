@@ -30,6 +30,10 @@ the QUIET_PHASES train), and what it changes (docs/TRAINING.md). Every run since
            and a83's other settings
   a85: .venv/bin/python docs/bench/address/phase-launch.py a69 runs/a83/models/step-300 runs/a85 50 85 \
            task_mix='{... as a80}' track_people='[3, 4]'
+  The thirty-second session's runs are new runs of the a83 phase (now in the recipe) from runs/a69raw:
+  a86: .venv/bin/python docs/bench/address/phase-launch.py a83 runs/a69raw runs/a86 300 86 composed_track=0.5
+  a87: .venv/bin/python docs/bench/address/phase-launch.py a83 runs/a69raw runs/a87 300 87 composed_track=0.5 \
+           lead_fraction=0.25
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command."""
 import json
