@@ -110,6 +110,12 @@ class TrainConfig:
     # of the 6 training moves and 3 questions: with those alone the held-out "Where did {p} go last?"
     # was answered with a needle's value (docs/TRAINING.md, thirty-first session).
     composed_track: float = 0.0
+    # Share of composed tracking moves whose verb is one of phrasings.WIDE_MOVE_VERBS (67 verbs, half
+    # after an adverb), and share of tracking stories whose people are made up (phrasings.open_person)
+    # instead of drawn from the 38 training people: with the composed parts alone, held-out moves and
+    # held-out people each cost a86 most of its tracking (docs/TRAINING.md, thirty-second session).
+    wide_moves: float = 0.0
+    open_people: float = 0.0
     # Share of named facts' names made up for the document (phrasings.open_name) instead of drawn
     # from the ~450 training names, in the facts and kv tasks.
     open_names: float = 0.0
@@ -352,7 +358,8 @@ def make_batch(tok, rng, filler, tc: TrainConfig, step: int, S: int, code: CodeF
                                tc.questions, tc.open_subjects, tc.open_frames, tc.composed_frames,
                                tc.composed_fact_frames, tc.open_names, tc.composed_questions,
                                tc.wide_links, tc.needle_distractors, track_people=tuple(tc.track_people or TRACK_PEOPLE),
-                               composed_track=tc.composed_track))
+                               composed_track=tc.composed_track, wide_moves=tc.wide_moves,
+                               open_people=tc.open_people))
     T = max(len(d.tokens) for d in docs)
     x = torch.zeros(tc.batch, T, dtype=torch.long)
     ans = torch.zeros(tc.batch, T, dtype=torch.bool)  # position t predicts an answer token t+1
@@ -570,7 +577,8 @@ def check_settings(tc: TrainConfig) -> None:
         raise ConfigError(f"value_write_span={tc.value_write_span!r}; choose one of {VALUE_SPANS}")
     shares = {k: getattr(tc, k) for k in ("open_subjects", "open_frames", "composed_frames",
                                            "composed_fact_frames", "open_names", "composed_questions",
-                                           "wide_links", "short_docs", "composed_track")}
+                                           "wide_links", "short_docs", "composed_track", "wide_moves",
+                                           "open_people")}
     off = {k: v for k, v in shares.items() if not 0.0 <= v <= 1.0}
     if off:
         raise ConfigError(f"{', '.join(f'{k}={v}' for k, v in off.items())}: a share of documents, in [0, 1]")

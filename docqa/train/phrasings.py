@@ -309,10 +309,39 @@ def _sentence(text: str) -> str:
     return text[0].upper() + text[1:] if not text.startswith("{") else text
 
 
-def composed_move(rng: random.Random) -> str:
-    """A training tracking move ("{p}", "{l}") drawn from the COMPOSED_MOVE_* parts."""
-    opener, verb, closer = (rng.choice(COMPOSED_MOVE_OPENERS), rng.choice(COMPOSED_MOVE_VERBS),
-                            rng.choice(COMPOSED_MOVE_CLOSERS))
+# Wide tracking moves for training only (TrainConfig.wide_moves): verbs of going and being somewhere
+# beyond COMPOSED_MOVE_VERBS, half of them after an adverb. Trained on the composed moves, a86 found
+# the place 0.77 with every part of a story seen and 0.30 with the held-out moves alone ("journeyed
+# to", "Then {p} headed to"; benchmarks/bench_heldout_parts.py --track, docs/TRAINING.md,
+# thirty-second session): the moves' verbs were a list learned by heart. Nothing here shares the
+# held-out moves' or question's wording (tests/train/test_question_tasks.py).
+WIDE_MOVE_VERBS = ["sprinted to", "trudged to", "marched to", "sauntered into", "crept into", "dashed to",
+                   "limped to", "paddled to", "sailed to", "flew to", "rode to", "hiked to", "climbed up to",
+                   "tiptoed into", "raced to", "jogged to", "roamed over to", "drifted into", "hopped over to",
+                   "skipped to", "ambled to", "bolted to", "scurried to", "darted into", "plodded to",
+                   "trekked to", "commuted to", "relocated to", "retreated to", "proceeded to", "ventured into",
+                   "slipped off to", "snuck into", "glided into", "zoomed off to", "shuffled to",
+                   "stomped off to", "staggered into", "strode into", "wandered back to", "was driven to",
+                   "took a taxi to", "took the bus to", "caught a train to", "set out for", "made a beeline for",
+                   "popped over to", "nipped to", "went straight to", "rolled into", "checked into",
+                   "showed up at", "appeared at", "reached", "visited", "entered", "can be found in",
+                   "now waits in", "stayed in", "stopped by", "dropped in at", "found a seat in",
+                   "was spotted in", "has moved to", "had gone to", "got back to", "came back to"]
+WIDE_MOVE_ADVERBS = ["quietly", "quickly", "slowly", "finally", "soon", "suddenly", "eventually", "happily",
+                     "reluctantly", "calmly", "eagerly", "promptly"]
+
+
+def composed_move(rng: random.Random, wide_moves: float = 0.0) -> str:
+    """A training tracking move ("{p}", "{l}") drawn from the COMPOSED_MOVE_* parts; with chance
+    `wide_moves` its verb is one of WIDE_MOVE_VERBS, half the time after one of WIDE_MOVE_ADVERBS (no
+    draw when 0, so runs from before WIDE_MOVE_VERBS replay)."""
+    opener = rng.choice(COMPOSED_MOVE_OPENERS)
+    if wide_moves and rng.random() < wide_moves:
+        verb = rng.choice(WIDE_MOVE_VERBS)
+        verb = rng.choice(WIDE_MOVE_ADVERBS) + " " + verb if rng.random() < 0.5 else verb
+    else:
+        verb = rng.choice(COMPOSED_MOVE_VERBS)
+    closer = rng.choice(COMPOSED_MOVE_CLOSERS)
     return _sentence(opener + "{p} " + verb + " the {l}" + closer)
 
 
@@ -401,6 +430,16 @@ def open_name(rng: random.Random) -> str:
             return name
 
 
+def open_person(rng: random.Random) -> str:
+    """A made-up person for a training tracking story (TrainConfig.open_people): open_name, never a
+    held-out person. With the 38 training people alone, a86 found the place 0.57 with held-out
+    people against 0.77 (docs/TRAINING.md, thirty-second session)."""
+    while True:
+        name = open_name(rng)
+        if name not in _HELDOUT_PEOPLE:
+            return name
+
+
 SPLITS = ("train", "heldout", "all")
 
 
@@ -425,3 +464,4 @@ def value(rng: random.Random, kind: str | None = None) -> str:
 
 _HELDOUT_SUBJECTS = set(split(SUBJECTS, "heldout"))
 _HELDOUT_NAMES = set(split(NAMES, "heldout"))
+_HELDOUT_PEOPLE = set(split(PEOPLE, "heldout"))

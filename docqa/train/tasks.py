@@ -420,12 +420,19 @@ def named_facts(rng: random.Random, n: int, split: str = "train", kind: str | No
 
 
 def tracking_facts(rng: random.Random, n_people: int, n_moves: int, split: str = "train",
-                   composed: float = 0.0) -> tuple[list[Fact], int]:
+                   composed: float = 0.0, wide_moves: float = 0.0, open_people: float = 0.0) -> tuple[list[Fact], int]:
     """bAbI task 1: people move between places; the question asks where one of them is, and
     the latest move wins. Returns the moves in story order and the index of the one to ask. In
     training, each move and each question is, with chance `composed`, a composed one
-    (phrasings.composed_move, composed_where) instead of the split's."""
-    people = rng.sample(ph.split(ph.PEOPLE, split), n_people)
+    (phrasings.composed_move, `wide_moves` of those with a wide verb; composed_where) instead of the
+    split's, and with chance `open_people` the story's people are made up (phrasings.open_person)."""
+    if split == "train" and open_people and rng.random() < open_people:  # no draw when 0: runs replay
+        people: list[str] = []
+        while len(people) < n_people:
+            if (p := ph.open_person(rng)) not in people:
+                people.append(p)
+    else:
+        people = rng.sample(ph.split(ph.PEOPLE, split), n_people)
     moves, where = ph.split(ph.MOVES, split), ph.split(ph.WHERE, split)
     story, who = [], []
     for i in range(max(n_moves, n_people)):
@@ -434,7 +441,7 @@ def tracking_facts(rng: random.Random, n_people: int, n_moves: int, split: str =
         move, question = rng.choice(moves), rng.choice(where)
         if split == "train" and composed:  # no draw without it: earlier runs' stories stay the same
             if rng.random() < composed:
-                move = ph.composed_move(rng)
+                move = ph.composed_move(rng, wide_moves)
             if rng.random() < composed:
                 question = ph.composed_where(rng)
         story.append((" " + move.format(p=p, l=l) + " ", (question.format(p=p), l)))
@@ -506,14 +513,15 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
                 composed_frames: float = 0.0, composed_fact_frames: float = 0.0,
                 open_names: float = 0.0, composed_questions: float = 0.0, wide_links: float = 0.0,
                 needle_distractors: int = 0, track_people: tuple[int, int] = TRACK_PEOPLE,
-                composed_track: float = 0.0) -> TaskDoc:
+                composed_track: float = 0.0, wide_moves: float = 0.0, open_people: float = 0.0) -> TaskDoc:
     """One document of a named task, sized to fit n_tokens; a named-facts document asks up to
     `questions` of its facts. `composed_frames` composes needles' statements, `composed_questions`
     their questions, `composed_fact_frames` named facts' statements and questions (`wide_links` of
     both kinds' composed links are verbs other than "is"), `open_names` makes up names (training only),
     and a needle document holds up to `needle_distractors` needles of other subjects beside the asked
     one (training only; TrainConfig.needle_distractors). A tracking story moves between
-    `track_people` (fewest, most) people, its moves and question composed with chance `composed_track`
+    `track_people` (fewest, most) people, its moves and question composed with chance `composed_track`,
+    `wide_moves` of its composed moves with wide verbs, its people made up with chance `open_people`
     (training only)."""
     if task == "code":
         if code is None:
@@ -561,7 +569,7 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
         n_moves = max(1, min(rng.randint(2, 8), room // 24))
         # everyone moves at least once (tracking_facts): with fewest > n_moves the story is longer
         story, ask = tracking_facts(rng, min(rng.randint(fewest, most), max(n_moves, fewest)), n_moves, split,
-                                    composed_track)
+                                    composed_track, wide_moves, open_people)
         depths = sorted(rng.random() for _ in story)
         return build_doc(tok, rng, filler, n_tokens, S, story, ask, depths=depths, task=task)
     raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
@@ -573,7 +581,8 @@ def sample_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int,
                open_frames: float = 0.0, composed_frames: float = 0.0,
                composed_fact_frames: float = 0.0, open_names: float = 0.0,
                composed_questions: float = 0.0, wide_links: float = 0.0, needle_distractors: int = 0,
-               track_people: tuple[int, int] = TRACK_PEOPLE, composed_track: float = 0.0) -> TaskDoc:
+               track_people: tuple[int, int] = TRACK_PEOPLE, composed_track: float = 0.0,
+               wide_moves: float = 0.0, open_people: float = 0.0) -> TaskDoc:
     """A training document. With `mix` ({task: weight}), a task drawn by weight; without it the
     byte-level recipe: a passkey, or several key-value facts (varied phrasing) asking one."""
     if mix:
@@ -585,7 +594,7 @@ def sample_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int,
                            composed_fact_frames=composed_fact_frames, open_names=open_names,
                            composed_questions=composed_questions, wide_links=wide_links,
                            needle_distractors=needle_distractors, track_people=track_people,
-                           composed_track=composed_track)
+                           composed_track=composed_track, wide_moves=wide_moves, open_people=open_people)
     room = (n_tokens // S - 1) * S - 32
     if rng.random() < multi_fraction and room >= 48:
         facts = kv_facts(rng, min(rng.randint(1, max_facts), room // 48), varied=True)

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 import torch
@@ -385,3 +386,25 @@ def test_composed_track_reaches_every_tracking_question_of_a_batch_and_is_a_shar
     with pytest.raises(ConfigError, match="composed_track=1.5"):
         train(tmp_path / "bad", TrainConfig(**{**TINY, "tokenizer": str(task_tokenizer), "task_mix": {"track": 1},
                                                "composed_track": 1.5}))
+
+
+def test_wide_moves_and_open_people_reach_every_tracking_story_of_a_batch_and_are_shares(tmp_path, task_tokenizer):
+    import random
+
+    from docqa.model.tokenizer import load_tokenizer
+    from docqa.train import phrasings as ph
+    from docqa.train.loop import make_batch
+    from docqa.train.tasks import Filler
+
+    tok = load_tokenizer(task_tokenizer)
+    tc = TrainConfig(**{**TINY, "batch": 6, "min_segments": 8, "max_segments": 8, "start_max_segments": 8,
+                        "task_mix": {"track": 1}, "composed_track": 1.0, "wide_moves": 1.0, "open_people": 1.0})
+    docs = [d for step in range(2) for d in make_batch(tok, random.Random(step), Filler(tok), tc, step, 64)[-1]]
+    texts = [tok.decode(d.tokens[:d.question_start]) for d in docs]
+    assert not any(re.search(rf"\b({'|'.join(ph.PEOPLE)})\b", t) for t in texts)  # made-up people only
+    verbs = [v.split()[0] for v in ph.WIDE_MOVE_VERBS]
+    assert all(re.search(rf"\b({'|'.join(verbs)})\b", t) for t in texts)
+    for field in ("wide_moves", "open_people"):
+        with pytest.raises(ConfigError, match=f"{field}=-0.5"):
+            train(tmp_path / field, TrainConfig(**{**TINY, "tokenizer": str(task_tokenizer), "task_mix": {"track": 1},
+                                                   field: -0.5}))

@@ -658,6 +658,39 @@ def test_composed_tracking_parts_are_many_and_share_no_heldout_wording():
         assert q.count("{p}") == 1 and "{l}" not in q and q[0].isupper(), q
         assert not re.search(r"\bgo\b|\blast\b|where did \{p\}", q, re.I), q  # the held-out question's
     assert not moves & set(ph.split(ph.MOVES, "heldout")) and not wheres & set(ph.split(ph.WHERE, "heldout"))
+    wide = {ph.composed_move(rng, wide_moves=1.0) for _ in range(5000)}
+    assert len(wide) > 3000 and not wide & moves
+    for m in wide:
+        assert m.count("{p}") == 1 and m.count("{l}") == 1 and m.index("{p}") < m.index("{l}"), m
+        assert not re.search(r"journey|head|\bthen\b|\blast\b", m, re.I), m
+
+
+def test_composed_moves_without_wide_verbs_draw_as_before():
+    for seed in range(50):
+        rng, replay = random.Random(seed), random.Random(seed)
+        move = ph.composed_move(rng, wide_moves=0.0)
+        opener, verb, closer = (replay.choice(ph.COMPOSED_MOVE_OPENERS), replay.choice(ph.COMPOSED_MOVE_VERBS),
+                                replay.choice(ph.COMPOSED_MOVE_CLOSERS))
+        assert move == ph._sentence(opener + "{p} " + verb + " the {l}" + closer)
+        assert rng.random() == replay.random()
+
+
+def test_open_people_are_made_up_in_training_only_and_never_held_out():
+    held = set(ph.split(ph.PEOPLE, "heldout"))
+    for split, share in (("train", 1.0), ("heldout", 1.0), ("train", 0.0)):
+        rng = random.Random(5)
+        for _ in range(200):
+            story, ask = tracking_facts(rng, 3, 6, split, open_people=share)
+            names = {s.removeprefix(" Then").split()[0] for s, _ in story}  # the fixed moves start with the person
+            assert len(names) == 3
+            if split == "train" and share:
+                assert not names & set(ph.PEOPLE) - set(ph.split(ph.PEOPLE, "train")) and not names & held
+                assert not names <= set(ph.PEOPLE)  # made up, bar a chance match with a training person
+            else:
+                assert names <= set(ph.split(ph.PEOPLE, split))
+    rng = random.Random(0)
+    made = {ph.open_person(rng) for _ in range(20000)}
+    assert len(made) > 5000 and not made & held and not made & set(ph.split(ph.NAMES, "heldout"))
 
 
 def _story_people_places(story):
