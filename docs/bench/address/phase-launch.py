@@ -34,6 +34,14 @@ the QUIET_PHASES train), and what it changes (docs/TRAINING.md). Every run since
   a86: .venv/bin/python docs/bench/address/phase-launch.py a83 runs/a69raw runs/a86 300 86 composed_track=0.5
   a87: .venv/bin/python docs/bench/address/phase-launch.py a83 runs/a69raw runs/a87 300 87 composed_track=0.5 \
            lead_fraction=0.25
+  a88: ... runs/a88 300 88 composed_track=0.5 wide_moves=0.5 open_people=0.5
+  a89: ... runs/a89 1000 89 steps=1000 composed_track=1.0 wide_moves=0.5 open_people=0.5 save_every=50 keep_every=100
+  a90: a89's settings with model_overrides of a83's phase, the header's quiet spans and short_conv 16 (given
+       whole, as model_overrides always is; the launch passes them through launch())
+  a91: .venv/bin/python docs/bench/address/phase-launch.py a69 checkpoints/bpe-a89-s1000 runs/a91 100 91 \
+           task_mix='{"kv": 2, "facts": 4, "needle": 1, "track": 3, "passkey": 0.5, "passkey_synthetic": 1}' \
+           track_people='[3, 4]' composed_track=1.0 wide_moves=0.5 open_people=0.5  (stopped at step 2 for a92)
+  a92: ... runs/a92 500 92 steps=500 composed_track=1.0 wide_moves=0.5 open_people=0.5 lead_fraction=0.25
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command."""
 import json
