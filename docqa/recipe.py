@@ -207,6 +207,12 @@ BPE_PHASES += [("a83", 300, _A83)]
 _A89 = dict(_A83, seed=89, steps=1000, save_every=50, keep_every=100, composed_track=1.0, wide_moves=0.5,
             open_people=0.5)
 BPE_PHASES += [("a89", 1000, _A89)]
+# a92 (checkpoints/bpe-a92-s500, the candidate for the next default as a half of a soup with a69): a89's
+# tracking settings for 500 steps with a69's leads (up to 1,024 segments) on a quarter of the steps. The
+# leads keep what a soup takes from a69: a87 (a83's run with them) kept the 128K pass key at 0.80 in a soup
+# at 0.5, where a83's 0.5 soup kept 0.35 (docs/TRAINING.md, thirty-second session).
+_A92 = dict(_A83, seed=92, steps=500, composed_track=1.0, wide_moves=0.5, open_people=0.5, lead_fraction=0.25)
+BPE_PHASES += [("a92", 500, _A92)]
 # A branch phase: (the phase whose run it continues, the step of that run it branches at). A step past
 # the parent's own stop continues a copy of the parent's run to it (OUT_DIR/PARENT-STEP), so that the
 # parent's model stays the one its phase chose.
@@ -222,8 +228,8 @@ RECIPES = {"bpe": BPE_PHASES, "byte": BYTE_PHASES}
 # loses both; half its step loses the 128K pass key; docs/TRAINING.md, thirty-first session).
 SOUPS: dict[str, dict[str, tuple[str, str, float]]] = {"bpe": {"s70": ("c3", "c22", 0.7), "s83": ("a69", "a83", 0.2)}}
 # A phase starts from the model of the phase before it in its recipe, or from the phase or soup
-# named here: c4 and w1 both continue c3, a11 the soup, a41 continues a17, a89 starts from a69 as a83 does.
-STARTS_FROM = {"w1": "c3", "c22": "c2", "a11": "s70", "a41": "a17", "a89": "a69"}
+# named here: c4 and w1 both continue c3, a11 the soup, a41 continues a17, a89 and a92 start from a69 as a83 does.
+STARTS_FROM = {"w1": "c3", "c22": "c2", "a11": "s70", "a41": "a17", "a89": "a69", "a92": "a69"}
 # The phase or soup each recipe's default model is: docqa/models/default is bpe's s83 (a69 from the
 # twenty-eighth to the thirtieth December session, checkpoints/bpe-a69-s25; a63 from the twenty-fourth
 # to the twenty-seventh, checkpoints/bpe-a63-*; s70 before, checkpoints/bpe-s70).
@@ -247,7 +253,7 @@ SHIPPED_GATE = {"bpe": {"write_threshold": 0.1, "write_window": 2, "write_gate_l
 SHIPPED_QUIET_HEADERS = {"bpe"}
 # The phases that train with a file's header writing nothing, as the shipped model runs: the quiet spans
 # for the run's own tokenizer are added to their model_overrides (docqa.model.io.header_quiet).
-QUIET_PHASES = {"bpe": {"a68", "a69", "a83", "a89"}}
+QUIET_PHASES = {"bpe": {"a68", "a69", "a83", "a89", "a92"}}
 PHASES = BPE_PHASES
 VOCAB_SIZE = 8192
 
