@@ -8,15 +8,15 @@ docqa.train.recipe, and made training import the benches).
 
 `bpe` (the shipped default since December: phase c3, from the tenth session the soup s70, c3
 averaged with phase c22, from the twenty-fourth a63, the named-facts lineage from s70, and since the
-twenty-eighth a69, two short runs on from a63, since the thirty-first the soup s83, a69 with a fifth
-of a83; the candidates around them, checkpoints/bpe-c2 to bpe-c4, bpe-c13, bpe-c22, bpe-a11 to
-bpe-a83-s300) first trains the BPE tokenizer
+twenty-eighth a69, two short runs on from a63, in the thirty-first the soup s83, a69 with a fifth
+of a83, since the thirty-second the soup s92, a69 with half of a92; the candidates around them,
+checkpoints/bpe-c2 to bpe-c4, bpe-c13, bpe-c22, bpe-a11 to bpe-a92-s500) first trains the BPE tokenizer
 on the training text (docqa.train.vocab; `apt-get install python3-doc` adds the Python
 documentation to that text, man pages and /usr/share/doc come with Debian), then trains on
 questions about real text;
 `byte` replays the byte-level passkey model of November (the default until December,
 checkpoints/byte-p5). Phases run up to the default model (SHIPPED), or to `--until NAME`, e.g.
-`--until c4`, `--until s70` (the default before), `--until a34` or `--until a41` for the candidates
+`--until c4`, `--until s83` (the default before), `--until a34` or `--until a41` for the candidates
 and the work in progress. Each phase is a `docqa train` run that starts from the previous phase's model (or the
 phase or soup STARTS_FROM names), or is a branch (BRANCHES): its parent's run at a step, Adam
 moments and history bank included, with some settings changed, as `docqa train --branch-from`
@@ -186,7 +186,7 @@ _A68 = dict(_A63_RUN, seed=68, steps=400, warmup=30, lr=1.2e-4, conv_lr=4e-3, ga
 _A69 = dict(_A68, seed=69, steps=100, warmup=10, lr=6e-5, conv_lr=2e-3, gate_lr=2e-3,
             task_mix=dict(_A61["task_mix"], facts=4))
 BPE_PHASES += [("a68", 175, _A68), ("a69", 25, _A69)]
-# a83 (thirty-first session; checkpoints/bpe-a83-s300; a fifth of it is in the default, SOUPS' s83), from a69's model:
+# a83 (thirty-first session; checkpoints/bpe-a83-s300; a fifth of it is in s83, the default of that session), from a69's model:
 # entity tracking with 3-4 people a story (track_people; 1-3 made the latest place written the answer
 # in two training stories of three), documents of 8-24 segments without leads, gaps or the history
 # bank (about 3 s a step instead of 40), at 5e-4. It tracks by name (right in 29 of 39 bench stories
@@ -207,7 +207,7 @@ BPE_PHASES += [("a83", 300, _A83)]
 _A89 = dict(_A83, seed=89, steps=1000, save_every=50, keep_every=100, composed_track=1.0, wide_moves=0.5,
             open_people=0.5)
 BPE_PHASES += [("a89", 1000, _A89)]
-# a92 (checkpoints/bpe-a92-s500, the candidate for the next default as a half of a soup with a69): a89's
+# a92 (checkpoints/bpe-a92-s500; half of the default, SOUPS' s92): a89's
 # tracking settings for 500 steps with a69's leads (up to 1,024 segments) on a quarter of the steps. The
 # leads keep what a soup takes from a69: a87 (a83's run with them) kept the 128K pass key at 0.80 in a soup
 # at 0.5, where a83's 0.5 soup kept 0.35 (docs/TRAINING.md, thirty-second session).
@@ -225,15 +225,20 @@ RECIPES = {"bpe": BPE_PHASES, "byte": BYTE_PHASES}
 # phrasings (docs/TRAINING.md, December, tenth session): checkpoints' bpe-s70, the default until a63.
 # s83: a69 with a fifth of a83's step from it, the default since the thirty-first session: a69's needles
 # and its synthetic pass key at 128K within 5 points, named facts and tracking gained (a83 itself
-# loses both; half its step loses the 128K pass key; docs/TRAINING.md, thirty-first session).
-SOUPS: dict[str, dict[str, tuple[str, str, float]]] = {"bpe": {"s70": ("c3", "c22", 0.7), "s83": ("a69", "a83", 0.2)}}
+# loses both; half its step loses the 128K pass key; docs/TRAINING.md, thirty-first session); the default of
+# the thirty-first session (checkpoints/bpe-s83). s92: a69 with half of a92's step, the default since the
+# thirty-second session: held-out tracking gained, a69's long streams kept (a92's leads keep them in the
+# soup), needles level (docs/TRAINING.md, thirty-second session).
+SOUPS: dict[str, dict[str, tuple[str, str, float]]] = {"bpe": {"s70": ("c3", "c22", 0.7), "s83": ("a69", "a83", 0.2),
+                                                               "s92": ("a69", "a92", 0.5)}}
 # A phase starts from the model of the phase before it in its recipe, or from the phase or soup
 # named here: c4 and w1 both continue c3, a11 the soup, a41 continues a17, a89 and a92 start from a69 as a83 does.
 STARTS_FROM = {"w1": "c3", "c22": "c2", "a11": "s70", "a41": "a17", "a89": "a69", "a92": "a69"}
-# The phase or soup each recipe's default model is: docqa/models/default is bpe's s83 (a69 from the
-# twenty-eighth to the thirtieth December session, checkpoints/bpe-a69-s25; a63 from the twenty-fourth
-# to the twenty-seventh, checkpoints/bpe-a63-*; s70 before, checkpoints/bpe-s70).
-SHIPPED = {"bpe": "s83", "byte": "p5"}
+# The phase or soup each recipe's default model is: docqa/models/default is bpe's s92 (s83 in the
+# thirty-first December session, checkpoints/bpe-s83; a69 from the twenty-eighth to the thirtieth,
+# checkpoints/bpe-a69-s25; a63 from the twenty-fourth to the twenty-seventh, checkpoints/bpe-a63-*; s70
+# before, checkpoints/bpe-s70).
+SHIPPED = {"bpe": "s92", "byte": "p5"}
 # The write gate the shipped model runs with, set on its weights without training
 # (docqa.model.io.regate_model). In layers 1 and 2 a write at or below 0.1 is dropped unless a token
 # within 2 of it clears 0.1, so the text after a fact no longer wears it away (docs/TRAINING.md,
