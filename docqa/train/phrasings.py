@@ -110,6 +110,11 @@ def _link(rng: random.Random, wide_links: float) -> str:
     return rng.choice(WIDE_LINKS if wide else COMPOSED_LINKS)
 
 
+def _sentence(text: str) -> str:
+    """A composed frame as a sentence: its first letter capitalised, unless it starts with a slot."""
+    return text[0].upper() + text[1:] if not text.startswith("{") else text
+
+
 def composed_statement(rng: random.Random, wide_links: float = 0.0) -> str:
     """A training statement frame ("{s}", "{v}") drawn from the COMPOSED_* parts; a sixth of them
     put the value first ("{v} is the {s}."). With chance `wide_links` a linked frame takes its link
@@ -120,8 +125,7 @@ def composed_statement(rng: random.Random, wide_links: float = 0.0) -> str:
         body = f"{{v}} is {det} {{s}}"
     else:
         body = f"{det} {{s}} {_link(rng, wide_links)}"
-    text = opener + body + closer
-    return text[0].upper() + text[1:] if not text.startswith("{") else text
+    return _sentence(opener + body + closer)
 
 
 # Composed needle questions for training only (TrainConfig.composed_questions): an opener, a body
@@ -226,8 +230,7 @@ def composed_fact_statement(rng: random.Random, wide_links: float = 0.0) -> str:
     lead = rng.random() < 0.25
     tie = rng.choice(COMPOSED_FACT_LEADS if lead else COMPOSED_FACT_TIES)
     body = tie + " " + _link(rng, wide_links)
-    text = opener + body + closer
-    return text[0].upper() + text[1:] if not text.startswith("{") else text
+    return _sentence(opener + body + closer)
 
 
 NAMES = [
@@ -304,9 +307,6 @@ COMPOSED_WHERE_REQUESTS = ["tell me where {p} is", "say where {p} is now", "name
                            "state {p}'s location", "name {p}'s current place", "point out where {p} is"]
 COMPOSED_WHERE_REQUEST_CLOSERS = [".", ".", ", please.", " in one word."]
 
-
-def _sentence(text: str) -> str:
-    return text[0].upper() + text[1:] if not text.startswith("{") else text
 
 
 # Wide tracking moves for training only (TrainConfig.wide_moves): verbs of going and being somewhere
