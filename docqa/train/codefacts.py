@@ -14,7 +14,7 @@ import os
 import re
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,3 +206,33 @@ def _target_names(target: ast.expr) -> list[str]:
     if isinstance(target, ast.Starred):
         return _target_names(target.value)
     return []  # attributes and subscripts bind no module name
+
+
+def rename_subjects(text: str, facts: list[CodeFact], draw: Callable[[str], str]
+                    ) -> tuple[str, list[CodeFact]]:
+    """A module's source with every subject of its facts replaced, as a whole word, by a new
+    name `draw(old)` gives, and the facts asked about the new names; their answers get the
+    same replacement (a parameter, a base class or a string constant may share a subject's
+    name). "defines" facts are dropped: their answer, the module's path, stays the standard
+    library's, which the weights can hold. A drawn name already in the text, or drawn for
+    another subject, is drawn again: with it a question would have two answers.
+    """
+    subjects = sorted({f.subject for f in facts if f.kind != "defines"}, key=len, reverse=True)
+    if not subjects:
+        return text, []
+    mapping: dict[str, str] = {}
+    for s in subjects:
+        for _ in range(100):
+            new = draw(s)
+            if not re.search(rf"\b{re.escape(new)}\b", text) and new not in mapping.values():
+                break
+        else:
+            raise ValueError(f"100 names drawn for {s!r} were all taken in the module")
+        mapping[s] = new
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, subjects)) + r")\b")
+
+    def rename(t: str) -> str:
+        return pattern.sub(lambda m: mapping[m.group(1)], t)
+
+    return rename(text), [CodeFact(f.kind, mapping[f.subject], rename(f.answer), f.path)
+                          for f in facts if f.kind != "defines"]

@@ -116,6 +116,11 @@ class TrainConfig:
     # held-out people each cost a86 most of its tracking (docs/TRAINING.md, thirty-second session).
     wide_moves: float = 0.0
     open_people: float = 0.0
+    # Share of code documents whose modules' subjects are made up (codefacts.rename_subjects,
+    # phrasings.open_identifier), their "defines" questions left out: the weights hold the
+    # standard library's answers, so unrenamed questions teach a prior, not recall (a84 answered
+    # with and without the memory alike; docs/TRAINING.md, thirty-first session).
+    code_rename: float = 0.0
     # Share of named facts' names made up for the document (phrasings.open_name) instead of drawn
     # from the ~450 training names, in the facts and kv tasks.
     open_names: float = 0.0
@@ -578,7 +583,7 @@ def check_settings(tc: TrainConfig) -> None:
     shares = {k: getattr(tc, k) for k in ("open_subjects", "open_frames", "composed_frames",
                                            "composed_fact_frames", "open_names", "composed_questions",
                                            "wide_links", "short_docs", "composed_track", "wide_moves",
-                                           "open_people")}
+                                           "open_people", "code_rename")}
     off = {k: v for k, v in shares.items() if not 0.0 <= v <= 1.0}
     if off:
         raise ConfigError(f"{', '.join(f'{k}={v}' for k, v in off.items())}: a share of documents, in [0, 1]")
@@ -654,7 +659,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         text = filler.tokens(random.Random(f"{tc.seed}:center"), CENTER_SEGMENTS * S)
         fit_memory_center(model, torch.tensor([text], device=tc.device))
     teacher = _teacher(tc, tok) if tc.distill_weight else None
-    code = CodeFiles(tok) if tc.task_mix.get("code") else None
+    code = CodeFiles(tok, rename=tc.code_rename) if tc.task_mix.get("code") else None
     for mod in model.modules():  # training-time only: the attribute is not saved with the model
         if isinstance(mod, InfiniAttention):
             mod.gate_straight_through = tc.gate_straight_through

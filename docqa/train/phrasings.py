@@ -440,6 +440,36 @@ def open_person(rng: random.Random) -> str:
             return name
 
 
+# Made-up identifiers for renamed code subjects (TrainConfig.code_rename): a code question's answer
+# must then come from the streamed module, not from the weights, which hold the standard library's
+# answers by heart (a84 answered 'input, errors' for any parameters with or without the memory;
+# docs/TRAINING.md, thirty-first session). Parts are verbs, OPEN_WORDS nouns and open_name syllables.
+CODE_VERBS = ["get", "set", "make", "load", "read", "write", "parse", "build", "check", "find", "open",
+              "close", "send", "fetch", "format", "render", "update", "apply", "merge", "split", "scan",
+              "emit", "track", "count", "wrap", "join", "sort", "draw", "store", "clear", "pack", "mark"]
+IDENTIFIER_STYLES = ("function", "class", "constant")
+
+
+def identifier_style(name: str) -> str:
+    """How a Python name is cased: 'constant' (UPPER_CASE), 'class' (CapWords) or 'function'."""
+    if name.isupper():  # at least one cased letter, and every cased letter upper
+        return "constant"
+    return "class" if name[:1].isupper() else "function"
+
+
+def open_identifier(rng: random.Random, style: str) -> str:
+    """A made-up Python name of 1-3 parts in `style` ("fetch_ledger", "TroCabin", "MAX_SOCKET")."""
+    if style not in IDENTIFIER_STYLES:
+        raise ValueError(f"style {style!r}; choose one of {IDENTIFIER_STYLES}")
+    parts = []
+    for i in range(rng.randint(1, 3)):
+        pool = rng.choice([CODE_VERBS if i == 0 and style == "function" else OPEN_WORDS, OPEN_WORDS, None])
+        parts.append(rng.choice(pool) if pool else open_name(rng).lower())
+    if style == "class":
+        return "".join(p.capitalize() for p in parts)
+    return "_".join(parts).upper() if style == "constant" else "_".join(parts)
+
+
 SPLITS = ("train", "heldout", "all")
 
 

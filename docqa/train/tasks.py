@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 from connectors.document import Document
 from docqa.model.tokenizer import ByteTokenizer
 from docqa.prompt import answer_tokens, documents_tokens, header_tokens, question_tokens
-from docqa.train.codefacts import CodeFact, code_facts
+from docqa.train.codefacts import CodeFact, code_facts, rename_subjects
 from docqa.train import phrasings as ph
 from docqa.train.corpus import docstrings
 
@@ -457,18 +457,24 @@ class CodeFiles:
 
     EXCLUDE = ("site-packages", "test", "tests", "idlelib", "lib2to3", "__phello__")
 
-    def __init__(self, tok, root: Path | None = None, max_files: int | None = None, max_tokens: int = 1500):
-        root = Path(root or sysconfig.get_paths()["stdlib"])
+    def __init__(self, tok, root: Path | None = None, max_files: int | None = None, max_tokens: int = 1500,
+                 rename: float = 0.0):
+        if not 0.0 <= rename <= 1.0:
+            raise ValueError(f"rename={rename}: a share of documents, in [0, 1]")
+        self.root = Path(root or sysconfig.get_paths()["stdlib"])
+        self.rename = rename  # TrainConfig.code_rename
         by_path: dict[str, list[CodeFact]] = {}
-        for f in code_facts(root, max_files, self.EXCLUDE):
+        for f in code_facts(self.root, max_files, self.EXCLUDE):
             by_path.setdefault(f.path, []).append(f)
         paths = sorted(by_path)
-        texts = [(root / p).read_text(encoding="utf-8") for p in paths]
-        docs = [Document.create(p, str(root / p), t, {"path": p}) for p, t in zip(paths, texts)]
-        self.files = [(ids, by_path[p]) for p, ids in zip(paths, documents_tokens(tok, docs))
-                      if len(ids) <= max_tokens]  # whole files only: every fact is in the stream
+        docs = [Document.create(p, str(self.root / p), (self.root / p).read_text(encoding="utf-8"), {"path": p})
+                for p in paths]
+        kept = [(d, ids, by_path[d.id]) for d, ids in zip(docs, documents_tokens(tok, docs))
+                if len(ids) <= max_tokens]  # whole files only: every fact is in the stream
+        self.files = [(ids, facts) for _, ids, facts in kept]
+        self.documents = [d for d, _, _ in kept]
         if not self.files:
-            raise ValueError(f"no module under {root} has facts and at most {max_tokens} tokens")
+            raise ValueError(f"no module under {self.root} has facts and at most {max_tokens} tokens")
 
     def min_tokens(self, S: int) -> int:
         """The shortest document that holds the smallest module before its question's segment."""
@@ -482,13 +488,19 @@ class CodeFiles:
         if not fits:
             raise ValueError(f"no module fits in {limit} tokens; documents need {self.min_tokens(S)}")
         order = rng.sample(fits, min(len(fits), 64))
+        # no draw without renaming: earlier runs' documents stay the same
+        renamed = split == "train" and self.rename > 0 and rng.random() < self.rename
         stream: list[int] = []
         facts: list[CodeFact] = []
         for i in order:
             tokens, fs = self.files[i]
-            if len(stream) + len(tokens) <= limit:
+            if len(stream) + len(tokens) <= limit and renamed:
+                tokens, fs = self._renamed(tok, rng, i)
+            if len(stream) + len(tokens) <= limit and fs:
                 stream += tokens
                 facts += fs
+        if not facts:
+            raise ValueError(f"no module with facts fits in {limit} tokens")
         kind = rng.choice(sorted({f.kind for f in facts}))
         fact = rng.choice([f for f in facts if f.kind == kind])
         question = rng.choice(ph.split(ph.CODE_QUESTIONS[kind], split)).format(subject=fact.subject)
@@ -501,6 +513,14 @@ class CodeFiles:
         tokens = body + prompt + ans
         target = [False] * (len(tokens) - len(ans)) + [True] * len(ans)
         return TaskDoc(tokens, target, fact.answer, len(body), len(body) + len(prompt), "code")
+
+    def _renamed(self, tok, rng: random.Random, i: int) -> tuple[list[int], list[CodeFact]]:
+        """Module i streamed with its facts' subjects made up (codefacts.rename_subjects)."""
+        doc = self.documents[i]
+        text, facts = rename_subjects(doc.text, self.files[i][1],
+                                      lambda old: ph.open_identifier(rng, ph.identifier_style(old)))
+        [ids] = documents_tokens(tok, [Document.create(doc.id, doc.uri, text, doc.metadata)])
+        return ids, facts
 
 
 TASKS = ("passkey", "passkey_synthetic", "needle", "facts", "kv", "kv_words", "track", "code")

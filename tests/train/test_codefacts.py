@@ -199,3 +199,43 @@ def test_bad_arguments_are_refused(tmp_path):
         code_facts(tmp_path / "missing")
     with pytest.raises(InputError, match="max_files must be >= 0 or None, got -1"):
         code_facts(tmp_path, max_files=-1)
+
+
+def test_renamed_subjects_are_whole_words_in_text_and_answers_and_defines_is_dropped(tmp_path):
+    from docqa.train.codefacts import rename_subjects
+
+    src = textwrap.dedent('''\
+        LIMIT = 'LIMIT'
+        class Reader(Base):
+            pass
+        class Cached(Reader):
+            pass
+        def fetch(url, limit=LIMIT):
+            return fetcher(Reader(url))
+        def pick(fetch):
+            return fetch
+        ''')
+    write(tmp_path, {"m.py": src})
+    facts = code_facts(tmp_path)
+    new = {"LIMIT": "MAX_KITE", "Reader": "TroCabin", "Cached": "LedgerBox", "fetch": "load_ferry", "pick": "scan_it"}
+    text, renamed = rename_subjects(src, facts, new.__getitem__)
+    assert "fetcher(TroCabin(url))" in text, "a longer name that starts with a subject is not renamed"
+    assert "def pick" not in text and "def scan_it(load_ferry):" in text
+    assert {(f.kind, f.subject, f.answer) for f in renamed} == {
+        ("constant", "MAX_KITE", "'MAX_KITE'"), ("base", "TroCabin", "Base"), ("base", "LedgerBox", "TroCabin"),
+        ("params", "load_ferry", "url, limit"), ("params", "scan_it", "load_ferry")}
+    # every renamed fact is what code_facts finds in the renamed source
+    write(tmp_path, {"m.py": text})
+    assert set(renamed) == {f for f in code_facts(tmp_path) if f.kind != "defines"}
+
+
+def test_a_drawn_name_already_in_the_module_is_drawn_again(tmp_path):
+    from docqa.train.codefacts import rename_subjects
+
+    src = "def fetch(url):\n    return load(url)\n"
+    write(tmp_path, {"m.py": src})
+    draws = iter(["load", "fetch", "send"])
+    text, [fact] = rename_subjects(src, code_facts(tmp_path), lambda old: next(draws))
+    assert fact.subject == "send" and text == "def send(url):\n    return load(url)\n"
+    with pytest.raises(ValueError, match="100 names drawn for 'fetch'"):
+        rename_subjects(src, code_facts(tmp_path), lambda old: "load")

@@ -404,7 +404,7 @@ def test_wide_moves_and_open_people_reach_every_tracking_story_of_a_batch_and_ar
     assert not any(re.search(rf"\b({'|'.join(ph.PEOPLE)})\b", t) for t in texts)  # made-up people only
     verbs = [v.split()[0] for v in ph.WIDE_MOVE_VERBS]
     assert all(re.search(rf"\b({'|'.join(verbs)})\b", t) for t in texts)
-    for field in ("wide_moves", "open_people"):
+    for field in ("wide_moves", "open_people", "code_rename"):
         with pytest.raises(ConfigError, match=f"{field}=-0.5"):
             train(tmp_path / field, TrainConfig(**{**TINY, "tokenizer": str(task_tokenizer), "task_mix": {"track": 1},
                                                    field: -0.5}))

@@ -120,6 +120,36 @@ def test_code_documents_hold_whole_modules_and_ask_about_them(bpe, tmp_path):
     assert seen == set(ph.CODE_QUESTIONS)
 
 
+def test_renamed_code_documents_ask_made_up_subjects_answered_by_their_own_stream(bpe, tmp_path):
+    from docqa.train.tasks import CodeFiles
+
+    for i in range(4):
+        (tmp_path / f"mod{i}.py").write_text(f"LIMIT_{i} = {i * 7}\n\n\ndef fetch{i}(url, retries=3):\n    return url\n\n\n"
+                                             f"class Reader{i}(Base):\n    pass\n")
+    code = CodeFiles(bpe, root=tmp_path, rename=0.5)
+    rng = random.Random(0)
+    kinds, renamed = set(), 0
+    for _ in range(60):
+        doc = code.doc(bpe, rng, 256, 32)
+        question = bpe.decode(doc.tokens[doc.question_start:doc.answer_start])
+        stream = bpe.decode(doc.tokens[:doc.question_start // 32 * 32])
+        if re.search(r"(fetch\d|LIMIT_\d|Reader\d)", question):
+            continue  # not renamed: the test above checks those
+        renamed += 1
+        [(kind, subject)] = [(k, m.group(1)) for k, qs in ph.CODE_QUESTIONS.items() for q in ph.split(qs, "train")
+                             if (m := re.fullmatch(re.escape(f"<|question|>{q}<|answer|>").replace(
+                                 re.escape("{subject}"), "(.+)"), question))]
+        assert kind != "defines", "a renamed module's path is the standard library's: not asked"
+        assert ph.identifier_style(subject) == {"params": "function", "base": "class", "constant": "constant"}[kind]
+        told = {"params": f"def {subject}({doc.answer}", "base": f"class {subject}({doc.answer})",
+                "constant": f"{subject} = {doc.answer}"}[kind]
+        assert told.replace("retries", "retries=3") in stream, "the answer is read from the renamed stream"
+        kinds.add(kind)
+    assert 15 < renamed < 45 and kinds == {"params", "base", "constant"}
+    held_out = [code.doc(bpe, random.Random(i), 256, 32, split="heldout") for i in range(10)]
+    assert all(re.search(r"(fetch\d|LIMIT_\d|Reader\d)", bpe.decode(d.tokens[d.question_start:])) for d in held_out)
+
+
 def test_documents_too_short_for_any_module_draw_another_task(bpe, tmp_path):
     from docqa.train.tasks import CodeFiles, sample_doc
 
@@ -740,3 +770,17 @@ def test_composed_tracking_documents_store_every_move_before_the_question(bpe):
         fixed += any(asked == f"<|question|>{w.format(p=p)}<|answer|>" for w in ph.WHERE for p in ph.PEOPLE)
         assert doc.answer in bpe.decode(doc.tokens[:doc.question_start // S * S])
     assert fixed <= 4  # a composed question is now and then a training one ("Where is {p}?")
+
+
+def test_made_up_identifiers_keep_the_subjects_case_style():
+    rng = random.Random(0)
+    assert [ph.identifier_style(n) for n in ("MAX_SIZE", "X2", "Reader", "HTTPError", "fetch", "_x")] == \
+        ["constant", "constant", "class", "class", "function", "function"]
+    for style, pattern in (("function", r"[a-z]+(_[a-z]+){0,2}"), ("class", r"([A-Z][a-z]+){1,3}"),
+                           ("constant", r"[A-Z]+(_[A-Z]+){0,2}")):
+        names = {ph.open_identifier(rng, style) for _ in range(300)}
+        assert all(re.fullmatch(pattern, n) and n.isidentifier() for n in names), names
+        assert all(ph.identifier_style(n) == style for n in names)
+        assert len(names) > 250, "names must not repeat enough for the weights to learn them"
+    with pytest.raises(ValueError, match="style 'method'"):
+        ph.open_identifier(rng, "method")
