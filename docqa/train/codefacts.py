@@ -236,3 +236,36 @@ def rename_subjects(text: str, facts: list[CodeFact], draw: Callable[[str], str]
 
     return rename(text), [CodeFact(f.kind, mapping[f.subject], rename(f.answer), f.path)
                           for f in facts if f.kind != "defines"]
+
+
+def top_level_chunks(source: str) -> list[str]:
+    """A module's source cut before each top-level statement (its decorators and the comments and
+    blank lines just above it go with it): pieces that join back into the source, each whole
+    Python. A source that does not parse is one piece."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            body = ast.parse(source).body
+    except (SyntaxError, ValueError):
+        return [source]
+    lines = source.splitlines(keepends=True)
+    starts = []
+    for stmt in body:
+        first = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())]) - 1
+        while first > 0 and (not lines[first - 1].strip() or lines[first - 1].startswith("#")):
+            first -= 1  # the comment block above a statement is about it
+        starts.append(first)
+    cuts = sorted({0, *starts[1:]} if starts else {0})
+    return ["".join(lines[a:b]) for a, b in zip(cuts, cuts[1:] + [len(lines)]) if a < b] or [source]
+
+
+def facts_in(piece: str, facts: list[CodeFact]) -> list[CodeFact]:
+    """The facts, of those found in a piece's whole module, whose subject the piece defines at its
+    top level (`def`, `class` or an assignment at column 0): a piece is asked only about what it
+    shows."""
+    def defined(f: CodeFact) -> bool:
+        name = re.escape(f.subject)
+        if f.kind == "constant":
+            return re.search(rf"^{name}\s*(:[^=\n]*)?=(?!=)", piece, re.M) is not None
+        return re.search(rf"^((async\s+)?def|class)\s+{name}\b", piece, re.M) is not None
+    return [f for f in facts if defined(f)]

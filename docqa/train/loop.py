@@ -121,6 +121,11 @@ class TrainConfig:
     # standard library's answers, so unrenamed questions teach a prior, not recall (a84 answered
     # with and without the memory alike; docs/TRAINING.md, thirty-first session).
     code_rename: float = 0.0
+    # 0: the code task streams whole standard-library modules of at most 1,500 tokens (122 of them);
+    # N: every module cut into pieces of whole top-level statements of at most N tokens (at 512:
+    # 1,251 pieces), each asked only about what it defines, so that a question's answer sits a few
+    # segments back, as a named fact's does, and the pool is ten times wider.
+    code_pieces: int = 0
     # Share of named facts' names made up for the document (phrasings.open_name) instead of drawn
     # from the ~450 training names, in the facts and kv tasks.
     open_names: float = 0.0
@@ -589,6 +594,8 @@ def check_settings(tc: TrainConfig) -> None:
         raise ConfigError(f"{', '.join(f'{k}={v}' for k, v in off.items())}: a share of documents, in [0, 1]")
     if tc.needle_distractors < 0:
         raise ConfigError(f"needle_distractors={tc.needle_distractors}: give 0 or more needles per document")
+    if tc.code_pieces < 0:
+        raise ConfigError(f"code_pieces={tc.code_pieces}: give 0 (whole modules) or the most tokens of a piece")
     if tc.track_people is not None and not (len(tc.track_people) == 2 and 1 <= tc.track_people[0] <= tc.track_people[1]):
         raise ConfigError(f"track_people={tc.track_people}: give [fewest, most] people a tracking story moves, "
                           f"1 <= fewest <= most")
@@ -659,7 +666,8 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         text = filler.tokens(random.Random(f"{tc.seed}:center"), CENTER_SEGMENTS * S)
         fit_memory_center(model, torch.tensor([text], device=tc.device))
     teacher = _teacher(tc, tok) if tc.distill_weight else None
-    code = CodeFiles(tok, rename=tc.code_rename) if tc.task_mix.get("code") else None
+    code = (CodeFiles(tok, rename=tc.code_rename, pieces=tc.code_pieces > 0, max_tokens=tc.code_pieces or 1500)
+            if tc.task_mix.get("code") else None)
     for mod in model.modules():  # training-time only: the attribute is not saved with the model
         if isinstance(mod, InfiniAttention):
             mod.gate_straight_through = tc.gate_straight_through

@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 from connectors.document import Document
 from docqa.model.tokenizer import ByteTokenizer
 from docqa.prompt import answer_tokens, documents_tokens, header_tokens, question_tokens
-from docqa.train.codefacts import CodeFact, code_facts, rename_subjects
+from docqa.train.codefacts import CodeFact, code_facts, facts_in, rename_subjects, top_level_chunks
 from docqa.train import phrasings as ph
 from docqa.train.corpus import docstrings
 
@@ -458,7 +458,7 @@ class CodeFiles:
     EXCLUDE = ("site-packages", "test", "tests", "idlelib", "lib2to3", "__phello__")
 
     def __init__(self, tok, root: Path | None = None, max_files: int | None = None, max_tokens: int = 1500,
-                 rename: float = 0.0):
+                 rename: float = 0.0, pieces: bool = False):
         if not 0.0 <= rename <= 1.0:
             raise ValueError(f"rename={rename}: a share of documents, in [0, 1]")
         self.root = Path(root or sysconfig.get_paths()["stdlib"])
@@ -467,14 +467,33 @@ class CodeFiles:
         for f in code_facts(self.root, max_files, self.EXCLUDE):
             by_path.setdefault(f.path, []).append(f)
         paths = sorted(by_path)
-        docs = [Document.create(p, str(self.root / p), (self.root / p).read_text(encoding="utf-8"), {"path": p})
-                for p in paths]
-        kept = [(d, ids, by_path[d.id]) for d, ids in zip(docs, documents_tokens(tok, docs))
-                if len(ids) <= max_tokens]  # whole files only: every fact is in the stream
+        texts = {p: (self.root / p).read_text(encoding="utf-8") for p in paths}
+        if pieces:  # every module, cut into runs of whole top-level statements (TrainConfig.code_pieces)
+            parts = [(p, text, facts_in(text, by_path[p])) for p in paths
+                     for text in self._pieces(tok, texts[p], max_tokens - len(header_tokens(tok, p)) - 8)]
+        else:  # whole files only: every fact is in the stream
+            parts = [(p, texts[p], by_path[p]) for p in paths]
+        parts = [part for part in parts if part[2]]
+        docs = [Document.create(p, str(self.root / p), text, {"path": p}) for p, text, _ in parts]
+        kept = [(d, ids, facts) for d, ids, (_, _, facts) in zip(docs, documents_tokens(tok, docs), parts)
+                if len(ids) <= max_tokens]
         self.files = [(ids, facts) for _, ids, facts in kept]
         self.documents = [d for d, _, _ in kept]
         if not self.files:
             raise ValueError(f"no module under {self.root} has facts and at most {max_tokens} tokens")
+
+    @staticmethod
+    def _pieces(tok, text: str, budget: int) -> list[str]:
+        """The module's top-level statements (codefacts.top_level_chunks) grouped in order into
+        pieces of about `budget` tokens at most; a statement longer than that is a piece alone."""
+        chunks = top_level_chunks(text)
+        pieces, piece, size = [], "", 0
+        for chunk, ids in zip(chunks, tok.encode_batch(chunks)):
+            if piece and size + len(ids) > budget:
+                pieces.append(piece)
+                piece, size = "", 0
+            piece, size = piece + chunk, size + len(ids)
+        return pieces + [piece]
 
     def min_tokens(self, S: int) -> int:
         """The shortest document that holds the smallest module before its question's segment."""

@@ -239,3 +239,36 @@ def test_a_drawn_name_already_in_the_module_is_drawn_again(tmp_path):
     assert fact.subject == "send" and text == "def send(url):\n    return load(url)\n"
     with pytest.raises(ValueError, match="100 names drawn for 'fetch'"):
         rename_subjects(src, code_facts(tmp_path), lambda old: "load")
+
+
+def test_top_level_chunks_join_back_and_keep_decorators_and_comments_with_their_statement(tmp_path):
+    from docqa.train.codefacts import facts_in, top_level_chunks
+
+    src = textwrap.dedent('''\
+        """Doc."""
+        import os
+
+        # the limit
+        LIMIT = 3
+
+
+        @decorate
+        @twice
+        def fetch(url):
+            if url:
+                return os.sep
+        class Reader(Base):
+            def fetch(self, other):
+                pass
+        ''')
+    chunks = top_level_chunks(src)
+    assert "".join(chunks) == src
+    assert [c.lstrip("\n").splitlines()[0] for c in chunks] == ['"""Doc."""', "import os", "# the limit", "@decorate",
+                                                              "class Reader(Base):"]
+    assert top_level_chunks("def broken(:\n") == ["def broken(:\n"]
+    write(tmp_path, {"m.py": src})
+    facts = code_facts(tmp_path)
+    assert {(f.kind, f.subject) for f in facts_in(chunks[3], facts)} == {("defines", "fetch"), ("params", "fetch")}
+    assert {(f.kind, f.subject) for f in facts_in(chunks[4], facts)} == {("defines", "Reader"), ("base", "Reader")}, \
+        "a method of the same name is not the module's fetch"
+    assert [f.subject for f in facts_in(chunks[2], facts)] == ["LIMIT"]

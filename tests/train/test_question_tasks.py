@@ -649,6 +649,15 @@ def test_needle_distractors_are_refused_below_zero():
         check_settings(TrainConfig(needle_distractors=-1))
 
 
+def test_code_pieces_are_refused_below_zero():
+    from docqa.errors import ConfigError
+    from docqa.train.loop import TrainConfig, check_settings
+
+    check_settings(TrainConfig(code_pieces=512))
+    with pytest.raises(ConfigError, match="code_pieces=-1: give 0"):
+        check_settings(TrainConfig(code_pieces=-1))
+
+
 def _people_in(tok, doc) -> set[str]:
     text = tok.decode(doc.tokens)
     return {p for p in ph.PEOPLE if re.search(rf"\b{p}\b", text)}
@@ -784,3 +793,19 @@ def test_made_up_identifiers_keep_the_subjects_case_style():
         assert len(names) > 250, "names must not repeat enough for the weights to learn them"
     with pytest.raises(ValueError, match="style 'method'"):
         ph.open_identifier(rng, "method")
+
+
+def test_code_pieces_cut_long_modules_and_ask_each_piece_about_what_it_shows(bpe, tmp_path):
+    from docqa.train.tasks import CodeFiles
+
+    body = "".join(f"def fetch{i}(url{i}, retries=3):\n    return url{i} * {i}\n\n\n" for i in range(30))
+    (tmp_path / "long.py").write_text("LIMIT = 7\n\n\n" + body)
+    with pytest.raises(ValueError, match="no module under"):
+        CodeFiles(bpe, root=tmp_path, max_tokens=200)  # whole modules only: this one is longer
+    code = CodeFiles(bpe, root=tmp_path, max_tokens=200, pieces=True)
+    assert len(code.files) > 3 and all(len(ids) <= 200 for ids, _ in code.files)
+    shown = [bpe.decode(ids) for ids, _ in code.files]
+    assert all(s.startswith("<|doc|>### long.py\n") for s in shown)
+    assert "".join(s.split("\n", 1)[1] for s in shown) == (tmp_path / "long.py").read_text(), "every statement, once"
+    for s, (_, facts) in zip(shown, code.files):
+        assert facts and all(f"def {f.subject}(" in s or f"{f.subject} =" in s for f in facts)
