@@ -667,7 +667,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         fit_memory_center(model, torch.tensor([text], device=tc.device))
     teacher = _teacher(tc, tok) if tc.distill_weight else None
     code = (CodeFiles(tok, rename=tc.code_rename, pieces=tc.code_pieces > 0, max_tokens=tc.code_pieces or 1500)
-            if tc.task_mix.get("code") else None)
+            if tc.task_mix.get("code") or tc.task_mix.get("code_needle") else None)
     for mod in model.modules():  # training-time only: the attribute is not saved with the model
         if isinstance(mod, InfiniAttention):
             mod.gate_straight_through = tc.gate_straight_through

@@ -450,6 +450,9 @@ def tracking_facts(rng: random.Random, n_people: int, n_moves: int, split: str =
     return story, max(i for i, p in enumerate(who) if p == asked)
 
 
+CODE_BODIES = ["pass", "return None", "...", "raise NotImplementedError"]
+
+
 class CodeFiles:
     """Standard-library modules streamed as `docqa ingest` streams a folder (<|doc|>, the
     "### path" header, the source), each with the facts `ast` finds in it. Third-party code
@@ -479,6 +482,9 @@ class CodeFiles:
                 if len(ids) <= max_tokens]
         self.files = [(ids, facts) for _, ids, facts in kept]
         self.documents = [d for d, _, _ in kept]
+        # the answers code needles draw (needle_doc): parameter lists, bases and values of the library
+        self.answers = {kind: sorted({f.answer for fs in by_path.values() for f in fs if f.kind == kind})
+                        for kind in ("params", "base", "constant")}
         if not self.files:
             raise ValueError(f"no module under {self.root} has facts and at most {max_tokens} tokens")
 
@@ -533,6 +539,32 @@ class CodeFiles:
         target = [False] * (len(tokens) - len(ans)) + [True] * len(ans)
         return TaskDoc(tokens, target, fact.answer, len(body), len(body) + len(prompt), "code")
 
+    def needle_doc(self, tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, split: str = "train",
+                   max_facts: int = 8) -> TaskDoc:
+        """1-max_facts definitions of made-up names (phrasings.open_identifier) with the standard
+        library's parameter lists, base classes and constant values, hidden in the filler as needles
+        are; a code question about one of them. Named facts in the form of code: the step between the
+        facts task, which the memory already answers, and whole modules, which it does not yet."""
+        room = (n_tokens // S - 1) * S - 32
+        n = max(1, min(rng.randint(1, max_facts), room // 40))
+        facts: list[Fact] = []
+        names: set[str] = set()
+        for _ in range(n):
+            kind = rng.choice([k for k in ("params", "base", "constant") if self.answers[k]])
+            style = {"params": "function", "base": "class", "constant": "constant"}[kind]
+            name = ph.open_identifier(rng, style)
+            while name in names:
+                name = ph.open_identifier(rng, style)
+            names.add(name)
+            answer = rng.choice(self.answers[kind])
+            statement = {"params": f"\n\ndef {name}({answer}):\n    {rng.choice(CODE_BODIES)}\n",
+                         "base": f"\n\nclass {name}({answer}):\n    {rng.choice(CODE_BODIES)}\n",
+                         "constant": f"\n{name} = {answer}\n"}[kind]
+            question = rng.choice(ph.split(ph.CODE_QUESTIONS[kind], split)).format(subject=name)
+            facts.append((statement, (question, answer)))
+        path = rng.choice(self.documents).id
+        return build_doc(tok, rng, filler, n_tokens, S, facts, rng.randrange(n), path=path, task="code_needle")
+
     def _renamed(self, tok, rng: random.Random, i: int) -> tuple[list[int], list[CodeFact]]:
         """Module i streamed with its facts' subjects made up (codefacts.rename_subjects)."""
         doc = self.documents[i]
@@ -542,7 +574,7 @@ class CodeFiles:
         return ids, facts
 
 
-TASKS = ("passkey", "passkey_synthetic", "needle", "facts", "kv", "kv_words", "track", "code")
+TASKS = ("passkey", "passkey_synthetic", "needle", "facts", "kv", "kv_words", "track", "code", "code_needle")
 TRACK_PEOPLE = (1, 3)  # (fewest, most) people a tracking story moves unless told: every run before a82's
 
 
@@ -566,6 +598,10 @@ def sample_task(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, 
         if code is None:
             raise ValueError("the code task needs CodeFiles")
         return code.doc(tok, rng, n_tokens, S, split)
+    if task == "code_needle":
+        if code is None:
+            raise ValueError("the code_needle task needs CodeFiles")
+        return code.needle_doc(tok, rng, filler, n_tokens, S, split, max_facts)
     room = (n_tokens // S - 1) * S - 32  # before the question's segment, less the header
     if task == "passkey":
         return build_doc(tok, rng, filler, n_tokens, S, passkey_facts(rng), 0, task=task)

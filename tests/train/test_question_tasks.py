@@ -70,11 +70,17 @@ def test_tracking_answer_is_the_latest_place_of_the_person_asked(seed):
 
 @pytest.mark.parametrize("task", [t for t in TASKS if t != "code"])
 @pytest.mark.parametrize("seed", range(6))
-def test_task_documents_keep_statements_before_the_question_segment(bpe, task, seed):
+def test_task_documents_keep_statements_before_the_question_segment(bpe, task, seed, tmp_path):
+    from docqa.train.tasks import CodeFiles
+
     rng = random.Random(seed)
     S = 32
     n = rng.randint(6, 12) * S - rng.randrange(S // 2)
-    doc = sample_task(bpe, rng, Filler(bpe), n, S, task, max_facts=6)
+    code = None
+    if task == "code_needle":
+        (tmp_path / "mod.py").write_text("LIMIT = 7\n\n\ndef fetch(url, retries=3):\n    return url\n")
+        code = CodeFiles(bpe, root=tmp_path)
+    doc = sample_task(bpe, rng, Filler(bpe), n, S, task, max_facts=6, code=code)
     assert len(doc.tokens) == n and doc.task == task
     targets = [t for t, m in zip(doc.tokens, doc.target) if m]
     assert targets == bpe.encode(" " + doc.answer) + [bpe.special_tokens["<|end|>"]]
@@ -809,3 +815,26 @@ def test_code_pieces_cut_long_modules_and_ask_each_piece_about_what_it_shows(bpe
     assert "".join(s.split("\n", 1)[1] for s in shown) == (tmp_path / "long.py").read_text(), "every statement, once"
     for s, (_, facts) in zip(shown, code.files):
         assert facts and all(f"def {f.subject}(" in s or f"{f.subject} =" in s for f in facts)
+
+
+def test_code_needles_hide_made_up_definitions_and_ask_one_in_the_split_phrasing(bpe, tmp_path):
+    from docqa.train.tasks import CodeFiles
+
+    (tmp_path / "mod.py").write_text("LIMIT = 7\n\n\ndef fetch(url, retries=3):\n    return url\n\n\n"
+                                     "class Reader(Base):\n    pass\n")
+    code = CodeFiles(bpe, root=tmp_path)
+    assert code.answers == {"params": ["url, retries"], "base": ["Base"], "constant": ["7"]}
+    for split in ("train", "heldout"):
+        rng = random.Random(split)
+        for _ in range(20):
+            doc = sample_task(bpe, rng, Filler(bpe), 512, 32, "code_needle", max_facts=4, code=code, split=split)
+            stream = bpe.decode(doc.tokens[:doc.question_start // 32 * 32])
+            question = bpe.decode(doc.tokens[doc.question_start:doc.answer_start])
+            [(kind, subject)] = [(k, m.group(1)) for k, qs in ph.CODE_QUESTIONS.items() for q in ph.split(qs, split)
+                                 if (m := re.fullmatch(re.escape(f"<|question|>{q}<|answer|>").replace(
+                                     re.escape("{subject}"), "(.+)"), question))]
+            told = {"params": f"def {subject}({doc.answer}):", "base": f"class {subject}({doc.answer}):",
+                    "constant": f"{subject} = {doc.answer}\n"}[kind]
+            assert doc.task == "code_needle" and told in stream and subject not in ("fetch", "Reader", "LIMIT")
+    with pytest.raises(ValueError, match="the code_needle task needs CodeFiles"):
+        sample_task(bpe, random.Random(0), Filler(bpe), 512, 32, "code_needle")
