@@ -205,10 +205,12 @@ def value_lead(tok, val: list[int]) -> int:
     return int(len(val) > 1 and tok.decode(val[:1]) == tok.answer_prefix)
 
 
-def value_span(tok, needle: list[int], value: str) -> tuple[int, list[int]]:
+def value_span(tok, needle: list[int], value: str, bare: bool = False) -> tuple[int, list[int]]:
     """The value's tokens as an answer gives them, and their index in a statement's tokens: -1 where
-    the statement's tokens do not hold them (BPE merged the value with a neighbour)."""
-    val = tok.encode(tok.answer_prefix + value)
+    the statement's tokens do not hold them (BPE merged the value with a neighbour). `bare`: the
+    statement holds the value without the answer's leading space (code: "def f(url, retries):"),
+    so the tokens looked for are the value's own."""
+    val = tok.encode(value if bare else tok.answer_prefix + value)
     return next((j for j in range(len(needle) - len(val) + 1) if needle[j:j + len(val)] == val), -1), val
 
 
@@ -231,10 +233,12 @@ def needle_room(n_tokens: int, S: int, header: int, question: int) -> int:
 
 
 def build_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, facts: list[Fact], ask: int,
-              depths: list[float] | None = None, path: str = "notes.txt", task: str = "") -> TaskDoc:
+              depths: list[float] | None = None, path: str = "notes.txt", task: str = "",
+              bare_values: bool = False) -> TaskDoc:
     """A document of n_tokens with the facts' needle texts at the given depths (fractions of the
     room before the question's segment), asking the question of facts[ask]. Facts at equal
-    depths keep their order, so a story told in order stays in order."""
+    depths keep their order, so a story told in order stays in order. `bare_values`: the
+    statements hold their values without a leading space (value_span), as code does."""
     header = header_tokens(tok, path)
     prompt, ans = qa_tokens(tok, *facts[ask][1])
     hay = n_tokens - len(header) - len(prompt) - len(ans)
@@ -251,7 +255,7 @@ def build_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, fa
         gap = int(depths[i] * free) - used
         body += filler.tokens(rng, gap)
         start = len(header) + len(body)
-        at, val = value_span(tok, needles[i], facts[i][1][1])
+        at, val = value_span(tok, needles[i], facts[i][1][1], bare_values)
         if at >= 0:
             keys[i], ends[i] = start + at + value_lead(tok, val), start + at + len(val)
         body += needles[i]
@@ -563,7 +567,8 @@ class CodeFiles:
             question = rng.choice(ph.split(ph.CODE_QUESTIONS[kind], split)).format(subject=name)
             facts.append((statement, (question, answer)))
         path = rng.choice(self.documents).id
-        return build_doc(tok, rng, filler, n_tokens, S, facts, rng.randrange(n), path=path, task="code_needle")
+        return build_doc(tok, rng, filler, n_tokens, S, facts, rng.randrange(n), path=path, task="code_needle",
+                         bare_values=True)
 
     def _renamed(self, tok, rng: random.Random, i: int) -> tuple[list[int], list[CodeFact]]:
         """Module i streamed with its facts' subjects made up (codefacts.rename_subjects)."""

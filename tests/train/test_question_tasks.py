@@ -836,5 +836,9 @@ def test_code_needles_hide_made_up_definitions_and_ask_one_in_the_split_phrasing
             told = {"params": f"def {subject}({doc.answer}):", "base": f"class {subject}({doc.answer}):",
                     "constant": f"{subject} = {doc.answer}\n"}[kind]
             assert doc.task == "code_needle" and told in stream and subject not in ("fetch", "Reader", "LIMIT")
+            # the value-write and address losses find every value, though code gives it no leading space
+            assert all(k >= 0 for k in doc.keys)
+            values = [bpe.decode(doc.tokens[k:e]) for k, e in zip(doc.keys, doc.value_ends)]
+            assert doc.answer in values and set(values) <= {"url, retries", "Base", "7"}
     with pytest.raises(ValueError, match="the code_needle task needs CodeFiles"):
         sample_task(bpe, random.Random(0), Filler(bpe), 512, 32, "code_needle")
