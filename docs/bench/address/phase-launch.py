@@ -42,6 +42,17 @@ the QUIET_PHASES train), and what it changes (docs/TRAINING.md). Every run since
            task_mix='{"kv": 2, "facts": 4, "needle": 1, "track": 3, "passkey": 0.5, "passkey_synthetic": 1}' \
            track_people='[3, 4]' composed_track=1.0 wide_moves=0.5 open_people=0.5  (stopped at step 2 for a92)
   a92: ... runs/a92 500 92 steps=500 composed_track=1.0 wide_moves=0.5 open_people=0.5 lead_fraction=0.25
+  The thirty-third session's, from runs/a69raw too:
+  a93: ... runs/a93 1000 93 steps=1000 composed_track=1.0 wide_moves=0.5 open_people=0.5 lead_fraction=0.25 \
+           save_every=50 keep_every=100
+  a94: ... runs/a94 500 94 steps=500 composed_track=1.0 wide_moves=0.5 open_people=0.5 lead_fraction=0.5
+  a95: ... runs/a95 300 95 task_mix='{"kv": 1, "facts": 2, "needle": 1, "track": 0.5, "passkey_synthetic": 0.5, "code": 4}' \
+           code_rename=1.0
+  a96: a95's command with code_pieces=512 min_segments=4 (runs/a96 300 96)
+  a97: a96's with task_mix='{... "code": 2, "code_needle": 3}' (runs/a97 300 97)
+  a98: a97's with value_write_weight=1.0 value_write_span='"value"' value_write_layers='[1, 2]' (runs/a98 300 98)
+  a99: a98's with steps=600 save_every=100 keep_every=100 and
+           task_mix='{"kv": 1, "facts": 2, "needle": 1, "passkey_synthetic": 0.5, "code": 1, "code_needle": 6}' (runs/a99 600 99)
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command."""
 import json
