@@ -459,7 +459,9 @@ CODE_BODIES = ["pass", "return None", "...", "raise NotImplementedError"]
 
 class CodeFiles:
     """Standard-library modules streamed as `docqa ingest` streams a folder (<|doc|>, the
-    "### path" header, the source), each with the facts `ast` finds in it. Third-party code
+    "### path" header, the source), each with the facts `ast` finds in it: whole modules, or with
+    `pieces` every module cut into runs of whole top-level statements of at most `max_tokens`. With
+    chance `rename` a document's subjects are made up (training only). Third-party code
     (site-packages) and the test suites are left out: the first is evaluation text."""
 
     EXCLUDE = ("site-packages", "test", "tests", "idlelib", "lib2to3", "__phello__")
@@ -490,7 +492,8 @@ class CodeFiles:
         self.answers = {kind: sorted({f.answer for fs in by_path.values() for f in fs if f.kind == kind})
                         for kind in ("params", "base", "constant")}
         if not self.files:
-            raise ValueError(f"no module under {self.root} has facts and at most {max_tokens} tokens")
+            raise ValueError(f"no module under {self.root} has facts and at most {max_tokens} tokens"
+                             + ("" if pieces else "; pieces=True cuts longer modules"))
 
     @staticmethod
     def _pieces(tok, text: str, budget: int) -> list[str]:
