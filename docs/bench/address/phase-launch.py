@@ -53,6 +53,9 @@ the QUIET_PHASES train), and what it changes (docs/TRAINING.md). Every run since
   a98: a97's with value_write_weight=1.0 value_write_span='"value"' value_write_layers='[1, 2]' (runs/a98 300 98)
   a99: a98's with steps=600 save_every=100 keep_every=100 and
            task_mix='{"kv": 1, "facts": 2, "needle": 1, "passkey_synthetic": 0.5, "code": 1, "code_needle": 6}' (runs/a99 600 99)
+  a100: a99's command from runs/a99/models/step-600 with steps=900 (runs/a100 900 100)
+  a101: .venv/bin/python docs/bench/address/phase-launch.py a69 runs/a93/models/step-1000 runs/a101 25 101 \
+           task_mix='{... as a80}' track_people='[3, 4]' composed_track=1.0 wide_moves=0.5 open_people=0.5
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command."""
 import json
