@@ -308,7 +308,6 @@ COMPOSED_WHERE_REQUESTS = ["tell me where {p} is", "say where {p} is now", "name
 COMPOSED_WHERE_REQUEST_CLOSERS = [".", ".", ", please.", " in one word."]
 
 
-
 # Wide tracking moves for training only (TrainConfig.wide_moves): verbs of going and being somewhere
 # beyond COMPOSED_MOVE_VERBS, half of them after an adverb. Trained on the composed moves, a86 found
 # the place 0.77 with every part of a story seen and 0.30 with the held-out moves alone ("journeyed

@@ -470,20 +470,20 @@ class CodeFiles:
                  rename: float = 0.0, pieces: bool = False):
         if not 0.0 <= rename <= 1.0:
             raise ValueError(f"rename={rename}: a share of documents, in [0, 1]")
-        self.root = Path(root or sysconfig.get_paths()["stdlib"])
+        root = Path(root or sysconfig.get_paths()["stdlib"])
         self.rename = rename  # TrainConfig.code_rename
         by_path: dict[str, list[CodeFact]] = {}
-        for f in code_facts(self.root, max_files, self.EXCLUDE):
+        for f in code_facts(root, max_files, self.EXCLUDE):
             by_path.setdefault(f.path, []).append(f)
         paths = sorted(by_path)
-        texts = {p: (self.root / p).read_text(encoding="utf-8") for p in paths}
+        texts = {p: (root / p).read_text(encoding="utf-8") for p in paths}
         if pieces:  # every module, cut into runs of whole top-level statements (TrainConfig.code_pieces)
             parts = [(p, text, facts_in(text, by_path[p])) for p in paths
                      for text in self._pieces(tok, texts[p], max_tokens - len(header_tokens(tok, p)) - 8)]
         else:  # whole files only: every fact is in the stream
             parts = [(p, texts[p], by_path[p]) for p in paths]
         parts = [part for part in parts if part[2]]
-        docs = [Document.create(p, str(self.root / p), text, {"path": p}) for p, text, _ in parts]
+        docs = [Document.create(p, str(root / p), text, {"path": p}) for p, text, _ in parts]
         kept = [(d, ids, facts) for d, ids, (_, _, facts) in zip(docs, documents_tokens(tok, docs), parts)
                 if len(ids) <= max_tokens]
         self.files = [(ids, facts) for _, ids, facts in kept]
@@ -492,7 +492,7 @@ class CodeFiles:
         self.answers = {kind: sorted({f.answer for fs in by_path.values() for f in fs if f.kind == kind})
                         for kind in ("params", "base", "constant")}
         if not self.files:
-            raise ValueError(f"no module under {self.root} has facts and at most {max_tokens} tokens"
+            raise ValueError(f"no module under {root} has facts and at most {max_tokens} tokens"
                              + ("" if pieces else "; pieces=True cuts longer modules"))
 
     @staticmethod

@@ -126,6 +126,14 @@ def test_code_documents_hold_whole_modules_and_ask_about_them(bpe, tmp_path):
     assert seen == set(ph.CODE_QUESTIONS)
 
 
+def _code_question(question: str, split: str) -> tuple[str, str]:
+    """(kind, subject) of a decoded code question prompt, in exactly one of the split's frames."""
+    [found] = [(k, m.group(1)) for k, qs in ph.CODE_QUESTIONS.items() for q in ph.split(qs, split)
+               if (m := re.fullmatch(re.escape(f"<|question|>{q}<|answer|>").replace(re.escape("{subject}"), "(.+)"),
+                                     question))]
+    return found
+
+
 def test_renamed_code_documents_ask_made_up_subjects_answered_by_their_own_stream(bpe, tmp_path):
     from docqa.train.tasks import CodeFiles
 
@@ -142,9 +150,7 @@ def test_renamed_code_documents_ask_made_up_subjects_answered_by_their_own_strea
         if re.search(r"(fetch\d|LIMIT_\d|Reader\d)", question):
             continue  # not renamed: the test above checks those
         renamed += 1
-        [(kind, subject)] = [(k, m.group(1)) for k, qs in ph.CODE_QUESTIONS.items() for q in ph.split(qs, "train")
-                             if (m := re.fullmatch(re.escape(f"<|question|>{q}<|answer|>").replace(
-                                 re.escape("{subject}"), "(.+)"), question))]
+        kind, subject = _code_question(question, "train")
         assert kind != "defines", "a renamed module's path is the standard library's: not asked"
         assert ph.identifier_style(subject) == {"params": "function", "base": "class", "constant": "constant"}[kind]
         told = {"params": f"def {subject}({doc.answer}", "base": f"class {subject}({doc.answer})",
@@ -830,9 +836,7 @@ def test_code_needles_hide_made_up_definitions_and_ask_one_in_the_split_phrasing
             doc = sample_task(bpe, rng, Filler(bpe), 512, 32, "code_needle", max_facts=4, code=code, split=split)
             stream = bpe.decode(doc.tokens[:doc.question_start // 32 * 32])
             question = bpe.decode(doc.tokens[doc.question_start:doc.answer_start])
-            [(kind, subject)] = [(k, m.group(1)) for k, qs in ph.CODE_QUESTIONS.items() for q in ph.split(qs, split)
-                                 if (m := re.fullmatch(re.escape(f"<|question|>{q}<|answer|>").replace(
-                                     re.escape("{subject}"), "(.+)"), question))]
+            kind, subject = _code_question(question, split)
             told = {"params": f"def {subject}({doc.answer}):", "base": f"class {subject}({doc.answer}):",
                     "constant": f"{subject} = {doc.answer}\n"}[kind]
             assert doc.task == "code_needle" and told in stream and subject not in ("fetch", "Reader", "LIMIT")
