@@ -3,8 +3,11 @@
 The folder is ingested with `docqa ingest`'s own pipeline into a throw-away store; questions
 come from `ast` (docqa.train.codefacts: which file defines f, the parameters of f, a module
 constant's value, a class's base) and are asked with the `ask` template, as `docqa ask` does.
-Beside each kind: the knockout (the same question over an empty memory) and the FTS5 baseline
-over 512-byte chunks of the same stream.
+Beside each kind: the knockout (the same question over an empty memory), the FTS5 baseline
+over 512-byte chunks of the same stream, and the memory's gain: how many nats a token the
+memory adds to the true answer's log-likelihood, teacher-forced (docqa.attribution.score), over
+the knocked-out memory. Exact match moves only once a whole answer is right; the gain shows a
+model learning to read code long before that (docs/TRAINING.md, thirty-third session).
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from docqa.answer import AnswerStream
+from docqa.attribution import score
 from docqa.bench.fts import FtsIndex
 from docqa.errors import InputError
 from docqa.ingest import IngestOptions, documents, ingest
 from docqa.model.io import LoadedModel
-from docqa.prompt import document_tokens, question_tokens
+from docqa.prompt import answer_tokens, document_tokens, question_tokens
 from docqa.store import Store
 from docqa.train import phrasings as ph
 from docqa.train.codefacts import code_facts
@@ -33,12 +37,20 @@ class CodeCell:
     exact: float
     knockout: float
     fts: float
+    gain: float  # mean over the questions of (log p(answer | memory) - log p(answer | empty memory)) / answer tokens
     examples: list  # up to three (question, truth, docqa's answer)
 
 
 def _ask(lm: LoadedModel, memory, question: str, max_tokens: int) -> str:
     prompt = question_tokens(lm.tokenizer, question)
     return AnswerStream(lm, memory, prompt, max_tokens=max_tokens, seed=0).run().strip()
+
+
+def memory_gain(lm: LoadedModel, memory, question: str, answer: str) -> float:
+    """Nats a token the memory adds to `answer` (as training writes it, <|end|> included) after
+    `question`, against the same memory knocked out."""
+    prompt, ans = question_tokens(lm.tokenizer, question), answer_tokens(lm.tokenizer, answer)
+    return (score(lm, memory, prompt, ans) - score(lm, memory.clone().zero_(), prompt, ans)) / len(ans)
 
 
 def code_bench(lm: LoadedModel, folder: str, n: int, seed: int = 0, on_cell=None,
@@ -62,6 +74,7 @@ def code_bench(lm: LoadedModel, folder: str, n: int, seed: int = 0, on_cell=None
                 if not chosen:
                     continue
                 exact = knock = hits = 0
+                gain = 0.0
                 examples = []
                 for f in chosen:
                     q = rng.choice(ph.split(ph.CODE_QUESTIONS[kind], split)).format(subject=f.subject)
@@ -71,10 +84,11 @@ def code_bench(lm: LoadedModel, folder: str, n: int, seed: int = 0, on_cell=None
                     knock += _ask(lm, memory.clone().zero_(), q, max_tokens) == f.answer
                     top = fts.top1(q)
                     hits += top is not None and f.answer in top
+                    gain += memory_gain(lm, memory, q, f.answer)
                     if len(examples) < 3:
                         examples.append((q, f.answer, got))
                 k = len(chosen)
-                cells.append(CodeCell(kind, split, k, exact / k, knock / k, hits / k, examples))
+                cells.append(CodeCell(kind, split, k, exact / k, knock / k, hits / k, gain / k, examples))
                 if on_cell:
                     on_cell(cells[-1])
     info = {"folder": str(folder), "files": report.ingested, "tokens": report.tokens, "facts": len(facts)}
@@ -82,11 +96,11 @@ def code_bench(lm: LoadedModel, folder: str, n: int, seed: int = 0, on_cell=None
 
 
 def format_table(cells: list[CodeCell]) -> str:
-    rows = ["| question | phrasing | n | docqa exact | knockout | FTS5 top-1 | example (truth -> docqa) |",
-            "|---|---|---|---|---|---|---|"]
+    rows = ["| question | phrasing | n | docqa exact | knockout | FTS5 top-1 | memory gain, nats/token | example (truth -> docqa) |",
+            "|---|---|---|---|---|---|---|---|"]
     for c in cells:
         ex = f"{c.examples[0][0]} {c.examples[0][1]!r} -> {c.examples[0][2]!r}" if c.examples else ""
-        rows.append(f"| {c.kind} | {c.split} | {c.n} | {c.exact:.2f} | {c.knockout:.2f} | {c.fts:.2f} | {ex} |")
+        rows.append(f"| {c.kind} | {c.split} | {c.n} | {c.exact:.2f} | {c.knockout:.2f} | {c.fts:.2f} | {c.gain:.2f} | {ex} |")
     return "\n".join(rows)
 
 

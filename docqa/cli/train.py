@@ -196,7 +196,8 @@ def _bench_haystack(lm, paths, lengths, depths, n, facts, facts_length, splits, 
 def bench_code(folder, model_path, n, seed, device, dtype, threads, as_json) -> None:
     """Ask FOLDER's code questions found with `ast` (which file defines f, the parameters of f,
     a constant's value, a class's base) through the real ingest and ask path, beside a
-    memory knockout and the FTS5 baseline."""
+    memory knockout, the FTS5 baseline and the memory's gain (nats a token it adds to the true
+    answer, teacher-forced, over the knockout)."""
     with model_imports():  # torch and the model code, the collector paused: docqa.cli.startup
         from docqa.bench.code import code_bench, format_table, to_json
         from docqa.model.io import load_model
@@ -206,7 +207,7 @@ def bench_code(folder, model_path, n, seed, device, dtype, threads, as_json) -> 
     set_threads(threads)
     click.get_current_context().with_resource(precision(device, dtype))  # for the rest of the command
     lm = load_model(model_path, device=device)
-    show = lambda c: progress(f"{c.kind} {c.split}: exact {c.exact:.2f} knockout {c.knockout:.2f} fts {c.fts:.2f}")
+    show = lambda c: progress(f"{c.kind} {c.split}: exact {c.exact:.2f} knockout {c.knockout:.2f} fts {c.fts:.2f} gain {c.gain:.2f}")
     cells, info = code_bench(lm, folder, n, seed, on_cell=show)
     if as_json:
         echo_json({"model": lm.name, "fingerprint": lm.fingerprint, **info, "seed": seed, "cells": to_json(cells)})

@@ -129,3 +129,24 @@ def test_plot_of_a_bench_with_nothing_to_draw_is_refused_before_it_runs(model_di
                                    "--lengths", "", "--facts", "", "--n", "2", "--plot", str(tmp_path / "h.png")])
     assert out.exit_code == 2 and "give --lengths or --facts" in out.output
     assert "haystack:" not in out.output and not (tmp_path / "h.png").exists()  # refused before streaming
+
+
+def test_bench_code_gain_is_what_the_memory_adds_to_the_true_answer(model_dir, folder, tmp_path):
+    from docqa.attribution import score
+    from docqa.bench.code import code_bench
+    from docqa.ingest import ingest
+    from docqa.model.io import load_model
+    from docqa.prompt import answer_tokens, question_tokens
+    from docqa.store import Store
+
+    lm = load_model(model_dir)
+    cells, _ = code_bench(lm, str(folder), 1, splits=("train",))
+    cell = next(c for c in cells if c.kind == "params")
+    question, truth, _ = cell.examples[0]
+    with Store(tmp_path / "own.db") as store:  # the bench's memory, rebuilt through ingest on our own
+        report = ingest(store, lm, "own", [str(folder)])
+        memory = store.load_snapshot("own", report.snapshot_id, model_fingerprint=lm.fingerprint, model_name=lm.name)
+    prompt, ans = question_tokens(lm.tokenizer, question), answer_tokens(lm.tokenizer, truth)
+    with_memory, knocked_out = score(lm, memory, prompt, ans), score(lm, memory.clone().zero_(), prompt, ans)
+    assert with_memory != knocked_out  # a random model's memory moves the answer: the gain is not 0 by construction
+    assert cell.gain == pytest.approx((with_memory - knocked_out) / len(ans), rel=1e-6)
