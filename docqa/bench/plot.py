@@ -7,6 +7,11 @@ from pathlib import Path
 from docqa.errors import InputError
 
 
+def require_matplotlib() -> None:
+    """Raise InputError now, before a bench runs for minutes, if its --plot could not be drawn."""
+    _pyplot()
+
+
 def _pyplot():
     try:
         import matplotlib
@@ -70,6 +75,32 @@ def plot_haystack(cells, path: Path, title: str) -> None:
                xlabel="context length (tokens)" if prefix == "needle" else "named facts stored",
                title="needles, mean over depths" if prefix == "needle" else "named facts")
         ax.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_code(cells, path: Path, title: str) -> None:
+    """`docqa bench code` as two bar panels over its (question kind, phrasing) cells: exact match
+    beside the knockout and FTS5's top chunk, and the memory's gain in nats a token, which moves
+    before exact match does."""
+    plt = _pyplot()
+    if not cells:
+        raise InputError("nothing to plot: the bench has no cells")
+    labels = [f"{c.kind}\n{c.split} (n {c.n})" for c in cells]
+    xs = range(len(cells))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(max(8.0, 1.1 * len(cells)) * 1.6, 4.5))
+    width = 0.27
+    for i, (attr, label) in enumerate([("exact", "docqa"), ("knockout", "memory knocked out"), ("fts", "FTS5 top-1")]):
+        ax1.bar([x + (i - 1) * width for x in xs], [getattr(c, attr) for c in cells], width, label=label)
+    ax1.set(ylim=(0, 1.05), ylabel="exact match", title="code questions")
+    ax2.bar(list(xs), [c.gain for c in cells], 0.6, color="tab:green")
+    ax2.axhline(0, color="black", linewidth=0.8)
+    ax2.set(ylabel="nats per answer token", title="what the memory adds to the true answer")
+    for ax in (ax1, ax2):
+        ax.set_xticks(list(xs), labels, fontsize=7)
+    ax1.legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -133,6 +133,9 @@ def bench_recall(model_path, lengths, depths, n, facts, facts_length, seed, plot
         from docqa.precision import precision
         from docqa.threads import set_threads
 
+    if plot_path:
+        from docqa.bench.plot import require_matplotlib
+        require_matplotlib()
     set_threads(threads)
     click.get_current_context().with_resource(precision(device, dtype))  # for the rest of the command
     lm = load_model(model_path, device=device)
@@ -189,11 +192,13 @@ def _bench_haystack(lm, paths, lengths, depths, n, facts, facts_length, splits, 
 @model_option
 @click.option("--n", "n", type=int, default=20, show_default=True, help="Questions per kind.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the question sample.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Write a PNG plot (needs the plot extra: pip install 'docqa[plot]').")
 @device_option
 @dtype_option
 @threads_option
 @json_option
-def bench_code(folder, model_path, n, seed, device, dtype, threads, as_json) -> None:
+def bench_code(folder, model_path, n, seed, plot_path, device, dtype, threads, as_json) -> None:
     """Ask FOLDER's code questions found with `ast` (which file defines f, the parameters of f,
     a constant's value, a class's base) through the real ingest and ask path, beside a
     memory knockout, the FTS5 baseline and the memory's gain (nats a token it adds to the true
@@ -204,6 +209,9 @@ def bench_code(folder, model_path, n, seed, device, dtype, threads, as_json) -> 
         from docqa.precision import precision
         from docqa.threads import set_threads
 
+    if plot_path:
+        from docqa.bench.plot import require_matplotlib
+        require_matplotlib()
     set_threads(threads)
     click.get_current_context().with_resource(precision(device, dtype))  # for the rest of the command
     lm = load_model(model_path, device=device)
@@ -215,3 +223,6 @@ def bench_code(folder, model_path, n, seed, device, dtype, threads, as_json) -> 
         click.echo(f"model {lm.name}, {info['folder']}: {info['files']} files, {info['tokens']:,} tokens, "
                    f"{info['facts']} facts\n")
         click.echo(format_table(cells))
+    if plot_path:  # after the results, so a failed plot never costs the bench's output
+        from docqa.bench.plot import plot_code
+        plot_code(cells, Path(plot_path), title=f"{lm.name} on {info['folder']}")

@@ -150,3 +150,18 @@ def test_bench_code_gain_is_what_the_memory_adds_to_the_true_answer(model_dir, f
     with_memory, knocked_out = score(lm, memory, prompt, ans), score(lm, memory.clone().zero_(), prompt, ans)
     assert with_memory != knocked_out  # a random model's memory moves the answer: the gain is not 0 by construction
     assert cell.gain == pytest.approx((with_memory - knocked_out) / len(ans), rel=1e-6)
+
+
+@pytest.mark.parametrize("bench", [["code"], ["recall", "--lengths", "256"]])
+def test_a_plot_without_matplotlib_is_refused_before_the_bench_runs(model_dir, folder, tmp_path, monkeypatch, bench):
+    import sys
+
+    from docqa.model import io
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
+    monkeypatch.setattr(io, "load_model", lambda *a, **k: pytest.fail("the bench ran before the plot was refused"))
+    args = ["bench", *bench, *([str(folder)] if bench == ["code"] else ["--haystack", str(folder)]),
+            "--model", str(model_dir), "--plot", str(tmp_path / "p.png")]
+    out = CliRunner().invoke(cli, args)
+    assert out.exit_code == 1 and "pip install 'docqa[plot]'" in out.output
+    assert not (tmp_path / "p.png").exists()
