@@ -129,9 +129,11 @@ class InfiniTransformer(nn.Module):
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """'gate' (eq. 10 gates: own learning rate, no weight decay), 'decay' (matrices), 'no_decay'
-        (norms, biases, the short conv)."""
+        (norms, biases, the short conv); a frozen parameter (TrainConfig.freeze) is in none."""
         groups: dict[str, list[nn.Parameter]] = {"gate": [], "decay": [], "no_decay": []}
         for name, p in self.named_parameters():
+            if not p.requires_grad:
+                continue
             decays = p.dim() == 2 and not name.endswith("attn.conv")  # decay would pull the conv off identity
             key = "gate" if name.endswith("attn.gate") else "decay" if decays else "no_decay"
             groups[key].append(p)

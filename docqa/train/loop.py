@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -50,6 +51,9 @@ class TrainConfig:
     # A converted Hugging Face model (init_from, `docqa convert`) trains its memory branches
     # only; this also trains its attention projections. The rest of the checkpoint stays frozen.
     train_attention: bool = False
+    # A regular expression (re.search): docqa's own model's parameters whose names match stay as
+    # they are, left out of the optimizer (e.g. "^emb|^blocks\\.0\\." keeps what a graft brought).
+    freeze: str | None = None
     model_overrides: dict = field(default_factory=dict)
     steps: int = 3000
     batch: int = 16
@@ -306,12 +310,22 @@ def _grow_conv(state: dict, was: int, now: int) -> dict:
 
 def _trainable(model, tc: TrainConfig):
     """A converted model trains its memory branches (and attention with tc.train_attention);
-    docqa's own models train every parameter."""
+    docqa's own models train every parameter but those tc.freeze names."""
     if not isinstance(model, InfiniTransformer):
+        if tc.freeze:
+            raise ConfigError("freeze applies to docqa's own models; a converted model trains its memory "
+                              "branches only (and its attention with train_attention)")
         model.freeze_base(tc.train_attention)
     elif tc.train_attention:
         raise ConfigError("train_attention applies to converted models (docqa convert); "
                           "docqa's own models train every parameter")
+    elif tc.freeze:
+        frozen = [p for name, p in model.named_parameters() if re.search(tc.freeze, name)]
+        if not frozen:
+            raise ConfigError(f"freeze={tc.freeze!r} matches no parameter: name them as in the model's state "
+                              f"dict (e.g. '^emb', 'blocks\\.0\\.', 'attn.conv')")
+        for p in frozen:
+            p.requires_grad_(False)
     return model
 
 
@@ -527,8 +541,8 @@ def checkpoint_dir(run: Path) -> Path | None:
 
 # What a branch takes from its parent as it is: the model and its tokenizer, the optimizer's
 # parameter groups, the history bank's batch and the encoded training text.
-FIXED_IN_BRANCH = ("preset", "init_from", "model_overrides", "tokenizer", "train_attention", "batch", "text",
-                   "max_text_files")
+FIXED_IN_BRANCH = ("preset", "init_from", "model_overrides", "tokenizer", "train_attention", "freeze", "batch",
+                   "text", "max_text_files")
 
 
 def branch_run(parent: Path, run: Path, overrides: dict) -> dict:
@@ -583,6 +597,11 @@ def load_optimizer(opt: torch.optim.AdamW, path: Path) -> None:
 def check_settings(tc: TrainConfig) -> None:
     """The settings that need no model: refused before the model loads and the text is tokenized,
     not at the first step."""
+    if tc.freeze is not None:
+        try:
+            re.compile(tc.freeze)
+        except re.error as e:
+            raise ConfigError(f"freeze={tc.freeze!r} is not a regular expression: {e}") from e
     if tc.value_write_span not in VALUE_SPANS:
         raise ConfigError(f"value_write_span={tc.value_write_span!r}; choose one of {VALUE_SPANS}")
     shares = {k: getattr(tc, k) for k in ("open_subjects", "open_frames", "composed_frames",

@@ -408,3 +408,24 @@ def test_wide_moves_and_open_people_reach_every_tracking_story_of_a_batch_and_ar
         with pytest.raises(ConfigError, match=f"{field}=-0.5"):
             train(tmp_path / field, TrainConfig(**{**TINY, "tokenizer": str(task_tokenizer), "task_mix": {"track": 1},
                                                    field: -0.5}))
+
+
+def test_frozen_parameters_stay_as_they_start_and_the_rest_train(tmp_path):
+    train(tmp_path / "start", TrainConfig(**{**TINY, "steps": 1}))
+    start = tmp_path / "start" / "checkpoint" / "model"
+    frozen = r"^emb|^blocks\.0\."
+    train(tmp_path / "r", TrainConfig(**{**TINY, "steps": 3, "init_from": str(start), "freeze": frozen}))
+    train(tmp_path / "r", TrainConfig(steps=5))  # resumed: still frozen, and the optimizer's groups load
+    a = load_model(start).model.state_dict()
+    b = load_model(tmp_path / "r" / "checkpoint" / "model").model.state_dict()
+    for k in a:
+        if re.search(frozen, k):
+            assert torch.equal(a[k], b[k]), k  # not even weight decay touches them
+    assert all(not torch.equal(a[k], b[k]) for k in ("blocks.1.attn.qkv.weight", "blocks.1.mlp.fc1.weight", "norm_f.weight"))
+
+
+@pytest.mark.parametrize("pattern, says", [("^lm_head", "matches no parameter"), ("blocks.(", "not a regular expression")])
+def test_a_freeze_that_names_nothing_or_is_not_a_pattern_is_refused(tmp_path, pattern, says):
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        train(tmp_path / "r", TrainConfig(**{**TINY, "steps": 1, "freeze": pattern}))
+    assert not (tmp_path / "r" / "checkpoint").exists()
