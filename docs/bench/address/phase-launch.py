@@ -56,6 +56,17 @@ the QUIET_PHASES train), and what it changes (docs/TRAINING.md). Every run since
   a100: a99's command from runs/a99/models/step-600 with steps=900 (runs/a100 900 100)
   a101: .venv/bin/python docs/bench/address/phase-launch.py a69 runs/a93/models/step-1000 runs/a101 25 101 \
            task_mix='{... as a80}' track_people='[3, 4]' composed_track=1.0 wide_moves=0.5 open_people=0.5
+  The thirty-fourth session's (runs/s92raw: the default's weights with the gate off, as runs/a69raw; a101
+  resumed to step 100 with its own command):
+  a102: .venv/bin/python docs/bench/address/phase-launch.py a83 checkpoints/bpe-a100-s900 runs/a102 1500 102 \
+           task_mix='{"kv": 1, "facts": 2, "needle": 1, "passkey_synthetic": 0.5, "code": 4, "code_needle": 3}' \
+           code_rename=1.0 code_pieces=512 min_segments=4 value_write_weight=1.0 value_write_span='"value"' \
+           value_write_layers='[1, 2]' steps=1500 save_every=250 keep_every=250
+  a103: .venv/bin/python docs/bench/address/phase-launch.py a69 runs/s92raw runs/a103 100 103 \
+           task_mix='{... as a80}' track_people='[3, 4]' composed_track=1.0 wide_moves=0.5 open_people=0.5
+  a104: ... a69 runs/probe/g-s92-a101s100b0e-raw runs/a104 50 104 steps=50 freeze='"^emb|^blocks\\.0\\."' and a103's
+           other settings (the start: graft.py runs/s92raw runs/a101/models/step-100 'blocks\\.0\\.|emb|norm_f')
+  a105: ... a69 runs/a104/models/step-50 runs/a105 25 105 steps=25 freeze='"^blocks\\.0\\."' and a103's other settings
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command."""
 import json
