@@ -7,7 +7,8 @@ Beside each kind: the knockout (the same question over an empty memory), the FTS
 over 512-byte chunks of the same stream, and the memory's gain: how many nats a token the
 memory adds to the true answer's log-likelihood, teacher-forced (docqa.attribution.score), over
 the knocked-out memory. Exact match moves only once a whole answer is right; the gain shows a
-model learning to read code long before that (docs/TRAINING.md, thirty-third session).
+model learning to read code long before that (docs/TRAINING.md, thirty-third and thirty-fourth
+sessions).
 """
 
 from __future__ import annotations

@@ -44,7 +44,8 @@ def test_the_code_plot_draws_each_cell_as_the_bench_reports_it(tmp_path, monkeyp
     from docqa.bench.code import CodeCell
     from docqa.bench.plot import plot_code
 
-    cells = [CodeCell("params", "train", 5, 0.4, 0.2, 0.6, 1.5, []), CodeCell("params", "heldout", 5, 0.2, 0.0, 0.8, -0.3, []),
+    cells = [CodeCell("params", "train", 5, 0.4, 0.2, 0.6, 1.5, []),
+             CodeCell("params", "heldout", 5, 0.2, 0.0, 0.8, -0.3, []),
              CodeCell("base", "train", 2, 1.0, 0.5, 0.0, 2.25, [])]
     figures = []
     real = plt.Figure.savefig
