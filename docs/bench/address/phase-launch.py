@@ -67,6 +67,11 @@ the QUIET_PHASES train), and what it changes (docs/TRAINING.md). Every run since
   a104: ... a69 runs/probe/g-s92-a101s100b0e-raw runs/a104 50 104 steps=50 freeze='"^emb|^blocks\\.0\\."' and a103's
            other settings (the start: graft.py runs/s92raw runs/a101/models/step-100 'blocks\\.0\\.|emb|norm_f')
   a105: ... a69 runs/a104/models/step-50 runs/a105 25 105 steps=25 freeze='"^blocks\\.0\\."' and a103's other settings
+  a106: a102's command from checkpoints/bpe-a102-s1500 (runs/a106 1000 106) with min_segments=8 max_segments=64
+           start_max_segments=64 steps=1000 save_every=100 keep_every=100
+  a107: ... a69 runs/probe/g-s92-a101s100b0-raw runs/a107 40 107 steps=40 save_every=20 keep_every=20 lr=2e-4
+           freeze='"^blocks\\.0\\."' and a103's other settings (the start: graft.py runs/s92raw
+           runs/a101/models/step-100 'blocks\\.0\\.')
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command."""
 import json
