@@ -42,16 +42,8 @@ class CodeCell:
     examples: list  # up to three (question, truth, docqa's answer)
 
 
-def _ask(lm: LoadedModel, memory, question: str, max_tokens: int) -> str:
-    prompt = question_tokens(lm.tokenizer, question)
+def _ask(lm: LoadedModel, memory, prompt: list[int], max_tokens: int) -> str:
     return AnswerStream(lm, memory, prompt, max_tokens=max_tokens, seed=0).run().strip()
-
-
-def memory_gain(lm: LoadedModel, memory, question: str, answer: str) -> float:
-    """Nats a token the memory adds to `answer` (as training writes it, <|end|> included) after
-    `question`, against the same memory knocked out."""
-    prompt, ans = question_tokens(lm.tokenizer, question), answer_tokens(lm.tokenizer, answer)
-    return (score(lm, memory, prompt, ans) - score(lm, memory.clone().zero_(), prompt, ans)) / len(ans)
 
 
 def code_bench(lm: LoadedModel, folder: str, n: int, seed: int = 0, on_cell=None,
@@ -65,6 +57,7 @@ def code_bench(lm: LoadedModel, folder: str, n: int, seed: int = 0, on_cell=None
         memory = store.load_snapshot("bench", report.snapshot_id, model_fingerprint=lm.fingerprint,
                                      model_name=lm.name)
     text = "".join(lm.tokenizer.decode(document_tokens(lm.tokenizer, d)) for d in documents([folder], options))
+    empty = memory.clone().zero_()  # the knockout; answering and scoring only read a memory
     cells = []
     with FtsIndex(text) as fts:
         for kind in ph.CODE_QUESTIONS:
@@ -79,13 +72,16 @@ def code_bench(lm: LoadedModel, folder: str, n: int, seed: int = 0, on_cell=None
                 examples = []
                 for f in chosen:
                     q = rng.choice(ph.split(ph.CODE_QUESTIONS[kind], split)).format(subject=f.subject)
+                    prompt = question_tokens(lm.tokenizer, q)
                     max_tokens = len(lm.tokenizer.encode(" " + f.answer)) + 4
-                    got = _ask(lm, memory, q, max_tokens)
+                    got = _ask(lm, memory, prompt, max_tokens)
                     exact += got == f.answer
-                    knock += _ask(lm, memory.clone().zero_(), q, max_tokens) == f.answer
+                    knock += _ask(lm, empty, prompt, max_tokens) == f.answer
                     top = fts.top1(q)
                     hits += top is not None and f.answer in top
-                    gain += memory_gain(lm, memory, q, f.answer)
+                    # nats a token the memory adds to the answer as training writes it (<|end|> included)
+                    ans = answer_tokens(lm.tokenizer, f.answer)
+                    gain += (score(lm, memory, prompt, ans) - score(lm, empty, prompt, ans)) / len(ans)
                     if len(examples) < 3:
                         examples.append((q, f.answer, got))
                 k = len(chosen)

@@ -55,3 +55,17 @@ def echo_json(obj) -> None:
 def progress(msg: str) -> None:
     """Progress and status lines go to stderr so stdout stays clean for results."""
     click.echo(msg, err=True)
+
+
+def _plot_needs_matplotlib(ctx, param, path):
+    """Refuse --plot without matplotlib while the command line is read, not after a bench has run."""
+    if path is not None:
+        from docqa.bench.plot import require_matplotlib
+        require_matplotlib()
+    return path
+
+
+plot_option = click.option(
+    "--plot", "plot_path", type=click.Path(dir_okay=False), default=None, callback=_plot_needs_matplotlib,
+    help="Write a PNG plot (needs the plot extra: pip install 'docqa[plot]').",
+)

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from docqa.cli.main import cli
-from docqa.cli.options import (device_option, dtype_option, echo_json, json_option, model_option, progress,
-                                threads_option)
+from docqa.cli.options import (device_option, dtype_option, echo_json, json_option, model_option, plot_option,
+                                progress, threads_option)
 from docqa.cli.startup import model_imports
 from docqa.errors import ConfigError
 
@@ -105,7 +105,7 @@ def bench() -> None:
 @click.option("--facts-length", type=int, default=2048, show_default=True,
               help="Context length in tokens of the facts curve (and entity tracking with --haystack).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the trials: same seed, same documents.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Write a PNG plot.")
+@plot_option
 @click.option("--haystack", "haystack", multiple=True, type=click.Path(exists=True),
               help="Hide needles, named facts and entity-tracking stories in the text of this folder or "
                    "file (read through the connectors, as ingest does) instead of the synthetic filler; "
@@ -133,9 +133,6 @@ def bench_recall(model_path, lengths, depths, n, facts, facts_length, seed, plot
         from docqa.precision import precision
         from docqa.threads import set_threads
 
-    if plot_path:
-        from docqa.bench.plot import require_matplotlib
-        require_matplotlib()
     set_threads(threads)
     click.get_current_context().with_resource(precision(device, dtype))  # for the rest of the command
     lm = load_model(model_path, device=device)
@@ -192,8 +189,7 @@ def _bench_haystack(lm, paths, lengths, depths, n, facts, facts_length, splits, 
 @model_option
 @click.option("--n", "n", type=int, default=20, show_default=True, help="Questions per kind.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the question sample.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
-              help="Write a PNG plot (needs the plot extra: pip install 'docqa[plot]').")
+@plot_option
 @device_option
 @dtype_option
 @threads_option
@@ -209,9 +205,6 @@ def bench_code(folder, model_path, n, seed, plot_path, device, dtype, threads, a
         from docqa.precision import precision
         from docqa.threads import set_threads
 
-    if plot_path:
-        from docqa.bench.plot import require_matplotlib
-        require_matplotlib()
     set_threads(threads)
     click.get_current_context().with_resource(precision(device, dtype))  # for the rest of the command
     lm = load_model(model_path, device=device)
