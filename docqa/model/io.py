@@ -105,14 +105,18 @@ def regate_model(src: Path | str, dst: Path | str, **gate) -> str:
     return save_model(gated.model, gated.tokenizer, dst)
 
 
-def soup_models(a: Path | str, b: Path | str, weight: float, dst: Path | str, only: str | None = None) -> str:
+def soup_models(a: Path | str, b: Path | str, weight: float, dst: Path | str, only: str | None = None,
+                keep_tokens: str | None = None) -> str:
     """Write to `dst` the model whose every weight is (1 - weight) * a's + weight * b's (a "model
     soup", Wortsman et al. 2022), with a's config and tokenizer; return its fingerprint. Averaging
     is meaningful only between fine-tunes of one parent, which this cannot check: it checks that
     the two have the same architecture (every config field but the write gate's, which `dst`
     takes from `a`) and the same tokenizer, so that every weight means the same thing in both.
     `only`, a regular expression: only the weights whose names it matches (re.search) are mixed,
-    the rest stay a's; at weight 1 that grafts those weights of b onto a."""
+    the rest stay a's; at weight 1 that grafts those weights of b onto a. `keep_tokens`, a regular
+    expression: the rows of the token embedding (emb.weight, which is also the output head) of the
+    tokens whose text it matches (re.search on the token decoded alone) stay a's, so that b's
+    embedding can come without b's numbers (docs/TRAINING.md, thirty-fifth session)."""
     if not 0.0 <= weight <= 1.0:
         raise ConfigError(f"soup weight {weight} must be in [0, 1] (the share of {b})")
     ma, mb = load_model(a), load_model(b)
@@ -131,7 +135,16 @@ def soup_models(a: Path | str, b: Path | str, weight: float, dst: Path | str, on
     if not mixed:
         raise ConfigError(f"only={only!r} matches no weight of {a}: name weights as in its state dict "
                           "(e.g. 'attn.conv', 'blocks.2.')")
-    ma.model.load_state_dict({k: (1 - weight) * sa[k] + weight * sb[k] if k in mixed else sa[k] for k in sa})
+    soup = {k: (1 - weight) * sa[k] + weight * sb[k] if k in mixed else sa[k] for k in sa}
+    if keep_tokens is not None:
+        if "emb.weight" not in mixed:
+            raise ConfigError(f"keep_tokens={keep_tokens!r} keeps embedding rows, but only={only!r} leaves "
+                              "emb.weight a's already: mix the embedding, or drop keep_tokens")
+        kept = [i for i in range(sa["emb.weight"].shape[0]) if re.search(keep_tokens, ma.tokenizer.decode([i]))]
+        if not kept:
+            raise ConfigError(f"keep_tokens={keep_tokens!r} matches no token of {a}'s tokenizer")
+        soup["emb.weight"][kept] = sa["emb.weight"][kept]
+    ma.model.load_state_dict(soup)
     return save_model(ma.model, ma.tokenizer, dst)
 
 

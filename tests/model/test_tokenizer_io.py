@@ -229,6 +229,17 @@ def test_soup_averages_every_weight_and_refuses_other_architectures(tmp_path):
         assert torch.equal(w, (sb if ".attn.qkv." in name else sa)[name]), name
     with pytest.raises(ConfigError, match="matches no weight"):
         soup_models(tmp_path / "a", tmp_path / "b", 1.0, tmp_path / "x", only="no_such_weight")
+    # b's embedding without b's numbers: the rows of the digit tokens (bytes 0x30-0x39) stay a's
+    soup_models(tmp_path / "a", tmp_path / "b", 1.0, tmp_path / "nd", only=r"^emb\.", keep_tokens=r"\d")
+    emb = load_model(tmp_path / "nd").model.state_dict()["emb.weight"]
+    digits = [i for i in range(emb.shape[0]) if 0x30 <= i <= 0x39]
+    assert len(digits) == 10 and not torch.equal(sa["emb.weight"][digits], sb["emb.weight"][digits])
+    for i in range(emb.shape[0]):
+        assert torch.equal(emb[i], (sa if i in digits else sb)["emb.weight"][i]), i
+    with pytest.raises(ConfigError, match="leaves emb.weight a's already"):
+        soup_models(tmp_path / "a", tmp_path / "b", 1.0, tmp_path / "x", only=r"\.attn\.", keep_tokens=r"\d")
+    with pytest.raises(ConfigError, match="matches no token"):
+        soup_models(tmp_path / "a", tmp_path / "b", 1.0, tmp_path / "x", keep_tokens="no such token")
     save_model(InfiniTransformer(replace(cfg, n_layer=3)), ByteTokenizer(), tmp_path / "deep")
     with pytest.raises(ConfigError, match="differ in n_layer"):
         soup_models(tmp_path / "a", tmp_path / "deep", 0.5, tmp_path / "x")
