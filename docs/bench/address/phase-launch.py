@@ -72,6 +72,12 @@ the QUIET_PHASES train), and what it changes (docs/TRAINING.md). Every run since
   a107: ... a69 runs/probe/g-s92-a101s100b0-raw runs/a107 40 107 steps=40 save_every=20 keep_every=20 lr=2e-4
            freeze='"^blocks\\.0\\."' and a103's other settings (the start: graft.py runs/s92raw
            runs/a101/models/step-100 'blocks\\.0\\.')
+  The thirty-fifth session's:
+  a108: ... a69 runs/a107/models/step-40 runs/a108 80 108 steps=80 save_every=20 keep_every=20 and a107's other settings
+  a109: a107's command with seed 109 and task_mix='{... as a80, "needle": 3}' (runs/a109 40 109; stopped at step 12)
+  a110: ... a69 runs/probe/rg-s92-a101-nodig-raw runs/a110 50 110 steps=50 save_every=25 keep_every=25
+           freeze='"^emb\\.|^blocks\\.0\\."' and a103's other settings (the start: soup_models(runs/s92raw,
+           runs/a101/models/step-100, 1.0, only='^(blocks\\.0\\.|emb\\.|norm_f\\.)', keep_tokens='\\d'))
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command."""
 import json
