@@ -78,6 +78,10 @@ the QUIET_PHASES train), and what it changes (docs/TRAINING.md). Every run since
   a110: ... a69 runs/probe/rg-s92-a101-nodig-raw runs/a110 50 110 steps=50 save_every=25 keep_every=25
            freeze='"^emb\\.|^blocks\\.0\\."' and a103's other settings (the start: soup_models(runs/s92raw,
            runs/a101/models/step-100, 1.0, only='^(blocks\\.0\\.|emb\\.|norm_f\\.)', keep_tokens='\\d'))
+  a111: ... a69 runs/s92raw runs/a111 40 111 steps=40 save_every=20 keep_every=20 lr=2e-4
+           task_mix='{... as a80, "needle": 2}' freeze='"^(?!blocks\\.0\\.(norm1|attn\\.(qkv|conv|proj)))"'
+           and a103's other settings (only block 0's attention projections train)
+  a112: a111's command with lr=5e-4 (runs/a112 40 112)
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command."""
 import json
