@@ -78,7 +78,12 @@ def header(doc: Document) -> str:
     "### <path>\\n" for a file, "### <path> (page N)\\n" for a PDF page, where <path> is
     `metadata["path"]` (the path relative to the folder that was named) or the id.
     """
-    return header_line(doc.metadata.get("path", doc.id), doc.metadata.get("page"))
+    return header_line(shown_path(doc), doc.metadata.get("page"))
+
+
+def shown_path(doc: Document) -> str:
+    """The path a document is known by in its header: `metadata["path"]`, or its id."""
+    return doc.metadata.get("path", doc.id)
 
 
 def header_line(path: str, page: int | None = None) -> str:

@@ -4,7 +4,9 @@ The folder is ingested with `docqa ingest`'s own pipeline into a throw-away stor
 come from `ast` (docqa.train.codefacts: which file defines f, the parameters of f, a module
 constant's value, a class's base) and are asked with the `ask` template, as `docqa ask` does.
 Beside each kind: the knockout (the same question over an empty memory), the FTS5 baseline
-over 512-byte chunks of the same stream, and the memory's gain: how many nats a token the
+over 512-byte chunks of each file as the stream holds it (right when its top chunk holds the
+answer; for "which file defines f", when the top chunk's file is the one, as a retrieval
+system shows the file beside the chunk), and the memory's gain: how many nats a token the
 memory adds to the true answer's log-likelihood, teacher-forced (docqa.attribution.score), over
 the knocked-out memory. Exact match moves only once a whole answer is right; the gain shows a
 model learning to read code long before that (docs/TRAINING.md, thirty-third and thirty-fourth
@@ -18,6 +20,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from connectors.document import shown_path
 from docqa.answer import AnswerStream
 from docqa.attribution import score
 from docqa.bench.fts import FtsIndex
@@ -56,10 +59,10 @@ def code_bench(lm: LoadedModel, folder: str, n: int, seed: int = 0, on_cell=None
         report = ingest(store, lm, "bench", [folder], options)
         memory = store.load_snapshot("bench", report.snapshot_id, model_fingerprint=lm.fingerprint,
                                      model_name=lm.name)
-    text = "".join(lm.tokenizer.decode(document_tokens(lm.tokenizer, d)) for d in documents([folder], options))
+    files = [(shown_path(d), lm.tokenizer.decode(document_tokens(lm.tokenizer, d))) for d in documents([folder], options)]
     empty = memory.clone().zero_()  # the knockout; answering and scoring only read a memory
     cells = []
-    with FtsIndex(text) as fts:
+    with FtsIndex(documents=files) as fts:
         for kind in ph.CODE_QUESTIONS:
             for split in splits:
                 rng = random.Random(f"{seed}:{kind}:{split}")  # the same facts for both splits
@@ -77,8 +80,11 @@ def code_bench(lm: LoadedModel, folder: str, n: int, seed: int = 0, on_cell=None
                     got = _ask(lm, memory, prompt, max_tokens)
                     exact += got == f.answer
                     knock += _ask(lm, empty, prompt, max_tokens) == f.answer
-                    top = fts.top1(q)
-                    hits += top is not None and f.answer in top
+                    if kind == "defines":
+                        hits += fts.top1_source(q) == f.answer
+                    else:
+                        top = fts.top1(q)
+                        hits += top is not None and f.answer in top
                     # nats a token the memory adds to the answer as training writes it (<|end|> included)
                     ans = answer_tokens(lm.tokenizer, f.answer)
                     gain += (score(lm, memory, prompt, ans) - score(lm, empty, prompt, ans)) / len(ans)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterable
 from types import TracebackType
 
 from docqa.errors import InputError, StoreError
@@ -45,28 +46,47 @@ def match_query(question: str) -> str | None:
 
 
 class FtsIndex:
-    """An in-memory FTS5 index of one text's chunks."""
+    """An in-memory FTS5 index of one text's chunks, or of documents' chunks with their sources.
 
-    def __init__(self, text: str, chunk_bytes: int = 512):
-        parts = chunks(text, chunk_bytes)
+    Documents are chunked apart, as a retrieval system chunks files: no chunk runs from one file
+    into the next, and each remembers the source it came from (`top1_source`), the way such a
+    system shows the file beside the chunk it returns.
+    """
+
+    def __init__(self, text: str | None = None, chunk_bytes: int = 512,
+                 documents: Iterable[tuple[str, str]] | None = None):
+        if (text is None) == (documents is None):
+            raise InputError("FtsIndex takes either a text or documents (source, text), not both or neither")
+        if text is not None:
+            rows = [(p, None) for p in chunks(text, chunk_bytes)]
+        else:
+            rows = [(p, source) for source, body in documents for p in chunks(body, chunk_bytes)]
         self._db = sqlite3.connect(":memory:")
         try:
-            self._db.execute("CREATE VIRTUAL TABLE chunks USING fts5(body)")
+            self._db.execute("CREATE VIRTUAL TABLE chunks USING fts5(body, source UNINDEXED)")
         except sqlite3.OperationalError as e:
             self._db.close()
             raise StoreError(f"this Python's sqlite3 (SQLite {sqlite3.sqlite_version}) has no FTS5 "
                              f"module ({e}); use a Python built against an SQLite with FTS5") from e
-        self._db.executemany("INSERT INTO chunks (body) VALUES (?)", ((p,) for p in parts))
+        self._db.executemany("INSERT INTO chunks (body, source) VALUES (?, ?)", rows)
 
     def top1(self, question: str) -> str | None:
         """The chunk ranked best by BM25 for the question's words, or None if nothing matches."""
+        row = self._best(question)
+        return row[0] if row else None
+
+    def top1_source(self, question: str) -> str | None:
+        """The source of the best chunk (see `top1`); None if nothing matches or the index is of one text."""
+        row = self._best(question)
+        return row[1] if row else None
+
+    def _best(self, question: str) -> tuple[str, str | None] | None:
         query = match_query(question)
         if query is None:
             return None
         # rowid breaks ties so equal scores always give the earlier chunk
-        row = self._db.execute("SELECT body FROM chunks WHERE chunks MATCH ? "
-                               "ORDER BY bm25(chunks), rowid LIMIT 1", (query,)).fetchone()
-        return row[0] if row else None
+        return self._db.execute("SELECT body, source FROM chunks WHERE chunks MATCH ? "
+                                "ORDER BY bm25(chunks), rowid LIMIT 1", (query,)).fetchone()
 
     def close(self) -> None:
         self._db.close()

@@ -197,8 +197,9 @@ def _bench_haystack(lm, paths, lengths, depths, n, facts, facts_length, splits, 
 def bench_code(folder, model_path, n, seed, plot_path, device, dtype, threads, as_json) -> None:
     """Ask FOLDER's code questions found with `ast` (which file defines f, the parameters of f,
     a constant's value, a class's base) through the real ingest and ask path, beside a
-    memory knockout, the FTS5 baseline and the memory's gain (nats a token it adds to the true
-    answer, teacher-forced, over the knockout)."""
+    memory knockout, the FTS5 baseline (BM25 over 512-byte chunks of each file: right when its
+    top chunk holds the answer, or for "which file defines f" is from that file) and the
+    memory's gain (nats a token it adds to the true answer, teacher-forced, over the knockout)."""
     with model_imports():  # torch and the model code, the collector paused: docqa.cli.startup
         from docqa.bench.code import code_bench, format_table, to_json
         from docqa.model.io import load_model

@@ -123,3 +123,22 @@ def test_missing_fts5_is_a_clear_store_error(monkeypatch):
     with pytest.raises(StoreError, match="has no FTS5 module.*no such module: fts5"):
         FtsIndex(FILLER, 64)
     assert db.closed
+
+
+def test_documents_are_chunked_apart_and_a_chunk_names_its_source():
+    docs = [("a.txt", "alpha " * 20), ("b.txt", "beta zanzibar " + "gamma " * 3), ("c.txt", "")]
+    with FtsIndex(documents=docs, chunk_bytes=64) as index:
+        bodies = [b for (b,) in index._db.execute("SELECT body FROM chunks ORDER BY rowid")]
+        assert index.top1("zanzibar") == "beta zanzibar " + "gamma " * 3  # not run on into a's tail
+        assert index.top1_source("zanzibar") == "b.txt"
+        assert index.top1_source("alpha") == "a.txt"
+        assert index.top1_source("platypus") is None and index.top1_source("the") is None
+    assert bodies == chunks("alpha " * 20, 64) + ["beta zanzibar " + "gamma " * 3]
+
+
+def test_a_single_text_has_no_source_and_text_and_documents_exclude_each_other():
+    with FtsIndex("alpha beta", 64) as index:
+        assert index.top1("beta") == "alpha beta" and index.top1_source("beta") is None
+    for bad in ({}, {"text": "x", "documents": [("a", "x")]}):
+        with pytest.raises(InputError, match="either a text or documents"):
+            FtsIndex(**bad)

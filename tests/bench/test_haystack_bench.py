@@ -165,3 +165,19 @@ def test_a_plot_without_matplotlib_is_refused_before_the_bench_runs(model_dir, f
     out = CliRunner().invoke(cli, args)
     assert out.exit_code == 1 and "pip install 'docqa[plot]'" in out.output
     assert not (tmp_path / "p.png").exists()
+
+
+def test_fts_answers_which_file_defines_a_name_by_its_top_chunks_source(model_dir, tmp_path):
+    # The definition sits far past its file's header, so no 512-byte chunk holds both: a keyword
+    # index still names the file, as any retrieval system returns a chunk with its source.
+    d = tmp_path / "pkg"
+    d.mkdir()
+    (d / "widgets.py").write_text("".join(f"# note {i}: the widgets render text in boxes\n" for i in range(40))
+                                  + "\n\ndef render_zanzibar(text, width=80):\n    return text\n")
+    (d / "other.py").write_text("def helper(x):\n    return x\n")
+    from docqa.bench.code import code_bench
+    from docqa.model.io import load_model
+
+    cells, _ = code_bench(load_model(model_dir), str(d), 5, splits=("train",))
+    cell = next(c for c in cells if c.kind == "defines")
+    assert cell.n == 2 and cell.fts == 1.0
