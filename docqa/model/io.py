@@ -148,6 +148,44 @@ def soup_models(a: Path | str, b: Path | str, weight: float, dst: Path | str, on
     return save_model(ma.model, ma.tokenizer, dst)
 
 
+def grow_model(src: Path | str, dst: Path | str, seed: int = 0) -> str:
+    """Write to `dst` the model `src` with one more block on top, and return its fingerprint.
+
+    The new block starts as the identity: its attention's output projection and its MLP's output
+    are zero, so the grown model computes exactly what `src` does and its other layers write the
+    same memory (the growth of Net2Net, Chen et al. 2016, by zero-initialised residual branches).
+    Its other weights are a fresh random draw (`seed`; the caller's random state is left as it
+    was), so it reads, writes a memory of its own, and learns from the first step: the zero
+    projections get gradient first. It takes the top layer's write gate (whether gated, its
+    threshold and floor). On top, no layer index of `src` moves: the layers a training config
+    names (address_layers, value_write_layers) stay the same layers. A model that trades one
+    skill for another in the same weights (docs/TRAINING.md, thirty-fifth session) gets room
+    for the second without giving up the first."""
+    if (Path(src) / HF_MARKER).is_file():
+        raise ConfigError(f"{src} is a converted model; only docqa's own models grow")
+    with torch.random.fork_rng(devices=[]):  # building modules draws, even to be overwritten
+        torch.manual_seed(seed)
+        return _grow(load_model(src), dst)
+
+
+def _grow(lm: LoadedModel, dst: Path | str) -> str:
+    c, n = lm.config, lm.config.n_layer
+    top = {"n_layer": n + 1}
+    if c.write_gate_layers is not None and n - 1 in c.write_gate_layers:
+        top["write_gate_layers"] = [*c.write_gate_layers, n]
+    for name in ("write_threshold_per_layer", "write_floor_per_layer"):
+        if getattr(c, name) is not None:
+            top[name] = [*getattr(c, name), getattr(c, name)[-1]]
+    cfg = replace(c, **top)
+    model = InfiniTransformer(cfg)
+    state = model.state_dict()
+    state.update(lm.model.state_dict())  # every weight of src under its own name
+    for name in (f"blocks.{n}.attn.proj.weight", f"blocks.{n}.mlp.fc2.weight"):
+        state[name] = torch.zeros_like(state[name])
+    model.load_state_dict(state)
+    return save_model(model, lm.tokenizer, dst)
+
+
 def load_model(directory: Path | str | None = None, device: str = "cpu") -> LoadedModel:
     directory = default_model_dir() if directory is None else Path(directory)
     if (directory / HF_MARKER).is_file():
