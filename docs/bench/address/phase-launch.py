@@ -82,6 +82,22 @@ the QUIET_PHASES train), and what it changes (docs/TRAINING.md). Every run since
            task_mix='{... as a80, "needle": 2}' freeze='"^(?!blocks\\.0\\.(norm1|attn\\.(qkv|conv|proj)))"'
            and a103's other settings (only block 0's attention projections train)
   a112: a111's command with lr=5e-4 (runs/a112 40 112)
+The thirty-sixth session's (runs/probe/grow-s92-raw: grow_model(runs/s92raw, seed=115), s92 with a fourth
+  block whose output projections are zero):
+  a113: ... a69 runs/probe/pg-rep-raw runs/a113 40 113 steps=40 save_every=20 keep_every=20 lr=2e-4
+           freeze='"^(?!blocks\\.0\\.(norm1|attn\\.(qkv|conv|proj)))"' distill_from='"runs/s92raw"' distill_weight=1.0
+           distill_tasks='["needle", "passkey", "passkey_synthetic"]' and a111's other settings
+  a114: ... a69 runs/probe/rg-s92-a101-nodig-raw runs/a114 40 114 a113's settings with lr=1e-4 freeze='"^emb\\."'
+  a115: ... a69 runs/probe/grow-s92-raw runs/a115 60 115 steps=60 save_every=20 keep_every=20 lr=5e-4
+           freeze='"^(?!blocks\\.3\\.)"' and a111's task mix and tracking settings (stopped at step 31)
+  a116: ... a69 runs/probe/grow-s92-raw runs/a116 300 116 steps=300 save_every=50 keep_every=50 lr=1e-3 batch=8
+           warmup=20 task_mix='{"kv": 1, "facts": 2, "needle": 2, "track": 4, "passkey": 0.5, "passkey_synthetic": 0.5}'
+           track_people='[3, 4]' composed_track=1.0 wide_moves=0.5 open_people=0.5 min_segments=4 max_segments=24
+           start_max_segments=24 gap_fraction=0.0 lead_fraction=0.0 history_fraction=0.0 freeze='"^(?!blocks\\.3\\.)"'
+  a117: a116's command with lr=5e-3 (runs/a117 300 117)
+  a118: a116's command with runs/a118 3000 118 steps=3000 save_every=250 keep_every=250 lr=2e-3 warmup=50
+  a119: a118's command with runs/a119 3000 119 write_penalty=0.0 value_write_weight=1.0 value_write_layers='[3]'
+           (stopped at step 1500)
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command."""
 import json
