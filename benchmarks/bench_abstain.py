@@ -38,18 +38,21 @@ THRESHOLDS = [-math.inf, 0.0, 1.0, 2.0, MIN_GAIN * SEARCH_SHARE, 6.0, 8.0, 12.0]
 
 
 @torch.no_grad()
-def trials(lm, hay, task: str, split: str, length: int, depth: str, n: int, seed: int) -> list[dict]:
+def trials(lm, hay, task: str, split: str, length: int, depth: str, n: int, seed: int,
+           batch: int = 8) -> list[dict]:
     tok = lm.tokenizer
+    cell = [cell_trial(tok, hay, task, split, length, depth, seed, i, lm.config.segment_len) for i in range(n)]
     out = []
-    for i in range(n):
-        stream, question, answer, _, _ = cell_trial(tok, hay, task, split, length, depth, seed, i,
-                                                    lm.config.segment_len)
-        memory = lm.model.ingest(torch.tensor([stream]), lm.model.new_memory(1))
-        got = greedy_answer(lm, question, answer, memory)
-        prompt, ans = question_tokens(tok, question), answer_tokens(tok, got)
-        gain = score(lm, memory, prompt, ans) - score(lm, memory.clone().zero_(), prompt, ans)
-        out.append({"task": task, "split": split, "length": length, "depth": depth, "question": question,
-                    "answer": answer, "got": got, "right": got == answer, "gain": gain})
+    for b in range(0, n, batch):  # streams ingested together, as the recall bench's run_cell does
+        group = cell[b:b + batch]
+        memories = lm.model.ingest(torch.tensor([t[0] for t in group]), lm.model.new_memory(len(group)))
+        for j, (_, question, answer, _, _) in enumerate(group):
+            memory = memories.select(j)
+            got = greedy_answer(lm, question, answer, memory)
+            prompt, ans = question_tokens(tok, question), answer_tokens(tok, got)
+            gain = score(lm, memory, prompt, ans) - score(lm, memory.clone().zero_(), prompt, ans)
+            out.append({"task": task, "split": split, "length": length, "depth": depth, "question": question,
+                        "answer": answer, "got": got, "right": got == answer, "gain": gain})
     return out
 
 
