@@ -39,7 +39,7 @@ from docqa.bench.haystack import format_table as haystack_table
 from docqa.bench.haystack import to_json as haystack_json
 from docqa.bench.recall import facts_curve, format_table, passkey_table, to_json
 from docqa.errors import ConfigError
-from docqa.model.io import header_quiet, load_model, regate_model, soup_models
+from docqa.model.io import grow_model, header_quiet, load_model, regate_model, soup_models
 from docqa.train.loop import FIXED_IN_BRANCH, TrainConfig, branch_run, checkpoint_dir, train
 from docqa.train.vocab import train_vocab
 
@@ -213,6 +213,18 @@ BPE_PHASES += [("a89", 1000, _A89)]
 # at 0.5, where a83's 0.5 soup kept 0.35 (docs/TRAINING.md, thirty-second session).
 _A92 = dict(_A83, seed=92, steps=500, composed_track=1.0, wide_moves=0.5, open_people=0.5, lead_fraction=0.25)
 BPE_PHASES += [("a92", 500, _A92)]
+# a118 (thirty-sixth and thirty-seventh sessions; checkpoints/bpe-g118-*), from g92 (GROWS: s92 with a fourth
+# block on top that starts as the identity): only the new block trains (freeze), on a89's tracking with
+# needles asked twice as often and no leads, on documents of 4-24 segments at 2e-3, about 2 s a step. s92's
+# three layers stay as they were, so what they hold is kept; the fourth reads and writes a memory of its own
+# and gains held-out tracking and needles (docs/TRAINING.md, thirty-sixth session). Its launch line,
+# docs/bench/address/phase-launch.py a69 ..., is these fields.
+_A118 = dict(_A69, seed=118, steps=3000, save_every=250, keep_every=250, lr=2e-3, batch=8, warmup=50,
+             task_mix={"kv": 1, "facts": 2, "needle": 2, "track": 4, "passkey": 0.5, "passkey_synthetic": 0.5},
+             track_people=[3, 4], composed_track=1.0, wide_moves=0.5, open_people=0.5, min_segments=4,
+             max_segments=24, start_max_segments=24, gap_fraction=0.0, lead_fraction=0.0, history_fraction=0.0,
+             freeze=r"^(?!blocks\.3\.)")
+BPE_PHASES += [("a118", 1000, _A118)]
 # A branch phase: (the phase whose run it continues, the step of that run it branches at). A step past
 # the parent's own stop continues a copy of the parent's run to it (OUT_DIR/PARENT-STEP), so that the
 # parent's model stays the one its phase chose.
@@ -233,7 +245,11 @@ SOUPS: dict[str, dict[str, tuple[str, str, float]]] = {"bpe": {"s70": ("c3", "c2
                                                                "s92": ("a69", "a92", 0.5)}}
 # A phase starts from the model of the phase before it in its recipe, or from the phase or soup
 # named here: c4 and w1 both continue c3, a11 the soup, a41 continues a17, a89 and a92 start from a69 as a83 does.
-STARTS_FROM = {"w1": "c3", "c22": "c2", "a11": "s70", "a41": "a17", "a89": "a69", "a92": "a69"}
+STARTS_FROM = {"w1": "c3", "c22": "c2", "a11": "s70", "a41": "a17", "a89": "a69", "a92": "a69", "a118": "g92"}
+# Grown models: (the phase or soup grown, the seed of the new block's weights). Each is its model with one
+# more block on top whose output starts at zero (docqa.model.io.grow_model), so it computes what its source
+# does until a phase trains it. g92: s92 with a fourth layer, the start of a118.
+GROWS: dict[str, dict[str, tuple[str, int]]] = {"bpe": {"g92": ("s92", 115)}}
 # The phase or soup each recipe's default model is: docqa/models/default is bpe's s92 (s83 in the
 # thirty-first December session, checkpoints/bpe-s83; a69 from the twenty-eighth to the thirtieth,
 # checkpoints/bpe-a69-s25; a63 from the twenty-fourth to the twenty-seventh, checkpoints/bpe-a63-*; s70
@@ -258,7 +274,7 @@ SHIPPED_GATE = {"bpe": {"write_threshold": 0.1, "write_window": 2, "write_gate_l
 SHIPPED_QUIET_HEADERS = {"bpe"}
 # The phases that train with a file's header writing nothing, as the shipped model runs: the quiet spans
 # for the run's own tokenizer are added to their model_overrides (docqa.model.io.header_quiet).
-QUIET_PHASES = {"bpe": {"a68", "a69", "a83", "a89", "a92"}}
+QUIET_PHASES = {"bpe": {"a68", "a69", "a83", "a89", "a92", "a118"}}
 PHASES = BPE_PHASES
 VOCAB_SIZE = 8192
 
@@ -277,7 +293,7 @@ def shipped_gate(recipe: str, tokenizer) -> dict | None:
 
 
 def _names(recipe: str) -> list[str]:
-    return [p[0] for p in RECIPES[recipe]] + list(SOUPS.get(recipe, {}))
+    return [p[0] for p in RECIPES[recipe]] + list(SOUPS.get(recipe, {})) + list(GROWS.get(recipe, {}))
 
 
 def _start(recipe: str, name: str) -> str | None:
@@ -314,7 +330,7 @@ def _run_at(out: Path, parent: str, at: int, device: str) -> Path:
 
 
 def plan(recipe: str, until: str | None = None) -> list[str]:
-    """The phases and soups that lead to `until` (default: the shipped model), each after every
+    """The phases, soups and grown models that lead to `until` (default: the shipped model), each after every
     one it needs and each once."""
     last = until or SHIPPED[recipe]
     if last not in _names(recipe):
@@ -325,8 +341,8 @@ def plan(recipe: str, until: str | None = None) -> list[str]:
     def visit(name: str) -> None:
         if name in order:
             return
-        soup = SOUPS.get(recipe, {}).get(name)
-        for need in soup[:2] if soup else [_start(recipe, name)]:
+        soup, grow = SOUPS.get(recipe, {}).get(name), GROWS.get(recipe, {}).get(name)
+        for need in soup[:2] if soup else grow[:1] if grow else [_start(recipe, name)]:
             if need is not None:
                 visit(need)
         order.append(name)
@@ -342,15 +358,20 @@ def phases_until(recipe: str, until: str | None = None) -> list[tuple[str, int |
 
 
 def _build(out: Path, recipe: str, order: list[str], overrides: dict, quick: bool, on_log=None) -> dict[str, Path]:
-    """Train each phase of `order` not yet finished, from the model it starts from, and average
-    each soup; return every name's model directory. A finished phase is skipped, so an
-    interrupted recipe resumes; a soup is averaged again (it takes seconds)."""
-    phases, soups = {p[0]: p for p in RECIPES[recipe]}, SOUPS.get(recipe, {})
+    """Train each phase of `order` not yet finished, from the model it starts from, average each
+    soup and grow each grown model; return every name's model directory. A finished phase is
+    skipped, so an interrupted recipe resumes; a soup or a grown model is made again (seconds)."""
+    phases, soups, grows = {p[0]: p for p in RECIPES[recipe]}, SOUPS.get(recipe, {}), GROWS.get(recipe, {})
     models: dict[str, Path] = {}
     for name in order:
         if name in soups:
             a, b, share = soups[name]
             soup_models(models[a], models[b], share, out / name)
+            models[name] = out / name
+            continue
+        if name in grows:  # seeded, so made again it is the same model
+            source, seed = grows[name]
+            grow_model(models[source], out / name, seed)
             models[name] = out / name
             continue
         _, stop_at, fields = phases[name]
@@ -411,8 +432,9 @@ def run_recipe(out: Path, device: str = "cpu", quick: bool = False, lengths: lis
     cells += facts_curve(lm, [1, 2] if quick else [1, 2, 4, 8, 16], 512 if quick else 2048, 2 if quick else n)
     md = f"model {lm.name}\n\n{format_table(cells)}\n"
     result = {"model": lm.name, "model_dir": str(previous), "gate": gate,
-              "phases": [n for n in order if n not in SOUPS.get(recipe, {})],
+              "phases": [n for n in order if n in {p[0] for p in RECIPES[recipe]}],
               "soups": {n: list(SOUPS[recipe][n]) for n in order if n in SOUPS.get(recipe, {})},
+              "grows": {n: list(GROWS[recipe][n]) for n in order if n in GROWS.get(recipe, {})},
               "cells": to_json(cells)}
     if haystack:
         hay = Haystack(lm, haystack)

@@ -26,7 +26,7 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
     result = run_recipe(tmp_path / "out", quick=True, recipe=recipe, haystack=[str(hay)], until=until)
     out = tmp_path / "out"
     phases = [n for n in order if n not in SOUPS.get(recipe, {})]
-    assert result["phases"] == phases and len(phases) == len(RECIPES[recipe]) - (recipe == "bpe") * 6  # all but c4, w1, a28, a34, a83, a89
+    assert result["phases"] == phases and len(phases) == len(RECIPES[recipe]) - (recipe == "bpe") * 7  # all but c4, w1, a28, a34, a83, a89, a118
     tok = load_model(_model_dir(out, recipe, SHIPPED[recipe])).tokenizer
     gate = shipped_gate(recipe, tok)
     if recipe in SHIPPED_QUIET_HEADERS:  # the header's quiet spans, for this run's own tokenizer
@@ -93,6 +93,7 @@ def test_until_cuts_the_recipe_at_a_phase_and_names_the_phases_when_there_is_non
     assert plan("bpe", "a83") == plan("bpe", "a69") + ["a83"]  # a83 goes on from a69's model
     assert plan("bpe", "a89") == plan("bpe", "a69") + ["a89"]  # so do a89
     assert plan("bpe", "a92") == plan("bpe", "a69") + ["a92"]  # and a92
+    assert plan("bpe", "a118") == plan("bpe", "s92") + ["g92", "a118"]  # a118 trains s92 grown by a block
     with pytest.raises(ConfigError, match="has no phase or soup 'c9'; it has s1, "):
         phases_until("bpe", "c9")
 
@@ -159,3 +160,29 @@ def test_the_default_model_runs_with_the_gate_the_recipe_ships():
     lm = load_model()  # docqa/models/default
     gate = shipped_gate("bpe", lm.tokenizer)
     assert {k: getattr(lm.config, k) for k in gate} == gate
+
+
+def test_a_grown_model_is_its_source_with_a_block_on_top_and_a_phase_trains_on_from_it(tmp_path, monkeypatch):
+    """g is p grown (GROWS), q a phase from g that trains only the new block: the plan puts p before g
+    before q, g is grow_model's model of p at its seed, and q leaves p's layers as they were."""
+    import docqa.recipe as recipe
+    from docqa.model.io import grow_model
+
+    monkeypatch.setattr(recipe, "RECIPES", {"t": [("p", 2, _TINY), ("q", 3, dict(_TINY, freeze=r"^(?!blocks\.2\.)"))]})
+    monkeypatch.setattr(recipe, "GROWS", {"t": {"g": ("p", 7)}})
+    monkeypatch.setattr(recipe, "STARTS_FROM", {"q": "g"})
+    assert recipe.plan("t", "q") == ["p", "g", "q"] and recipe.plan("t", "g") == ["p", "g"]
+    out = tmp_path / "out"
+    models = recipe._build(out, "t", ["p", "g", "q"], {"device": "cpu"}, quick=False)
+    assert models["g"] == out / "g" and _state(out / "q")["train_config"]["init_from"] == str(out / "g")
+    p, g, q = (load_model(models[n]) for n in "pgq")
+    assert p.config.n_layer == 2 and g.config.n_layer == q.config.n_layer == 3
+    grow_model(models["p"], tmp_path / "again", 7)  # the seed's model, whoever grows it
+    again = load_model(tmp_path / "again").model.state_dict()
+    gs, ps, qs = (m.model.state_dict() for m in (g, p, q))
+    assert all(torch.equal(gs[k], again[k]) for k in gs)
+    assert all(torch.equal(qs[k], ps[k]) for k in ps)  # p's weights, frozen in q
+    assert not torch.equal(qs["blocks.2.attn.proj.weight"], gs["blocks.2.attn.proj.weight"])  # the new block trained
+    log = (out / "q" / "log.jsonl").read_text()
+    recipe._build(out, "t", ["p", "g", "q"], {"device": "cpu"}, quick=False)  # made again: q is not trained again
+    assert (out / "q" / "log.jsonl").read_text() == log
