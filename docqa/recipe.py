@@ -9,7 +9,8 @@ docqa.train.recipe, and made training import the benches).
 `bpe` (the shipped default since December: phase c3, from the tenth session the soup s70, c3
 averaged with phase c22, from the twenty-fourth a63, the named-facts lineage from s70, and since the
 twenty-eighth a69, two short runs on from a63, in the thirty-first the soup s83, a69 with a fifth
-of a83, since the thirty-second the soup s92, a69 with half of a92; the candidates around them,
+of a83, from the thirty-second the soup s92, a69 with half of a92, since the thirty-seventh a118, s92
+grown by a fourth block that alone trained; the candidates around them,
 checkpoints/bpe-c2 to bpe-c4, bpe-c13, bpe-c22, bpe-a11 to bpe-a92-s500) first trains the BPE tokenizer
 on the training text (docqa.train.vocab; `apt-get install python3-doc` adds the Python
 documentation to that text, man pages and /usr/share/doc come with Debian), then trains on
@@ -21,7 +22,8 @@ and the work in progress. Each phase is a `docqa train` run that starts from the
 phase or soup STARTS_FROM names), or is a branch (BRANCHES): its parent's run at a step, Adam
 moments and history bank included, with some settings changed, as `docqa train --branch-from`
 makes it. A phase that already finished is skipped, so the command resumes after an interruption.
-A soup (SOUPS) averages two phases' weights (OUT_DIR/NAME). The default model gets the write gate
+A soup (SOUPS) averages two phases' weights (OUT_DIR/NAME); a grown model (GROWS) is a phase's or
+soup's model with one more block on top that starts as the identity (OUT_DIR/NAME). The default model gets the write gate
 it ships with (SHIPPED_GATE; OUT_DIR/shipped). At the end the recall bench runs on the final model
 (with `--haystack`, also on real text the model never saw) and its tables and JSON land in OUT_DIR.
 `--quick` runs every phase for a few steps on the test preset: the CPU check.
@@ -250,11 +252,12 @@ STARTS_FROM = {"w1": "c3", "c22": "c2", "a11": "s70", "a41": "a17", "a89": "a69"
 # more block on top whose output starts at zero (docqa.model.io.grow_model), so it computes what its source
 # does until a phase trains it. g92: s92 with a fourth layer, the start of a118.
 GROWS: dict[str, dict[str, tuple[str, int]]] = {"bpe": {"g92": ("s92", 115)}}
-# The phase or soup each recipe's default model is: docqa/models/default is bpe's s92 (s83 in the
-# thirty-first December session, checkpoints/bpe-s83; a69 from the twenty-eighth to the thirtieth,
+# The phase or soup each recipe's default model is: docqa/models/default is bpe's a118 (s92 from the
+# thirty-second to the thirty-sixth December session, checkpoints/bpe-s92; s83 in the
+# thirty-first, checkpoints/bpe-s83; a69 from the twenty-eighth to the thirtieth,
 # checkpoints/bpe-a69-s25; a63 from the twenty-fourth to the twenty-seventh, checkpoints/bpe-a63-*; s70
 # before, checkpoints/bpe-s70).
-SHIPPED = {"bpe": "s92", "byte": "p5"}
+SHIPPED = {"bpe": "a118", "byte": "p5"}
 # The write gate the shipped model runs with, set on its weights without training
 # (docqa.model.io.regate_model). In layers 1 and 2 a write at or below 0.1 is dropped unless a token
 # within 2 of it clears 0.1, so the text after a fact no longer wears it away (docs/TRAINING.md,
@@ -264,10 +267,12 @@ SHIPPED = {"bpe": "s92", "byte": "p5"}
 # Layer 2, which keeps needles past 16K tokens, has a threshold of 0.5 of its own: at 0.1 it wrote
 # ~4x bpe-s70's prose over 64K tokens (twenty-fifth session; layer 0's entry is not used, it is
 # ungated). Layer 1 writes above 0.2: at 0.1, over two seeds of trials, 19 needles at 64K tokens
-# were lost that 0.2 keeps, against 8 the other way (twenty-sixth session). Only the shipped model
-# gets it; `--until` another phase gives that phase as trained.
+# were lost that 0.2 keeps, against 8 the other way (twenty-sixth session). Layer 3, the block a118
+# grew and trained ungated, writes every token, as benched (thirty-seventh session; its entry, like
+# layer 0's, is not used). Only the shipped model gets it; `--until` another phase gives that phase as
+# trained. The defaults before a118 had three layers: shipped_gate(..., n_layer=3) is theirs.
 SHIPPED_GATE = {"bpe": {"write_threshold": 0.1, "write_window": 2, "write_gate_layers": [1, 2], "write_skip": 2,
-                        "write_threshold_per_layer": [0.1, 0.2, 0.5]}}
+                        "write_threshold_per_layer": [0.1, 0.2, 0.5, 0.5]}}
 # The recipes whose shipped model also writes nothing at a file's header (<|doc|> through its header
 # line, ModelConfig.quiet_open / quiet_close from docqa.model.io.header_quiet): the a-lineage wrote
 # "###" and the file names as facts, and a thousand headers wore a pass key away (twenty-fifth session).
@@ -283,10 +288,18 @@ QUICK = dict(preset="small", batch=2, steps=4, warmup=1, save_every=2, eval_ever
              lead_segments=2)
 
 
-def shipped_gate(recipe: str, tokenizer) -> dict | None:
+def shipped_gate(recipe: str, tokenizer, n_layer: int | None = None) -> dict | None:
     """The write gate's fields the recipe's shipped model runs with: SHIPPED_GATE, plus the header's
-    quiet spans for this tokenizer where SHIPPED_QUIET_HEADERS names the recipe."""
+    quiet spans for this tokenizer where SHIPPED_QUIET_HEADERS names the recipe. With `n_layer`, the
+    same gate on a model of only the first n_layer layers (a default from before a block was grown);
+    it must keep every layer the gate names."""
     gate = dict(SHIPPED_GATE.get(recipe, {}))
+    if n_layer is not None and "write_threshold_per_layer" in gate:
+        gated = gate.get("write_gate_layers") or range(len(gate["write_threshold_per_layer"]))
+        if not 0 < n_layer <= len(gate["write_threshold_per_layer"]) or max(gated) >= n_layer:
+            raise ConfigError(f"recipe {recipe!r} ships a gate for {len(gate['write_threshold_per_layer'])} "
+                              f"layers that gates layers {list(gated)}; it does not fit {n_layer} layers")
+        gate["write_threshold_per_layer"] = gate["write_threshold_per_layer"][:n_layer]
     if recipe in SHIPPED_QUIET_HEADERS:
         gate |= header_quiet(tokenizer)
     return gate or None
@@ -334,7 +347,7 @@ def plan(recipe: str, until: str | None = None) -> list[str]:
     one it needs and each once."""
     last = until or SHIPPED[recipe]
     if last not in _names(recipe):
-        raise ConfigError(f"recipe {recipe!r} has no phase or soup {last!r}; it has "
+        raise ConfigError(f"recipe {recipe!r} has no phase, soup or grown model {last!r}; it has "
                           f"{', '.join(_names(recipe))}")
     order: list[str] = []
 
@@ -457,7 +470,7 @@ def main() -> None:
     ap.add_argument("--lengths", default=None, help="bench lengths, e.g. 1024,16384,262144,1048576")
     ap.add_argument("--n", type=int, default=10)
     ap.add_argument("--recipe", default="bpe", choices=sorted(RECIPES))
-    ap.add_argument("--until", default=None, help="last phase or soup to make (default: the shipped model, "
+    ap.add_argument("--until", default=None, help="last phase, soup or grown model to make (default: the shipped model, "
                     + ", ".join(f"{r} {p}" for r, p in SHIPPED.items()) + ")")
     ap.add_argument("--haystack", action="append", default=None,
                     help="also bench on this folder's text (never trained on), e.g. a package from site-packages")

@@ -28,7 +28,7 @@ def test_passkey_recalled_through_memory_at_2k_tokens(lm, depth):
 def test_shipped_model_is_the_documented_configuration(lm):
     c = lm.config
     assert (c.feature_map, c.update, c.write_strength, c.segment_len) == ("l2", "token_delta", True, 128)
-    assert (c.n_layer, c.n_head, c.d_model, c.short_conv, c.memory_decay) == (3, 2, 128, 8, 1.0)
+    assert (c.n_layer, c.n_head, c.d_model, c.short_conv, c.memory_decay) == (4, 2, 128, 8, 1.0)
     # a subword vocabulary: the byte model's 260 ids are not enough to hold a digit group
     assert lm.tokenizer.vocab_size == c.vocab_size > 1000 and lm.tokenizer.decode(lm.tokenizer.encode("pass key 58206")) == "pass key 58206"
     gates = torch.cat([torch.sigmoid(b.attn.gate) for b in lm.model.blocks])

@@ -1,23 +1,25 @@
 import json
+from pathlib import Path
 
 import pytest
 import torch
 
 from docqa.errors import ConfigError
 from docqa.model.io import header_quiet, load_model
-from docqa.recipe import (BRANCHES, QUIET_PHASES, RECIPES, SHIPPED, SHIPPED_GATE, SHIPPED_QUIET_HEADERS, SOUPS,
+from docqa.recipe import (BRANCHES, GROWS, QUIET_PHASES, RECIPES, SHIPPED, SHIPPED_GATE, SHIPPED_QUIET_HEADERS, SOUPS,
                           STARTS_FROM, phases_until, plan, run_recipe, shipped_gate)
 
 
 def _model_dir(out, recipe, name):
-    return out / name if name in SOUPS.get(recipe, {}) else out / name / "checkpoint" / "model"
+    made = {**SOUPS.get(recipe, {}), **GROWS.get(recipe, {})}  # made in OUT_DIR, not trained
+    return out / name if name in made else out / name / "checkpoint" / "model"
 
 
 @pytest.mark.parametrize("recipe, until", [("byte", None), ("bpe", None)])
 def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, recipe, until):
-    """bpe runs to the shipped s92, a soup of a69 (two runs on from a63, a branch of a branch of a41's run
-    whose chain passes through the soup s70) and a92 (a run on from a69), and gates it; run again from the
-    same directory, it trains nothing again."""
+    """bpe runs to the shipped a118, trained on from g92, the soup s92 grown by a block; s92 is a soup of a69
+    (two runs on from a63, a branch of a branch of a41's run whose chain passes through the soup s70) and
+    a92 (a run on from a69). It gates a118; run again from the same directory, it trains nothing again."""
     order = plan(recipe, until)
     assert SHIPPED[recipe] in order
     hay = tmp_path / "hay"
@@ -25,8 +27,8 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
     (hay / "a.txt").write_text("The river winds through the valley, past mills and quiet farms.\n" * 80)
     result = run_recipe(tmp_path / "out", quick=True, recipe=recipe, haystack=[str(hay)], until=until)
     out = tmp_path / "out"
-    phases = [n for n in order if n not in SOUPS.get(recipe, {})]
-    assert result["phases"] == phases and len(phases) == len(RECIPES[recipe]) - (recipe == "bpe") * 7  # all but c4, w1, a28, a34, a83, a89, a118
+    phases = [n for n in order if n not in SOUPS.get(recipe, {}) and n not in GROWS.get(recipe, {})]
+    assert result["phases"] == phases and len(phases) == len(RECIPES[recipe]) - (recipe == "bpe") * 6  # all but c4, w1, a28, a34, a83, a89
     tok = load_model(_model_dir(out, recipe, SHIPPED[recipe])).tokenizer
     gate = shipped_gate(recipe, tok)
     if recipe in SHIPPED_QUIET_HEADERS:  # the header's quiet spans, for this run's own tokenizer
@@ -57,6 +59,13 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
         for w in a:
             assert torch.allclose(s[w], (1 - share) * a[w] + share * b[w], atol=1e-6), w
         assert not torch.equal(s["emb.weight"], a["emb.weight"])
+    for name in [n for n in GROWS.get(recipe, {}) if n in order]:  # its source's every weight, a block on top
+        source, seed = GROWS[recipe][name]
+        assert result["grows"][name] == [source, seed]
+        src, grown = (load_model(_model_dir(out, recipe, n)) for n in (source, name))
+        assert grown.config.n_layer == src.config.n_layer + 1
+        g = grown.model.state_dict()
+        assert all(torch.equal(g[k], w) for k, w in src.model.state_dict().items())
     assert {c["task"] for c in result["cells"]} == {"passkey", "facts=1", "facts=2"}
     assert {c["task"] for c in result["haystack_cells"]} == {"needle", "facts=2", "track"}
     if recipe == "bpe":
@@ -88,13 +97,14 @@ def test_until_cuts_the_recipe_at_a_phase_and_names_the_phases_when_there_is_non
     assert {"a28", "a34"}.isdisjoint(plan("bpe", "a41"))
     assert plan("bpe", "a63")[-6:] == ["a17", "a41", "a59", "a61", "a62", "a63"] and "s70" in plan("bpe", "a63")
     assert plan("bpe", "s70") == [n for n in plan("bpe", "c3")] + ["c22", "s70"]
-    assert plan("bpe")[-5:] == ["a63", "a68", "a69", "a92", "s92"] and plan("bpe") == plan("bpe", "s92")  # the default
+    assert plan("bpe")[-7:] == ["a63", "a68", "a69", "a92", "s92", "g92", "a118"]  # the default
+    assert plan("bpe") == plan("bpe", "a118") and plan("bpe", "s92") == plan("bpe")[:-2]  # and the one before
     assert plan("bpe", "s83")[-3:] == ["a69", "a83", "s83"]  # the default before
     assert plan("bpe", "a83") == plan("bpe", "a69") + ["a83"]  # a83 goes on from a69's model
     assert plan("bpe", "a89") == plan("bpe", "a69") + ["a89"]  # so do a89
     assert plan("bpe", "a92") == plan("bpe", "a69") + ["a92"]  # and a92
     assert plan("bpe", "a118") == plan("bpe", "s92") + ["g92", "a118"]  # a118 trains s92 grown by a block
-    with pytest.raises(ConfigError, match="has no phase or soup 'c9'; it has s1, "):
+    with pytest.raises(ConfigError, match="has no phase, soup or grown model 'c9'; it has s1, "):
         phases_until("bpe", "c9")
 
 
@@ -186,3 +196,15 @@ def test_a_grown_model_is_its_source_with_a_block_on_top_and_a_phase_trains_on_f
     log = (out / "q" / "log.jsonl").read_text()
     recipe._build(out, "t", ["p", "g", "q"], {"device": "cpu"}, quick=False)  # made again: q is not trained again
     assert (out / "q" / "log.jsonl").read_text() == log
+
+
+def test_the_shipped_gate_fits_the_three_layer_defaults_before_a_block_was_grown():
+    tok = load_model().tokenizer
+    gate = shipped_gate("bpe", tok)
+    assert len(gate["write_threshold_per_layer"]) == load_model().config.n_layer == 4
+    three = shipped_gate("bpe", tok, n_layer=3)  # s92's, as it shipped (checkpoints/bpe-s92)
+    assert three == {**gate, "write_threshold_per_layer": [0.1, 0.2, 0.5]}
+    s92 = load_model(Path(__file__).resolve().parents[1] / "checkpoints" / "bpe-s92").config
+    assert {k: getattr(s92, k) for k in three} == three
+    with pytest.raises(ConfigError, match="gates layers \\[1, 2\\]; it does not fit 2 layers"):
+        shipped_gate("bpe", tok, n_layer=2)
