@@ -11,7 +11,7 @@ averaged with phase c22, from the twenty-fourth a63, the named-facts lineage fro
 twenty-eighth a69, two short runs on from a63, in the thirty-first the soup s83, a69 with a fifth
 of a83, from the thirty-second the soup s92, a69 with half of a92, since the thirty-seventh a118, s92
 grown by a fourth block that alone trained; the candidates around them,
-checkpoints/bpe-c2 to bpe-c4, bpe-c13, bpe-c22, bpe-a11 to bpe-a92-s500) first trains the BPE tokenizer
+checkpoints/bpe-c2 to bpe-c4, bpe-c13, bpe-c22, bpe-a11 to bpe-g118-s1000) first trains the BPE tokenizer
 on the training text (docqa.train.vocab; `apt-get install python3-doc` adds the Python
 documentation to that text, man pages and /usr/share/doc come with Debian), then trains on
 questions about real text;
