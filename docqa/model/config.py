@@ -98,6 +98,16 @@ class ModelConfig:
     # With write_threshold: each layer's own write_floor, one entry per layer, in place of
     # write_floor in the gated layers. Left out of the saved config while None.
     write_floor_per_layer: list[int] | None = None
+    # The layers (0-based) whose memory pairs each token's key with the NEXT token's value: a segment
+    # writes k_t -> v_{t+1}, and its last token writes nothing (what follows it is in the next
+    # segment), as kNN-LM stores a context with the token that came after it (Khandelwal et al.
+    # 2020). A read then returns what followed the context its query matches: the question's last
+    # position addresses a value's first token, and each answer token the one after it. Paired with
+    # its own value, as eq. 8/9 write, a key holds the very token a query is looking for, which the
+    # query cannot know; the a-lineage's misses at 64K tokens are often a value's first token right
+    # and the rest wrong (docs/TRAINING.md, thirty-seventh session). None: every layer writes
+    # k_t -> v_t. Left out of the saved config while None.
+    next_value_layers: list[int] | None = None
     # Token ids that open and close a quiet span: from a `quiet_open` token through the first
     # `quiet_close` token at or after it, no token writes to memory, in any layer, gated or not. A
     # span ends with its segment at the latest, so what a token writes depends on its segment's
@@ -203,6 +213,12 @@ class ModelConfig:
                     isinstance(i, int) and 0 <= i < self.n_layer for i in layers):
                 raise ConfigError(f"write_gate_layers={layers} must name distinct layers 0..{self.n_layer - 1}, "
                                   "or be left unset for every layer")
+        if self.next_value_layers is not None:
+            layers = self.next_value_layers
+            if not layers or len(set(layers)) != len(layers) or not all(
+                    isinstance(i, int) and 0 <= i < self.n_layer for i in layers):
+                raise ConfigError(f"next_value_layers={layers} must name distinct layers 0..{self.n_layer - 1}, "
+                                  "or be left unset")
         if self.short_conv < 0:
             raise ConfigError(f"short_conv={self.short_conv} must be 0 (off) or a kernel size")
         for name in ("vocab_size", "n_layer", "n_head", "d_model", "segment_len", "mlp_ratio"):
@@ -245,7 +261,7 @@ class ModelConfig:
             if not d[name]:
                 del d[name]
         for name in ("write_gate_layers", "write_threshold_per_layer", "write_floor_per_layer", "quiet_open",
-                     "quiet_close"):
+                     "quiet_close", "next_value_layers"):
             if d[name] is None:
                 del d[name]
         return json.dumps(d, indent=2, sort_keys=True)

@@ -226,6 +226,14 @@ def memory_commit(cfg, k: torch.Tensor, v: torch.Tensor, beta: torch.Tensor, mem
     return LayerMemory(M, z)
 
 
+def next_values(v: torch.Tensor, beta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """What a next-value layer writes (ModelConfig.next_value_layers): at position t the next token's
+    value v_{t+1} with t's own strength, and nothing at a segment's last position, whose next token
+    is in the next segment.  v (..., S, Dv), beta (..., S), one segment along S."""
+    return (torch.cat([v[..., 1:, :], torch.zeros_like(v[..., :1, :])], -2),
+            torch.cat([beta[..., :-1], torch.zeros_like(beta[..., :1])], -1))
+
+
 def gate_mix(gate: torch.Tensor, a_dot: torch.Tensor, a_mem: torch.Tensor) -> torch.Tensor:
     """Eq. 10: sigmoid(gate) A_mem + (1 - sigmoid(gate)) A_dot.  gate (H,), a_dot and a_mem (..., H, T, D)."""
     g = torch.sigmoid(gate).view(-1, 1, 1).to(a_dot.dtype)  # (H, 1, 1)
@@ -277,9 +285,10 @@ def call_inputs(args: tuple) -> tuple[torch.Tensor, torch.Tensor | None]:
 
 
 class InfiniAttention(nn.Module):
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, next_value: bool = False):
         super().__init__()
         self.cfg = cfg
+        self.next_value = next_value  # writes k_t -> v_{t+1}: ModelConfig.next_value_layers names this layer
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
         self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
         self.gate = nn.Parameter(torch.full((cfg.n_head,), cfg.gate_init))  # beta of eq. 10
@@ -381,6 +390,8 @@ class InfiniAttention(nn.Module):
         q, k, _, beta = self._project(x)  # (B, N, H, S, D), (B, N, H, S)
         real = torch.arange(n_seg * S, device=x.device).view(n_seg, 1, S) < T  # (N, 1, S)
         beta = write_gate(self.cfg, beta * real, quiet=by_segment(quiet, n_seg, S))  # padding keeps no neighbour
+        if self.next_value:  # the strength t writes v_{t+1} with; none at a segment's end (next_values)
+            beta = torch.cat([beta[..., :-1], torch.zeros_like(beta[..., :1])], -1)
         q, k = self._memory_qk(x, q, k, raw=raw)  # the memory's
         q, k = (t.transpose(1, 2).flatten(2, 3)[:, :, :T] for t in (q, k))
         return q, k, beta.transpose(1, 2).flatten(2, 3)[:, :, :T]
@@ -403,7 +414,8 @@ class InfiniAttention(nn.Module):
         x = x.view(B, N, S, C)
         q, k, v, beta = self._project(x)
         _, k = self._memory_qk(x, q, k)
-        return k, v, write_gate(self.cfg, beta, self.gate_straight_through, by_segment(quiet, N, S))
+        beta = write_gate(self.cfg, beta, self.gate_straight_through, by_segment(quiet, N, S))
+        return (k, *next_values(v, beta)) if self.next_value else (k, v, beta)
 
     def _mix(self, a_dot: torch.Tensor, a_mem: torch.Tensor | None) -> torch.Tensor:
         """Eq. 10: A = sigmoid(gate) A_mem + (1 - sigmoid(gate)) A_dot, then the output projection."""
@@ -433,7 +445,8 @@ class InfiniAttention(nn.Module):
         a_mem = None
         if use_memory:
             mq, mk = self._memory_qk(x, q, k, batch_stats=self.training)
-            a_mem, mem = memory_scan(cfg, mq, mk, v, beta, mem, n_full)  # (B,N,H,S,D)
+            wv, wbeta = next_values(v, beta) if self.next_value else (v, beta)  # what is written
+            a_mem, mem = memory_scan(cfg, mq, mk, wv, wbeta, mem, n_full)  # (B,N,H,S,D)
         y = self._mix(a_dot, a_mem)  # (B, N, S, C)
         return y.reshape(B, n_seg * S, C)[:, :T], mem
 
@@ -466,7 +479,10 @@ class InfiniAttention(nn.Module):
         """Write the cached (complete) segment to memory, exactly as forward() would; `quiet` (B, L):
         the segment's quiet_mask."""
         beta = write_gate(self.cfg, torch.cat(cache.beta, -1), quiet=quiet)  # the segment is whole only now
-        return memory_commit(self.cfg, torch.cat(cache.k, -2), torch.cat(cache.v, -2), beta, mem)
+        v = torch.cat(cache.v, -2)
+        if self.next_value:
+            v, beta = next_values(v, beta)
+        return memory_commit(self.cfg, torch.cat(cache.k, -2), v, beta, mem)
 
 
 # Parameters (and memory_center's statistics) InfiniAttention initialises itself so that they change

@@ -148,7 +148,7 @@ def soup_models(a: Path | str, b: Path | str, weight: float, dst: Path | str, on
     return save_model(ma.model, ma.tokenizer, dst)
 
 
-def grow_model(src: Path | str, dst: Path | str, seed: int = 0) -> str:
+def grow_model(src: Path | str, dst: Path | str, seed: int = 0, next_value: bool = False) -> str:
     """Write to `dst` the model `src` with one more block on top, and return its fingerprint.
 
     The new block starts as the identity: its attention's output projection and its MLP's output
@@ -160,17 +160,20 @@ def grow_model(src: Path | str, dst: Path | str, seed: int = 0) -> str:
     threshold and floor). On top, no layer index of `src` moves: the layers a training config
     names (address_layers, value_write_layers) stay the same layers. A model that trades one
     skill for another in the same weights (docs/TRAINING.md, thirty-fifth session) gets room
-    for the second without giving up the first."""
+    for the second without giving up the first. `next_value`: the new layer writes each key with
+    the next token's value (ModelConfig.next_value_layers); the layers of `src` write as they did."""
     if (Path(src) / HF_MARKER).is_file():
         raise ConfigError(f"{src} is a converted model; only docqa's own models grow")
     with torch.random.fork_rng(devices=[]):  # building modules draws, even to be overwritten
         torch.manual_seed(seed)
-        return _grow(load_model(src), dst)
+        return _grow(load_model(src), dst, next_value)
 
 
-def _grow(lm: LoadedModel, dst: Path | str) -> str:
+def _grow(lm: LoadedModel, dst: Path | str, next_value: bool) -> str:
     c, n = lm.config, lm.config.n_layer
     top = {"n_layer": n + 1}
+    if next_value:
+        top["next_value_layers"] = [*(c.next_value_layers or []), n]
     if c.write_gate_layers is not None and n - 1 in c.write_gate_layers:
         top["write_gate_layers"] = [*c.write_gate_layers, n]
     for name in ("write_threshold_per_layer", "write_floor_per_layer"):

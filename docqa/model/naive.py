@@ -65,10 +65,11 @@ def quiet_tokens(cfg, tokens: list[int], cuts=()) -> list[bool]:
 
 def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, cuts=(),
                     gate: tuple[float, int, int, int] | None = None, straight_through: bool = False,
-                    quiet: list[bool] | None = None):
+                    quiet: list[bool] | None = None, next_value: bool = False):
     """x (T, C) for one batch element; M0 (H, D, D), z0 (H, D); segments as `segment_spans` cuts
     them. `gate`: (write_threshold, write_window, write_skip, write_floor), None for the layer
-    config's. `quiet`: the tokens that write nothing (quiet_tokens). Returns y (T, C), M, z."""
+    config's. `quiet`: the tokens that write nothing (quiet_tokens). `next_value`: each key is
+    written with the next token's value (ModelConfig.next_value_layers). Returns y (T, C), M, z."""
     cfg = layer.cfg
     threshold, window, skip, floor = (cfg.write_threshold, cfg.write_window, cfg.write_skip,
                                       cfg.write_floor) if gate is None else gate
@@ -141,8 +142,12 @@ def naive_attention(layer, x: torch.Tensor, M0: torch.Tensor, z0: torch.Tensor, 
                 out[t] = g * a_mem + (1 - g) * a_dot  # eq. 10
             if not written:
                 break  # a partial segment is read, not written
-            M, z = naive_write(cfg, M, z, [sigma(km[j, sl], cfg.feature_map) for j in seg],
-                               [v[j, sl] for j in seg], [beta_all[j, h] for j in seg])
+            if next_value:  # key t with the value of token t + 1; the segment's last token writes nothing
+                writes = [(j, j + 1) for j in seg if j + 1 < end]
+            else:
+                writes = [(j, j) for j in seg]
+            M, z = naive_write(cfg, M, z, [sigma(km[j, sl], cfg.feature_map) for j, _ in writes],
+                               [v[u, sl] for _, u in writes], [beta_all[j, h] for j, _ in writes])
         heads_out.append(out)
         M_final.append(M)
         z_final.append(z)
@@ -192,7 +197,8 @@ def naive_forward(model: InfiniTransformer, tokens: torch.Tensor, cuts=()):
             floor = cfg.write_floor if floors is None else floors[i]
             gate = (threshold, cfg.write_window, cfg.write_skip, floor) if gated else (0.0, 0, 0, 0)
             a, M, z = naive_attention(block.attn, rms(x, block.norm1), zeros_M, torch.zeros(H, D, dtype=x.dtype),
-                                      cuts, gate, block.attn.gate_straight_through, quiet)
+                                      cuts, gate, block.attn.gate_straight_through, quiet,
+                                      next_value=i in (cfg.next_value_layers or ()))  # from the model's config
             x = x + a
             hmid = rms(x, block.norm2)
             x = x + F.gelu(hmid @ block.mlp.fc1.weight.T) @ block.mlp.fc2.weight.T

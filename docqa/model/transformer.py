@@ -38,10 +38,10 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, next_value: bool = False):
         super().__init__()
         self.norm1 = nn.RMSNorm(cfg.d_model, eps=cfg.norm_eps)
-        self.attn = InfiniAttention(cfg)
+        self.attn = InfiniAttention(cfg, next_value)
         self.norm2 = nn.RMSNorm(cfg.d_model, eps=cfg.norm_eps)
         self.mlp = MLP(cfg)
 
@@ -67,7 +67,8 @@ class InfiniTransformer(nn.Module):
         V, C = cfg.vocab_size, cfg.d_model
         # from_pretrained: an embedding without nn.Embedding's own N(0, 1) draw (V x C numbers)
         self.emb = nn.Embedding(V, C) if init else nn.Embedding.from_pretrained(torch.empty(V, C), freeze=False)
-        self.blocks = nn.ModuleList(Block(cfg.layer_config(i)) for i in range(cfg.n_layer))
+        self.blocks = nn.ModuleList(Block(cfg.layer_config(i), next_value=i in (cfg.next_value_layers or ()))
+                                    for i in range(cfg.n_layer))
         self.norm_f = nn.RMSNorm(cfg.d_model, eps=cfg.norm_eps)
         if init:
             nn.init.normal_(self.emb.weight, 0.0, 0.02)

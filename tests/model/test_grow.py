@@ -76,3 +76,16 @@ def test_a_converted_model_is_refused(tmp_path):
     (tmp_path / "hf" / "docqa.json").write_text("{}")
     with pytest.raises(ConfigError, match="is a converted model; only docqa.s own models grow"):
         grow_model(tmp_path / "hf", tmp_path / "g")
+
+
+def test_a_next_value_block_grows_on_top_and_still_starts_as_the_identity(tmp_path):
+    src = saved(tmp_path, **GATED)
+    grow_model(src, tmp_path / "g", seed=1, next_value=True)
+    a, b = load_model(src), load_model(tmp_path / "g")
+    assert b.config.next_value_layers == [a.config.n_layer] and a.config.next_value_layers is None
+    assert [blk.attn.next_value for blk in b.model.blocks] == [False] * a.config.n_layer + [True]
+    tokens = torch.randint(0, 256, (1, 3 * a.config.segment_len))
+    with torch.no_grad():
+        la, _ = a.model(tokens)
+        lb, mb = b.model(tokens)
+    assert torch.allclose(la, lb, atol=1e-6) and mb.layers[-1].M.abs().sum() > 0

@@ -35,6 +35,12 @@ VARIANTS = [
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.5,
          write_window=1, write_skip=1, write_threshold_per_layer=[0.5, 0.95], write_floor_per_layer=[1, 2],
          quiet_open=list(range(24)), quiet_close=list(range(24, 64))),
+    # next-value layers: every layer, one of two under a gate with quiet spans, and the segment-level rule
+    dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, next_value_layers=[0, 1]),
+    dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.3,
+         write_window=1, write_skip=1, write_gate_layers=[1], quiet_open=list(range(24)),
+         quiet_close=list(range(24, 64)), next_value_layers=[1]),
+    dict(feature_map="elu1", update="delta", write_strength=True, next_value_layers=[0]),
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.5),
     dict(feature_map="l2", update="token_delta", write_strength=True, short_conv=3, write_threshold=0.5,
          write_window=2, write_gate_layers=[1]),
@@ -59,6 +65,7 @@ QUIET = VARIANTS[-3]  # quiet spans under a gate on layer 1
 QUIET_PLAIN = VARIANTS[-5]  # quiet spans, no gate
 PER_LAYER = VARIANTS[-6]  # thresholds 0.3 and 0.6, window 1
 FLOOR = VARIANTS[13]  # write_floor_per_layer [1, 2] under thresholds 0.5 and 0.95, quiet spans
+NEXT = VARIANTS[14:17]  # next_value_layers
 
 
 def make(seed=0, dtype=torch.float64, **kw):
@@ -181,7 +188,7 @@ def test_streaming_in_any_split_equals_one_call(variant):
 
 
 @pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5], VARIANTS[7], VARIANTS[8], VARIANTS[9], VARIANTS[10],
-                                     WINDOW, SKIP, QUIET, QUIET_PLAIN, PER_LAYER, FLOOR], ids=ids)
+                                     WINDOW, SKIP, QUIET, QUIET_PLAIN, PER_LAYER, FLOOR, *NEXT], ids=ids)
 def test_cached_decoding_equals_full_forward(variant):
     model = make(**variant)
     history = torch.randint(0, 256, (1, 17))  # 2 segments in memory, 3 tokens pending
@@ -310,10 +317,12 @@ def test_an_unknown_feature_map_or_update_rule_raises_instead_of_falling_through
         naive_write(cfg, M[0, 0], z[0, 0], list(sk[0, 0]), list(v[0, 0]), list(beta[0, 0]))
 
 
-def test_writes_are_the_keys_and_strengths_the_memory_is_written_with(monkeypatch):
+@pytest.mark.parametrize("next_value_layers", [None, [1]])
+def test_writes_are_the_keys_and_strengths_the_memory_is_written_with(monkeypatch, next_value_layers):
     import docqa.model.infini as infini
 
-    model = make(seed=3, short_conv=3)  # the conv must not reach across segments, as in forward
+    # the conv must not reach across segments, as in forward
+    model = make(seed=3, short_conv=3, next_value_layers=next_value_layers)
     seen = []
     scan = infini.memory_scan
 
@@ -685,3 +694,27 @@ def test_projections_gate_a_partial_segment_by_its_own_tokens_not_its_padding():
     _, _, beta = attn.projections(x)
     assert beta.shape == (1, model.cfg.n_head, S + 4)
     assert float(beta.detach().abs().max()) == 0.0
+
+
+def test_a_next_value_layer_writes_each_key_with_the_next_tokens_value_and_nothing_at_a_segments_end():
+    plain = make(seed=5, short_conv=3, write_threshold=0.3, write_window=1)
+    nxt = make(seed=5, short_conv=3, write_threshold=0.3, write_window=1, next_value_layers=[1])
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), nxt.state_dict().values()))
+    x = torch.randn(2, 3 * 7, plain.cfg.d_model, dtype=torch.float64)
+    k0, v0, b0 = plain.blocks[1].attn.segment_writes(x)  # (B, N, H, S, D), (B, N, H, S)
+    k1, v1, b1 = nxt.blocks[1].attn.segment_writes(x)
+    assert torch.equal(k1, k0)
+    assert torch.equal(v1[..., :-1, :], v0[..., 1:, :]) and not v1[..., -1, :].any()
+    assert torch.equal(b1[..., :-1], b0[..., :-1]) and not b1[..., -1].any() and b0[..., -1].any()
+    assert not nxt.blocks[0].attn.next_value and nxt.blocks[1].attn.next_value  # the layers named only
+    assert torch.equal(torch.stack(nxt.blocks[0].attn.segment_writes(x)[1:2]),
+                       torch.stack(plain.blocks[0].attn.segment_writes(x)[1:2]))
+
+
+def test_next_value_layers_are_checked_and_saved_only_when_set():
+    assert "next_value_layers" not in ModelConfig.from_name("test").to_json()
+    cfg = ModelConfig.from_name("test", next_value_layers=[1])
+    assert ModelConfig.from_dict(json.loads(cfg.to_json())).next_value_layers == [1]
+    for bad in ([], [2], [1, 1], [-1]):
+        with pytest.raises(ConfigError, match="next_value_layers=.* must name distinct layers 0..1"):
+            ModelConfig.from_name("test", next_value_layers=bad)
