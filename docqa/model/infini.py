@@ -230,8 +230,12 @@ def next_values(v: torch.Tensor, beta: torch.Tensor) -> tuple[torch.Tensor, torc
     """What a next-value layer writes (ModelConfig.next_value_layers): at position t the next token's
     value v_{t+1} with t's own strength, and nothing at a segment's last position, whose next token
     is in the next segment.  v (..., S, Dv), beta (..., S), one segment along S."""
-    return (torch.cat([v[..., 1:, :], torch.zeros_like(v[..., :1, :])], -2),
-            torch.cat([beta[..., :-1], torch.zeros_like(beta[..., :1])], -1))
+    return torch.cat([v[..., 1:, :], torch.zeros_like(v[..., :1, :])], -2), next_value_strengths(beta)
+
+
+def next_value_strengths(beta: torch.Tensor) -> torch.Tensor:
+    """The write strengths (..., S) of a next-value layer: beta, none at a segment's last position."""
+    return torch.cat([beta[..., :-1], torch.zeros_like(beta[..., :1])], -1)
 
 
 def gate_mix(gate: torch.Tensor, a_dot: torch.Tensor, a_mem: torch.Tensor) -> torch.Tensor:
@@ -390,8 +394,8 @@ class InfiniAttention(nn.Module):
         q, k, _, beta = self._project(x)  # (B, N, H, S, D), (B, N, H, S)
         real = torch.arange(n_seg * S, device=x.device).view(n_seg, 1, S) < T  # (N, 1, S)
         beta = write_gate(self.cfg, beta * real, quiet=by_segment(quiet, n_seg, S))  # padding keeps no neighbour
-        if self.next_value:  # the strength t writes v_{t+1} with; none at a segment's end (next_values)
-            beta = torch.cat([beta[..., :-1], torch.zeros_like(beta[..., :1])], -1)
+        if self.next_value:  # the strength t writes v_{t+1} with
+            beta = next_value_strengths(beta)
         q, k = self._memory_qk(x, q, k, raw=raw)  # the memory's
         q, k = (t.transpose(1, 2).flatten(2, 3)[:, :, :T] for t in (q, k))
         return q, k, beta.transpose(1, 2).flatten(2, 3)[:, :, :T]
