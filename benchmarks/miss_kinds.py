@@ -35,7 +35,8 @@ def kind(tok, miss: dict) -> str:
     got, answer = miss["got"], miss["answer"]
     if got != answer and got in miss.get("stored", []):
         return "other value"
-    if first_token(tok, got) is not None and first_token(tok, got) == first_token(tok, answer):
+    first = first_token(tok, got)
+    if first is not None and first == first_token(tok, answer):
         return "first token"
     return "neither"
 
