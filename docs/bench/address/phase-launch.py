@@ -98,6 +98,20 @@ The thirty-sixth session's (runs/probe/grow-s92-raw: grow_model(runs/s92raw, see
   a118: a116's command with runs/a118 3000 118 steps=3000 save_every=250 keep_every=250 lr=2e-3 warmup=50
   a119: a118's command with runs/a119 3000 119 write_penalty=0.0 value_write_weight=1.0 value_write_layers='[3]'
            (stopped at step 1500)
+The thirty-seventh session's (runs/a120.sh ... runs/a123.sh on the machine ran these lines):
+  a120: .venv/bin/python docs/bench/address/phase-launch.py a69 runs/a118/models/step-1000 runs/a120 1000 120
+           steps=1000 save_every=100 keep_every=100 lr=1e-3 batch=8 warmup=20 lead_fraction=0.25 and a118's other
+           settings (stopped twice before its first save)
+  a121: ... a69 runs/probe/grow-a118 runs/a121 1500 121 steps=1500 save_every=250 keep_every=250 lr=2e-3 batch=8
+           warmup=50 task_mix='{"kv": 2, "facts": 4, "needle": 1, "track": 1, "passkey": 0.5, "passkey_synthetic": 0.5}'
+           freeze='"^(?!blocks\\.4\\.)"' and a118's other settings; runs/probe/grow-a118 is
+           grow_model(runs/a118/models/step-1000, seed=121) (stopped at step 1016)
+  a122: ... a69 runs/probe/grow-a118-next runs/a122 1000 122 steps=1000 save_every=125 keep_every=125 lr=2e-3
+           batch=8 warmup=50 task_mix='{"kv": 1, "facts": 3, "needle": 3, "track": 2, "passkey": 0.5,
+           "passkey_synthetic": 0.5}' freeze='"^(?!blocks\\.4\\.)"' and a118's other settings;
+           runs/probe/grow-a118-next is grow_model(runs/a118/models/step-1000, seed=122, next_value=True)
+           (stopped at step 302)
+  a123: a122's command with runs/a123 1000 123 write_penalty=0.0
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command."""
 import json
