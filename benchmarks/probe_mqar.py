@@ -2,16 +2,21 @@
 
     python benchmarks/probe_mqar.py --lr 3e-3 --pairs 16 --ktok 1       # single-token keys
     python benchmarks/probe_mqar.py --lr 3e-3 --pairs 16 --ktok 3 --gap 1 --conv 8
+    python benchmarks/probe_mqar.py --pairs 16 --vtok 3 --next-value 1   # 3-token values, layer 1 k_t -> v_{t+1}
 
 Multi-query associative recall (MQAR, Zoology) laid across segments: `--nseg` segments of filler
 hold `--pairs` statements "KEY [gap] VALUE" at random places; the next segment asks every key
 ("KEY ? VALUE") and the loss is on the value after each "?". Local attention never sees an
 earlier segment, so a right answer can only come from the memory read addressed by the key.
 A key is `--ktok` tokens from an alphabet of `--alpha` (as BPE cuts a name into fragments), and
-`--gap` tokens stand between key and value. The model is `InfiniTransformer` exactly as docqa
+`--gap` tokens stand between key and value. A value is `--vtok` tokens: the first is read by the
+question, each later one by the value so far, the read that fails on docqa's long streams (a needle's
+first token right and the rest wrong); `--next-value L` makes layers L write k_t -> v_{t+1}
+(ModelConfig.next_value_layers) so that each context is stored with the token after it. The model is `InfiniTransformer` exactly as docqa
 trains it (L2 features, token-level delta rule, write strength, short conv), trained from scratch
 on a vocabulary of 516 tokens. Prints one JSON line per 50 steps: loss, accuracy on the values
-(chance 1/256), the mean eq. 10 gate per layer. Numbers measured with it are in docs/TRAINING.md.
+(chance 1/256), `by_pos` the accuracy of each value token, `exact` of whole values (teacher-forced),
+the mean eq. 10 gate per layer. Numbers measured with it are in docs/TRAINING.md.
 `--address W` adds training's address loss (docqa/train/address.py) at weight W: per head of the
 `--address-layers` (default 1), the cross-entropy of the asked statement's key (at its value token) among the
 document's keys, for the query at each "?"; `addr` is how often the asked key matched best.
@@ -36,33 +41,43 @@ FIRST_VALUE = FIRST_KEY + N_KEYS
 
 
 def batch(args, B: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, list]:
-    """B documents (B, (nseg + 1) * S), their targets (-100 except after each "?") and the address
-    loss's targets (row, each statement's value position, [("?" position, statement)])."""
-    S, n = args.S, args.nseg
-    L = args.ktok + args.gap + 1  # one statement
+    """B documents (B, (nseg + 1) * S), their targets (-100 except on each value token of a question:
+    at "?" the value's first token, at each value token the next) and the address loss's targets
+    (row, each statement's first value token's position, [("?" position, statement)])."""
+    S, n, V = args.S, args.nseg, args.vtok
+    L = args.ktok + args.gap + V  # one statement
     x = torch.full((B, (n + 1) * S), FILLER)
     y = torch.full_like(x, -100)
     targets = []
     for b in range(B):
         codes = torch.randperm(args.alpha ** args.ktok, generator=g)[:args.pairs]  # distinct keys
         frags = torch.stack([(codes // args.alpha ** i) % args.alpha for i in range(args.ktok)], 1) + FIRST_KEY
-        vals = torch.randint(0, N_VALUES, (args.pairs,), generator=g) + FIRST_VALUE
-        stmt = torch.cat([frags, torch.full((args.pairs, args.gap), GAP), vals[:, None]], 1)  # (pairs, L)
+        vals = torch.randint(0, N_VALUES, (args.pairs, V), generator=g) + FIRST_VALUE
+        stmt = torch.cat([frags, torch.full((args.pairs, args.gap), GAP), vals], 1)  # (pairs, L)
         slots = torch.randperm(n * S // L, generator=g)[:args.pairs] * L  # non-overlapping places
         for i in range(args.pairs):
             x[b, slots[i]:slots[i] + L] = stmt[i]
         order = torch.randperm(args.pairs, generator=g)
-        Lq = args.ktok + 2
+        Lq = args.ktok + 1 + V
         asks = []
         for j in range(min(args.pairs, S // Lq)):  # the questions' segment
             i, p0 = order[j], n * S + j * Lq
-            x[b, p0:p0 + args.ktok] = frags[i]
-            x[b, p0 + args.ktok] = QUERY
-            x[b, p0 + args.ktok + 1] = vals[i]
-            y[b, p0 + args.ktok] = vals[i]
-            asks.append((p0 + args.ktok, int(i)))
-        targets.append((b, [int(slots[i]) + L - 1 for i in range(args.pairs)], asks))
+            q = p0 + args.ktok  # the "?"
+            x[b, p0:q] = frags[i]
+            x[b, q] = QUERY
+            x[b, q + 1:q + 1 + V] = vals[i]
+            y[b, q:q + V] = vals[i]
+            asks.append((q, int(i)))
+        targets.append((b, [int(slots[i]) + args.ktok + args.gap for i in range(args.pairs)], asks))
     return x, y, targets
+
+
+def value_scores(logits: torch.Tensor, y: torch.Tensor, vtok: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Accuracy of each value token (vtok,) and the share of values right whole (a scalar), teacher-forced:
+    a question's targets are its vtok value tokens in a row, so the masked targets come in runs of vtok."""
+    mask = y != -100
+    right = (logits.argmax(-1)[mask] == y[mask]).view(-1, vtok)
+    return right.float().mean(0), right.all(1).float().mean()
 
 
 def main() -> None:
@@ -76,6 +91,8 @@ def main() -> None:
     p.add_argument("--ktok", type=int, default=1, help="tokens per key")
     p.add_argument("--alpha", type=int, default=16, help="key fragments to draw from (ktok > 1)")
     p.add_argument("--gap", type=int, default=0, help="tokens between key and value")
+    p.add_argument("--vtok", type=int, default=1, help="tokens per value")
+    p.add_argument("--next-value", default="", help="comma-separated layers that write k_t -> v_{t+1}")
     p.add_argument("--conv", type=int, default=4, help="short conv kernel (0 = none)")
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--heads", type=int, default=2)
@@ -92,14 +109,15 @@ def main() -> None:
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     cfg = ModelConfig(vocab_size=FIRST_VALUE + N_VALUES, n_layer=args.layers, n_head=args.heads,
-                      d_model=args.d, segment_len=args.S, short_conv=args.conv)
+                      d_model=args.d, segment_len=args.S, short_conv=args.conv,
+                      next_value_layers=[int(i) for i in args.next_value.split(",")] if args.next_value else None)
     model = InfiniTransformer(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.1, betas=(0.9, 0.98))
     g = torch.Generator().manual_seed(args.seed)
     qk: list = []
     for i in map(int, args.address_layers.split(",")):
         model.blocks[i].attn.register_forward_pre_hook(lambda m, a: qk.append(m.projections(a[0])[:2]))
-    t0, accs, addrs = time.time(), [], []
+    t0, scores, addrs = time.time(), [], []
     for step in range(1, args.steps + 1):
         x, y, targets = batch(args, args.batch, g)
         for group in opt.param_groups:
@@ -115,11 +133,13 @@ def main() -> None:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        mask = y != -100
-        accs.append((logits.detach().argmax(-1)[mask] == y[mask]).float().mean().item())
+        scores.append(value_scores(logits.detach(), y, args.vtok))
         if step % 50 == 0:
+            by_pos = torch.stack([s[0] for s in scores[-50:]]).mean(0)
+            exact = sum(s[1].item() for s in scores[-50:]) / 50
             gates = [round(torch.sigmoid(b.attn.gate).mean().item(), 2) for b in model.blocks]
-            print(json.dumps(dict(step=step, loss=round(loss.item(), 3), acc=round(sum(accs[-50:]) / 50, 3),
+            print(json.dumps(dict(step=step, loss=round(loss.item(), 3), acc=round(by_pos.mean().item(), 3),
+                                  by_pos=[round(a, 3) for a in by_pos.tolist()], exact=round(exact, 3),
                                   addr=round(sum(addrs[-50:]) / 50, 3), gates=gates,
                                   seconds=round(time.time() - t0))), flush=True)
 
