@@ -105,7 +105,9 @@ class ModelConfig:
     # position addresses a value's first token, and each answer token the one after it. Paired with
     # its own value, as eq. 8/9 write, a key holds the very token a query is looking for, which the
     # query cannot know; the a-lineage's misses at 64K tokens are often a value's first token right
-    # and the rest wrong (docs/TRAINING.md, thirty-seventh session). None: every layer writes
+    # and the rest wrong (docs/TRAINING.md, thirty-seventh session). In the MQAR probe with 3-token
+    # values it learned the continuation as well as eq. 8's pairing and the first token far slower
+    # (thirty-eighth session): kept for experiments, no default uses it. None: every layer writes
     # k_t -> v_t. Left out of the saved config while None.
     next_value_layers: list[int] | None = None
     # Token ids that open and close a quiet span: from a `quiet_open` token through the first
