@@ -112,8 +112,21 @@ The thirty-seventh session's (runs/a120.sh ... runs/a123.sh on the machine ran t
            runs/probe/grow-a118-next is grow_model(runs/a118/models/step-1000, seed=122, next_value=True)
            (stopped at step 302)
   a123: a122's command with runs/a123 1000 123 write_penalty=0.0
+The thirty-eighth session's (layer 0's writes cut in training: gate_overrides, merged over the phase's
+model_overrides and the quiet spans; from a118 s1000's raw weights):
+  a124: .venv/bin/python docs/bench/address/phase-launch.py a69 runs/a118/models/step-1000 runs/a124 600 124 \
+           steps=600 save_every=100 keep_every=100 lr=3e-4 batch=8 warmup=20 \
+           task_mix='{"kv": 1, "facts": 3, "needle": 3, "track": 2, "passkey": 0.5, "passkey_synthetic": 0.5}' \
+           track_people='[3, 4]' composed_track=1.0 wide_moves=0.5 open_people=0.5 min_segments=4 max_segments=24 \
+           start_max_segments=24 gap_fraction=0.0 lead_fraction=0.0 history_fraction=0.0 freeze='"^emb\\."' \
+           gate_overrides='{"write_threshold": 0.99, "write_gate_layers": [0]}'
+        then, from its step-600 checkpoint, the same command with STOP_AT 764 and steps=1500 (stopped at 764)
+  a125: the same with runs/a125, STOP_AT 300, seed 125 and lr=1e-3 (it ran to 409 and was resumed from its step-300
+        checkpoint), then the same command with STOP_AT 820 and steps=1500: a resume takes a new `steps` (the
+        schedule stretched from there) and nothing else. (They ran as runs/a124.py, runs/a125.py and
+        runs/a12x-more.py on the machine, which these lines reproduce.)
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
-command."""
+command, or with another steps=N to stretch its schedule."""
 import json
 import sys
 from pathlib import Path
@@ -125,10 +138,12 @@ from docqa.train.loop import TrainConfig, checkpoint_dir, train
 
 def launch(phase: str, start: str, run: Path, stop: int, seed: int, changes: dict) -> None:
     fields = {p[0]: p for p in recipe.BPE_PHASES}[phase][2]
+    gate = changes.pop("gate_overrides", {})
     cfg = dict(fields, init_from=start, seed=seed, threads=1, **changes)
     if "model_overrides" not in changes:  # given, they are the run's whole overrides: no quiet spans added
-        cfg["model_overrides"] = {**cfg["model_overrides"], **header_quiet(load_model(start).tokenizer)}
-    train(run, None if checkpoint_dir(run) else TrainConfig.from_dict(cfg), stop_at=stop,
+        cfg["model_overrides"] = {**cfg["model_overrides"], **header_quiet(load_model(start).tokenizer), **gate}
+    resume = TrainConfig(steps=changes["steps"]) if "steps" in changes else None  # a resume keeps all but steps
+    train(run, resume if checkpoint_dir(run) else TrainConfig.from_dict(cfg), stop_at=stop,
           on_log=lambda line: print(line, file=sys.stderr, flush=True))
 
 
