@@ -83,7 +83,10 @@ def wear(lm, hay: Haystack, lengths: list[int], split: str, n: int, seed: int = 
 def table(rows: dict) -> str:
     lines = ["| length | memory | first: log p | first right | later: log p | later right | all right |",
              "|---|---|---|---|---|---|---|"]
-    for (length, layer), trials in sorted(rows.items(), key=lambda kv: (kv[0][0], -1 if kv[0][1] is None else kv[0][1])):
+    def order(key):  # by length, all layers first, then each knocked-out layer
+        return key[0], -1 if key[1] is None else key[1]
+
+    for (length, layer), trials in sorted(rows.items(), key=lambda kv: order(kv[0])):
         first = [t.logp[0] for t in trials]
         later = [p for t in trials for p in t.logp[1:]]
         later_right = [r for t in trials for r in t.right[1:]]

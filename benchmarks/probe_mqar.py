@@ -12,8 +12,9 @@ A key is `--ktok` tokens from an alphabet of `--alpha` (as BPE cuts a name into 
 `--gap` tokens stand between key and value. A value is `--vtok` tokens: the first is read by the
 question, each later one by the value so far, the read that fails on docqa's long streams (a needle's
 first token right and the rest wrong); `--next-value L` makes layers L write k_t -> v_{t+1}
-(ModelConfig.next_value_layers) so that each context is stored with the token after it. The model is `InfiniTransformer` exactly as docqa
-trains it (L2 features, token-level delta rule, write strength, short conv), trained from scratch
+(ModelConfig.next_value_layers) so that each context is stored with the token after it. The model
+is `InfiniTransformer` exactly as docqa trains it (L2 features, token-level delta rule, write
+strength, short conv), trained from scratch
 on a vocabulary of 516 tokens. Prints one JSON line per 50 steps: loss, accuracy on the values
 (chance 1/256), `by_pos` the accuracy of each value token, `exact` of whole values (teacher-forced),
 the mean eq. 10 gate per layer. Numbers measured with it are in docs/TRAINING.md.

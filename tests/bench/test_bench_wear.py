@@ -23,7 +23,8 @@ def lm():
 def test_the_scored_tokens_sum_to_attributions_score_and_skip_a_numbers_bare_space(lm):
     bw = benchmark("bench_wear")
     tok = lm.tokenizer
-    memory = lm.model.ingest(torch.tensor([tok.encode(" The pin is 48995. Keep it." * 40)[:256]]), lm.model.new_memory(1))
+    text = tok.encode(" The pin is 48995. Keep it." * 40)[:256]
+    memory = lm.model.ingest(torch.tensor([text]), lm.model.new_memory(1))
     prompt = question_tokens(tok, "What is the pin?")
     ids, first = bw.value_tokens(tok, "48995")
     assert first == 1 and not tok.decode(ids[:1]).strip()  # ' ' then the digits
