@@ -125,6 +125,12 @@ model_overrides and the quiet spans; from a118 s1000's raw weights):
         checkpoint), then the same command with STOP_AT 820 and steps=1500: a resume takes a new `steps` (the
         schedule stretched from there) and nothing else. (They ran as runs/a124.py, runs/a125.py and
         runs/a12x-more.py on the machine, which these lines reproduce.)
+  a127: .venv/bin/python docs/bench/address/phase-launch.py a69 checkpoints/bpe-a125-s600 runs/a127 1000 127 \
+           steps=1000 save_every=100 keep_every=100 lr=3e-4 write_penalty=0.5 \
+           task_mix='{"kv": 1, "facts": 3, "needle": 2, "track": 4, "passkey": 0.5, "passkey_synthetic": 0.5}' \
+           gate_overrides='{"write_threshold": 0.1, "write_window": 2, "write_skip": 2, "write_gate_layers": [0, 1, 2],
+           "write_threshold_per_layer": [0.99, 0.2, 0.5, 0.5]}' and a124's other settings (trained under the gate
+           it is benched with)
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command, or with another steps=N to stretch its schedule."""
 import json
