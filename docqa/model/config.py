@@ -208,24 +208,23 @@ class ModelConfig:
             if both:
                 raise ConfigError(f"token ids {both} both open and close a quiet span; name each on one side")
         if self.write_gate_layers is not None:
-            layers = self.write_gate_layers
             if not self.write_threshold:
                 raise ConfigError("write_gate_layers picks the layers write_threshold gates; set write_threshold too")
-            if not layers or len(set(layers)) != len(layers) or not all(
-                    isinstance(i, int) and 0 <= i < self.n_layer for i in layers):
-                raise ConfigError(f"write_gate_layers={layers} must name distinct layers 0..{self.n_layer - 1}, "
-                                  "or be left unset for every layer")
+            self._check_layers("write_gate_layers", "or be left unset for every layer")
         if self.next_value_layers is not None:
-            layers = self.next_value_layers
-            if not layers or len(set(layers)) != len(layers) or not all(
-                    isinstance(i, int) and 0 <= i < self.n_layer for i in layers):
-                raise ConfigError(f"next_value_layers={layers} must name distinct layers 0..{self.n_layer - 1}, "
-                                  "or be left unset")
+            self._check_layers("next_value_layers", "or be left unset")
         if self.short_conv < 0:
             raise ConfigError(f"short_conv={self.short_conv} must be 0 (off) or a kernel size")
         for name in ("vocab_size", "n_layer", "n_head", "d_model", "segment_len", "mlp_ratio"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)} must be positive")
+
+    def _check_layers(self, name: str, unset: str) -> None:
+        """The field `name` must list distinct layer indices 0..n_layer-1 (`unset`: what leaving it out means)."""
+        layers = getattr(self, name)
+        if not layers or len(set(layers)) != len(layers) or not all(
+                isinstance(i, int) and 0 <= i < self.n_layer for i in layers):
+            raise ConfigError(f"{name}={layers} must name distinct layers 0..{self.n_layer - 1}, {unset}")
 
     @property
     def d_head(self) -> int:
