@@ -6,8 +6,9 @@ token, with every layer's memory and with one layer's knocked out.
 A needle trial of `docqa bench recall --haystack` at the start of the longest length (the same trials:
 `docqa.bench.haystack.cell_trial`) is streamed once; the memory is copied after each length, so every row
 holds one needle with more text written after it. At each copy the answer is teacher-forced after its
-question, as `docqa.attribution.score` does, and each token's log-probability kept. The bare ' ' that opens
-a number's answer is left out (it is the same for every number; `benchmarks/miss_kinds.py` does the same).
+question (`docqa.attribution.answer_logprobs`, what attribution's score sums) and each token's
+log-probability kept. The bare ' ' that opens a number's answer is left out (it is the same for every
+number; `benchmarks/miss_kinds.py` does the same).
 "first" is the value's first token, the one the question's query addresses; "later" every token after it,
 each read with the value so far. "right" is the share of tokens that are the argmax given the true tokens
 before them. Rows with a layer knocked out (its M and z zeroed) say which layer's memory carries which.
@@ -22,9 +23,9 @@ from typing import NamedTuple
 
 import torch
 
+from docqa.attribution import answer_logprobs
 from docqa.bench.haystack import Haystack, cell_trial
-from docqa.memory import LayerMemory, Memory
-from docqa.model.base import question_memory
+from docqa.memory import Memory
 from docqa.model.io import load_model
 from docqa.prompt import question_tokens
 
@@ -42,12 +43,9 @@ def value_tokens(tok, answer: str) -> tuple[list[int], int]:
     return ids, first
 
 
-@torch.no_grad()
 def token_scores(lm, memory: Memory, prompt: list[int], answer: list[int], first: int) -> TokenScores:
     """The answer's tokens from `first` on, teacher-forced after `prompt` from `memory` (not modified)."""
-    ids = torch.tensor([prompt + answer])
-    logits, _ = lm.model(ids, question_memory(lm.model, memory, len(prompt)))
-    logp = torch.log_softmax(logits[0, len(prompt) - 1:-1].double(), -1)  # position t predicts token t+1
+    logp = answer_logprobs(lm, memory, prompt, answer)
     target = torch.tensor(answer)
     got = logp.gather(-1, target[:, None])[:, 0]
     right = logp.argmax(-1) == target
@@ -56,9 +54,11 @@ def token_scores(lm, memory: Memory, prompt: list[int], answer: list[int], first
 
 def knocked(memory: Memory, layer: int | None) -> Memory:
     """A copy of `memory` with `layer`'s M and z zeroed (None: unchanged)."""
-    layers = [LayerMemory(l.M.clone(), l.z.clone()) if i != layer else
-              LayerMemory(torch.zeros_like(l.M), torch.zeros_like(l.z)) for i, l in enumerate(memory.layers)]
-    return Memory(layers, memory.pending.clone(), memory.segments)
+    out = memory.clone()
+    if layer is not None:
+        out.layers[layer].M.zero_()
+        out.layers[layer].z.zero_()
+    return out
 
 
 def wear(lm, hay: Haystack, lengths: list[int], split: str, n: int, seed: int = 0) -> dict:

@@ -99,25 +99,32 @@ class Attribution:
 
 
 @torch.no_grad()
-def score(lm: LoadedModel, memory: Memory, prompt: list[int], answer: list[int],
-          reserve: int = ANSWER_RESERVE) -> float:
-    """log p(answer | prompt, memory) in nats: the answer's tokens teacher-forced after the prompt
-    (one forward pass, the prompt continuing the memory's pending tokens in the segment where
-    answering puts it: `docqa.model.base.question_memory`, with the same `reserve`), each
-    token's log-softmax taken in float64 from the model's logits, summed. The memory is not
-    modified. An empty answer scores 0."""
+def answer_logprobs(lm: LoadedModel, memory: Memory, prompt: list[int], answer: list[int],
+                    reserve: int = ANSWER_RESERVE) -> torch.Tensor:
+    """The log-softmax (A, V), float64, over the vocabulary at each of the answer's A tokens, teacher-forced
+    after the prompt in one forward pass (the prompt continuing the memory's pending tokens in the
+    segment where answering puts it: `docqa.model.base.question_memory`, with the same `reserve`).
+    The memory is not modified."""
     if not prompt:
         raise InputError("empty prompt: attribution scores an answer after its question")
-    if not answer:
-        return 0.0
-    device = lm.model.device
-    ids = torch.tensor([prompt + answer], dtype=torch.long, device=device)
+    ids = torch.tensor([prompt + answer], dtype=torch.long, device=lm.model.device)
     # a question split by a segment boundary can leave the model unable to read it (the default
     # model's answer dropped by 10-20 nats at such places), which would hide a rise, or fake one,
     # depending only on where a document happens to end: scored where answering asks it
     logits, _ = lm.model(ids, question_memory(lm.model, memory, len(prompt), reserve))  # (1, P+A, V)
-    logp = torch.log_softmax(logits[0, len(prompt) - 1:-1].double(), -1)  # position t predicts token t+1
-    return float(logp.gather(-1, torch.tensor(answer, device=device)[:, None]).sum())
+    return torch.log_softmax(logits[0, len(prompt) - 1:-1].double(), -1)  # position t predicts token t+1
+
+
+def score(lm: LoadedModel, memory: Memory, prompt: list[int], answer: list[int],
+          reserve: int = ANSWER_RESERVE) -> float:
+    """log p(answer | prompt, memory) in nats: `answer_logprobs`' entries of the answer's own tokens,
+    summed. The memory is not modified. An empty answer scores 0."""
+    if not prompt:
+        raise InputError("empty prompt: attribution scores an answer after its question")
+    if not answer:
+        return 0.0
+    logp = answer_logprobs(lm, memory, prompt, answer, reserve)
+    return float(logp.gather(-1, torch.tensor(answer, device=logp.device)[:, None]).sum())
 
 
 def rises(value, lo: int, hi: int, splits: list[int], min_gain: float, stretch, across=None,
