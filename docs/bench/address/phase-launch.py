@@ -147,7 +147,8 @@ def launch(phase: str, start: str, run: Path, stop: int, seed: int, changes: dic
     gate = changes.pop("gate_overrides", {})
     cfg = dict(fields, init_from=start, seed=seed, threads=1, **changes)
     if "model_overrides" not in changes:  # given, they are the run's whole overrides: no quiet spans added
-        cfg["model_overrides"] = {**cfg["model_overrides"], **header_quiet(load_model(start).tokenizer), **gate}
+        cfg["model_overrides"] = {**cfg["model_overrides"], **header_quiet(load_model(start).tokenizer)}
+    cfg["model_overrides"] = {**cfg["model_overrides"], **gate}  # on top of either
     resume = TrainConfig(steps=changes["steps"]) if "steps" in changes else None  # a resume keeps all but steps
     train(run, resume if checkpoint_dir(run) else TrainConfig.from_dict(cfg), stop_at=stop,
           on_log=lambda line: print(line, file=sys.stderr, flush=True))
