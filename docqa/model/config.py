@@ -240,6 +240,10 @@ class ModelConfig:
         """Whether the write gate (write_threshold, write_window) applies to this layer."""
         return bool(self.write_threshold) and (self.write_gate_layers is None or layer in self.write_gate_layers)
 
+    def next_value(self, layer: int) -> bool:
+        """Whether this layer writes each key with the next token's value (next_value_layers)."""
+        return layer in (self.next_value_layers or ())
+
     def layer_config(self, layer: int) -> ModelConfig:
         """The config one layer's attention runs with: this one, without the write gate where
         write_gate_layers leaves the layer out, or with the layer's own write_threshold_per_layer

@@ -198,7 +198,7 @@ def naive_forward(model: InfiniTransformer, tokens: torch.Tensor, cuts=()):
             gate = (threshold, cfg.write_window, cfg.write_skip, floor) if gated else (0.0, 0, 0, 0)
             a, M, z = naive_attention(block.attn, rms(x, block.norm1), zeros_M, torch.zeros(H, D, dtype=x.dtype),
                                       cuts, gate, block.attn.gate_straight_through, quiet,
-                                      next_value=i in (cfg.next_value_layers or ()))  # from the model's config
+                                      next_value=cfg.next_value(i))
             x = x + a
             hmid = rms(x, block.norm2)
             x = x + F.gelu(hmid @ block.mlp.fc1.weight.T) @ block.mlp.fc2.weight.T

@@ -67,7 +67,7 @@ class InfiniTransformer(nn.Module):
         V, C = cfg.vocab_size, cfg.d_model
         # from_pretrained: an embedding without nn.Embedding's own N(0, 1) draw (V x C numbers)
         self.emb = nn.Embedding(V, C) if init else nn.Embedding.from_pretrained(torch.empty(V, C), freeze=False)
-        self.blocks = nn.ModuleList(Block(cfg.layer_config(i), next_value=i in (cfg.next_value_layers or ()))
+        self.blocks = nn.ModuleList(Block(cfg.layer_config(i), next_value=cfg.next_value(i))
                                     for i in range(cfg.n_layer))
         self.norm_f = nn.RMSNorm(cfg.d_model, eps=cfg.norm_eps)
         if init:
