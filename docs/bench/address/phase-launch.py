@@ -126,11 +126,18 @@ model_overrides and the quiet spans; from a118 s1000's raw weights):
         schedule stretched from there) and nothing else. (They ran as runs/a124.py, runs/a125.py and
         runs/a12x-more.py on the machine, which these lines reproduce.)
   a127: .venv/bin/python docs/bench/address/phase-launch.py a69 checkpoints/bpe-a125-s600 runs/a127 1000 127 \
-           steps=1000 save_every=100 keep_every=100 lr=3e-4 write_penalty=0.5 \
+           steps=1000 save_every=100 keep_every=100 lr=3e-4 batch=8 warmup=20 write_penalty=0.5 \
            task_mix='{"kv": 1, "facts": 3, "needle": 2, "track": 4, "passkey": 0.5, "passkey_synthetic": 0.5}' \
            gate_overrides='{"write_threshold": 0.1, "write_window": 2, "write_skip": 2, "write_gate_layers": [0, 1, 2],
            "write_threshold_per_layer": [0.99, 0.2, 0.5, 0.5]}' and a124's other settings (trained under the gate
            it is benched with)
+The thirty-ninth session's (runs/a127.sh ... runs/a131.sh on the machine; a127 restarted from step 0 on a new
+machine with the line above, batch=8 warmup=20 written out):
+  a128: a127's command with runs/a128 1000 128, lr=1e-3 and facts 5 in task_mix (stopped at 200)
+  a129: a127's command from checkpoints/bpe-g118-s1000 with runs/a129 1000 129 and "write_threshold_per_layer":
+           [0.3, 0.2, 0.5, 0.5] (layer 0 gated at 0.3, not cut; stopped at 100)
+  a130: a129's command with runs/a130 1000 130 and gate_straight_through=true (stopped at ~150)
+  a131: a127's command with runs/a131 1000 131 and gate_straight_through=true (stopped at ~210)
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command, or with another steps=N to stretch its schedule."""
 import json
