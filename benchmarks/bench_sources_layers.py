@@ -70,10 +70,7 @@ def main() -> None:
         past = at + len(tok.encode(PASSKEY_FORMS[0][0].format(v=key)))  # past the needle's sentences
         answers = [AnswerStream(lm, memory, prompt, max_tokens=len(key) + 4).run()]
         for layer in range(n_layer):
-            knocked = memory.clone()
-            knocked.layers[layer].M.zero_()
-            knocked.layers[layer].z.zero_()
-            answers.append(AnswerStream(lm, knocked, prompt, max_tokens=len(key) + 4).run())
+            answers.append(AnswerStream(lm, memory.knocked_out(layer), prompt, max_tokens=len(key) + 4).run())
         strongest = []
         for _q, _k, gated in writes:
             after = gated[0, :, past:]

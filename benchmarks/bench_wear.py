@@ -52,15 +52,6 @@ def token_scores(lm, memory: Memory, prompt: list[int], answer: list[int], first
     return TokenScores(got[first:].tolist(), right[first:].tolist())
 
 
-def knocked(memory: Memory, layer: int | None) -> Memory:
-    """A copy of `memory` with `layer`'s M and z zeroed (None: unchanged)."""
-    out = memory.clone()
-    if layer is not None:
-        out.layers[layer].M.zero_()
-        out.layers[layer].z.zero_()
-    return out
-
-
 def wear(lm, hay: Haystack, lengths: list[int], split: str, n: int, seed: int = 0) -> dict:
     """{(length, knocked layer or None): [TokenScores per trial]} for n needle trials at the start of
     max(lengths), the memory copied after each of `lengths` tokens."""
@@ -76,7 +67,7 @@ def wear(lm, hay: Haystack, lengths: list[int], split: str, n: int, seed: int = 
             memory = lm.model.ingest(torch.tensor([stream[done:length]]), memory)
             done = length
             for layer in [None, *range(lm.config.n_layer)]:
-                out.setdefault((length, layer), []).append(token_scores(lm, knocked(memory, layer), prompt, ids, first))
+                out.setdefault((length, layer), []).append(token_scores(lm, memory.knocked_out(layer), prompt, ids, first))
     return out
 
 

@@ -19,17 +19,7 @@ import json
 import torch
 
 from docqa.bench.haystack import Haystack, cell_trial, greedy_answer
-from docqa.memory import Memory
 from docqa.model.io import load_model
-
-
-def zeroed(memory: Memory, layer: int | None) -> Memory:
-    """A copy of `memory` with `layer`'s M and z zeroed (None: every layer kept)."""
-    out = memory.clone()
-    if layer is not None:
-        out.layers[layer].M.zero_()
-        out.layers[layer].z.zero_()
-    return out
 
 
 @torch.no_grad()
@@ -42,7 +32,7 @@ def knockout_answers(lm, hay: Haystack, task: str, split: str, length: int, dept
     for i in range(n):
         stream, question, answer, _, _ = cell_trial(tok, hay, task, split, length, depth, seed, i, S)
         memory = lm.model.ingest(torch.tensor([stream], device=lm.model.device), lm.model.new_memory(1))
-        got = {layer: greedy_answer(lm, question, answer, zeroed(memory, layer))
+        got = {layer: greedy_answer(lm, question, answer, memory.knocked_out(layer))
                for layer in [None, *range(lm.config.n_layer)]}
         out.append({"answer": answer, "got": got})
     return out

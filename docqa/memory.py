@@ -76,6 +76,15 @@ class Memory:
             segments=self.segments,
         )
 
+    def knocked_out(self, layer: int | None) -> Memory:
+        """A copy with `layer`'s M and z zeroed (None: a plain copy): what an answer reads without that
+        layer's memory, the per-layer control of the recall probes."""
+        out = self.clone()
+        if layer is not None:
+            out.layers[layer].M.zero_()
+            out.layers[layer].z.zero_()
+        return out
+
     def zero_(self) -> Memory:
         """Knock the memory out in place (the control in recall benchmarks)."""
         for l in self.layers:

@@ -34,23 +34,6 @@ def test_the_scored_tokens_sum_to_attributions_score_and_skip_a_numbers_bare_spa
     assert bw.token_scores(lm, memory, prompt, ids, first).logp == whole.logp[first:]
 
 
-def test_knocking_out_a_layer_zeroes_it_alone_and_leaves_the_memory_as_it_was(lm):
-    bw = benchmark("bench_wear")
-    memory = lm.model.new_memory(1)
-    g = torch.Generator().manual_seed(0)
-    for layer in memory.layers:  # every layer holds something, so a zeroed one shows
-        layer.M.copy_(torch.randn(layer.M.shape, generator=g))
-        layer.z.copy_(torch.rand(layer.z.shape, generator=g))
-    before = memory.clone()
-    out = bw.knocked(memory, 1)
-    assert memory.equal(before)
-    assert not out.layers[1].M.any() and not out.layers[1].z.any()
-    for i in (0, 2, 3):
-        assert torch.equal(out.layers[i].M, memory.layers[i].M) and torch.equal(out.layers[i].z, memory.layers[i].z)
-        assert out.layers[i].M is not memory.layers[i].M  # a copy: the answer's forward cannot touch the snapshot
-    assert bw.knocked(memory, None).equal(memory)
-
-
 def test_rows_copy_the_memory_after_each_length_of_one_stream(lm, tmp_path):
     bw = benchmark("bench_wear")
     (tmp_path / "a.txt").write_text("Plain words about nothing in particular, said again and again. " * 200)

@@ -16,7 +16,7 @@ from by_path import benchmark
 PROSE = "The river winds through the valley, past mills and quiet farms. Each spring the ferry stops.\n"
 
 
-def test_every_layer_row_is_the_bench_cells_answers_and_a_zeroed_layer_is_a_copy(tmp_path):
+def test_every_layer_row_is_the_bench_cells_answers(tmp_path):
     pk = benchmark("probe_layer_knockout")
     tok = BPETokenizer.train([PROSE * 3 + " ".join(ph.STATEMENTS + ph.QUESTIONS + ph.NAMES)], vocab_size=400)
     torch.manual_seed(0)
@@ -32,14 +32,6 @@ def test_every_layer_row_is_the_bench_cells_answers_and_a_zeroed_layer_is_a_copy
     assert [t["got"][None] for t in trials] == [m["got"] for m in cell.misses]
     assert set(trials[0]["got"]) == {None, *range(lm.config.n_layer)}
 
-    memory = lm.model.new_memory(1)
-    for layer in memory.layers:
-        layer.M.normal_()
-        layer.z.uniform_()
-    before = memory.clone()
-    out = pk.zeroed(memory, 0)
-    assert memory.equal(before) and not out.layers[0].M.any() and not out.layers[0].z.any()
-    assert torch.equal(out.layers[1].M, memory.layers[1].M) and out.layers[1].M is not memory.layers[1].M
 
 
 def test_lost_counts_trials_right_with_every_layer_and_wrong_with_one_zeroed():
