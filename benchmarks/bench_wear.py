@@ -67,7 +67,8 @@ def wear(lm, hay: Haystack, lengths: list[int], split: str, n: int, seed: int = 
             memory = lm.model.ingest(torch.tensor([stream[done:length]]), memory)
             done = length
             for layer in [None, *range(lm.config.n_layer)]:
-                out.setdefault((length, layer), []).append(token_scores(lm, memory.knocked_out(layer), prompt, ids, first))
+                scores = token_scores(lm, memory.knocked_out(layer), prompt, ids, first)
+                out.setdefault((length, layer), []).append(scores)
     return out
 
 
