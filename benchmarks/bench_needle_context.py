@@ -58,9 +58,7 @@ def variants(lm, a_mem: Memory) -> dict[str, Memory]:
     empty.segments = a_mem.segments  # only the counter of segments streamed; no state
     out = {"full": a_mem, "no A": empty}
     for layer in range(L):
-        m = a_mem.clone()
-        m.layers[layer].M.zero_(), m.layers[layer].z.zero_()
-        out[f"A zeroed in {layer}"] = m
+        out[f"A zeroed in {layer}"] = a_mem.knocked_out(layer)
         m = a_mem.clone()
         for other in range(L):
             if other != layer:

@@ -33,7 +33,6 @@ def test_every_layer_row_is_the_bench_cells_answers(tmp_path):
     assert set(trials[0]["got"]) == {None, *range(lm.config.n_layer)}
 
 
-
 def test_lost_counts_trials_right_with_every_layer_and_wrong_with_one_zeroed():
     pk = benchmark("probe_layer_knockout")
     trials = [{"answer": "a", "got": {None: "a", 0: "x", 1: "a"}},
