@@ -141,6 +141,10 @@ class TrainConfig:
     # get if kept (straight-through; docqa.model.write_gate.write_gate). Without it a fact's write that
     # falls under the threshold gets only the write penalty's push down and never comes back.
     gate_straight_through: bool = False
+    # With gate_straight_through: the layers (0-based) it applies to; None, every layer. Under it a
+    # layer learns to write what the answer wants and also what the LM loss on text wants, and over
+    # 64K tokens of prose the second wears a needle out (docs/TRAINING.md, fortieth session).
+    straight_through_layers: list[int] | None = None
     # Weight of the value-write loss: -log beta at every fact's key token (TaskDoc.keys, the value's
     # first informative token), each head of each layer. A needle stated in a frame training never
     # showed writes its value ~60% as strongly as one in a training frame, and under the write gate
@@ -489,6 +493,23 @@ def text_write_loss(writes: list[torch.Tensor], mask: torch.Tensor, layers: list
     return torch.cat([F.softplus(b.flatten(1, 2)[:, :mask.shape[1]][mask].float()) for b in chosen]).mean()
 
 
+def set_straight_through(model, tc: TrainConfig) -> None:
+    """TrainConfig.gate_straight_through and straight_through_layers on the model's attention layers,
+    in their order (training-time only: the attribute is not saved with the model)."""
+    layers = [m for m in model.modules() if isinstance(m, InfiniAttention)]
+    chosen = tc.straight_through_layers
+    if chosen is not None:
+        if not tc.gate_straight_through:
+            raise ConfigError("straight_through_layers picks the layers gate_straight_through applies to; "
+                              "set gate_straight_through=true too")
+        bad = [i for i in chosen if not 0 <= i < len(layers)]
+        if bad:
+            raise ConfigError(f"straight_through_layers {bad}: the model has {len(layers)} attention layers "
+                              f"(0..{len(layers) - 1})")
+    for i, mod in enumerate(layers):
+        mod.gate_straight_through = tc.gate_straight_through and (chosen is None or i in chosen)
+
+
 def gate_stats(model) -> list[list[float]]:
     """sigmoid of each layer's eq. 10 gates, per head."""
     return [[round(float(torch.sigmoid(g)), 3) for g in p.detach()] for p in model.parameter_groups()["gate"]]
@@ -687,9 +708,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
     teacher = _teacher(tc, tok) if tc.distill_weight else None
     code = (CodeFiles(tok, rename=tc.code_rename, pieces=tc.code_pieces > 0, max_tokens=tc.code_pieces or 1500)
             if tc.task_mix.get("code") or tc.task_mix.get("code_needle") else None)
-    for mod in model.modules():  # training-time only: the attribute is not saved with the model
-        if isinstance(mod, InfiniAttention):
-            mod.gate_straight_through = tc.gate_straight_through
+    set_straight_through(model, tc)
     writes: list[torch.Tensor] = []  # write-strength logits of this step's forward: the log, write_penalty
     n_writing = 0
     for mod in model.modules():  # docqa's attention layers, or a converted model's memory branches

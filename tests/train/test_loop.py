@@ -5,8 +5,10 @@ import pytest
 import torch
 
 from docqa.errors import ConfigError
+from docqa.model.config import ModelConfig
 from docqa.model.io import load_model
-from docqa.train.loop import TrainConfig, train
+from docqa.model.transformer import InfiniTransformer
+from docqa.train.loop import TrainConfig, set_straight_through, train
 
 TINY = dict(preset="test", model_overrides={"segment_len": 64}, batch=2, steps=6, warmup=2,
             save_every=3, min_segments=3, max_segments=4, start_max_segments=3, curriculum_steps=4,
@@ -429,3 +431,23 @@ def test_a_freeze_that_names_nothing_or_is_not_a_pattern_is_refused(tmp_path, pa
     with pytest.raises(ConfigError, match=re.escape(says)):
         train(tmp_path / "r", TrainConfig(**{**TINY, "steps": 1, "freeze": pattern}))
     assert not (tmp_path / "r" / "checkpoint").exists()
+
+
+def test_straight_through_layers_sets_the_gradient_rule_of_the_named_layers_only():
+    model = InfiniTransformer(ModelConfig.from_name("test", n_layer=3, write_threshold=0.5))
+    set_straight_through(model, TrainConfig(gate_straight_through=True, straight_through_layers=[0, 2]))
+    assert [b.attn.gate_straight_through for b in model.blocks] == [True, False, True]
+    set_straight_through(model, TrainConfig(gate_straight_through=True))
+    assert [b.attn.gate_straight_through for b in model.blocks] == [True, True, True]
+    set_straight_through(model, TrainConfig())
+    assert [b.attn.gate_straight_through for b in model.blocks] == [False, False, False]
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"straight_through_layers": [1]}, "set gate_straight_through"),
+    ({"gate_straight_through": True, "straight_through_layers": [3]}, r"\[3\].*0\.\.2"),
+])
+def test_straight_through_layers_refuses_what_it_cannot_apply(fields, message):
+    model = InfiniTransformer(ModelConfig.from_name("test", n_layer=3, write_threshold=0.5))
+    with pytest.raises(ConfigError, match=message):
+        set_straight_through(model, TrainConfig(**fields))
