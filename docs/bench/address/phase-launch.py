@@ -138,11 +138,15 @@ machine with the line above, batch=8 warmup=20 written out):
            [0.3, 0.2, 0.5, 0.5] (layer 0 gated at 0.3, not cut; stopped at 100)
   a130: a129's command with runs/a130 1000 130 and gate_straight_through=true (stopped at ~150)
   a131: a127's command with runs/a131 1000 131 and gate_straight_through=true (stopped at ~210)
-The fortieth session's (runs/a132.sh, runs/a133.sh on the machine):
+The fortieth session's (runs/a132.sh ... runs/a135.sh on the machine):
   a132: a131's command from checkpoints/bpe-a131-s200 with runs/a132 1000 132, save_every=50 keep_every=50,
            value_write_negatives=0.1 value_write_layers='[1, 2]' (stopped at ~200)
   a133: a127's command from checkpoints/bpe-a127-s500 with runs/a133 1000 133, save_every=50 keep_every=50,
            gate_straight_through=true straight_through_layers='[1]'
+  a134: a127's command from runs/a133/models/step-150 with runs/a134 1000 134, save_every=50 keep_every=50
+           (straight-through off again; stopped at 300)
+  a135: a133's command with runs/a135 1000 135, lr=1e-3 and freeze='"^(?!blocks\\.1\\.)"' (block 1 alone trains;
+           stopped at 150)
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command, or with another steps=N to stretch its schedule."""
 import json
