@@ -498,14 +498,10 @@ def set_straight_through(model, tc: TrainConfig) -> None:
     in their order (training-time only: the attribute is not saved with the model)."""
     layers = [m for m in model.modules() if isinstance(m, InfiniAttention)]
     chosen = tc.straight_through_layers
-    if chosen is not None:
-        if not tc.gate_straight_through:
-            raise ConfigError("straight_through_layers picks the layers gate_straight_through applies to; "
-                              "set gate_straight_through=true too")
-        bad = [i for i in chosen if not 0 <= i < len(layers)]
-        if bad:
-            raise ConfigError(f"straight_through_layers {bad}: the model has {len(layers)} attention layers "
-                              f"(0..{len(layers) - 1})")
+    bad = [i for i in chosen or () if not 0 <= i < len(layers)]
+    if bad:
+        raise ConfigError(f"straight_through_layers {bad}: the model has {len(layers)} attention layers "
+                          f"(0..{len(layers) - 1})")
     for i, mod in enumerate(layers):
         mod.gate_straight_through = tc.gate_straight_through and (chosen is None or i in chosen)
 
@@ -625,6 +621,9 @@ def check_settings(tc: TrainConfig) -> None:
             raise ConfigError(f"freeze={tc.freeze!r} is not a regular expression: {e}") from e
     if tc.value_write_span not in VALUE_SPANS:
         raise ConfigError(f"value_write_span={tc.value_write_span!r}; choose one of {VALUE_SPANS}")
+    if tc.straight_through_layers is not None and not tc.gate_straight_through:
+        raise ConfigError("straight_through_layers picks the layers gate_straight_through applies to; "
+                          "set gate_straight_through=true too")
     shares = {k: getattr(tc, k) for k in ("open_subjects", "open_frames", "composed_frames",
                                            "composed_fact_frames", "open_names", "composed_questions",
                                            "wide_links", "short_docs", "composed_track", "wide_moves",

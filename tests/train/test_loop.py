@@ -443,11 +443,13 @@ def test_straight_through_layers_sets_the_gradient_rule_of_the_named_layers_only
     assert [b.attn.gate_straight_through for b in model.blocks] == [False, False, False]
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"straight_through_layers": [1]}, "set gate_straight_through"),
-    ({"gate_straight_through": True, "straight_through_layers": [3]}, r"\[3\].*0\.\.2"),
-])
-def test_straight_through_layers_refuses_what_it_cannot_apply(fields, message):
+def test_straight_through_layers_without_straight_through_is_refused_before_the_model_loads(tmp_path):
+    with pytest.raises(ConfigError, match="set gate_straight_through"):
+        train(tmp_path / "r", TrainConfig(**TINY, straight_through_layers=[1]))
+    assert not (tmp_path / "r" / "checkpoint").exists()
+
+
+def test_straight_through_layers_past_the_model_are_refused():
     model = InfiniTransformer(ModelConfig.from_name("test", n_layer=3, write_threshold=0.5))
-    with pytest.raises(ConfigError, match=message):
-        set_straight_through(model, TrainConfig(**fields))
+    with pytest.raises(ConfigError, match=r"\[3\].*3 attention layers \(0\.\.2\)"):
+        set_straight_through(model, TrainConfig(gate_straight_through=True, straight_through_layers=[3]))
