@@ -146,7 +146,10 @@ The fortieth session's (runs/a132.sh ... runs/a135.sh on the machine):
   a134: a127's command from runs/a133/models/step-150 with runs/a134 1000 134, save_every=50 keep_every=50
            (straight-through off again; stopped at 300)
   a135: a133's command with runs/a135 1000 135, lr=1e-3 and freeze='"^(?!blocks\\.1\\.)"' (block 1 alone trains;
-           stopped at 150)
+           stopped at 152)
+  a136: a127's command from runs/s40/grow-a127 (grow_model(checkpoints/bpe-a127-s500, seed=136)) with runs/a136
+           1000 136, save_every=50 keep_every=50, lr=2e-3, freeze='"^(?!blocks\\.4\\.)"' and
+           "write_threshold_per_layer": [0.99, 0.2, 0.5, 0.5, 0.5] (the fifth block ungated)
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command, or with another steps=N to stretch its schedule."""
 import json
