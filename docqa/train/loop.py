@@ -141,9 +141,10 @@ class TrainConfig:
     # get if kept (straight-through; docqa.model.write_gate.write_gate). Without it a fact's write that
     # falls under the threshold gets only the write penalty's push down and never comes back.
     gate_straight_through: bool = False
-    # With gate_straight_through: the layers (0-based) it applies to; None, every layer. Under it a
-    # layer learns to write what the answer wants and also what the LM loss on text wants, and over
-    # 64K tokens of prose the second wears a needle out (docs/TRAINING.md, fortieth session).
+    # With gate_straight_through: the layers (0-based) it applies to; None, every layer. In every
+    # layer (a131) layer 2's second head came to write real text, a sum of beta / d_head of 25.7 per
+    # 64K tokens, and the 64K needle was gone; in layer 1 alone (a133) no head did (docs/TRAINING.md,
+    # fortieth session).
     straight_through_layers: list[int] | None = None
     # Weight of the value-write loss: -log beta at every fact's key token (TaskDoc.keys, the value's
     # first informative token), each head of each layer. A needle stated in a frame training never
