@@ -248,7 +248,12 @@ _A127 = dict(_A125, seed=127, steps=1000, lr=3e-4, write_penalty=0.5,
              task_mix={"kv": 1, "facts": 3, "needle": 2, "track": 4, "passkey": 0.5, "passkey_synthetic": 0.5},
              model_overrides=dict(_A69["model_overrides"], write_threshold=0.1, write_window=2, write_skip=2,
                                   write_gate_layers=[0, 1, 2], write_threshold_per_layer=[0.99, 0.2, 0.5, 0.5]))
-BPE_PHASES += [("a125", 300, _A125), ("a125l", 600, _A125L), ("a127", 500, _A127)]
+# a133 (checkpoints/bpe-a133-s150; fortieth session): a127's run on from its model with straight-through gate
+# gradients in layer 1 alone (straight_through_layers), so the moves' writes under the threshold learn: held-out
+# tracking .55-.65 (a127 .10-.20), and the 64K needle lost. The forty-first session's grafts put both in block
+# 0, whose memory is cut: its attention and MLP feed layer 1's keys and write strengths.
+_A133 = dict(_A127, seed=133, save_every=50, keep_every=50, gate_straight_through=True, straight_through_layers=[1])
+BPE_PHASES += [("a125", 300, _A125), ("a125l", 600, _A125L), ("a127", 500, _A127), ("a133", 150, _A133)]
 # A branch phase: (the phase whose run it continues, the step of that run it branches at). A step past
 # the parent's own stop continues a copy of the parent's run to it (OUT_DIR/PARENT-STEP), so that the
 # parent's model stays the one its phase chose.
@@ -304,7 +309,7 @@ SHIPPED_GATE = {"bpe": {"write_threshold": 0.1, "write_window": 2, "write_gate_l
 SHIPPED_QUIET_HEADERS = {"bpe"}
 # The phases that train with a file's header writing nothing, as the shipped model runs: the quiet spans
 # for the run's own tokenizer are added to their model_overrides (docqa.model.io.header_quiet).
-QUIET_PHASES = {"bpe": {"a68", "a69", "a83", "a89", "a92", "a118", "a125", "a127"}}
+QUIET_PHASES = {"bpe": {"a68", "a69", "a83", "a89", "a92", "a118", "a125", "a127", "a133"}}
 PHASES = BPE_PHASES
 VOCAB_SIZE = 8192
 

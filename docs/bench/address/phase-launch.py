@@ -150,6 +150,12 @@ The fortieth session's (runs/a132.sh ... runs/a135.sh on the machine):
   a136: a127's command from runs/s40/grow-a127 (grow_model(checkpoints/bpe-a127-s500, seed=136)) with runs/a136
            1000 136, save_every=50 keep_every=50, lr=2e-3, freeze='"^(?!blocks\\.4\\.)"' and
            "write_threshold_per_layer": [0.99, 0.2, 0.5, 0.5, 0.5] (the fifth block ungated)
+The forty-first session's (runs/a136.sh, runs/a137.sh on the machine; a new machine, so a136 restarted from step 0
+  with the line above, runs/s41/grow-a127 grown again at seed 136; stopped at 643):
+  a137: a133's command with runs/a137 1000 137, lead_fraction=0.25 lead_segments=512 (on a quarter of the steps
+           1-512 segments of text streamed into the memory before the documents; stopped at ~170)
+  a138: a133's command with runs/a138 1000 138 and freeze='"^(emb|blocks\\.0)\\."' (block 0 frozen too; stopped at 295)
+  a139: a133's command with runs/a139 1000 139 and write_penalty=2.0
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command, or with another steps=N to stretch its schedule."""
 import json
