@@ -235,8 +235,9 @@ BPE_PHASES += [("a118", 1000, _A118)]
 # 1,500 steps from there, stopped at 600: the run went so, resumed with a new `steps`. a127
 # (checkpoints/bpe-a127-s500): a new run from a125l's model at 3e-4 under the gate it is benched with (layer 0
 # cut, layers 1 and 2 at 0.2 and 0.5, window 2, skip 2; the top layer ungated), tracking asked twice as often as
-# needles and the write penalty halved. Its 64K needles are the best of any checkpoint (.90 / .60 at the start
-# depth on h77); its held-out tracking is below the default's (docs/TRAINING.md, thirty-ninth session).
+# needles and the write penalty at a quarter of a125's (0.5). Its 64K needles are the best of any checkpoint
+# (.90 / .60 at the start depth on h77); its tracking is below the default's (docs/TRAINING.md, thirty-ninth
+# and forty-first sessions).
 _A125 = dict(_A69, seed=125, steps=600, save_every=100, keep_every=100, lr=1e-3, batch=8, warmup=20,
              task_mix={"kv": 1, "facts": 3, "needle": 3, "track": 2, "passkey": 0.5, "passkey_synthetic": 0.5},
              track_people=[3, 4], composed_track=1.0, wide_moves=0.5, open_people=0.5, min_segments=4,
