@@ -77,7 +77,7 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
         branched = json.loads((out / "a125l" / "checkpoint" / "state.json").read_text())["branched_from"]
         assert branched["run"] == str(out / "a125") and set(branched["changed"]) == {"steps"}
         a133 = json.loads((out / "a133" / "checkpoint" / "state.json").read_text())["train_config"]
-        assert a133["straight_through_layers"] == [1] and a133["init_from"] == str(_model_dir(out, recipe, "a127"))
+        assert a133["straight_through_layers"] == [1]  # its start, a127's model, is the loop above's check
     assert {c["task"] for c in result["cells"]} == {"passkey", "facts=1", "facts=2"}
     assert {c["task"] for c in result["haystack_cells"]} == {"needle", "facts=2", "track"}
     if recipe == "bpe":

@@ -156,7 +156,7 @@ The forty-first session's (runs/a136.sh, runs/a137.sh on the machine; a new mach
            1-512 segments of text streamed into the memory before the documents; stopped at ~170)
   a138: a133's command with runs/a138 1000 138 and freeze='"^(emb|blocks\\.0)\\."' (block 0 frozen too; stopped at 295)
   a139: a133's command with runs/a139 1000 139 and write_penalty=2.0 (stopped at 200)
-  a140: a135's command (block 1 alone trains) with runs/a140 1000 140 and lr=2e-3
+  a140: a135's command (block 1 alone trains) with runs/a140 1000 140 and lr=2e-3 (stopped at 324)
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command, or with another steps=N to stretch its schedule."""
 import json
