@@ -48,16 +48,16 @@ def check_gap_model(model) -> list[InfiniAttention]:
     return attns
 
 
-def gap_inputs(model, attns: list[InfiniAttention], memory: Memory, tokens: torch.Tensor, chunk_segments: int
-               ) -> tuple[Memory, list[list[torch.Tensor]]]:
-    """Stream `tokens` (B, G*S) into `memory` without a graph -> (the memory after them, each of
-    `attns`' inputs, chunk by chunk: (B, chunk_segments*S, C) each)."""
+def stream_calls(model, attns: list[InfiniAttention], memory: Memory, tokens: torch.Tensor, chunk_segments: int,
+                 on_call) -> Memory:
+    """Stream `tokens` (B, G*S) into `memory` without a graph, chunk by chunk, calling
+    on_call(i, x, quiet) with each call's input to attns[i] as it happens (x (B, chunk_segments*S, C);
+    quiet as Block.forward passes it) -> the memory after them."""
     S = model.cfg.segment_len
     if memory.pending.shape[1] or tokens.shape[1] % S:
         raise ConfigError(f"a gap starts and ends at a segment boundary: {memory.pending.shape[1]} pending "
                           f"tokens, a gap of {tokens.shape[1]} tokens at segment_len {S}")
-    inputs: list[list[tuple]] = [[] for _ in attns]  # each call's x (B, T, C) and quiet_mask (Block.forward's)
-    hooks = [a.register_forward_pre_hook(lambda _m, args, i=i: inputs[i].append(call_inputs(args)))
+    hooks = [a.register_forward_pre_hook(lambda _m, args, i=i: on_call(i, *call_inputs(args)))
              for i, a in enumerate(attns)]
     try:
         with torch.no_grad():
@@ -67,7 +67,7 @@ def gap_inputs(model, attns: list[InfiniAttention], memory: Memory, tokens: torc
     finally:
         for h in hooks:
             h.remove()
-    return memory, inputs
+    return memory
 
 
 def stream_gap(model, memory: Memory, tokens: torch.Tensor, chunk_segments: int = 16,
@@ -77,27 +77,34 @@ def stream_gap(model, memory: Memory, tokens: torch.Tensor, chunk_segments: int 
     one layer deep. `memory` has no pending tokens."""
     cfg = model.cfg
     attns = check_gap_model(model)
-    after, inputs = gap_inputs(model, attns, memory, tokens, chunk_segments)
-    layers = []
-    for attn, xs, m, a in zip(attns, inputs, memory.layers, after.layers):
-        dt = m.M.dtype  # float32, or float64 for the reference tests
-        if learn_writes:  # the delta rule over the gap with a graph (z is never read: l2)
+    if learn_writes:  # the delta rule over the gap with a graph (z is never read: l2), from each layer's inputs
+        inputs: list[list[tuple]] = [[] for _ in attns]
+        after = stream_calls(model, attns, memory, tokens, chunk_segments,
+                             lambda i, x, quiet: inputs[i].append((x, quiet)))
+        layers = []
+        for attn, xs, m in zip(attns, inputs, memory.layers):
             M, z = m.M, m.z
             for x, quiet in xs:
                 k, v, beta = attn.segment_writes(x, quiet)  # (B, N, H, S, D), (B, N, H, S)
-                Ms, zs = delta_scan(M, z, feature_map(k.to(dt), cfg.feature_map, dense=True), v.to(dt),
-                                    beta.to(dt), cfg.memory_decay)
+                Ms, zs = delta_scan(M, z, feature_map(k.to(M.dtype), cfg.feature_map, dense=True), v.to(M.dtype),
+                                    beta.to(M.dtype), cfg.memory_decay)
                 M, z = Ms[-1], zs[-1]
             layers.append(LayerMemory(M, z))
-            continue
-        P = torch.eye(cfg.d_head, dtype=dt, device=m.M.device).expand(*m.M.shape[:2], -1, -1)
-        with torch.no_grad():
-            for x, quiet in xs:
-                k, _, beta = attn.segment_writes(x, quiet)
-                sk = feature_map(k.to(dt), cfg.feature_map, dense=True)
-                seg = delta_transition(sk, sk[..., :1], beta.to(dt)).P  # (B, N, H, Dk, Dk); Q unused
-                for n in range(seg.shape[1]):  # in order: P_n (alpha ...)
-                    P = seg[:, n] @ (cfg.memory_decay * P)
-        decay = cfg.memory_decay ** (tokens.shape[1] // cfg.segment_len)
-        layers.append(LayerMemory(a.M + P @ (m.M - m.M.detach()), a.z + decay * (m.z - m.z.detach())))
+        return Memory(layers, after.pending, after.segments)
+    # Held writes: each layer's P folded in as its chunk streams, so that no chunk's inputs are kept (a
+    # gap of 1,024 segments at batch 8 kept ~12 GB of them)
+    P = [torch.eye(cfg.d_head, dtype=m.M.dtype, device=m.M.device).expand(*m.M.shape[:2], -1, -1)
+         for m in memory.layers]  # float32, or float64 for the reference tests
+
+    def fold(i: int, x: torch.Tensor, quiet: torch.Tensor | None) -> None:
+        k, _, beta = attns[i].segment_writes(x, quiet)
+        sk = feature_map(k.to(P[i].dtype), cfg.feature_map, dense=True)
+        seg = delta_transition(sk, sk[..., :1], beta.to(P[i].dtype)).P  # (B, N, H, Dk, Dk); Q unused
+        for n in range(seg.shape[1]):  # in order: P_n (alpha ...)
+            P[i] = seg[:, n] @ (cfg.memory_decay * P[i])
+
+    after = stream_calls(model, attns, memory, tokens, chunk_segments, fold)
+    decay = cfg.memory_decay ** (tokens.shape[1] // cfg.segment_len)
+    layers = [LayerMemory(a.M + p @ (m.M - m.M.detach()), a.z + decay * (m.z - m.z.detach()))
+              for m, a, p in zip(memory.layers, after.layers, P)]
     return Memory(layers, after.pending, after.segments)
