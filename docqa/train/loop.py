@@ -442,6 +442,19 @@ def stream_lead(model, memory: Memory, lead: torch.Tensor) -> Memory:
     return Memory(after.layers, after.pending, 0)
 
 
+def address_capture(qk: list, rows: list, writes: list):
+    """The forward pre-hook of an attention layer that records its memory's (q, k) of the batch's
+    `rows` for the address loss. A forward without a graph records nothing: it teaches nothing, and
+    a gap streams so (hidden_across_gap), where every chunk's records were held until the gap ended
+    (a run with gaps of 1,024 segments at batch 8 beside another peaked at 14 GB and was OOM-killed)."""
+    def capture(m, args):
+        if rows and torch.is_grad_enabled():
+            n = len(writes)
+            qk.append(m.projections(args[0][rows])[:2])
+            del writes[n:]  # projections() ran the write strength again: not a write of this forward
+    return capture
+
+
 def hidden_across_gap(model, x: torch.Tensor, memory: Memory, at: int, gap: torch.Tensor,
                       writes: list, qk: list, learn_writes: bool = False) -> torch.Tensor:
     """model.hidden over x (B, T) with `gap` streamed in before position `at` (stream_gap) -> the
@@ -739,14 +752,8 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         if bad:
             raise ConfigError(f"address_layers {bad} are not layers of a {model.cfg.n_layer}-layer model")
 
-        def capture(m, args):
-            if rows:
-                n = len(writes)
-                qk.append(m.projections(args[0][rows])[:2])
-                del writes[n:]  # projections() ran the write strength again: not a write of this forward
-
         for i in chosen:
-            model.blocks[i].attn.register_forward_pre_hook(capture)
+            model.blocks[i].attn.register_forward_pre_hook(address_capture(qk, rows, writes))
     t0, start_elapsed = time.time(), state["elapsed"]
     log = (run / "log.jsonl").open("a")
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=tc.device == "cuda")
