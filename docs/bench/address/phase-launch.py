@@ -157,6 +157,12 @@ The forty-first session's (runs/a136.sh, runs/a137.sh on the machine; a new mach
   a138: a133's command with runs/a138 1000 138 and freeze='"^(emb|blocks\\.0)\\."' (block 0 frozen too; stopped at 295)
   a139: a133's command with runs/a139 1000 139 and write_penalty=2.0 (stopped at 200)
   a140: a135's command (block 1 alone trains) with runs/a140 1000 140 and lr=2e-3 (stopped at 324)
+The forty-second session's (runs/a141.sh, runs/a142.sh on the machine):
+  a141: a133's command from checkpoints/bpe-a127-s500 with runs/a141 1000 141, save_every=25 keep_every=25
+           gap_fraction=0.25 gap_segments=1024 gap_learn_writes=false (on a quarter of the steps 1-1,024 segments of
+           text between the facts and the questions; stopped at ~160; step 125 is checkpoints/bpe-a141-s125, recipe phase a141)
+  a142: a141's command from checkpoints/bpe-a133-s150 with runs/a142 1000 142 (OOM-killed twice at step 4 beside
+           a141 with gap_segments=1024; restarted with gap_segments=512 and stopped at 18 for a141's benches)
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command, or with another steps=N to stretch its schedule."""
 import json
