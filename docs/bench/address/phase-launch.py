@@ -163,6 +163,8 @@ The forty-second session's (runs/a141.sh, runs/a142.sh on the machine):
            text between the facts and the questions; stopped at ~160; step 125 is checkpoints/bpe-a141-s125, recipe phase a141)
   a142: a141's command from checkpoints/bpe-a133-s150 with runs/a142 1000 142 (OOM-killed twice at step 4 beside
            a141 with gap_segments=1024; restarted with gap_segments=512 and stopped at 18 for a141's benches)
+  a143: a133's command with runs/a143 1000 143, save_every=25 keep_every=25 short_docs=0.5 short_docs_apart=true
+           (half the filler cut into short files, each from a place of its own; stopped at ~197)
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command, or with another steps=N to stretch its schedule."""
 import json
