@@ -91,8 +91,8 @@ def stream_gap(model, memory: Memory, tokens: torch.Tensor, chunk_segments: int 
                 M, z = Ms[-1], zs[-1]
             layers.append(LayerMemory(M, z))
         return Memory(layers, after.pending, after.segments)
-    # Held writes: each layer's P folded in as its chunk streams, so that no chunk's inputs are kept (a
-    # gap of 1,024 segments at batch 8 kept ~12 GB of them)
+    # Held writes: each layer's P folded in as its chunk streams, so that no chunk's inputs are kept (at batch
+    # 8 they were ~0.55 GB per 256 segments, benchmarks/bench_gap_memory.py, and a run was OOM-killed with them)
     P = [torch.eye(cfg.d_head, dtype=m.M.dtype, device=m.M.device).expand(*m.M.shape[:2], -1, -1)
          for m in memory.layers]  # float32, or float64 for the reference tests
 

@@ -446,7 +446,7 @@ def address_capture(qk: list, rows: list, writes: list):
     """The forward pre-hook of an attention layer that records its memory's (q, k) of the batch's
     `rows` for the address loss. A forward without a graph records nothing: it teaches nothing, and
     a gap streams so (hidden_across_gap), where every chunk's records were held until the gap ended
-    (a run with gaps of 1,024 segments at batch 8 beside another peaked at 14 GB and was OOM-killed)."""
+    (part of what a run with gaps of 1,024 segments at batch 8 held when it was OOM-killed)."""
     def capture(m, args):
         if rows and torch.is_grad_enabled():
             n = len(writes)
