@@ -18,7 +18,7 @@ import argparse
 
 import torch
 
-from docqa.bench.sources import draw_trial, haystack_texts, hide
+from docqa.bench.sources import doc_name, draw_trial, haystack_texts, hide
 from docqa.model.center import memory_projections
 from docqa.model.io import load_model
 from docqa.prompt import header_tokens
@@ -32,7 +32,7 @@ def stream(lm, texts: list[str], k: int, key: str, first: int) -> tuple[list[int
     tokens: list[int] = []
     kinds: list[int] = []
     for i, text in enumerate(texts):
-        head = header_tokens(lm.tokenizer, f"doc-{i:04d}.txt")
+        head = header_tokens(lm.tokenizer, doc_name(i))  # the names the bench writes
         body_text = hide(text, needle) if i == k else text
         body = lm.tokenizer.encode(body_text)
         kind = [1 if j < first else 3 for j in range(len(body))]

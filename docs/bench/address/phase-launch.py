@@ -160,7 +160,8 @@ The forty-first session's (runs/a136.sh, runs/a137.sh on the machine; a new mach
 The forty-second session's (runs/a141.sh, runs/a142.sh on the machine):
   a141: a133's command from checkpoints/bpe-a127-s500 with runs/a141 1000 141, save_every=25 keep_every=25
            gap_fraction=0.25 gap_segments=1024 gap_learn_writes=false (on a quarter of the steps 1-1,024 segments of
-           text between the facts and the questions; stopped at ~160; step 125 is checkpoints/bpe-a141-s125, recipe phase a141)
+           text between the facts and the questions; stopped at ~160; step 125 is checkpoints/bpe-a141-s125,
+           recipe phase a141)
   a142: a141's command from checkpoints/bpe-a133-s150 with runs/a142 1000 142 (OOM-killed twice at step 4 beside
            a141 with gap_segments=1024; restarted with gap_segments=512 and stopped at 18 for a141's benches)
   a143: a133's command with runs/a143 1000 143, save_every=25 keep_every=25 short_docs=0.5 short_docs_apart=true
