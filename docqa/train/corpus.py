@@ -5,7 +5,11 @@ Sources (the training-data discipline of DEVELOPERS.md: never site-packages, nev
 - "prose": the standard library's docstrings, the Python documentation's reST sources
            (`apt-get install python3-doc` puts them under /usr/share/doc/python3.X/html/_sources),
            English man pages (sections 1-8, roff markup stripped) and the plain-text files
-           Debian packages install under /usr/share/doc.
+           Debian packages install under /usr/share/doc;
+- "fields": key-value header text that no task asks about (`Field: value` lines, as a package's
+           metadata or a mail's headers are): the machine-readable copyright files Debian packages
+           install (/usr/share/doc/*/copyright) and the standard library's own test mails
+           (test/test_email/data/msg_*.txt). Only asked for: older runs' text stays as it was.
 Whatever is missing on a machine is skipped; `describe()` says what was found, so a run's
 record names its text. Files are read in sorted order and cut to `max_chars`, so the same
 machine gives the same text.
@@ -24,13 +28,15 @@ DOC_ROOT = Path("/usr/share/doc")
 MAN_ROOT = Path("/usr/share/man")
 _ROFF_REQUEST = re.compile(r"^['.]\S*\s?")
 _ROFF_ESCAPE = re.compile(r"\\f(\[[^\]]*\]|\(..|.)|\\[(*](..)?|\\[&|^/,~:%]|\\s[+-]?\d")
+# a copyright file's stanzas come first and its license texts after, prose the prose pool has
+FIELD_CHARS = 3000
 _HIDDEN = ("site-packages", "__pycache__", "idlelib", "lib2to3")
 
 
 @dataclass
 class Text:
-    kind: str  # "code" or "prose"
-    source: str  # "stdlib", "docstrings", "python-docs", "man", "debian-docs"
+    kind: str  # "code", "prose" or "fields"
+    source: str  # "stdlib", "docstrings", "python-docs", "man", "debian-docs", "debian-copyright", "stdlib-mail"
     path: str
     text: str
 
@@ -84,8 +90,15 @@ def load_texts(kinds: tuple[str, ...] = ("code", "prose"), max_files: int = 4000
         for p in code_files:
             if (t := _read(p, max_chars)) and len(t) >= min_chars:
                 texts.append(Text("code", "stdlib", str(p.relative_to(root)), t))
-    if "prose" not in kinds:
-        return texts
+    if "prose" in kinds:
+        texts += _prose_texts(root, code_files, max_files, max_chars, min_chars)
+    if "fields" in kinds:
+        texts += _field_texts(root, max_files, min(max_chars, FIELD_CHARS))
+    return texts
+
+
+def _prose_texts(root: Path, code_files: list[Path], max_files: int, max_chars: int, min_chars: int) -> list[Text]:
+    texts: list[Text] = []
     for p in code_files:
         if (t := _read(p, 10 * max_chars)) and (docs := docstrings(t)):
             texts.append(Text("prose", "docstrings", str(p.relative_to(root)), "\n\n".join(docs)[:max_chars]))
@@ -98,6 +111,17 @@ def load_texts(kinds: tuple[str, ...] = ("code", "prose"), max_files: int = 4000
         for p in paths[::max(1, len(paths) // max_files)][:max_files]:  # spread over the whole list
             if (t := _read(p, max_chars)) is not None and len(t := clean(t)) >= min_chars:
                 texts.append(Text("prose", name, str(p), t))
+    return texts
+
+
+def _field_texts(root: Path, max_files: int, max_chars: int) -> list[Text]:
+    """Files that are mostly `Field: value` lines. No length floor: a short mail is all headers."""
+    texts: list[Text] = []
+    for name, paths in (("debian-copyright", sorted(DOC_ROOT.glob("*/copyright"))),
+                        ("stdlib-mail", sorted((root / "test" / "test_email" / "data").glob("msg_*.txt")))):
+        for p in paths[:max_files]:
+            if t := _read(p, max_chars):
+                texts.append(Text("fields", name, str(p), t))
     return texts
 
 

@@ -230,6 +230,10 @@ class TrainConfig:
     # each of those files drawn from a place of its own (and a pool of its own), so that the text
     # jumps at every header as a real folder's does; off, one draw is cut into files
     short_docs_apart: bool = False
+    # share of those apart files that are key-value header lines no task asks about (Debian copyright
+    # files, the standard library's test mails: corpus "fields"), so that a layer learns not to write
+    # every "Name: value" line as a fact (Filler.field_docs)
+    field_docs: float = 0.0
     eval_every: int = 250  # quick passkey eval (1K and 4K tokens, with knockout) in the log
     save_every: int = 100
     keep_every: int = 0  # also keep a copy of the model every this many steps (models/step-N), for the bench to choose from
@@ -641,7 +645,7 @@ def check_settings(tc: TrainConfig) -> None:
     shares = {k: getattr(tc, k) for k in ("open_subjects", "open_frames", "composed_frames",
                                            "composed_fact_frames", "open_names", "composed_questions",
                                            "wide_links", "short_docs", "composed_track", "wide_moves",
-                                           "open_people", "code_rename")}
+                                           "open_people", "code_rename", "field_docs")}
     off = {k: v for k, v in shares.items() if not 0.0 <= v <= 1.0}
     if off:
         raise ConfigError(f"{', '.join(f'{k}={v}' for k, v in off.items())}: a share of documents, in [0, 1]")
@@ -652,6 +656,9 @@ def check_settings(tc: TrainConfig) -> None:
     if tc.track_people is not None and not (len(tc.track_people) == 2 and 1 <= tc.track_people[0] <= tc.track_people[1]):
         raise ConfigError(f"track_people={tc.track_people}: give [fewest, most] people a tracking story moves, "
                           f"1 <= fewest <= most")
+    if tc.field_docs and not (tc.short_docs and tc.short_docs_apart and tc.text == "corpus"):
+        raise ConfigError(f"field_docs={tc.field_docs} is a share of the short files drawn apart from the corpus: "
+                          "set short_docs above 0, short_docs_apart=true and text=\"corpus\" too")
     for name in ("gap", "lead"):
         n, share = getattr(tc, f"{name}_segments"), getattr(tc, f"{name}_fraction")
         if n < 0 or not 0.0 <= share <= 1.0:
@@ -707,12 +714,14 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
     if tc.text == "corpus" and pools.exists():
         filler = Filler.load(pools, tok, code_fraction=tc.code_fraction, prose_fraction=tc.prose_fraction)
     else:
-        texts = load_texts(max_files=tc.max_text_files) if tc.text == "corpus" else None
+        kinds = ("code", "prose", "fields") if tc.field_docs else ("code", "prose")
+        texts = load_texts(kinds, max_files=tc.max_text_files) if tc.text == "corpus" else None
         filler = Filler(tok, code_fraction=tc.code_fraction, prose_fraction=tc.prose_fraction, texts=texts)
         if texts is not None:
             (run / "text.json").write_text(json.dumps(describe(texts), indent=2) + "\n")
             filler.save(pools)
     filler.short_docs, filler.short_docs_apart = tc.short_docs, tc.short_docs_apart
+    filler.field_docs = tc.field_docs
     new_centres = isinstance(model, InfiniTransformer) and model.cfg.memory_center and (
         not tc.init_from or any(k.endswith(("attn.mem_center", "attn.mem_cov")) for k in gained))
     if ckpt is None and new_centres:  # at the mean of the memory's q and k on this run's text (model/center.py)

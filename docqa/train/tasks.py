@@ -73,11 +73,16 @@ class Filler:
         # short documents each drawn from a place of their own (a folder of unrelated files, and
         # text that jumps at every header), not one draw cut into files
         self.short_docs_apart = False
+        # share of those apart files whose text is key-value header lines (the "fields" pool: Debian
+        # copyright files, the standard library's test mails) that no question asks about: a folder
+        # of package metadata is mostly such files, and a layer that writes every "Name: value" as a
+        # fact wears out the one fact asked for (docs/TRAINING.md, forty-second session)
+        self.field_docs = 0.0
         # one period of the simple filler, no separator: `tokens` repeats it, so bytes give
         # exactly the November filler (and the published synthetic tables stay comparable)
         self.pools: dict[str, torch.Tensor] = {"simple": torch.tensor(self.tok.encode(SIMPLE_FILLER), dtype=torch.int32)}
         if texts is not None:
-            for kind in ("code", "prose"):
+            for kind in ("code", "prose", "fields"):
                 chosen = [t.text for t in texts if t.kind == kind]
                 if chosen:
                     self.pools[kind] = self._encode(chosen)
@@ -94,7 +99,7 @@ class Filler:
         f = Filler(self.tok)
         f.pools = {"simple": self.pools["simple"]}
         f.short_docs, f.short_docs_apart = self.short_docs, self.short_docs_apart
-        return f
+        return f  # field_docs stays 0: the synthetic filler is the simple pool alone
 
     def save(self, path: Path) -> None:
         """The encoded pools, to reload without reading and tokenizing the text again."""
@@ -130,14 +135,23 @@ class Filler:
         `docqa ingest` streams a folder of small files (notes, short modules): a fact stays in its
         file, with headers before and after it. The text is one draw of the pools, cut; with
         `short_docs_apart` each file is a draw of its own, from its own place (and pool), as the
-        files of a real folder are: the text jumps at every header."""
+        files of a real folder are: the text jumps at every header; `field_docs` of those files are
+        key-value header lines from the "fields" pool."""
         body, out, used = [] if self.short_docs_apart else self._run(rng, n), [], 0
         while len(out) < n:  # each file adds its header too, so the body outlasts the loop
             take = rng.randint(20, 300)
             out += header_tokens(self.tok, file_name(rng))
-            out += self._run(rng, take) if self.short_docs_apart else body[used:used + take]
+            out += self._file_text(rng, take) if self.short_docs_apart else body[used:used + take]
             used += take
         return out[:n]
+
+    def _file_text(self, rng: random.Random, n: int) -> list[int]:
+        if self.field_docs and rng.random() < self.field_docs:  # no draw at 0: older runs replay
+            if "fields" not in self.pools:
+                raise ValueError("field_docs draws from the \"fields\" pool, and this filler has none: "
+                                 "build it from load_texts(kinds=(..., \"fields\"))")
+            return self._draw(self.pools["fields"], rng, n)
+        return self._run(rng, n)
 
     def _run(self, rng: random.Random, n: int) -> list[int]:
         r = rng.random()
@@ -147,6 +161,10 @@ class Filler:
             src = self.pools["prose"]
         else:
             src = self.pools["simple"]
+        return self._draw(src, rng, n)
+
+    @staticmethod
+    def _draw(src: torch.Tensor, rng: random.Random, n: int) -> list[int]:
         if len(src) < n + 1:
             src = src.repeat(n // len(src) + 2)
         start = rng.randrange(len(src) - n)

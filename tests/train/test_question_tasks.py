@@ -846,3 +846,70 @@ def test_code_needles_hide_made_up_definitions_and_ask_one_in_the_split_phrasing
             assert doc.answer in values and set(values) <= {"url, retries", "Base", "7"}
     with pytest.raises(ValueError, match="the code_needle task needs CodeFiles"):
         sample_task(bpe, random.Random(0), Filler(bpe), 512, 32, "code_needle")
+
+
+def test_field_texts_are_copyright_files_and_test_mails_only_when_asked(tmp_path, monkeypatch):
+    from docqa.train import corpus
+
+    docs, lib = tmp_path / "doc", tmp_path / "lib"
+    (docs / "pkg").mkdir(parents=True)
+    (docs / "pkg" / "copyright").write_text("Format: dep5\nUpstream-Name: pkg\n")
+    (docs / "pkg" / "README.txt").write_text("A readme. " * 50)
+    (lib / "test" / "test_email" / "data").mkdir(parents=True)
+    (lib / "test" / "test_email" / "data" / "msg_01.txt").write_text("From: a@b\nSubject: hi\n\nbody\n")
+    (lib / "mod.py").write_text('"""' + "A module docstring that is long enough. " * 4 + '"""\n' + "X = 1\n" * 80)
+    monkeypatch.setattr(corpus, "DOC_ROOT", docs)
+    monkeypatch.setattr(corpus, "MAN_ROOT", tmp_path / "man")
+    monkeypatch.setattr(corpus, "stdlib_root", lambda: lib)
+    before = corpus.load_texts()
+    assert {t.kind for t in before} == {"code", "prose"}, "the default kinds read no field text"
+    got = corpus.load_texts(("code", "prose", "fields"))
+    assert got[:len(before)] == before, "asking for fields leaves the other kinds' text as it was"
+    fields = {t.source: t.text for t in got[len(before):]}
+    assert fields == {"debian-copyright": "Format: dep5\nUpstream-Name: pkg\n",
+                      "stdlib-mail": "From: a@b\nSubject: hi\n\nbody\n"}
+    assert all(t.kind == "fields" for t in got[len(before):])
+
+
+def test_field_docs_are_the_share_of_apart_files_cut_from_the_fields_pool(bpe):
+    from docqa.train.corpus import Text
+
+    texts = [Text("prose", "x", "p", "Plain words about rivers and hills. " * 200),
+             Text("fields", "debian-copyright", "c", "Upstream-Name: zlib\nLicense: Zlib\n" * 200)]
+    filler = Filler(bpe, prose_fraction=1.0, texts=texts)
+    filler.short_docs, filler.short_docs_apart = 1.0, True
+    before = filler.tokens(random.Random(3), 2000)
+    filler.field_docs = 0.0  # set, at 0, it draws nothing more: runs before field_docs replay
+    assert filler.tokens(random.Random(3), 2000) == before
+
+    def kinds(share: float, seed: int) -> list[str]:
+        filler.field_docs = share
+        out = []
+        for body in _bodies(bpe, filler.tokens(random.Random(seed), 6000)):
+            text = bpe.decode(body)
+            assert ("License" in text or "Upstream" in text) != ("rivers" in text or "hills" in text), text
+            out.append("fields" if "License" in text or "Upstream" in text else "prose")
+        return out
+
+    assert set(kinds(1.0, 0)) == {"fields"}
+    mixed = [k for seed in range(4) for k in kinds(0.5, seed)]
+    assert 0.3 < mixed.count("fields") / len(mixed) < 0.7, mixed
+    assert filler.synthetic().field_docs == 0.0  # the synthetic filler is the simple pool alone
+    bare = Filler(bpe, prose_fraction=1.0, texts=texts[:1])
+    bare.short_docs, bare.short_docs_apart, bare.field_docs = 1.0, True, 0.5
+    with pytest.raises(ValueError, match="fields"):
+        bare.tokens(random.Random(0), 6000)
+
+
+def test_field_docs_needs_apart_short_files_of_the_corpus():
+    from docqa.errors import ConfigError
+    from docqa.train.loop import TrainConfig, check_settings
+
+    check_settings(TrainConfig(text="corpus", short_docs=0.5, short_docs_apart=True, field_docs=0.5))
+    for bad in (dict(text="corpus", short_docs=0.5, field_docs=0.5),
+                dict(short_docs=0.5, short_docs_apart=True, field_docs=0.5),
+                dict(text="corpus", short_docs_apart=True, field_docs=0.5)):
+        with pytest.raises(ConfigError, match="field_docs"):
+            check_settings(TrainConfig(**bad))
+    with pytest.raises(ConfigError, match="field_docs=1.5"):
+        check_settings(TrainConfig(text="corpus", short_docs=0.5, short_docs_apart=True, field_docs=1.5))
