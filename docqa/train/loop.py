@@ -234,6 +234,11 @@ class TrainConfig:
     # files, the standard library's test mails: corpus "fields"), so that a layer learns not to write
     # every "Name: value" line as a fact (Filler.field_docs)
     field_docs: float = 0.0
+    # Weight of -log(1 - beta) at those field files' tokens (TaskDoc.unasked), in `unasked_write_layers`
+    # (None: every layer): a write the answer never needs, named as such. The write penalty and a
+    # question's loss alone did not hold a141's layer 1 off them (a145, forty-third session). 0 = off.
+    unasked_write_weight: float = 0.0
+    unasked_write_layers: list | None = None
     eval_every: int = 250  # quick passkey eval (1K and 4K tokens, with knockout) in the log
     save_every: int = 100
     keep_every: int = 0  # also keep a copy of the model every this many steps (models/step-N), for the bench to choose from
@@ -511,6 +516,15 @@ def text_write_loss(writes: list[torch.Tensor], mask: torch.Tensor, layers: list
     return torch.cat([F.softplus(b.flatten(1, 2)[:, :mask.shape[1]][mask].float()) for b in chosen]).mean()
 
 
+def unasked_positions(docs, T: int) -> torch.Tensor:
+    """(B, T) True at every token of each document's field files (TaskDoc.unasked)."""
+    mask = torch.zeros(len(docs), T, dtype=torch.bool)
+    for row, d in enumerate(docs):
+        for start, end in d.unasked:
+            mask[row, start:end] = True
+    return mask
+
+
 def set_straight_through(model, tc: TrainConfig) -> None:
     """TrainConfig.gate_straight_through and straight_through_layers on the model's attention layers,
     in their order (training-time only: the attribute is not saved with the model)."""
@@ -656,6 +670,11 @@ def check_settings(tc: TrainConfig) -> None:
     if tc.track_people is not None and not (len(tc.track_people) == 2 and 1 <= tc.track_people[0] <= tc.track_people[1]):
         raise ConfigError(f"track_people={tc.track_people}: give [fewest, most] people a tracking story moves, "
                           f"1 <= fewest <= most")
+    if tc.unasked_write_weight and not tc.field_docs:
+        raise ConfigError(f"unasked_write_weight={tc.unasked_write_weight} weighs the writes at field files: set "
+                          "field_docs above 0 too")
+    if tc.unasked_write_weight < 0:
+        raise ConfigError(f"unasked_write_weight={tc.unasked_write_weight}: give 0 (off) or more")
     if tc.field_docs and not (tc.short_docs and tc.short_docs_apart and tc.text == "corpus"):
         raise ConfigError(f"field_docs={tc.field_docs} is a share of the short files drawn apart from the corpus: "
                           "set short_docs above 0, short_docs_apart=true and text=\"corpus\" too")
@@ -737,10 +756,11 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         if isinstance(getattr(mod, "write_strength", None), torch.nn.Linear):
             mod.write_strength.register_forward_hook(lambda _m, _inp, out: writes.append(out))
             n_writing += 1
-    bad = [i for i in tc.value_write_layers or [] if not 0 <= i < n_writing]
-    if bad:
-        raise ConfigError(f"value_write_layers {bad}: the model has {n_writing} layers with a write strength "
-                          f"(0..{n_writing - 1})")
+    for name in ("value_write_layers", "unasked_write_layers"):
+        bad = [i for i in getattr(tc, name) or [] if not 0 <= i < n_writing]
+        if bad:
+            raise ConfigError(f"{name} {bad}: the model has {n_writing} layers with a write strength "
+                              f"(0..{n_writing - 1})")
     if tc.gap_segments and tc.gap_fraction:
         check_gap_model(model)  # before the first step, not at the first gap
     # address_weight: the memory's q and k of the chosen layers, for the rows that have facts to address
@@ -812,6 +832,11 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         if tc.value_write_negatives and writes:
             other = text_positions(docs, writes[0].shape[1] * writes[0].shape[2])
             loss = loss + tc.value_write_negatives * text_write_loss(writes, other, tc.value_write_layers)
+        unasked = unasked_positions(docs, writes[0].shape[1] * writes[0].shape[2]) if tc.field_docs and writes else None
+        if unasked is not None and not unasked.any():
+            unasked = None
+        if tc.unasked_write_weight and unasked is not None:
+            loss = loss + tc.unasked_write_weight * text_write_loss(writes, unasked, tc.unasked_write_layers)
         distill_rows = [i for i, t in enumerate(tasks) if t in tc.distill_tasks] if teacher is not None else []
         distill = distill_loss(teacher, x, start, distill_rows, sel, wt, logits, gap_at, gap) if distill_rows else None
         if distill is not None:
@@ -859,6 +884,9 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         if value_logits is not None:  # the mean write strength at the facts' key tokens, and per layer
             entry["value_write"] = round(float(torch.sigmoid(value_logits.detach()).mean()), 4)
             entry["value_write_by_layer"] = [round(float(torch.sigmoid(v.detach()).mean()), 4) for v in per_layer]
+        if unasked is not None:  # the mean write strength at the field files' tokens, per layer
+            entry["unasked_write_by_layer"] = [round(float(torch.sigmoid(b.detach().flatten(1, 2)[:, :unasked.shape[1]]
+                                                                      [unasked].float()).mean()), 4) for b in writes]
         if distill is not None:
             entry["distill"] = round(float(distill.detach()), 6)
         if address is not None:  # the address loss and how often the asked fact's key matched best

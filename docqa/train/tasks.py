@@ -124,11 +124,16 @@ class Filler:
 
     def tokens(self, rng: random.Random, n: int) -> list[int]:
         """Exactly n tokens (n <= 0 gives none): on `short_docs` of the draws, short documents."""
+        return self.marked_tokens(rng, n)[0]
+
+    def marked_tokens(self, rng: random.Random, n: int) -> tuple[list[int], list[tuple[int, int]]]:
+        """`tokens`' draw (the same tokens for the same rng), with the (start, end) in them of every
+        field file's text (`field_docs`): the unasked key-value lines, for TaskDoc.unasked."""
         if n <= 0:
-            return []
+            return [], []
         if self.short_docs and rng.random() < self.short_docs:  # no draw at 0: older runs replay
-            return self.short_documents(rng, n)
-        return self._run(rng, n)
+            return self._short_documents(rng, n)
+        return self._run(rng, n), []
 
     def short_documents(self, rng: random.Random, n: int) -> list[int]:
         """Exactly n tokens of files 20-300 tokens long, each behind <|doc|> and its header line as
@@ -137,21 +142,32 @@ class Filler:
         `short_docs_apart` each file is a draw of its own, from its own place (and pool), as the
         files of a real folder are: the text jumps at every header; `field_docs` of those files are
         key-value header lines from the "fields" pool."""
+        return self._short_documents(rng, n)[0]
+
+    def _short_documents(self, rng: random.Random, n: int) -> tuple[list[int], list[tuple[int, int]]]:
         body, out, used = [] if self.short_docs_apart else self._run(rng, n), [], 0
+        fields: list[tuple[int, int]] = []
         while len(out) < n:  # each file adds its header too, so the body outlasts the loop
             take = rng.randint(20, 300)
             out += header_tokens(self.tok, file_name(rng))
-            out += self._file_text(rng, take) if self.short_docs_apart else body[used:used + take]
+            if self.short_docs_apart:
+                text, is_field = self._file_text(rng, take)
+                if is_field and len(out) < n:
+                    fields.append((len(out), min(len(out) + take, n)))
+                out += text
+            else:
+                out += body[used:used + take]
             used += take
-        return out[:n]
+        return out[:n], fields
 
-    def _file_text(self, rng: random.Random, n: int) -> list[int]:
+    def _file_text(self, rng: random.Random, n: int) -> tuple[list[int], bool]:
+        """A file's text, and whether it is a field file."""
         if self.field_docs and rng.random() < self.field_docs:  # no draw at 0: older runs replay
             if "fields" not in self.pools:
                 raise ValueError("field_docs draws from the \"fields\" pool, and this filler has none: "
                                  "build it from load_texts(kinds=(..., \"fields\"))")
-            return self._draw(self.pools["fields"], rng, n)
-        return self._run(rng, n)
+            return self._draw(self.pools["fields"], rng, n), True
+        return self._run(rng, n), False
 
     def _run(self, rng: random.Random, n: int) -> list[int]:
         r = rng.random()
@@ -213,6 +229,9 @@ class TaskDoc:
     # fact's statement in `tokens`.
     value_ends: tuple[int, ...] = ()
     statements: tuple[tuple[int, int], ...] = ()
+    # (start, end) in `tokens` of the field files' text in the haystack (Filler.field_docs): key-value
+    # lines no question asks, for TrainConfig.unasked_write_weight
+    unasked: tuple[tuple[int, int], ...] = ()
 
 
 def value_lead(tok, val: list[int]) -> int:
@@ -269,9 +288,17 @@ def build_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, fa
     body: list[int] = []
     used = 0  # filler tokens placed so far
     keys, ends, statements = [-1] * len(facts), [-1] * len(facts), [(0, 0)] * len(facts)
+    unasked: list[tuple[int, int]] = []
+
+    def fill(n: int) -> None:
+        at = len(header) + len(body)
+        text, fields = filler.marked_tokens(rng, n)
+        unasked.extend((at + a, at + b) for a, b in fields)
+        body.extend(text)
+
     for i in sorted(range(len(facts)), key=lambda i: depths[i]):
         gap = int(depths[i] * free) - used
-        body += filler.tokens(rng, gap)
+        fill(gap)
         start = len(header) + len(body)
         at, val = value_span(tok, needles[i], facts[i][1][1], bare_values)
         if at >= 0:
@@ -279,13 +306,14 @@ def build_doc(tok, rng: random.Random, filler: Filler, n_tokens: int, S: int, fa
         body += needles[i]
         statements[i] = (start, start + len(needles[i]))
         used += max(gap, 0)
-    body += filler.tokens(rng, hay - len(body))
+    fill(hay - len(body))
     tokens = header + body + prompt + ans
     target = [False] * (len(tokens) - len(ans)) + [True] * len(ans)
     q = len(header) + len(body)
     a = q + len(prompt)
     return TaskDoc(tokens, target, facts[ask][1][1], q, a, task, tuple(keys),
-                   ((a + query_offset(tok, facts[ask][1][1]), ask),), tuple(ends), tuple(statements))
+                   ((a + query_offset(tok, facts[ask][1][1]), ask),), tuple(ends), tuple(statements),
+                   tuple(unasked))
 
 
 def qa_tokens(tok, question: str, answer: str) -> tuple[list[int], list[int]]:

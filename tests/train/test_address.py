@@ -324,3 +324,52 @@ def test_value_positions_of_the_whole_value():
     assert value_positions(docs)[1].tolist() == [2, 6]
     with pytest.raises(ConfigError, match="value_write_span"):
         value_positions(docs, "all")
+
+
+def _field_texts():
+    from docqa.train.corpus import Text
+
+    return [Text("prose", "x", "p", "Plain words about rivers and hills go on. " * 300),
+            Text("code", "x", "c", "def f(x):\n    return x + 1\n" * 300),
+            Text("fields", "debian-copyright", "f", "Upstream-Name: zlib\nLicense: Zlib\nFiles: *\n" * 300)]
+
+
+def test_a_document_marks_its_field_files_and_never_a_statement(tmp_path):
+    filler = Filler(ByteTokenizer(), code_fraction=0.4, prose_fraction=0.6, texts=_field_texts())
+    filler.short_docs, filler.short_docs_apart, filler.field_docs = 1.0, True, 0.5
+    rng, again = random.Random(2), random.Random(2)
+    assert filler.marked_tokens(rng, 3000)[0] == filler.tokens(again, 3000)  # the same draw, marked
+    doc = sample_task(ByteTokenizer(), random.Random(4), filler, 4096, 128, "facts", max_facts=6, questions=2)
+    assert len(doc.unasked) >= 2
+    tok = ByteTokenizer()
+    for start, end in doc.unasked:
+        assert 0 < start < end <= doc.question_start
+        text = tok.decode(doc.tokens[start:end])
+        assert text in _field_texts()[2].text, text  # a field file's text, and no header or statement
+        assert not any(s < end and start < e for s, e in doc.statements), "a fact's statement is never unasked"
+    marked = sum(e - s for s, e in doc.unasked)
+    kv = tok.decode(doc.tokens[:doc.question_start]).count("Upstream-Name")  # every field file's line is marked
+    assert kv and marked >= kv * len("Upstream-Name: zlib\n") // 2
+
+
+def test_the_unasked_write_loss_lowers_the_write_strength_at_field_files(tmp_path, monkeypatch):
+    import docqa.train.loop as loop
+
+    monkeypatch.setattr(loop, "load_texts", lambda kinds, max_files: [t for t in _field_texts() if t.kind in kinds])
+    logged = {}
+    for run, weight in (("off", 0.0), ("on", 5.0)):
+        cfg = {**ADDRESS, **LONG, "steps": 6, "lr": 1e-2, "text": "corpus", "code_fraction": 0.4,
+               "prose_fraction": 0.6, "short_docs": 1.0, "short_docs_apart": True, "field_docs": 0.5}
+        train(tmp_path / run, TrainConfig(**cfg, unasked_write_weight=weight, unasked_write_layers=[0]))
+        logged[run] = json.loads((tmp_path / run / "log.jsonl").read_text().splitlines()[-1])["unasked_write_by_layer"]
+    assert logged["on"][0] < logged["off"][0] - 0.1, logged
+
+
+def test_the_unasked_write_loss_needs_field_files():
+    from docqa.train.loop import check_settings
+
+    with pytest.raises(ConfigError, match="unasked_write_weight=1.0 weighs the writes at field files"):
+        check_settings(TrainConfig(unasked_write_weight=1.0))
+    with pytest.raises(ConfigError, match="unasked_write_weight=-1.0"):
+        check_settings(TrainConfig(text="corpus", short_docs=0.5, short_docs_apart=True, field_docs=0.5,
+                                   unasked_write_weight=-1.0))
