@@ -15,13 +15,13 @@ def _model_dir(out, recipe, name):
     return out / name if name in made else out / name / "checkpoint" / "model"
 
 
-@pytest.mark.parametrize("recipe, until", [("byte", None), ("bpe", "a141")])
+@pytest.mark.parametrize("recipe, until", [("byte", None), ("bpe", "a147")])
 def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, recipe, until):
     """bpe runs past the shipped a118 (trained on from g92, the soup s92 grown by a block; s92 is a soup of a69,
     two runs on from a63, a branch of a branch of a41's run whose chain passes through the soup s70, and a92, a
-    run on from a69) to a141, a127 (the layer-0-off line from a118's model) trained on with straight-through gate
-    gradients in layer 1 and gaps. Run again from the same directory to the shipped model, it trains nothing
-    again and gates a118."""
+    run on from a69) to a147, a127 (the layer-0-off line from a118's model) trained on with straight-through gate
+    gradients in layer 1 and gaps (a141), then with short files (a147). Run again from the same directory to the
+    shipped model, it trains nothing again and gates a118."""
     order = plan(recipe, until)
     assert SHIPPED[recipe] in order
     hay = tmp_path / "hay"
@@ -31,7 +31,7 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
     out = tmp_path / "out"
     phases = [n for n in order if n not in SOUPS.get(recipe, {}) and n not in GROWS.get(recipe, {})]
     assert result["phases"] == phases
-    skipped = {"c4", "w1", "a28", "a34", "a83", "a89", "a133"}  # phases the plan to a141 does not pass through
+    skipped = {"c4", "w1", "a28", "a34", "a83", "a89", "a133"}  # phases the plan to a147 does not pass through
     assert {p[0] for p in RECIPES[recipe]} - set(phases) == (skipped if recipe == "bpe" else set())
     tok = load_model(_model_dir(out, recipe, SHIPPED[recipe])).tokenizer
     gate = shipped_gate(recipe, tok)
@@ -70,7 +70,7 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
         assert grown.config.n_layer == src.config.n_layer + 1
         g = grown.model.state_dict()
         assert all(torch.equal(g[k], w) for k, w in src.model.state_dict().items())
-    if until == "a141":  # trained under its gate, layer 0 cut; a125l is a125's run with its schedule stretched
+    if until == "a147":  # trained under its gate, layer 0 cut; a125l is a125's run with its schedule stretched
         a125, a127 = (load_model(_model_dir(out, recipe, n)).config for n in ("a125", "a127"))
         assert (a125.write_gate_layers, a125.write_threshold) == ([0], 0.99)
         assert a127.write_gate_layers == [0, 1, 2] and a127.write_threshold_per_layer == [0.99, 0.2, 0.5, 0.5]
@@ -78,6 +78,9 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
         assert branched["run"] == str(out / "a125") and set(branched["changed"]) == {"steps"}
         a141 = json.loads((out / "a141" / "checkpoint" / "state.json").read_text())["train_config"]
         assert a141["straight_through_layers"] == [1] and a141["gap_fraction"] == 0.25  # from a127: the loop above
+        a147 = json.loads((out / "a147" / "checkpoint" / "state.json").read_text())["train_config"]
+        assert (a147["short_docs"], a147["short_docs_apart"], a147["gap_fraction"]) == (0.5, True, 0.25)
+        assert a147["field_docs"] == a147["unasked_write_weight"] == 0.0  # the quick check has no field files
     assert {c["task"] for c in result["cells"]} == {"passkey", "facts=1", "facts=2"}
     assert {c["task"] for c in result["haystack_cells"]} == {"needle", "facts=2", "track"}
     if recipe == "bpe":
@@ -119,6 +122,7 @@ def test_until_cuts_the_recipe_at_a_phase_and_names_the_phases_when_there_is_non
     assert plan("bpe", "a127") == plan("bpe", "a118") + ["a125", "a125l", "a127"]  # the layer-0-off line
     assert plan("bpe", "a133") == plan("bpe", "a127") + ["a133"]  # a127's model trained on
     assert plan("bpe", "a141") == plan("bpe", "a127") + ["a141"]  # and again, with gaps
+    assert plan("bpe", "a147") == plan("bpe", "a141") + ["a147"]  # and on, with field files
     with pytest.raises(ConfigError, match="has no phase, soup or grown model 'c9'; it has s1, "):
         phases_until("bpe", "c9")
 

@@ -166,6 +166,14 @@ The forty-second session's (runs/a141.sh, runs/a142.sh on the machine):
            a141 with gap_segments=1024; restarted with gap_segments=512 and stopped at 18 for a141's benches)
   a143: a133's command with runs/a143 1000 143, save_every=25 keep_every=25 short_docs=0.5 short_docs_apart=true
            (half the filler cut into short files, each from a place of its own; stopped at ~197)
+The forty-third session's (runs/a144.sh ... runs/a147.sh on the machine), the recipe's phase a141 with field files
+  (short files of key-value header lines no task asks: Debian copyright files and the standard library's test mails):
+  a144: .venv/bin/python docs/bench/address/phase-launch.py a141 checkpoints/bpe-a127-s500 runs/a144 150 144 \
+           short_docs=0.5 short_docs_apart=true field_docs=0.75  (stopped at ~77)
+  a145: ... a141 checkpoints/bpe-a141-s125 runs/a145 100 145 short_docs=0.5 short_docs_apart=true field_docs=0.75
+           (stopped at ~56)
+  a146: a145's command with runs/a146 150 146 and unasked_write_weight=5.0 unasked_write_layers='[1]'
+  a147: a145's command with runs/a147 150 147 and unasked_write_weight=20.0 unasked_write_layers='[1]'
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command, or with another steps=N to stretch its schedule."""
 import json
