@@ -855,6 +855,8 @@ def test_field_texts_are_copyright_files_and_test_mails_only_when_asked(tmp_path
     (docs / "pkg").mkdir(parents=True)
     (docs / "pkg" / "copyright").write_text("Format: dep5\nUpstream-Name: pkg\n")
     (docs / "pkg" / "README.txt").write_text("A readme. " * 50)
+    (docs / "zlib").mkdir()  # its stanzas first, then license texts the prose pool has: cut
+    (docs / "zlib" / "copyright").write_text("Files: *\nLicense: Zlib\n" + "Permission is granted. " * 400)
     (lib / "test" / "test_email" / "data").mkdir(parents=True)
     (lib / "test" / "test_email" / "data" / "msg_01.txt").write_text("From: a@b\nSubject: hi\n\nbody\n")
     (lib / "mod.py").write_text('"""' + "A module docstring that is long enough. " * 4 + '"""\n' + "X = 1\n" * 80)
@@ -865,9 +867,11 @@ def test_field_texts_are_copyright_files_and_test_mails_only_when_asked(tmp_path
     assert {t.kind for t in before} == {"code", "prose"}, "the default kinds read no field text"
     got = corpus.load_texts(("code", "prose", "fields"))
     assert got[:len(before)] == before, "asking for fields leaves the other kinds' text as it was"
-    fields = {t.source: t.text for t in got[len(before):]}
-    assert fields == {"debian-copyright": "Format: dep5\nUpstream-Name: pkg\n",
-                      "stdlib-mail": "From: a@b\nSubject: hi\n\nbody\n"}
+    fields = [(t.source, t.text) for t in got[len(before):]]
+    long = "Files: *\nLicense: Zlib\n" + "Permission is granted. " * 400
+    assert fields == [("debian-copyright", "Format: dep5\nUpstream-Name: pkg\n"),
+                      ("debian-copyright", long[:corpus.FIELD_CHARS]),
+                      ("stdlib-mail", "From: a@b\nSubject: hi\n\nbody\n")]
     assert all(t.kind == "fields" for t in got[len(before):])
 
 
