@@ -266,7 +266,8 @@ _A141 = dict(_A133, seed=141, save_every=25, keep_every=25, gap_fraction=0.25, g
 # Debian copyright files, the standard library's test mails), and -log(1 - beta) at those files' tokens in layer 1
 # at 20 (unasked_write_weight). a141's layer 1 wrote every "Name: value" line of a folder of package metadata as
 # a fact and lost a pass key among 100 such files (.20); field files alone did not stop it (a145, .20), this
-# loss does (1.00 at s50), docs/TRAINING.md, forty-third session.
+# loss does (1.00 at s50). Not shipped yet: against the default it gains 64K needles on both seeds and splits and
+# holds the rest, but loses tracking asked in training phrasings (docs/TRAINING.md, forty-third session).
 _A147 = dict(_A141, seed=147, short_docs=0.5, short_docs_apart=True, field_docs=0.75, unasked_write_weight=20.0,
              unasked_write_layers=[1])
 BPE_PHASES += [("a125", 300, _A125), ("a125l", 600, _A125L), ("a127", 500, _A127), ("a133", 150, _A133),
