@@ -132,19 +132,16 @@ class Filler:
         if n <= 0:
             return [], []
         if self.short_docs and rng.random() < self.short_docs:  # no draw at 0: older runs replay
-            return self._short_documents(rng, n)
+            return self.short_documents(rng, n)
         return self._run(rng, n), []
 
-    def short_documents(self, rng: random.Random, n: int) -> list[int]:
+    def short_documents(self, rng: random.Random, n: int) -> tuple[list[int], list[tuple[int, int]]]:
         """Exactly n tokens of files 20-300 tokens long, each behind <|doc|> and its header line as
         `docqa ingest` streams a folder of small files (notes, short modules): a fact stays in its
         file, with headers before and after it. The text is one draw of the pools, cut; with
         `short_docs_apart` each file is a draw of its own, from its own place (and pool), as the
         files of a real folder are: the text jumps at every header; `field_docs` of those files are
-        key-value header lines from the "fields" pool."""
-        return self._short_documents(rng, n)[0]
-
-    def _short_documents(self, rng: random.Random, n: int) -> tuple[list[int], list[tuple[int, int]]]:
+        key-value header lines from the "fields" pool, whose (start, end) come back beside the tokens."""
         body, out, used = [] if self.short_docs_apart else self._run(rng, n), [], 0
         fields: list[tuple[int, int]] = []
         while len(out) < n:  # each file adds its header too, so the body outlasts the loop
