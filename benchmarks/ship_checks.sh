@@ -12,7 +12,10 @@
 #   needles64k  the same at 64K tokens (about 5 minutes)
 #   facts8      8 named facts at 8K tokens in runs/eval/prose, n 60
 #   track8k     entity tracking at 8K tokens in runs/eval/prose, n 20
-#   needles-s1, facts8-s1, needles64k-s1  the same on seed 1 (other needles, facts and places)
+#   track60     the same, n 60 (about 3 minutes)
+#   curve       2, 8, 32 and 128 named facts at 8K tokens in runs/eval/prose, n 20 (the facts curve)
+#   needles-s1, facts8-s1, needles64k-s1, track60-s1, sources-h78-s1, syn128k-end-s1  the same on seed 1
+#               (other needles, facts, places, files and values)
 # runs/eval/prose: every site-packages *.dist-info/METADATA over 3,000 bytes but docqa's, as <name>.txt.
 # One thread each (DOCQA_THREADS), so that a training run keeps the other core. Two runs of this script
 # must not share an OUT: each writes OUT/KIND.json.tmp and moves it into place.
@@ -24,18 +27,20 @@ export DOCQA_THREADS=${DOCQA_THREADS:-1}
 hay=runs/eval/prose
 for kind in "$@"; do
   seed=0 base=$kind
-  case $kind in needles-s1|needles64k-s1|facts8-s1) seed=1 base=${kind%-s1} ;; esac
+  case $kind in needles-s1|needles64k-s1|facts8-s1|track60-s1|sources-h78-s1|syn128k-end-s1) seed=1 base=${kind%-s1} ;; esac
   case $base in
     sources) docqa bench sources --model "$model" --n-docs 100 --trials 20 --json ;;
-    sources-h78) docqa bench sources --model "$model" --n-docs 100 --trials 20 --haystack $hay --json ;;
+    sources-h78) docqa bench sources --model "$model" --n-docs 100 --trials 20 --haystack $hay --seed $seed --json ;;
     sources1000) docqa bench sources --model "$model" --n-docs 1000 --trials 5 --json ;;
     sources1000-s1) docqa bench sources --model "$model" --n-docs 1000 --trials 10 --seed 1 --json ;;
     syn16k) docqa bench recall --model "$model" --lengths 16384 --facts '' --n 10 --json ;;
     synall) docqa bench recall --model "$model" --lengths 1024,4096,16384,32768,65536 --facts '' --n 10 --json ;;
-    syn128k-end) docqa bench recall --model "$model" --lengths 131072 --depths end --facts '' --n 20 --json ;;
+    syn128k-end) docqa bench recall --model "$model" --lengths 131072 --depths end --facts '' --n 20 --seed $seed --json ;;
     needles) docqa bench recall --model "$model" --haystack $hay --lengths 4096,8192,16384 --facts '' --no-track --n 20 --seed $seed --json ;;
     needles64k) docqa bench recall --model "$model" --haystack $hay --lengths 65536 --facts '' --no-track --n 20 --seed $seed --json ;;
     track8k) docqa bench recall --model "$model" --haystack $hay --lengths '' --facts '' --facts-length 8192 --n 20 --json ;;
+    track60) docqa bench recall --model "$model" --haystack $hay --lengths '' --facts '' --facts-length 8192 --n 60 --seed $seed --json ;;
+    curve) docqa bench recall --model "$model" --haystack $hay --lengths '' --facts 2,8,32,128 --facts-length 8192 --no-track --n 20 --json ;;
     facts8) docqa bench recall --model "$model" --haystack $hay --lengths '' --facts 8 --facts-length 8192 --no-track --n 60 --seed $seed --json ;;
     *) echo "unknown check $kind" >&2; exit 2 ;;
   esac > "$out/$kind.json.tmp" 2> "$out/$kind.log"

@@ -9,9 +9,10 @@ docqa.train.recipe, and made training import the benches).
 `bpe` (the shipped default since December: phase c3, from the tenth session the soup s70, c3
 averaged with phase c22, from the twenty-fourth a63, the named-facts lineage from s70, and since the
 twenty-eighth a69, two short runs on from a63, in the thirty-first the soup s83, a69 with a fifth
-of a83, from the thirty-second the soup s92, a69 with half of a92, since the thirty-seventh a118, s92
-grown by a fourth block that alone trained; the candidates around them,
-checkpoints/bpe-c2 to bpe-c4, bpe-c13, bpe-c22, bpe-a11 to bpe-g118-s1000) first trains the BPE tokenizer
+of a83, from the thirty-second the soup s92, a69 with half of a92, from the thirty-seventh a118, s92
+grown by a fourth block that alone trained, since the forty-fourth a147, a118's model trained on with
+layer 0's memory cut, then gaps, then field files no task asks; the candidates around them,
+checkpoints/bpe-c2 to bpe-c4, bpe-c13, bpe-c22, bpe-a11 to bpe-a147-s100) first trains the BPE tokenizer
 on the training text (docqa.train.vocab; `apt-get install python3-doc` adds the Python
 documentation to that text, man pages and /usr/share/doc come with Debian), then trains on
 questions about real text;
@@ -266,8 +267,9 @@ _A141 = dict(_A133, seed=141, save_every=25, keep_every=25, gap_fraction=0.25, g
 # Debian copyright files, the standard library's test mails), and -log(1 - beta) at those files' tokens in layer 1
 # at 20 (unasked_write_weight). a141's layer 1 wrote every "Name: value" line of a folder of package metadata as
 # a fact and lost a pass key among 100 such files (.20); field files alone did not stop it (a145, .20), this
-# loss does (1.00 at s50). Not shipped yet: against the default it gains 64K needles on both seeds and splits and
-# holds the rest, but loses tracking asked in training phrasings (docs/TRAINING.md, forty-third session).
+# loss does (1.00 at s50). The default since the forty-fourth session: against a118 it gains 64K needles on both
+# seeds and splits and holds the rest but tracking asked in training phrasings, which it loses (docs/TRAINING.md,
+# forty-third and forty-fourth sessions; docqa/models/default/MODEL.md).
 _A147 = dict(_A141, seed=147, short_docs=0.5, short_docs_apart=True, field_docs=0.75, unasked_write_weight=20.0,
              unasked_write_layers=[1])
 BPE_PHASES += [("a125", 300, _A125), ("a125l", 600, _A125L), ("a127", 500, _A127), ("a133", 150, _A133),
@@ -300,27 +302,32 @@ STARTS_FROM = {"w1": "c3", "c22": "c2", "a11": "s70", "a41": "a17", "a89": "a69"
 # more block on top whose output starts at zero (docqa.model.io.grow_model), so it computes what its source
 # does until a phase trains it. g92: s92 with a fourth layer, the start of a118.
 GROWS: dict[str, dict[str, tuple[str, int]]] = {"bpe": {"g92": ("s92", 115)}}
-# The phase or soup each recipe's default model is: docqa/models/default is bpe's a118 (s92 from the
-# thirty-second to the thirty-sixth December session, checkpoints/bpe-s92; s83 in the
+# The phase or soup each recipe's default model is: docqa/models/default is bpe's a147 (a118 from the
+# thirty-seventh to the forty-third December session, checkpoints/bpe-a118; s92 from the
+# thirty-second to the thirty-sixth, checkpoints/bpe-s92; s83 in the
 # thirty-first, checkpoints/bpe-s83; a69 from the twenty-eighth to the thirtieth,
 # checkpoints/bpe-a69-s25; a63 from the twenty-fourth to the twenty-seventh, checkpoints/bpe-a63-*; s70
 # before, checkpoints/bpe-s70).
-SHIPPED = {"bpe": "a118", "byte": "p5"}
+SHIPPED = {"bpe": "a147", "byte": "p5"}
 # The write gate the shipped model runs with, set on its weights without training
-# (docqa.model.io.regate_model). In layers 1 and 2 a write at or below 0.1 is dropped unless a token
-# within 2 of it clears 0.1, so the text after a fact no longer wears it away (docs/TRAINING.md,
-# December, eighth and twenty-third sessions; layer 0 writes every token: gated, the line loses its
-# synthetic passkey at 16K), and so is every write at a segment's first 2 positions, where the
-# short conv and local attention start over and a token's write is a guess (twenty-fourth session).
-# Layer 2, which keeps needles past 16K tokens, has a threshold of 0.5 of its own: at 0.1 it wrote
-# ~4x bpe-s70's prose over 64K tokens (twenty-fifth session; layer 0's entry is not used, it is
-# ungated). Layer 1 writes above 0.2: at 0.1, over two seeds of trials, 19 needles at 64K tokens
-# were lost that 0.2 keeps, against 8 the other way (twenty-sixth session). Layer 3, the block a118
-# grew and trained ungated, writes every token, as benched (thirty-seventh session; its entry, like
-# layer 0's, is not used). Only the shipped model gets it; `--until` another phase gives that phase as
-# trained. The defaults before a118 had three layers: shipped_gate(..., n_layer=3) is theirs.
-SHIPPED_GATE = {"bpe": {"write_threshold": 0.1, "write_window": 2, "write_gate_layers": [1, 2], "write_skip": 2,
-                        "write_threshold_per_layer": [0.1, 0.2, 0.5, 0.5]}}
+# (docqa.model.io.regate_model). a147 trained under it (a127's model_overrides), so on a147 it changes nothing;
+# naming it here keeps the default's gate one reviewed line. A write at or below a layer's threshold is dropped
+# unless a token within 2 of it clears it, so the text after a fact no longer wears it away (docs/TRAINING.md,
+# December, eighth and twenty-third sessions), and so is every write at a segment's first 2 positions, where the
+# short conv and local attention start over and a token's write is a guess (twenty-fourth session). Layer 0 is
+# cut (0.99): the a125 line trained with it writing nothing (thirty-eighth session). Layer 1 writes above 0.2:
+# at 0.1, over two seeds, 19 needles at 64K tokens were lost that 0.2 keeps against 8 the other way (twenty-sixth
+# session); layer 2, which keeps needles past 16K tokens, above 0.5: at 0.1 it wrote ~4x bpe-s70's prose over
+# 64K tokens (twenty-fifth session). Layer 3 is ungated, as a118 grew and trained it (its entry is not used).
+# Only the shipped model gets it; `--until` another phase gives that phase as trained.
+SHIPPED_GATE = {"bpe": {"write_threshold": 0.1, "write_window": 2, "write_gate_layers": [0, 1, 2], "write_skip": 2,
+                        "write_threshold_per_layer": [0.99, 0.2, 0.5, 0.5]}}
+# The gates the recipe's earlier defaults shipped with, by name: shipped_gate(..., shipped=NAME). a118 (the
+# default from the thirty-seventh to the forty-third session, checkpoints/bpe-a118) trained ungated and wrote in
+# layer 0 at every token (gated, its line lost the synthetic pass key at 16K); with n_layer=3 it is the gate of
+# the three-layer defaults before a block was grown (s92, s83, a69).
+FORMER_GATES = {"bpe": {"a118": {"write_threshold": 0.1, "write_window": 2, "write_gate_layers": [1, 2],
+                                 "write_skip": 2, "write_threshold_per_layer": [0.1, 0.2, 0.5, 0.5]}}}
 # The recipes whose shipped model also writes nothing at a file's header (<|doc|> through its header
 # line, ModelConfig.quiet_open / quiet_close from docqa.model.io.header_quiet): the a-lineage wrote
 # "###" and the file names as facts, and a thousand headers wore a pass key away (twenty-fifth session).
@@ -336,12 +343,19 @@ QUICK = dict(preset="small", batch=2, steps=4, warmup=1, save_every=2, eval_ever
              lead_segments=2)
 
 
-def shipped_gate(recipe: str, tokenizer, n_layer: int | None = None) -> dict | None:
-    """The write gate's fields the recipe's shipped model runs with: SHIPPED_GATE, plus the header's
-    quiet spans for this tokenizer where SHIPPED_QUIET_HEADERS names the recipe. With `n_layer`, the
-    same gate on a model of only the first n_layer layers (a default from before a block was grown);
-    it must keep every layer the gate names."""
-    gate = dict(SHIPPED_GATE.get(recipe, {}))
+def shipped_gate(recipe: str, tokenizer, n_layer: int | None = None, shipped: str | None = None) -> dict | None:
+    """The write gate's fields the recipe's shipped model runs with: SHIPPED_GATE (or, with `shipped`, the
+    gate the earlier default of that name shipped with, FORMER_GATES), plus the header's quiet spans for
+    this tokenizer where SHIPPED_QUIET_HEADERS names the recipe. With `n_layer`, the same gate on a model
+    of only the first n_layer layers (a default from before a block was grown); it must keep every layer
+    the gate names."""
+    if shipped is None:
+        gate = dict(SHIPPED_GATE.get(recipe, {}))
+    elif shipped in FORMER_GATES.get(recipe, {}):
+        gate = dict(FORMER_GATES[recipe][shipped])
+    else:
+        raise ConfigError(f"recipe {recipe!r} has no former default {shipped!r} with a gate; it has "
+                          f"{', '.join(FORMER_GATES.get(recipe, {})) or 'none'}")
     if n_layer is not None and "write_threshold_per_layer" in gate:
         gated = gate.get("write_gate_layers") or range(len(gate["write_threshold_per_layer"]))
         if not 0 < n_layer <= len(gate["write_threshold_per_layer"]) or max(gated) >= n_layer:

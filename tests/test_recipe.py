@@ -6,8 +6,8 @@ import torch
 
 from docqa.errors import ConfigError
 from docqa.model.io import header_quiet, load_model
-from docqa.recipe import (BRANCHES, GROWS, QUIET_PHASES, RECIPES, SHIPPED, SHIPPED_GATE, SHIPPED_QUIET_HEADERS, SOUPS,
-                          STARTS_FROM, phases_until, plan, run_recipe, shipped_gate)
+from docqa.recipe import (BRANCHES, FORMER_GATES, GROWS, QUIET_PHASES, RECIPES, SHIPPED, SHIPPED_GATE,
+                          SHIPPED_QUIET_HEADERS, SOUPS, STARTS_FROM, phases_until, plan, run_recipe, shipped_gate)
 
 
 def _model_dir(out, recipe, name):
@@ -15,13 +15,13 @@ def _model_dir(out, recipe, name):
     return out / name if name in made else out / name / "checkpoint" / "model"
 
 
-@pytest.mark.parametrize("recipe, until", [("byte", None), ("bpe", "a147")])
+@pytest.mark.parametrize("recipe, until", [("byte", None), ("bpe", None)])
 def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, recipe, until):
-    """bpe runs past the shipped a118 (trained on from g92, the soup s92 grown by a block; s92 is a soup of a69,
-    two runs on from a63, a branch of a branch of a41's run whose chain passes through the soup s70, and a92, a
-    run on from a69) to a147, a127 (the layer-0-off line from a118's model) trained on with straight-through gate
-    gradients in layer 1 and gaps (a141), then with short files (a147). Run again from the same directory to the
-    shipped model, it trains nothing again and gates a118."""
+    """bpe runs to the shipped a147 through a118 (trained on from g92, the soup s92 grown by a block; s92 is a
+    soup of a69, two runs on from a63, a branch of a branch of a41's run whose chain passes through the soup s70,
+    and a92, a run on from a69): a127 (the layer-0-off line from a118's model) trained on with straight-through
+    gate gradients in layer 1 and gaps (a141), then with short files (a147). Run again from the same directory,
+    it trains nothing again and gates a147 with the gate it trained under."""
     order = plan(recipe, until)
     assert SHIPPED[recipe] in order
     hay = tmp_path / "hay"
@@ -70,7 +70,7 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
         assert grown.config.n_layer == src.config.n_layer + 1
         g = grown.model.state_dict()
         assert all(torch.equal(g[k], w) for k, w in src.model.state_dict().items())
-    if until == "a147":  # trained under its gate, layer 0 cut; a125l is a125's run with its schedule stretched
+    if recipe == "bpe":  # trained under its gate, layer 0 cut; a125l is a125's run with its schedule stretched
         a125, a127 = (load_model(_model_dir(out, recipe, n)).config for n in ("a125", "a127"))
         assert (a125.write_gate_layers, a125.write_threshold) == ([0], 0.99)
         assert a127.write_gate_layers == [0, 1, 2] and a127.write_threshold_per_layer == [0.99, 0.2, 0.5, 0.5]
@@ -96,7 +96,10 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
         config = json.loads((out / "shipped" / "config.json").read_text())
         assert {k: config[k] for k in gate} == gate
         trained = json.loads((_model_dir(out, recipe, SHIPPED[recipe]) / "config.json").read_text())
-        assert trained.get("write_threshold", 0.0) == 0.0
+        if recipe == "bpe":  # a147 trained under the gate it ships with: gating it changes nothing
+            assert {k: trained[k] for k in gate} == gate
+        else:  # p5 trained ungated
+            assert trained.get("write_threshold", 0.0) == 0.0
         assert torch.equal(load_model(out / "shipped").model.state_dict()["emb.weight"],
                            load_model(_model_dir(out, recipe, SHIPPED[recipe])).model.state_dict()["emb.weight"])
 
@@ -112,8 +115,9 @@ def test_until_cuts_the_recipe_at_a_phase_and_names_the_phases_when_there_is_non
     assert {"a28", "a34"}.isdisjoint(plan("bpe", "a41"))
     assert plan("bpe", "a63")[-6:] == ["a17", "a41", "a59", "a61", "a62", "a63"] and "s70" in plan("bpe", "a63")
     assert plan("bpe", "s70") == [n for n in plan("bpe", "c3")] + ["c22", "s70"]
-    assert plan("bpe")[-7:] == ["a63", "a68", "a69", "a92", "s92", "g92", "a118"]  # the default
-    assert plan("bpe") == plan("bpe", "a118") and plan("bpe", "s92") == plan("bpe")[:-2]  # and the one before
+    assert plan("bpe") == plan("bpe", "a147")  # the default
+    assert plan("bpe", "a118")[-7:] == ["a63", "a68", "a69", "a92", "s92", "g92", "a118"]  # the one before
+    assert plan("bpe", "s92") == plan("bpe", "a118")[:-2]  # and the one before that
     assert plan("bpe", "s83")[-3:] == ["a69", "a83", "s83"]  # the default before
     assert plan("bpe", "a83") == plan("bpe", "a69") + ["a83"]  # a83 goes on from a69's model
     assert plan("bpe", "a89") == plan("bpe", "a69") + ["a89"]  # so do a89
@@ -217,13 +221,21 @@ def test_a_grown_model_is_its_source_with_a_block_on_top_and_a_phase_trains_on_f
     assert (out / "q" / "log.jsonl").read_text() == log
 
 
-def test_the_shipped_gate_fits_the_three_layer_defaults_before_a_block_was_grown():
+def test_each_former_default_runs_with_the_gate_the_recipe_names_for_it():
+    """a118's gate (FORMER_GATES) is the one checkpoints/bpe-a118 runs with, and cut to three layers it is
+    s92's, the default before a block was grown; the current gate cuts layer 0, which a118's did not."""
+    root = Path(__file__).resolve().parents[1]
     tok = load_model().tokenizer
-    gate = shipped_gate("bpe", tok)
-    assert len(gate["write_threshold_per_layer"]) == load_model().config.n_layer == 4
-    three = shipped_gate("bpe", tok, n_layer=3)  # s92's, as it shipped (checkpoints/bpe-s92)
-    assert three == {**gate, "write_threshold_per_layer": [0.1, 0.2, 0.5]}
-    s92 = load_model(Path(__file__).resolve().parents[1] / "checkpoints" / "bpe-s92").config
+    a118 = shipped_gate("bpe", tok, shipped="a118")
+    assert a118 == {**FORMER_GATES["bpe"]["a118"], **header_quiet(tok)} != shipped_gate("bpe", tok)
+    assert a118["write_gate_layers"] == [1, 2] and SHIPPED_GATE["bpe"]["write_gate_layers"] == [0, 1, 2]
+    former = load_model(root / "checkpoints" / "bpe-a118").config
+    assert {k: getattr(former, k) for k in a118} == a118
+    three = shipped_gate("bpe", tok, n_layer=3, shipped="a118")  # s92's, as it shipped (checkpoints/bpe-s92)
+    assert three == {**a118, "write_threshold_per_layer": [0.1, 0.2, 0.5]}
+    s92 = load_model(root / "checkpoints" / "bpe-s92").config
     assert {k: getattr(s92, k) for k in three} == three
     with pytest.raises(ConfigError, match="gates layers \\[1, 2\\]; it does not fit 2 layers"):
-        shipped_gate("bpe", tok, n_layer=2)
+        shipped_gate("bpe", tok, n_layer=2, shipped="a118")
+    with pytest.raises(ConfigError, match="has no former default 's70' with a gate; it has a118"):
+        shipped_gate("bpe", tok, shipped="s70")

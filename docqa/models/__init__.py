@@ -8,6 +8,7 @@ docqa's repository, with its card) that answers it."""
 # fingerprint -> the earlier default's directory in docqa's repository, newest first. Shipping a new
 # default adds the one it replaces (its files copied to checkpoints/ with a card).
 FORMER_DEFAULTS: dict[str, str] = {
+    "5033ba32327ab79698331f2d6bc70470cefbf204fb20b02adc188f7b65b5aea8": "checkpoints/bpe-a118",
     "a79322d564e3ea004c9a8f627a996581cd4489917adbb67c087b47a3312ba78e": "checkpoints/bpe-s92",
     "e80a67bc08cb2f6e0138c3967c92e79b1366b2811071a680fbd99ed0b2bef51a": "checkpoints/bpe-s83",
     "e7f7cc82f61c95f2be16ef8e9c7ec34d1e93aa16f38d162968afd6819b4528be": "checkpoints/bpe-a69-s25",

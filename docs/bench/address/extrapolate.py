@@ -1,5 +1,5 @@
 """B's weights moved on past A, B + lam * (B - A) (task arithmetic along the step from A to B), under
-the shipped model's write gate, for the benches (docs/TRAINING.md, thirtieth session):
+the write gate a118 shipped with (the line these probes ran on), for the benches (docs/TRAINING.md, thirtieth session):
   .venv/bin/python docs/bench/address/extrapolate.py checkpoints/bpe-a63 runs/a69/models/step-25 0.5 runs/probe/x05-d
 Usage: extrapolate.py A B LAM OUT; OUT-raw keeps the result under B's own gate."""
 import sys
@@ -13,4 +13,4 @@ mb, sa = load_model(out + "-raw"), load_model(a).model.state_dict()
 sb = mb.model.state_dict()
 mb.model.load_state_dict({k: sb[k] + lam * (sb[k] - sa[k]) if sb[k].is_floating_point() else sb[k] for k in sb})
 save_model(mb.model, mb.tokenizer, out + "-raw")
-print(regate_model(out + "-raw", out, **shipped_gate("bpe", mb.tokenizer)))
+print(regate_model(out + "-raw", out, **shipped_gate("bpe", mb.tokenizer, shipped="a118")))

@@ -1,5 +1,5 @@
 """A's model with the weights each PATTERN matches moved toward B's by WEIGHT (soup_models with `only`,
-the patterns applied in order), under the shipped model's write gate, for the benches (docs/TRAINING.md,
+the patterns applied in order), under the write gate a118 shipped with (the line these probes ran on), for the benches (docs/TRAINING.md,
 thirty-fourth session):
   .venv/bin/python docs/bench/address/graftmix.py runs/s92raw runs/a101/models/step-100 runs/probe/gm-b0-e5 \\
       'blocks\\.0\\.:1' 'emb|norm_f:0.5'
@@ -22,4 +22,4 @@ with tempfile.TemporaryDirectory() as tmp:
         current = step
     shutil.rmtree(out + "-raw", ignore_errors=True)
     shutil.copytree(current, out + "-raw")
-print(regate_model(out + "-raw", out, **shipped_gate("bpe", load_model(out + "-raw").tokenizer)))
+print(regate_model(out + "-raw", out, **shipped_gate("bpe", load_model(out + "-raw").tokenizer, shipped="a118")))

@@ -174,6 +174,12 @@ The forty-third session's (runs/a144.sh ... runs/a147.sh on the machine), the re
            (stopped at ~56)
   a146: a145's command with runs/a146 150 146 and unasked_write_weight=5.0 unasked_write_layers='[1]'
   a147: a145's command with runs/a147 150 147 and unasked_write_weight=20.0 unasked_write_layers='[1]'
+  (a148: a145's command with runs/a148 150 148 and unasked_write_weight=50.0 unasked_write_layers='[1]', stopped at ~36)
+The forty-fourth session's (runs/a149.sh, runs/a150.sh), the recipe's phase a147 on from its model at step 50:
+  a149: .venv/bin/python docs/bench/address/phase-launch.py a147 checkpoints/bpe-a147-s50 runs/a149 60 149 \
+           unasked_write_weight=20.0 unasked_write_layers='[1, 2]' save_every=10 keep_every=10
+  a150: ... a147 checkpoints/bpe-a147-s50 runs/a150 50 150 value_write_weight=1.0 value_write_span='"value"' \
+           value_write_layers='[1, 2]' save_every=10 keep_every=10
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command, or with another steps=N to stretch its schedule."""
 import json

@@ -1,5 +1,5 @@
 """A's model with B's embedding rows for the tracking task's training words and B's weights whose names
-match PATTERN, under the shipped model's write gate, for the benches (docs/TRAINING.md, thirty-fifth
+match PATTERN, under the write gate a118 shipped with (the line these probes ran on), for the benches (docs/TRAINING.md, thirty-fifth
 session). The words: the training split of MOVES, WHERE, PLACES and PEOPLE and the training-only composed
 and wide move and question parts (docqa.train.phrasings), each as written, lower-cased, and after a space;
 tokens with a digit stay A's.
@@ -32,4 +32,4 @@ state["emb.weight"] = sa["emb.weight"].clone()
 state["emb.weight"][rows] = sb["emb.weight"][rows]
 ma.model.load_state_dict(state)
 save_model(ma.model, tok, out + "-raw")
-print(len(rows), "rows;", regate_model(out + "-raw", out, **shipped_gate("bpe", tok)))
+print(len(rows), "rows;", regate_model(out + "-raw", out, **shipped_gate("bpe", tok, shipped="a118")))
