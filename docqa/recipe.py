@@ -12,7 +12,7 @@ twenty-eighth a69, two short runs on from a63, in the thirty-first the soup s83,
 of a83, from the thirty-second the soup s92, a69 with half of a92, from the thirty-seventh a118, s92
 grown by a fourth block that alone trained, since the forty-fourth a147, a118's model trained on with
 layer 0's memory cut, then gaps, then field files no task asks; the candidates around them,
-checkpoints/bpe-c2 to bpe-c4, bpe-c13, bpe-c22, bpe-a11 to bpe-a153-s50) first trains the BPE tokenizer
+checkpoints/bpe-c2 to bpe-c4, bpe-c13, bpe-c22, bpe-a11 to bpe-a154-s50) first trains the BPE tokenizer
 on the training text (docqa.train.vocab; `apt-get install python3-doc` adds the Python
 documentation to that text, man pages and /usr/share/doc come with Debian), then trains on
 questions about real text;

@@ -175,11 +175,17 @@ The forty-third session's (runs/a144.sh ... runs/a147.sh on the machine), the re
   a146: a145's command with runs/a146 150 146 and unasked_write_weight=5.0 unasked_write_layers='[1]'
   a147: a145's command with runs/a147 150 147 and unasked_write_weight=20.0 unasked_write_layers='[1]'
   (a148: a145's command with runs/a148 150 148 and unasked_write_weight=50.0 unasked_write_layers='[1]', stopped at ~36)
-The forty-fourth session's (runs/a149.sh, runs/a150.sh), the recipe's phase a147 on from its model at step 50:
+The forty-fourth session's (runs/a149.sh ... runs/a154.sh on the machine), the recipe's phase a147 on from its model at step 50:
   a149: .venv/bin/python docs/bench/address/phase-launch.py a147 checkpoints/bpe-a147-s50 runs/a149 60 149 \
            unasked_write_weight=20.0 unasked_write_layers='[1, 2]' save_every=10 keep_every=10
   a150: ... a147 checkpoints/bpe-a147-s50 runs/a150 50 150 value_write_weight=1.0 value_write_span='"value"' \
            value_write_layers='[1, 2]' save_every=10 keep_every=10
+           (stopped at ~48)
+  a151: a150's command with runs/a151 50 151 and value_write_layers='[1]'
+  a152: ... a147 checkpoints/bpe-a147-s50 runs/a152 60 152 unasked_write_weight=22.5 \
+           unasked_write_layers='[1, 1, 1, 1, 1, 1, 1, 1, 2]' save_every=10 keep_every=10  (20 on layer 1, 2.5 on 2)
+  a153: a151's command with runs/a153 50 153 and value_write_weight=0.2
+  a154: a153's command with runs/a154 50 154 and a152's unasked_write_weight and unasked_write_layers
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command, or with another steps=N to stretch its schedule."""
 import json
