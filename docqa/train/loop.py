@@ -39,7 +39,7 @@ from docqa.train.address import address_loss, address_targets
 from docqa.train.corpus import describe, load_texts
 from docqa.train.evaluate import run_cell
 from docqa.train.gap import check_gap_model, stream_gap
-from docqa.train.tasks import TRACK_PEOPLE, CodeFiles, Filler, sample_doc
+from docqa.train.tasks import TASKS, TRACK_PEOPLE, CodeFiles, Filler, sample_doc
 
 CENTER_SEGMENTS = 64  # text the memory's new centres are fitted on, in segments (model/center.py)
 
@@ -167,6 +167,10 @@ class TrainConfig:
     # token of the value from it on (a value of several tokens is read back token by token, and
     # under the gate a token that does not write is not there to read: a18's near misses).
     value_write_span: str = "first"
+    # The tasks whose documents the value-write loss asks writes in (TaskDoc.task; None: every task). At every
+    # fact's value it brought tracking in training phrasings back and cost held-out needles (a153, a154;
+    # docs/TRAINING.md, forty-fourth session); ["track"] asks it of the tracking moves alone.
+    value_write_tasks: list | None = None
     # Weight of the address loss (docqa/train/address.py): the memory's query at each named-facts
     # question should match the asked fact's key better than the other facts' keys, per head of
     # `address_layers` (None: every layer but the first, whose query at a question cannot yet
@@ -482,12 +486,14 @@ def hidden_across_gap(model, x: torch.Tensor, memory: Memory, at: int, gap: torc
 VALUE_SPANS = ("first", "value")
 
 
-def value_positions(docs, span: str = "first") -> tuple[torch.Tensor, torch.Tensor]:
+def value_positions(docs, span: str = "first", tasks: list | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(rows, positions) of every fact's key token in a batch (TaskDoc.keys that were found), or
-    with span "value" of every token of its value from the key token on (TaskDoc.value_ends)."""
+    with span "value" of every token of its value from the key token on (TaskDoc.value_ends); with
+    `tasks`, of the documents of those tasks alone (TaskDoc.task)."""
     if span not in VALUE_SPANS:
         raise ConfigError(f"value_write_span={span!r}; choose one of {VALUE_SPANS}")
-    pairs = [(row, t) for row, d in enumerate(docs) for i, p in enumerate(d.keys) if p >= 0
+    pairs = [(row, t) for row, d in enumerate(docs) if tasks is None or d.task in tasks
+             for i, p in enumerate(d.keys) if p >= 0
              for t in (range(p, d.value_ends[i]) if span == "value" else (p,))]
     return (torch.tensor([r for r, _ in pairs], dtype=torch.long), torch.tensor([p for _, p in pairs], dtype=torch.long))
 
@@ -670,6 +676,9 @@ def check_settings(tc: TrainConfig) -> None:
     if tc.track_people is not None and not (len(tc.track_people) == 2 and 1 <= tc.track_people[0] <= tc.track_people[1]):
         raise ConfigError(f"track_people={tc.track_people}: give [fewest, most] people a tracking story moves, "
                           f"1 <= fewest <= most")
+    unknown = [t for t in tc.value_write_tasks or [] if t not in TASKS]
+    if unknown:
+        raise ConfigError(f"value_write_tasks {unknown}: choose from {', '.join(TASKS)}")
     if tc.unasked_write_weight and not tc.field_docs:
         raise ConfigError(f"unasked_write_weight={tc.unasked_write_weight} weighs the writes at field files: set "
                           "field_docs above 0 too")
@@ -827,8 +836,12 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         at = value_positions(docs, tc.value_write_span)
         per_layer = [b.flatten(1, 2)[at].float() for b in writes] if writes and at[0].numel() else None
         value_logits = torch.cat(per_layer) if per_layer else None
-        if tc.value_write_weight and per_layer:
-            loss = loss + tc.value_write_weight * value_write_loss(per_layer, tc.value_write_layers)
+        if tc.value_write_weight and writes:  # at the values of value_write_tasks' documents (None: all)
+            asked = at if tc.value_write_tasks is None else value_positions(docs, tc.value_write_span,
+                                                                              tc.value_write_tasks)
+            if asked[0].numel():
+                loss = loss + tc.value_write_weight * value_write_loss(
+                    [b.flatten(1, 2)[asked].float() for b in writes], tc.value_write_layers)
         if tc.value_write_negatives and writes:
             other = text_positions(docs, writes[0].shape[1] * writes[0].shape[2])
             loss = loss + tc.value_write_negatives * text_write_loss(writes, other, tc.value_write_layers)

@@ -18,7 +18,7 @@ from docqa.model.tokenizer import BPETokenizer, ByteTokenizer, load_tokenizer
 from docqa.model.transformer import InfiniTransformer
 from docqa.train import phrasings as ph
 from docqa.train.address import address_loss, address_targets
-from docqa.train.loop import TrainConfig, make_batch, text_positions, text_write_loss, train, value_positions, value_write_loss
+from docqa.train.loop import TrainConfig, check_settings, make_batch, text_positions, text_write_loss, train, value_positions, value_write_loss
 from docqa.train.tasks import Filler, TaskDoc, sample_task, value_lead
 
 from by_path import ROOT
@@ -248,6 +248,16 @@ def test_the_value_write_loss_raises_the_write_strength_at_the_key_tokens(tmp_pa
     assert last["on"] > last["off"] + 0.1
 
 
+def test_the_value_write_loss_of_another_task_leaves_a_facts_run_as_it_was(tmp_path):
+    logs = {}
+    for run, extra in (("off", {}), ("track", {"value_write_weight": 5.0, "value_write_tasks": ["track"]}),
+                       ("facts", {"value_write_weight": 5.0, "value_write_tasks": ["facts"]})):
+        train(tmp_path / run, TrainConfig(**{**ADDRESS, **LONG, "steps": 6, "lr": 1e-2}, **extra))
+        logs[run] = [json.loads(line)["value_write"] for line in (tmp_path / run / "log.jsonl").read_text().splitlines()]
+    assert logs["track"] == logs["off"]  # a facts-only run has no tracking values to ask writes at
+    assert logs["facts"][-1] > logs["off"][-1] + 0.1
+
+
 def test_the_value_write_loss_of_chosen_layers_reaches_only_their_write_strengths():
     torch.manual_seed(0)
     per_layer = [torch.randn(5, 2, requires_grad=True) for _ in range(3)]
@@ -326,6 +336,19 @@ def test_value_positions_of_the_whole_value():
         value_positions(docs, "all")
 
 
+def test_value_positions_of_the_chosen_tasks_only():
+    """value_write_tasks: the loss asks for writes at the values of those tasks' documents alone (a153's loss
+    at every fact's value brought tracking back and cost the needles)."""
+    docs = [TaskDoc([5] * 9, [False] * 9, "", 0, 0, task="needle", keys=(2,), value_ends=(4,)),
+            TaskDoc([5] * 9, [False] * 9, "", 0, 0, task="track", keys=(1, 6), value_ends=(3, 8))]
+    rows, at = value_positions(docs, "value", tasks=["track"])
+    assert rows.tolist() == [1, 1, 1, 1] and at.tolist() == [1, 2, 6, 7]
+    assert value_positions(docs, "value", tasks=None)[0].tolist() == [0, 0, 1, 1, 1, 1]
+    assert value_positions(docs, "value", tasks=["facts"])[0].numel() == 0
+    with pytest.raises(ConfigError, match="value_write_tasks"):
+        check_settings(TrainConfig(value_write_weight=1.0, value_write_tasks=["tracking"]))
+
+
 def _field_texts():
     from docqa.train.corpus import Text
 
@@ -366,8 +389,6 @@ def test_the_unasked_write_loss_lowers_the_write_strength_at_field_files(tmp_pat
 
 
 def test_the_unasked_write_loss_needs_field_files():
-    from docqa.train.loop import check_settings
-
     with pytest.raises(ConfigError, match="unasked_write_weight=1.0 weighs the writes at field files"):
         check_settings(TrainConfig(unasked_write_weight=1.0))
     with pytest.raises(ConfigError, match="unasked_write_weight=-1.0"):

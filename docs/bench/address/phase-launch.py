@@ -186,6 +186,7 @@ The forty-fourth session's (runs/a149.sh ... runs/a154.sh on the machine), the r
            unasked_write_layers='[1, 1, 1, 1, 1, 1, 1, 1, 2]' save_every=10 keep_every=10  (20 on layer 1, 2.5 on 2)
   a153: a151's command with runs/a153 50 153 and value_write_weight=0.2
   a154: a153's command with runs/a154 50 154 and a152's unasked_write_weight and unasked_write_layers
+  a155: a153's command with runs/a155 30 155 and value_write_tasks='["track"]' (new: the tracking moves' values alone)
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command, or with another steps=N to stretch its schedule."""
 import json
