@@ -167,9 +167,10 @@ class TrainConfig:
     # token of the value from it on (a value of several tokens is read back token by token, and
     # under the gate a token that does not write is not there to read: a18's near misses).
     value_write_span: str = "first"
-    # The tasks whose documents the value-write loss asks writes in (TaskDoc.task; None: every task). At every
-    # fact's value it brought tracking in training phrasings back and cost held-out needles (a153, a154;
-    # docs/TRAINING.md, forty-fourth session); ["track"] asks it of the tracking moves alone.
+    # The tasks whose documents the value-write loss asks writes in (TaskDoc.task; None: every task); ["track"]
+    # asks it of the tracking moves alone. At every fact's value it brought tracking in training phrasings
+    # back and held-out needles were lost (a153, a154); at the moves alone too (a155; docs/TRAINING.md,
+    # forty-fourth session).
     value_write_tasks: list | None = None
     # Weight of the address loss (docqa/train/address.py): the memory's query at each named-facts
     # question should match the asked fact's key better than the other facts' keys, per head of

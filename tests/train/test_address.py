@@ -337,8 +337,7 @@ def test_value_positions_of_the_whole_value():
 
 
 def test_value_positions_of_the_chosen_tasks_only():
-    """value_write_tasks: the loss asks for writes at the values of those tasks' documents alone (a153's loss
-    at every fact's value brought tracking back and cost the needles)."""
+    """value_write_tasks: the loss asks for writes at the values of those tasks' documents alone."""
     docs = [TaskDoc([5] * 9, [False] * 9, "", 0, 0, task="needle", keys=(2,), value_ends=(4,)),
             TaskDoc([5] * 9, [False] * 9, "", 0, 0, task="track", keys=(1, 6), value_ends=(3, 8))]
     rows, at = value_positions(docs, "value", tasks=["track"])
