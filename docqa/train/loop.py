@@ -837,12 +837,12 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         at = value_positions(docs, tc.value_write_span)
         per_layer = [b.flatten(1, 2)[at].float() for b in writes] if writes and at[0].numel() else None
         value_logits = torch.cat(per_layer) if per_layer else None
-        if tc.value_write_weight and writes:  # at the values of value_write_tasks' documents (None: all)
-            asked = at if tc.value_write_tasks is None else value_positions(docs, tc.value_write_span,
-                                                                              tc.value_write_tasks)
-            if asked[0].numel():
-                loss = loss + tc.value_write_weight * value_write_loss(
-                    [b.flatten(1, 2)[asked].float() for b in writes], tc.value_write_layers)
+        asked = per_layer  # the value-write loss's logits: every task's values, or value_write_tasks' alone
+        if tc.value_write_weight and writes and tc.value_write_tasks is not None:
+            chosen = value_positions(docs, tc.value_write_span, tc.value_write_tasks)
+            asked = [b.flatten(1, 2)[chosen].float() for b in writes] if chosen[0].numel() else None
+        if tc.value_write_weight and asked:
+            loss = loss + tc.value_write_weight * value_write_loss(asked, tc.value_write_layers)
         if tc.value_write_negatives and writes:
             other = text_positions(docs, writes[0].shape[1] * writes[0].shape[2])
             loss = loss + tc.value_write_negatives * text_write_loss(writes, other, tc.value_write_layers)
