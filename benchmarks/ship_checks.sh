@@ -3,6 +3,8 @@
 # JSON in OUT: bash benchmarks/ship_checks.sh MODEL_DIR OUT KIND...
 #   sources     the pass key in 1 of 100 documents of 256 bytes, the model's own filler (20 trials)
 #   sources-h78 the same with the documents cut from runs/eval/prose (never trained on)
+#   sources-h78-60 sources-h78 with 60 trials (about 3 minutes): 20 trials moved +-.2 between saves 10 steps
+#               apart, too coarse to pick a save by (docs/TRAINING.md, forty-fourth session)
 #   sources1000 the pass key in 1 of 1,000 documents, 5 trials, seed 0 (about 4 minutes)
 #   sources1000-s1 the same, 10 trials, seed 1 (about 8 minutes)
 #   syn16k      synthetic passkey at 16K tokens, start / middle / end, n 10
@@ -31,6 +33,7 @@ for kind in "$@"; do
   case $base in
     sources) docqa bench sources --model "$model" --n-docs 100 --trials 20 --json ;;
     sources-h78) docqa bench sources --model "$model" --n-docs 100 --trials 20 --haystack $hay --seed $seed --json ;;
+    sources-h78-60) docqa bench sources --model "$model" --n-docs 100 --trials 60 --haystack $hay --seed 0 --json ;;
     sources1000) docqa bench sources --model "$model" --n-docs 1000 --trials 5 --json ;;
     sources1000-s1) docqa bench sources --model "$model" --n-docs 1000 --trials 10 --seed 1 --json ;;
     syn16k) docqa bench recall --model "$model" --lengths 16384 --facts '' --n 10 --json ;;
