@@ -13,6 +13,7 @@ set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: watch_saves.sh LIST OUT" >&2; exit 2; }
 list=$1 out=$2
 [ -f "$list" ] || { echo "no list file $list: write one line per save, 'RUN_DIR STEP KIND...'" >&2; exit 2; }
+command -v docqa > /dev/null || { echo "docqa is not on PATH: activate the project's venv (. .venv/bin/activate)" >&2; exit 1; }
 here=$(dirname "$0")
 while true; do
   pending=0 ran=0
@@ -28,7 +29,7 @@ while true; do
       mkdir -p "$dir"
       mkdir "$dir/$kind.claim" 2> /dev/null || continue  # another watcher has it
       echo "$(date +%H:%M:%S) $run step $step: $kind" >&2
-      bash "$here/ship_checks.sh" "$run/models/step-$step" "$dir" "$kind" || echo "$kind failed: see $dir/$kind.log" >&2
+      bash "$here/ship_checks.sh" "$run/models/step-$step" "$dir" "$kind" || echo "$kind of $run step $step failed (ship_checks.sh's message above; its log, if it got that far: $dir/$kind.log)" >&2
       ran=1
       break 2  # the list again from the top
     done
