@@ -187,6 +187,12 @@ The forty-fourth session's (runs/a149.sh ... runs/a154.sh on the machine), the r
   a153: a151's command with runs/a153 50 153 and value_write_weight=0.2
   a154: a153's command with runs/a154 50 154 and a152's unasked_write_weight and unasked_write_layers
   a155: a153's command with runs/a155 30 155 and value_write_tasks='["track"]' (new: the tracking moves' values alone)
+The forty-fifth session's: a147r, a147's command with runs/a147r 50 147, replays the phase to step 50 (its model is
+  bitwise checkpoints/bpe-a147-s50) and keeps that step's optimizer for branches (`docqa train --branch-from`), whose
+  commands are in docs/TRAINING.md, forty-fifth session.
+  a159: a155's command with runs/a159 30 159 and freeze='"^emb\\.|^blocks\\.0\\."' (block 0 and the embedding frozen)
+  a160: a155's command with runs/a160 30 160 and freeze='"^emb\\.|^blocks\\.0\\.(attn|norm1)\\."' (block 0's attention frozen,
+        its MLP trains)
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command, or with another steps=N to stretch its schedule."""
 import json
