@@ -193,6 +193,13 @@ The forty-fifth session's: a147r, a147's command with runs/a147r 50 147, replays
   a159: a155's command with runs/a159 30 159 and freeze='"^emb\\.|^blocks\\.0\\."' (block 0 and the embedding frozen)
   a160: a155's command with runs/a160 30 160 and freeze='"^emb\\.|^blocks\\.0\\.(attn|norm1)\\."' (block 0's attention frozen,
         its MLP trains)
+The forty-sixth session's:
+  a161: a155's command with runs/a161 40 161, lr=1e-4 and freeze='"^(?!blocks\\.0\\.(mlp|norm2)\\.)"' (block 0's MLP
+        and its norm alone train)
+  a162: .venv/bin/python docs/bench/address/phase-launch.py a147 runs/soup/g0mlp50-t3 runs/a162 30 162 save_every=10 \
+           keep_every=10 lr=1e-4 freeze='"^(?!blocks\\.0\\.(mlp|norm2)\\.)"' \
+           gate_overrides='{"write_threshold_per_layer": [0.99, 0.3, 0.5, 0.5]}'  (runs/soup/g0mlp50-t3 is
+           checkpoints/bpe-g0mlp50-t3)
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command, or with another steps=N to stretch its schedule."""
 import json
