@@ -200,6 +200,17 @@ The forty-sixth session's:
            keep_every=10 lr=1e-4 freeze='"^(?!blocks\\.0\\.(mlp|norm2)\\.)"' \
            gate_overrides='{"write_threshold_per_layer": [0.99, 0.3, 0.5, 0.5]}'  (runs/soup/g0mlp50-t3 is
            checkpoints/bpe-g0mlp50-t3)
+The forty-seventh session's, each from checkpoints/bpe-g0mlp50-t3 under its gate with a156's loss and needles at 4:
+  a163: .venv/bin/python docs/bench/address/phase-launch.py a147 runs/soup/g0mlp50-t3 runs/a163 40 163 save_every=10 \
+           keep_every=10 value_write_weight=0.2 value_write_span='"value"' value_write_layers='[1]' \
+           value_write_tasks='["track"]' \
+           task_mix='{"kv": 1, "facts": 3, "needle": 4, "track": 4, "passkey": 0.5, "passkey_synthetic": 0.5}' \
+           gate_overrides='{"write_threshold_per_layer": [0.99, 0.3, 0.5, 0.5]}'  (everything but the embedding trains)
+  a164: a163's command with runs/a164 40 164 and freeze='"^emb\\.|^blocks\\.0\\."' (resumed with stop 80)
+  a165: a163's command with runs/a165 40 165 and freeze='"^(?!blocks\\.1\\.)"' (block 1 alone trains)
+  a166: a163's command with runs/a166 40 166 and freeze='"^emb\\.|^blocks\\.(0|2)\\."' (blocks 1 and 3 train)
+  a167, a168: a165's command with runs/a167 40 167 and value_write_negatives=1.0; runs/a168 40 168 and
+        value_write_negatives=0.3
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command, or with another steps=N to stretch its schedule."""
 import json
