@@ -163,6 +163,14 @@ class TrainConfig:
     # every fact's statement (TaskDoc.statements): the statement's own tokens are the model's to
     # write or not. 0 = off.
     value_write_negatives: float = 0.0
+    # Weight of -log(1 - beta) at the text tokens (as value_write_negatives': outside every fact's statement) whose
+    # write strength in a layer of `hard_negative_layers` (None: every layer) is over `hard_negative_beta`, averaged
+    # over those alone: the text a layer is about to write as a fact. value_write_negatives' mean over all the text
+    # gives the few fact-shaped phrases ("the value is an integer") a few thousandths of its gradient, and at 1.0
+    # moved neither their number nor their places in layer 1 (a167, forty-seventh session). 0 = off.
+    hard_negative_weight: float = 0.0
+    hard_negative_beta: float = 0.2
+    hard_negative_layers: list | None = None
     # Where the value-write loss asks for a write: "first", the key token alone; "value", every
     # token of the value from it on (a value of several tokens is read back token by token, and
     # under the gate a token that does not write is not there to read: a18's near misses).
@@ -523,6 +531,18 @@ def text_write_loss(writes: list[torch.Tensor], mask: torch.Tensor, layers: list
     return torch.cat([F.softplus(b.flatten(1, 2)[:, :mask.shape[1]][mask].float()) for b in chosen]).mean()
 
 
+def hard_negative_loss(writes: list[torch.Tensor], mask: torch.Tensor, beta: float,
+                       layers: list | None = None) -> tuple[torch.Tensor, int]:
+    """-log(1 - beta) at the tokens and heads of `mask` (B, T) whose write strength is over `beta`, averaged
+    over those, in `layers` (None: all); and how many there were. None over it: 0 with no gradient. writes: each
+    layer's write-strength logits (B, N, S, H), N segments of S tokens, N S >= T."""
+    chosen = writes if layers is None else [writes[i] for i in layers]
+    logits = torch.cat([b.flatten(1, 2)[:, :mask.shape[1]][mask].float() for b in chosen])  # (tokens, H)
+    over = torch.sigmoid(logits.detach()) > beta  # which tokens are hard is a choice, not a gradient path
+    n = int(over.sum())
+    return (F.softplus(logits[over]).mean() if n else logits.sum() * 0.0), n
+
+
 def unasked_positions(docs, T: int) -> torch.Tensor:
     """(B, T) True at every token of each document's field files (TaskDoc.unasked)."""
     mask = torch.zeros(len(docs), T, dtype=torch.bool)
@@ -683,6 +703,9 @@ def check_settings(tc: TrainConfig) -> None:
     if tc.unasked_write_weight and not tc.field_docs:
         raise ConfigError(f"unasked_write_weight={tc.unasked_write_weight} weighs the writes at field files: set "
                           "field_docs above 0 too")
+    if tc.hard_negative_weight < 0 or not 0.0 < tc.hard_negative_beta < 1.0:
+        raise ConfigError(f"hard_negative_weight={tc.hard_negative_weight}, hard_negative_beta={tc.hard_negative_beta}: "
+                          "give a weight of 0 (off) or more and a write strength in (0, 1)")
     if tc.unasked_write_weight < 0:
         raise ConfigError(f"unasked_write_weight={tc.unasked_write_weight}: give 0 (off) or more")
     if tc.field_docs and not (tc.short_docs and tc.short_docs_apart and tc.text == "corpus"):
@@ -766,7 +789,7 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         if isinstance(getattr(mod, "write_strength", None), torch.nn.Linear):
             mod.write_strength.register_forward_hook(lambda _m, _inp, out: writes.append(out))
             n_writing += 1
-    for name in ("value_write_layers", "unasked_write_layers"):
+    for name in ("value_write_layers", "unasked_write_layers", "hard_negative_layers"):
         bad = [i for i in getattr(tc, name) or [] if not 0 <= i < n_writing]
         if bad:
             raise ConfigError(f"{name} {bad}: the model has {n_writing} layers with a write strength "
@@ -846,6 +869,11 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         if tc.value_write_negatives and writes:
             other = text_positions(docs, writes[0].shape[1] * writes[0].shape[2])
             loss = loss + tc.value_write_negatives * text_write_loss(writes, other, tc.value_write_layers)
+        hard = None
+        if tc.hard_negative_weight and writes:
+            hard = hard_negative_loss(writes, text_positions(docs, writes[0].shape[1] * writes[0].shape[2]),
+                                      tc.hard_negative_beta, tc.hard_negative_layers)
+            loss = loss + tc.hard_negative_weight * hard[0]
         unasked = unasked_positions(docs, writes[0].shape[1] * writes[0].shape[2]) if tc.field_docs and writes else None
         if unasked is not None and not unasked.any():
             unasked = None
@@ -901,6 +929,8 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
         if unasked is not None:  # the mean write strength at the field files' tokens, per layer
             entry["unasked_write_by_layer"] = [round(float(torch.sigmoid(b.detach().flatten(1, 2)[:, :unasked.shape[1]]
                                                                       [unasked].float()).mean()), 4) for b in writes]
+        if hard is not None:  # the text tokens (times heads) over hard_negative_beta, and their loss
+            entry["hard_negatives"] = [hard[1], round(float(hard[0].detach()), 4)]
         if distill is not None:
             entry["distill"] = round(float(distill.detach()), 6)
         if address is not None:  # the address loss and how often the asked fact's key matched best

@@ -18,7 +18,8 @@ from docqa.model.tokenizer import BPETokenizer, ByteTokenizer, load_tokenizer
 from docqa.model.transformer import InfiniTransformer
 from docqa.train import phrasings as ph
 from docqa.train.address import address_loss, address_targets
-from docqa.train.loop import TrainConfig, check_settings, make_batch, text_positions, text_write_loss, train, value_positions, value_write_loss
+from docqa.train.loop import (TrainConfig, check_settings, hard_negative_loss, make_batch, text_positions, text_write_loss,
+                              train, value_positions, value_write_loss)
 from docqa.train.tasks import Filler, TaskDoc, sample_task, value_lead
 
 from by_path import ROOT
@@ -271,14 +272,17 @@ def test_the_value_write_loss_of_chosen_layers_reaches_only_their_write_strength
         float(-torch.log(torch.sigmoid(torch.cat(per_layer).detach().double())).mean()), rel=1e-6)
 
 
-def test_value_write_layers_out_of_range_is_refused(tmp_path):
-    with pytest.raises(ConfigError, match="value_write_layers"):
-        train(tmp_path / "r", TrainConfig(**ADDRESS, value_write_weight=1.0, value_write_layers=[7]))
+@pytest.mark.parametrize("name", ["value_write_layers", "hard_negative_layers"])
+def test_loss_layers_out_of_range_are_refused(tmp_path, name):
+    with pytest.raises(ConfigError, match=name):
+        train(tmp_path / "r", TrainConfig(**ADDRESS, value_write_weight=1.0, hard_negative_weight=1.0, **{name: [7]}))
 
 
 @pytest.mark.parametrize("bad, message", [(dict(value_write_span="all"), "value_write_span='all'"),
                                           (dict(open_names=1.5), "open_names=1.5"),
-                                          (dict(composed_fact_frames=-0.1), "composed_fact_frames=-0.1")])
+                                          (dict(composed_fact_frames=-0.1), "composed_fact_frames=-0.1"),
+                                          (dict(hard_negative_weight=1.0, hard_negative_beta=1.0), "hard_negative_beta=1.0"),
+                                          (dict(hard_negative_weight=-1.0), "hard_negative_weight=-1.0")])
 def test_bad_settings_are_refused_before_the_first_step(tmp_path, bad, message):
     with pytest.raises(ConfigError, match=message):
         train(tmp_path / "r", TrainConfig(**{**ADDRESS, **bad}), stop_at=1)
@@ -311,6 +315,41 @@ def test_the_text_write_loss_lowers_the_write_strength_of_the_text(tmp_path):
         train(tmp_path / run, TrainConfig(**{**ADDRESS, **LONG, "steps": 6, "lr": 1e-2}, value_write_negatives=weight))
         logged[run] = json.loads((tmp_path / run / "log.jsonl").read_text().splitlines()[-1])["write"]
     assert logged["on"] < logged["off"] - 0.1
+
+
+def test_the_hard_negative_loss_is_minus_log_one_minus_beta_at_the_text_tokens_over_the_threshold_alone():
+    torch.manual_seed(2)
+    mask = torch.tensor([[True, False, True, True, True, False, True, True], [False, True, True, False] + [False] * 4])
+    writes = [(2.0 * torch.randn(2, 2, 4, 3)).requires_grad_() for _ in range(2)]  # (B, N, S, H)
+    loss, n = hard_negative_loss(writes, mask, 0.3, [1])
+    beta = lambda b, t, h: 1 / (1 + math.exp(-float(writes[1].detach()[b, t // 4, t % 4, h])))
+    slow = [-math.log(1 - beta(b, t, h)) for b in range(2) for t in range(8) if mask[b, t] for h in range(3)
+            if beta(b, t, h) > 0.3]
+    assert 0 < n == len(slow) < 3 * int(mask.sum())  # some of the text's heads are over 0.3, not all
+    assert float(loss.detach()) == pytest.approx(sum(slow) / n, rel=1e-5)
+    loss.backward()
+    assert writes[0].grad is None  # layer 0 was not chosen
+    grad = writes[1].grad.flatten(1, 2)[:, :8]
+    hard = mask[..., None] & (torch.sigmoid(writes[1].detach().flatten(1, 2)) > 0.3)
+    assert (grad[hard] > 0).all() and not grad[~hard].any()  # only the hard ones are pushed, each down
+    quiet = [torch.full((2, 2, 4, 3), -5.0, requires_grad=True)]  # every beta under 0.01
+    loss, n = hard_negative_loss(quiet, mask, 0.3)
+    assert n == 0 and float(loss.detach()) == 0.0
+    loss.backward()
+    assert not quiet[0].grad.any()
+
+
+def test_the_hard_negative_loss_lowers_the_write_strength_of_the_text_and_is_logged(tmp_path):
+    logged = {}
+    for run, weight in (("off", 0.0), ("on", 5.0)):
+        train(tmp_path / run, TrainConfig(**{**ADDRESS, **LONG, "steps": 6, "lr": 1e-2}, hard_negative_weight=weight,
+                                          hard_negative_beta=0.3))
+        logged[run] = [json.loads(line) for line in (tmp_path / run / "log.jsonl").read_text().splitlines()]
+    assert "hard_negatives" not in logged["off"][0]
+    first, last = logged["on"][0]["hard_negatives"], logged["on"][-1]["hard_negatives"]
+    assert first[0] > 0 and first[1] > -math.log(0.7)  # every counted token is over 0.3: its loss over -log .7
+    assert last[0] < first[0]
+    assert logged["on"][-1]["write"] < logged["off"][-1]["write"] - 0.1
 
 
 def test_a_task_document_records_each_facts_statement_and_value_span():

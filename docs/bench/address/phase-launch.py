@@ -211,6 +211,9 @@ The forty-seventh session's, each from checkpoints/bpe-g0mlp50-t3 under its gate
   a166: a163's command with runs/a166 40 166 and freeze='"^emb\\.|^blocks\\.(0|2)\\."' (blocks 1 and 3 train)
   a167, a168: a165's command with runs/a167 40 167 and value_write_negatives=1.0; runs/a168 40 168 and
         value_write_negatives=0.3
+The forty-eighth session's:
+  a169: a164's command with runs/a169 40 169 (resumed with stop 80) and hard_negative_weight=2.0 hard_negative_beta=0.2 \
+        hard_negative_layers='[1]' (the start: checkpoints/bpe-g0mlp50-t3)
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command, or with another steps=N to stretch its schedule."""
 import json
