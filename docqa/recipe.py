@@ -274,12 +274,32 @@ _A147 = dict(_A141, seed=147, short_docs=0.5, short_docs_apart=True, field_docs=
              unasked_write_layers=[1])
 BPE_PHASES += [("a125", 300, _A125), ("a125l", 600, _A125L), ("a127", 500, _A127), ("a133", 150, _A133),
                ("a141", 125, _A141), ("a147", 50, _A147)]
+# a156 (forty-fifth session; checkpoints/bpe-a156-s90): a147's run branched at its step 50 with the value-write loss
+# -log beta at every token of the tracking moves' values in layer 1, stopped at 90. It gains held-out tracking
+# (.62 against .43) and loses needles and the short files' pass key; block 0's MLP and its norm carry the tracking
+# (s156, SOUPS), and the default takes only those, half way.
+_A156 = dict(value_write_weight=0.2, value_write_span="value", value_write_layers=[1], value_write_tasks=["track"],
+             save_every=10, keep_every=10)
+BPE_PHASES += [("a156", 90, _A156)]
+# a169 (forty-eighth session), from s156 under its own gate (layer 1 writes above 0.3; s156 regated so is
+# checkpoints/bpe-g0mlp50-t3): a147's settings with block 0 and the embedding frozen, needles asked twice as often,
+# a156's value-write loss at the tracking moves, and -log(1 - beta) at the text tokens layer 1 is about to write
+# (over 0.2; hard_negative_weight). Frozen block 0 keeps the held-out needles the trained grafts lost; the hard
+# negatives keep layer 1 from writing the fact-shaped phrases of prose ("the value is an integer") that cost
+# a164, the same run without them, its held-out 64K needles (docs/TRAINING.md, forty-seventh and forty-eighth
+# sessions).
+_A169 = dict(_A147, seed=169, save_every=10, keep_every=10, freeze=r"^emb\.|^blocks\.0\.",
+             task_mix={"kv": 1, "facts": 3, "needle": 4, "track": 4, "passkey": 0.5, "passkey_synthetic": 0.5},
+             value_write_weight=0.2, value_write_span="value", value_write_layers=[1], value_write_tasks=["track"],
+             hard_negative_weight=2.0, hard_negative_beta=0.2, hard_negative_layers=[1],
+             model_overrides=dict(_A147["model_overrides"], write_threshold_per_layer=[0.99, 0.3, 0.5, 0.5]))
+BPE_PHASES += [("a169", 40, _A169)]
 # A branch phase: (the phase whose run it continues, the step of that run it branches at). A step past
 # the parent's own stop continues a copy of the parent's run to it (OUT_DIR/PARENT-STEP), so that the
 # parent's model stays the one its phase chose.
 BRANCHES: dict[str, dict[str, tuple[str, int]]] = {"bpe": {"a59": ("a41", 900), "a61": ("a59", 1150),
                                                             "a62": ("a61", 1400), "a63": ("a62", 1450),
-                                                            "a125l": ("a125", 300)}}
+                                                            "a125l": ("a125", 300), "a156": ("a147", 50)}}
 RECIPES = {"bpe": BPE_PHASES, "byte": BYTE_PHASES}
 # Soups: a model whose every weight is (1 - share) x the first phase's + share x the second's
 # (docqa.model.io.soup_models), made when a later phase or the shipped model needs it. s70: c3
@@ -291,13 +311,17 @@ RECIPES = {"bpe": BPE_PHASES, "byte": BYTE_PHASES}
 # the thirty-first session (checkpoints/bpe-s83). s92: a69 with half of a92's step, the default since the
 # thirty-second session: held-out tracking gained, a69's long streams kept (a92's leads keep them in the
 # soup), needles level (docs/TRAINING.md, thirty-second session).
-SOUPS: dict[str, dict[str, tuple[str, str, float]]] = {"bpe": {"s70": ("c3", "c22", 0.7), "s83": ("a69", "a83", 0.2),
-                                                               "s92": ("a69", "a92", 0.5)}}
+# A fourth field, a regular expression, mixes only the weights whose names it matches (soup_models' `only`); the rest
+# stay the first phase's. s156: the default with block 0's MLP and its norm half way to a156's, checkpoints/bpe-g0mlp50
+# (forty-sixth session): a156's held-out tracking without its lost needles, once layer 1 writes above 0.3.
+SOUPS: dict[str, dict[str, tuple]] = {"bpe": {"s70": ("c3", "c22", 0.7), "s83": ("a69", "a83", 0.2),
+                                              "s92": ("a69", "a92", 0.5),
+                                              "s156": ("a147", "a156", 0.5, r"^blocks\.0\.(mlp|norm2)\.")}}
 # A phase starts from the model of the phase before it in its recipe, or from the phase or soup
 # named here: c4 and w1 both continue c3, a11 the soup, a41 continues a17, a89 and a92 start from a69 as a83 does,
 # a125 from a118's model.
 STARTS_FROM = {"w1": "c3", "c22": "c2", "a11": "s70", "a41": "a17", "a89": "a69", "a92": "a69", "a118": "g92",
-               "a125": "a118", "a141": "a127", "a147": "a141"}
+               "a125": "a118", "a141": "a127", "a147": "a141", "a169": "s156"}
 # Grown models: (the phase or soup grown, the seed of the new block's weights). Each is its model with one
 # more block on top whose output starts at zero (docqa.model.io.grow_model), so it computes what its source
 # does until a phase trains it. g92: s92 with a fourth layer, the start of a118.
@@ -334,7 +358,7 @@ FORMER_GATES = {"bpe": {"a118": {"write_threshold": 0.1, "write_window": 2, "wri
 SHIPPED_QUIET_HEADERS = {"bpe"}
 # The phases that train with a file's header writing nothing, as the shipped model runs: the quiet spans
 # for the run's own tokenizer are added to their model_overrides (docqa.model.io.header_quiet).
-QUIET_PHASES = {"bpe": {"a68", "a69", "a83", "a89", "a92", "a118", "a125", "a127", "a133", "a141", "a147"}}
+QUIET_PHASES = {"bpe": {"a68", "a69", "a83", "a89", "a92", "a118", "a125", "a127", "a133", "a141", "a147", "a169"}}
 PHASES = BPE_PHASES
 VOCAB_SIZE = 8192
 
@@ -440,8 +464,8 @@ def _build(out: Path, recipe: str, order: list[str], overrides: dict, quick: boo
     models: dict[str, Path] = {}
     for name in order:
         if name in soups:
-            a, b, share = soups[name]
-            soup_models(models[a], models[b], share, out / name)
+            a, b, share, *only = soups[name]
+            soup_models(models[a], models[b], share, out / name, only=only[0] if only else None)
             models[name] = out / name
             continue
         if name in grows:  # seeded, so made again it is the same model

@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
     out = tmp_path / "out"
     phases = [n for n in order if n not in SOUPS.get(recipe, {}) and n not in GROWS.get(recipe, {})]
     assert result["phases"] == phases
-    skipped = {"c4", "w1", "a28", "a34", "a83", "a89", "a133"}  # phases the plan to a147 does not pass through
+    skipped = {"c4", "w1", "a28", "a34", "a83", "a89", "a133", "a156", "a169"}  # phases the plan to a147 does not pass through
     assert {p[0] for p in RECIPES[recipe]} - set(phases) == (skipped if recipe == "bpe" else set())
     tok = load_model(_model_dir(out, recipe, SHIPPED[recipe])).tokenizer
     gate = shipped_gate(recipe, tok)
@@ -57,12 +58,13 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
         quiet = header_quiet(tok) if name in QUIET_PHASES.get(recipe, {}) else {"quiet_open": None, "quiet_close": None}
         assert {k: trained.get(k) for k in quiet} == quiet, name  # headers quiet in training only where named
     for name in [n for n in SOUPS.get(recipe, {}) if n in order]:  # every weight the mean of the two phases' at the soup's share
-        a_name, b_name, share = SOUPS[recipe][name]
-        assert result["soups"][name] == [a_name, b_name, share]
+        a_name, b_name, share, *only = SOUPS[recipe][name]  # with `only`, the weights it does not match stay a's
+        assert result["soups"][name] == list(SOUPS[recipe][name])
         a, b, s = (load_model(_model_dir(out, recipe, n)).model.state_dict() for n in (a_name, b_name, name))
+        mixed = [w for w in a if not only or re.search(only[0], w)]
         for w in a:
-            assert torch.allclose(s[w], (1 - share) * a[w] + share * b[w], atol=1e-6), w
-        assert not torch.equal(s["emb.weight"], a["emb.weight"])
+            assert torch.allclose(s[w], (1 - share) * a[w] + share * b[w] if w in mixed else a[w], atol=1e-6), w
+        assert any(not torch.equal(s[w], a[w]) for w in mixed) and (only or "emb.weight" in mixed)
     for name in [n for n in GROWS.get(recipe, {}) if n in order]:  # its source's every weight, a block on top
         source, seed = GROWS[recipe][name]
         assert result["grows"][name] == [source, seed]
