@@ -18,11 +18,12 @@ def _model_dir(out, recipe, name):
 
 @pytest.mark.parametrize("recipe, until", [("byte", None), ("bpe", None)])
 def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, recipe, until):
-    """bpe runs to the shipped a147 through a118 (trained on from g92, the soup s92 grown by a block; s92 is a
+    """bpe runs to the shipped b164 through a118 (trained on from g92, the soup s92 grown by a block; s92 is a
     soup of a69, two runs on from a63, a branch of a branch of a41's run whose chain passes through the soup s70,
     and a92, a run on from a69): a127 (the layer-0-off line from a118's model) trained on with straight-through
-    gate gradients in layer 1 and gaps (a141), then with short files (a147). Run again from the same directory,
-    it trains nothing again and gates a147 with the gate it trained under."""
+    gate gradients in layer 1 and gaps (a141), then with short files (a147); a156, a branch of a147, gives block
+    0's MLP to s156, a164 trains s156's blocks 1-3 and b164 puts s156's block 1 back. Run again from the same
+    directory, it trains nothing again and gates b164 with the gate a164 trained under."""
     order = plan(recipe, until)
     assert SHIPPED[recipe] in order
     hay = tmp_path / "hay"
@@ -32,7 +33,7 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
     out = tmp_path / "out"
     phases = [n for n in order if n not in SOUPS.get(recipe, {}) and n not in GROWS.get(recipe, {})]
     assert result["phases"] == phases
-    skipped = {"c4", "w1", "a28", "a34", "a83", "a89", "a133", "a156", "a169"}  # phases the plan to a147 does not pass through
+    skipped = {"c4", "w1", "a28", "a34", "a83", "a89", "a133", "a169"}  # phases the plan to b164 does not pass through
     assert {p[0] for p in RECIPES[recipe]} - set(phases) == (skipped if recipe == "bpe" else set())
     tok = load_model(_model_dir(out, recipe, SHIPPED[recipe])).tokenizer
     gate = shipped_gate(recipe, tok)
@@ -83,6 +84,11 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
         a147 = json.loads((out / "a147" / "checkpoint" / "state.json").read_text())["train_config"]
         assert (a147["short_docs"], a147["short_docs_apart"], a147["gap_fraction"]) == (0.5, True, 0.25)
         assert a147["field_docs"] == a147["unasked_write_weight"] == 0.0  # the quick check has no field files
+        a164 = json.loads((out / "a164" / "checkpoint" / "state.json").read_text())["train_config"]
+        assert a164["freeze"] == r"^emb\.|^blocks\.0\." and a164["value_write_tasks"] == ["track"]
+        assert load_model(out / "a164" / "checkpoint" / "model").config.write_threshold_per_layer == [0.99, 0.3, 0.5, 0.5]
+        a156 = json.loads((out / "a156" / "checkpoint" / "state.json").read_text())
+        assert a156["train_config"]["value_write_layers"] == [1] and "value_write_weight" in a156["branched_from"]["changed"]
     assert {c["task"] for c in result["cells"]} == {"passkey", "facts=1", "facts=2"}
     assert {c["task"] for c in result["haystack_cells"]} == {"needle", "facts=2", "track"}
     if recipe == "bpe":
@@ -98,7 +104,7 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
         config = json.loads((out / "shipped" / "config.json").read_text())
         assert {k: config[k] for k in gate} == gate
         trained = json.loads((_model_dir(out, recipe, SHIPPED[recipe]) / "config.json").read_text())
-        if recipe == "bpe":  # a147 trained under the gate it ships with: gating it changes nothing
+        if recipe == "bpe":  # a164, whose config b164 keeps, trained under the gate it ships with: gating changes nothing
             assert {k: trained[k] for k in gate} == gate
         else:  # p5 trained ungated
             assert trained.get("write_threshold", 0.0) == 0.0
@@ -117,7 +123,7 @@ def test_until_cuts_the_recipe_at_a_phase_and_names_the_phases_when_there_is_non
     assert {"a28", "a34"}.isdisjoint(plan("bpe", "a41"))
     assert plan("bpe", "a63")[-6:] == ["a17", "a41", "a59", "a61", "a62", "a63"] and "s70" in plan("bpe", "a63")
     assert plan("bpe", "s70") == [n for n in plan("bpe", "c3")] + ["c22", "s70"]
-    assert plan("bpe") == plan("bpe", "a147")  # the default
+    assert plan("bpe") == plan("bpe", "b164")  # the default
     assert plan("bpe", "a118")[-7:] == ["a63", "a68", "a69", "a92", "s92", "g92", "a118"]  # the one before
     assert plan("bpe", "s92") == plan("bpe", "a118")[:-2]  # and the one before that
     assert plan("bpe", "s83")[-3:] == ["a69", "a83", "s83"]  # the default before
@@ -129,6 +135,8 @@ def test_until_cuts_the_recipe_at_a_phase_and_names_the_phases_when_there_is_non
     assert plan("bpe", "a133") == plan("bpe", "a127") + ["a133"]  # a127's model trained on
     assert plan("bpe", "a141") == plan("bpe", "a127") + ["a141"]  # and again, with gaps
     assert plan("bpe", "a147") == plan("bpe", "a141") + ["a147"]  # and on, with field files
+    assert plan("bpe", "b164") == plan("bpe", "a147") + ["a156", "s156", "a164", "b164"]  # a156 branches from a147
+    assert plan("bpe", "a169") == plan("bpe", "s156") + ["a169"]  # a164 with hard negatives, from s156 too
     with pytest.raises(ConfigError, match="has no phase, soup or grown model 'c9'; it has s1, "):
         phases_until("bpe", "c9")
 
@@ -239,5 +247,9 @@ def test_each_former_default_runs_with_the_gate_the_recipe_names_for_it():
     assert {k: getattr(s92, k) for k in three} == three
     with pytest.raises(ConfigError, match="gates layers \\[1, 2\\]; it does not fit 2 layers"):
         shipped_gate("bpe", tok, n_layer=2, shipped="a118")
-    with pytest.raises(ConfigError, match="has no former default 's70' with a gate; it has a118"):
+    a147 = shipped_gate("bpe", tok, shipped="a147")  # the default before: layer 1 above 0.2, not 0.3
+    assert a147["write_threshold_per_layer"] == [0.99, 0.2, 0.5, 0.5] != SHIPPED_GATE["bpe"]["write_threshold_per_layer"]
+    former = load_model(root / "checkpoints" / "bpe-a147-s50").config
+    assert {k: getattr(former, k) for k in a147} == a147
+    with pytest.raises(ConfigError, match="has no former default 's70' with a gate; it has a147, a118"):
         shipped_gate("bpe", tok, shipped="s70")

@@ -8,6 +8,7 @@ docqa's repository, with its card) that answers it."""
 # fingerprint -> the earlier default's directory in docqa's repository, newest first. Shipping a new
 # default adds the one it replaces (its files copied to checkpoints/ with a card).
 FORMER_DEFAULTS: dict[str, str] = {
+    "363bd5ca56220d86b68c6411e9bb1f116c7f9bb188ee59f126189a8c23ffa8e5": "checkpoints/bpe-a147-s50",
     "5033ba32327ab79698331f2d6bc70470cefbf204fb20b02adc188f7b65b5aea8": "checkpoints/bpe-a118",
     "a79322d564e3ea004c9a8f627a996581cd4489917adbb67c087b47a3312ba78e": "checkpoints/bpe-s92",
     "e80a67bc08cb2f6e0138c3967c92e79b1366b2811071a680fbd99ed0b2bef51a": "checkpoints/bpe-s83",
