@@ -214,6 +214,7 @@ The forty-seventh session's, each from checkpoints/bpe-g0mlp50-t3 under its gate
 The forty-eighth session's:
   a169: a164's command with runs/a169 40 169 (resumed with stop 80) and hard_negative_weight=2.0 hard_negative_beta=0.2 \
         hard_negative_layers='[1]' (the start: checkpoints/bpe-g0mlp50-t3)
+  a170: a169's command with runs/a170 40 170 and hard_negative_beta=0.3
 Usage: phase-launch.py PHASE START RUN STOP_AT SEED [FIELD=JSON_VALUE ...]; a run resumes with the same
 command, or with another steps=N to stretch its schedule."""
 import json
