@@ -33,7 +33,7 @@ def test_quick_recipe_trains_every_phase_then_benches_and_resumes(tmp_path, reci
     out = tmp_path / "out"
     phases = [n for n in order if n not in SOUPS.get(recipe, {}) and n not in GROWS.get(recipe, {})]
     assert result["phases"] == phases
-    skipped = {"c4", "w1", "a28", "a34", "a83", "a89", "a133", "a169"}  # phases the plan to b164 does not pass through
+    skipped = {"c4", "w1", "a28", "a34", "a83", "a89", "a133", "a169", "a170"}  # phases the plan to b164 does not pass through
     assert {p[0] for p in RECIPES[recipe]} - set(phases) == (skipped if recipe == "bpe" else set())
     tok = load_model(_model_dir(out, recipe, SHIPPED[recipe])).tokenizer
     gate = shipped_gate(recipe, tok)
@@ -137,6 +137,7 @@ def test_until_cuts_the_recipe_at_a_phase_and_names_the_phases_when_there_is_non
     assert plan("bpe", "a147") == plan("bpe", "a141") + ["a147"]  # and on, with field files
     assert plan("bpe", "b164") == plan("bpe", "a147") + ["a156", "s156", "a164", "b164"]  # a156 branches from a147
     assert plan("bpe", "a169") == plan("bpe", "s156") + ["a169"]  # a164 with hard negatives, from s156 too
+    assert plan("bpe", "a170") == plan("bpe", "s156") + ["a170"]  # and a170, with them over 0.3
     with pytest.raises(ConfigError, match="has no phase, soup or grown model 'c9'; it has s1, "):
         phases_until("bpe", "c9")
 
