@@ -866,15 +866,15 @@ def train(run: Path, tc: TrainConfig | None = None, minutes: float | None = None
             asked = [b.flatten(1, 2)[chosen].float() for b in writes] if chosen[0].numel() else None
         if tc.value_write_weight and asked:
             loss = loss + tc.value_write_weight * value_write_loss(asked, tc.value_write_layers)
+        T = writes[0].shape[1] * writes[0].shape[2] if writes else 0  # the tokens the write strengths cover
+        other = text_positions(docs, T) if writes and (tc.value_write_negatives or tc.hard_negative_weight) else None
         if tc.value_write_negatives and writes:
-            other = text_positions(docs, writes[0].shape[1] * writes[0].shape[2])
             loss = loss + tc.value_write_negatives * text_write_loss(writes, other, tc.value_write_layers)
         hard = None
         if tc.hard_negative_weight and writes:
-            hard = hard_negative_loss(writes, text_positions(docs, writes[0].shape[1] * writes[0].shape[2]),
-                                      tc.hard_negative_beta, tc.hard_negative_layers)
+            hard = hard_negative_loss(writes, other, tc.hard_negative_beta, tc.hard_negative_layers)
             loss = loss + tc.hard_negative_weight * hard[0]
-        unasked = unasked_positions(docs, writes[0].shape[1] * writes[0].shape[2]) if tc.field_docs and writes else None
+        unasked = unasked_positions(docs, T) if tc.field_docs and writes else None
         if unasked is not None and not unasked.any():
             unasked = None
         if tc.unasked_write_weight and unasked is not None:
